@@ -1,0 +1,61 @@
+# statssummary — build, run and test targets. The machine has 2 cores: targets
+# reuse Go's build cache and build tools once (tools/ pins them as `tool`
+# directives, run with `go tool -modfile=...`).
+
+SHELL      := /bin/bash
+GO         ?= go
+BUILD_DIR  := build
+COLLECTOR  := $(BUILD_DIR)/otelcol-statssummary/otelcol-statssummary
+CONFIG     ?= config/collector.yaml
+TOOLS_MOD  := tools/go.mod
+LINT_MOD   := tools/lint/go.mod
+RECEIVER   := receiver/statssummaryreceiver
+PKGS       := ./...
+
+.PHONY: all generate check-generate build run test test-unit lint fmt vet tidy bench clean
+
+all: build
+
+## generate: regenerate receiver metadata code and docs from metadata.yaml (mdatagen)
+generate:
+	cd $(RECEIVER) && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
+
+## check-generate: fail when `make generate` changes tracked files
+check-generate: generate
+	@git diff --exit-code -- $(RECEIVER) || { echo "make generate left a diff: commit the regenerated files" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- $(RECEIVER))" || { git status --porcelain -- $(RECEIVER); echo "make generate left untracked files" >&2; exit 1; }
+
+## build: build the custom collector with ocb into build/ (git-ignored)
+build:
+	@mkdir -p $(BUILD_DIR)
+	$(GO) tool -modfile=$(TOOLS_MOD) builder --config builder-config.yaml
+
+## run: build and run the collector with the default config (CRI_ENDPOINT picks the runtime)
+run: build
+	$(COLLECTOR) --config $(CONFIG)
+
+## test: the whole suite with the race detector
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+## lint: golangci-lint (pinned in tools/lint)
+lint:
+	$(GO) tool -modfile=$(LINT_MOD) golangci-lint run $(PKGS)
+
+fmt:
+	gofmt -l -w .
+
+vet:
+	$(GO) vet $(PKGS)
+
+tidy:
+	$(GO) mod tidy
+	cd tools && $(GO) mod tidy
+	cd tools/lint && $(GO) mod tidy
+
+## bench: Go benchmarks (run twice and compare with benchstat)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS)
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,78 @@
+package cri
+
+import (
+	"context"
+	"os"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// LazyConn is a grpc.ClientConnInterface that dials the runtime's socket only
+// once the socket exists. Until then every call fails at once with Unavailable,
+// naming the socket, and nothing is dialled: no background reconnect loop
+// fills the log while no runtime is installed. It is safe for concurrent use.
+type LazyConn struct {
+	socket string
+	dial   func() (*grpc.ClientConn, error)
+
+	mu   sync.Mutex
+	conn *grpc.ClientConn
+}
+
+var _ grpc.ClientConnInterface = (*LazyConn)(nil)
+
+// NewLazyConn returns a LazyConn for the unix socket at socketPath; dial makes
+// the real connection the first time a call finds the socket present.
+func NewLazyConn(socketPath string, dial func() (*grpc.ClientConn, error)) *LazyConn {
+	return &LazyConn{socket: socketPath, dial: dial}
+}
+
+func (l *LazyConn) get() (*grpc.ClientConn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn != nil {
+		return l.conn, nil
+	}
+	if _, err := os.Stat(l.socket); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "runtime socket %s: %v", l.socket, err)
+	}
+	conn, err := l.dial()
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "dial runtime socket %s: %v", l.socket, err)
+	}
+	l.conn = conn
+	return conn, nil
+}
+
+// Invoke implements grpc.ClientConnInterface.
+func (l *LazyConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	conn, err := l.get()
+	if err != nil {
+		return err
+	}
+	return conn.Invoke(ctx, method, args, reply, opts...)
+}
+
+// NewStream implements grpc.ClientConnInterface.
+func (l *LazyConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	conn, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return conn.NewStream(ctx, desc, method, opts...)
+}
+
+// Close closes the connection if one was made. The LazyConn is not used after.
+func (l *LazyConn) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return nil
+	}
+	err := l.conn.Close()
+	l.conn = nil
+	return err
+}

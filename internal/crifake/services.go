@@ -1,0 +1,119 @@
+package crifake
+
+import (
+	"context"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Version answers as a runtime named "crifake".
+func (s *Server) Version(ctx context.Context, _ *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
+	if _, err := s.enter(ctx, "Version"); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.VersionResponse{
+		Version:           "0.1.0",
+		RuntimeName:       "crifake",
+		RuntimeVersion:    "0.1.0",
+		RuntimeApiVersion: "v1",
+	}, nil
+}
+
+// ListPodSandbox serves the state's sandboxes, honouring the id and state filters.
+func (s *Server) ListPodSandbox(ctx context.Context, req *runtimeapi.ListPodSandboxRequest) (*runtimeapi.ListPodSandboxResponse, error) {
+	st, err := s.enter(ctx, "ListPodSandbox")
+	if err != nil {
+		return nil, err
+	}
+	f := req.GetFilter()
+	var items []*runtimeapi.PodSandbox
+	for _, sb := range st.Sandboxes {
+		if f.GetId() != "" && sb.GetId() != f.GetId() {
+			continue
+		}
+		if f.GetState() != nil && sb.GetState() != f.GetState().GetState() {
+			continue
+		}
+		items = append(items, sb)
+	}
+	return &runtimeapi.ListPodSandboxResponse{Items: items}, nil
+}
+
+// ListContainers serves the state's containers, honouring the id, sandbox and
+// state filters.
+func (s *Server) ListContainers(ctx context.Context, req *runtimeapi.ListContainersRequest) (*runtimeapi.ListContainersResponse, error) {
+	st, err := s.enter(ctx, "ListContainers")
+	if err != nil {
+		return nil, err
+	}
+	f := req.GetFilter()
+	var items []*runtimeapi.Container
+	for _, c := range st.Containers {
+		if f.GetId() != "" && c.GetId() != f.GetId() {
+			continue
+		}
+		if f.GetPodSandboxId() != "" && c.GetPodSandboxId() != f.GetPodSandboxId() {
+			continue
+		}
+		if f.GetState() != nil && c.GetState() != f.GetState().GetState() {
+			continue
+		}
+		items = append(items, c)
+	}
+	return &runtimeapi.ListContainersResponse{Containers: items}, nil
+}
+
+// ListContainerStats serves the state's container stats, honouring the id and
+// sandbox filters.
+func (s *Server) ListContainerStats(ctx context.Context, req *runtimeapi.ListContainerStatsRequest) (*runtimeapi.ListContainerStatsResponse, error) {
+	st, err := s.enter(ctx, "ListContainerStats")
+	if err != nil {
+		return nil, err
+	}
+	f := req.GetFilter()
+	sandboxOf := make(map[string]string, len(st.Containers))
+	for _, c := range st.Containers {
+		sandboxOf[c.GetId()] = c.GetPodSandboxId()
+	}
+	var items []*runtimeapi.ContainerStats
+	for _, cs := range st.ContainerStats {
+		id := cs.GetAttributes().GetId()
+		if f.GetId() != "" && id != f.GetId() {
+			continue
+		}
+		if f.GetPodSandboxId() != "" && sandboxOf[id] != f.GetPodSandboxId() {
+			continue
+		}
+		items = append(items, cs)
+	}
+	return &runtimeapi.ListContainerStatsResponse{Stats: items}, nil
+}
+
+// ListPodSandboxStats serves the state's pod sandbox stats, honouring the id filter.
+func (s *Server) ListPodSandboxStats(ctx context.Context, req *runtimeapi.ListPodSandboxStatsRequest) (*runtimeapi.ListPodSandboxStatsResponse, error) {
+	st, err := s.enter(ctx, "ListPodSandboxStats")
+	if err != nil {
+		return nil, err
+	}
+	f := req.GetFilter()
+	var items []*runtimeapi.PodSandboxStats
+	for _, ps := range st.PodSandboxStats {
+		if f.GetId() != "" && ps.GetAttributes().GetId() != f.GetId() {
+			continue
+		}
+		items = append(items, ps)
+	}
+	return &runtimeapi.ListPodSandboxStatsResponse{Stats: items}, nil
+}
+
+// ImageFsInfo serves the state's image filesystems (an empty answer when unset).
+func (s *Server) ImageFsInfo(ctx context.Context, _ *runtimeapi.ImageFsInfoRequest) (*runtimeapi.ImageFsInfoResponse, error) {
+	st, err := s.enter(ctx, "ImageFsInfo")
+	if err != nil {
+		return nil, err
+	}
+	if st.ImageFs == nil {
+		return &runtimeapi.ImageFsInfoResponse{}, nil
+	}
+	return st.ImageFs, nil
+}

@@ -1,0 +1,84 @@
+package summary
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/cri"
+)
+
+// PodStatsProvider gives the pods on the node with their containers' stats.
+type PodStatsProvider interface {
+	PodStats(ctx context.Context) (cri.PodStatsResult, error)
+}
+
+// Assembly is one assembled Summary and what the runtime told of its containers
+// beyond it (IDs, restart attempts), keyed by pod UID and container name.
+type Assembly struct {
+	Summary    *statsapi.Summary
+	Containers map[cri.ContainerKey]cri.ContainerInfo
+	// Time is when the assembly started.
+	Time time.Time
+}
+
+// SourceError is a failure of one named source during an assembly. The Summary
+// returned alongside still holds what the other sources gave.
+type SourceError struct {
+	Source string
+	Err    error
+}
+
+func (e *SourceError) Error() string { return fmt.Sprintf("source %s: %v", e.Source, e.Err) }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// Options configure an Assembler.
+type Options struct {
+	// NodeName is written into the Summary's node stats.
+	NodeName string
+	// Pods provides pod and container stats (the CRI provider).
+	Pods PodStatsProvider
+	// Now returns the assembly time; time.Now when nil.
+	Now func() time.Time
+}
+
+// Assembler builds Summaries from its providers. It is safe for concurrent use
+// as long as its providers are.
+type Assembler struct {
+	opts Options
+}
+
+// NewAssembler returns an Assembler over opts.
+func NewAssembler(opts Options) *Assembler {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Assembler{opts: opts}
+}
+
+// Get assembles one Summary. It always returns an Assembly whose Summary has at
+// least the node name; err, when not nil, joins a *SourceError per failed source.
+func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
+	out := &Assembly{
+		Summary: &statsapi.Summary{
+			Node: statsapi.NodeStats{NodeName: a.opts.NodeName},
+			Pods: []statsapi.PodStats{},
+		},
+		Time: a.opts.Now(),
+	}
+	var errs []error
+	if a.opts.Pods != nil {
+		res, err := a.opts.Pods.PodStats(ctx)
+		if err != nil {
+			errs = append(errs, &SourceError{Source: "cri", Err: err})
+		}
+		if res.Pods != nil {
+			out.Summary.Pods = res.Pods
+		}
+		out.Containers = res.Containers
+	}
+	return out, errors.Join(errs...)
+}

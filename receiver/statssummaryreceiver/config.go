@@ -1,0 +1,60 @@
+package statssummaryreceiver
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
+	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
+)
+
+// Config is the stats_summary receiver's configuration.
+type Config struct {
+	scraperhelper.ControllerConfig `mapstructure:",squash"`
+	metadata.MetricsBuilderConfig  `mapstructure:",squash"`
+
+	// NodeName is written into the Summary and onto every resource as
+	// k8s.node.name. Empty means the K8S_NODE_NAME environment variable, else the
+	// host name.
+	NodeName string `mapstructure:"node_name"`
+
+	// CRI is how the container runtime is reached.
+	CRI CRIConfig `mapstructure:"cri"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// CRIConfig says where the container runtime's CRI socket is and how long a
+// call to it may take.
+type CRIConfig struct {
+	// Endpoint is the runtime's CRI socket, as unix:///path or /path. Empty
+	// means the first existing socket among the usual containerd and CRI-O
+	// locations (cri.DefaultEndpoints).
+	Endpoint string `mapstructure:"endpoint"`
+	// Timeout bounds each CRI call. It must be positive and no longer than the
+	// collection interval.
+	Timeout time.Duration `mapstructure:"timeout"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// Validate checks the configuration; each error names the field at fault.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.CRI.Endpoint != "" {
+		if _, err := cri.NormalizeEndpoint(cfg.CRI.Endpoint); err != nil {
+			errs = append(errs, fmt.Errorf("cri.endpoint: %w", err))
+		}
+	}
+	if cfg.CRI.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("cri.timeout: must be positive, got %s", cfg.CRI.Timeout))
+	} else if cfg.CollectionInterval > 0 && cfg.CRI.Timeout > cfg.CollectionInterval {
+		errs = append(errs, fmt.Errorf("cri.timeout: %s is longer than collection_interval %s", cfg.CRI.Timeout, cfg.CollectionInterval))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,66 @@
+package statssummaryreceiver
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
+	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
+)
+
+const (
+	defaultCollectionInterval = 10 * time.Second
+	defaultCRITimeout         = cri.DefaultTimeout
+)
+
+// NewFactory returns the factory of the stats_summary receiver.
+func NewFactory() receiver.Factory {
+	return receiver.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		receiver.WithMetrics(createMetricsReceiver, metadata.MetricsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	cc := scraperhelper.NewDefaultControllerConfig()
+	cc.CollectionInterval = defaultCollectionInterval
+	return &Config{
+		ControllerConfig:     cc,
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
+		CRI:                  CRIConfig{Timeout: defaultCRITimeout},
+	}
+}
+
+func createMetricsReceiver(_ context.Context, set receiver.Settings, baseCfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
+	cfg, ok := baseCfg.(*Config)
+	if !ok {
+		return nil, errors.New("stats_summary: configuration is not a *statssummaryreceiver.Config")
+	}
+	return newMetricsReceiver(cfg, set, next)
+}
+
+// newMetricsReceiver builds the scraper controller; tests add options such as
+// scraperhelper.WithTickerChannel.
+func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics, opts ...scraperhelper.ControllerOption) (receiver.Metrics, error) {
+	s := newStatsScraper(cfg, set)
+	sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
+	if err != nil {
+		return nil, err
+	}
+	// A scrape never outlives its interval: an unset scrape timeout is the
+	// collection interval.
+	cc := cfg.ControllerConfig
+	if cc.Timeout <= 0 {
+		cc.Timeout = cc.CollectionInterval
+	}
+	opts = append(opts, scraperhelper.AddMetricsScraper(metadata.Type, sc))
+	return scraperhelper.NewMetricsController(&cc, set, next, opts...)
+}

@@ -1,0 +1,160 @@
+package statssummaryreceiver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configgrpc"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/summary"
+)
+
+// nodeNameEnv is read when node_name is not configured (set it from the
+// downward API's spec.nodeName in a DaemonSet).
+const nodeNameEnv = "K8S_NODE_NAME"
+
+// statsScraper connects to the runtime in start, assembles a Summary per scrape
+// and converts it to metrics.
+type statsScraper struct {
+	cfg      *Config
+	settings receiver.Settings
+	logger   *zap.Logger
+
+	conn      *cri.LazyConn
+	assembler *summary.Assembler
+	converter *converter
+	failing   bool // the last scrape had a source error
+}
+
+func newStatsScraper(cfg *Config, set receiver.Settings) *statsScraper {
+	return &statsScraper{cfg: cfg, settings: set, logger: set.Logger}
+}
+
+func (s *statsScraper) start(ctx context.Context, host component.Host) error {
+	nodeName, err := resolveNodeName(s.cfg.NodeName)
+	if err != nil {
+		return err
+	}
+	endpoint, err := s.resolveEndpoint()
+	if err != nil {
+		return err
+	}
+	grpcCfg := criClientConfig(endpoint)
+	extensions, telemetry := host.GetExtensions(), s.settings.TelemetrySettings
+	s.conn = cri.NewLazyConn(cri.SocketPath(endpoint), func() (*grpc.ClientConn, error) {
+		// The dial is non-blocking: ctx only carries values here, not a deadline.
+		return grpcCfg.ToClientConn(context.WithoutCancel(ctx), extensions, telemetry,
+			configgrpc.WithGrpcDialOption(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cri.MaxMessageSize))))
+	})
+	client := cri.NewClient(s.conn, s.cfg.CRI.Timeout)
+	s.assembler = summary.NewAssembler(summary.Options{
+		NodeName: nodeName,
+		Pods:     cri.NewProvider(client),
+	})
+	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.settings)
+	s.logger.Info("stats_summary receiver started",
+		zap.String("node_name", nodeName),
+		zap.String("cri_endpoint", endpoint),
+		zap.Duration("collection_interval", s.cfg.CollectionInterval))
+	return nil
+}
+
+// resolveEndpoint returns the configured endpoint or the first usual socket that
+// exists. A missing socket is not fatal: the runtime may come up later, and
+// every scrape looks for it again (without dialling until it exists). It is
+// said once, here, naming the socket.
+func (s *statsScraper) resolveEndpoint() (string, error) {
+	if s.cfg.CRI.Endpoint == "" {
+		endpoint, found := cri.DetectEndpoint(cri.DefaultEndpoints)
+		if !found {
+			s.logger.Warn("no container runtime socket found; scrapes will keep trying the first one until the runtime appears",
+				zap.String("socket", cri.SocketPath(endpoint)),
+				zap.Strings("tried", cri.DefaultEndpoints))
+		}
+		return endpoint, nil
+	}
+	endpoint, err := cri.NormalizeEndpoint(s.cfg.CRI.Endpoint)
+	if err != nil {
+		return "", fmt.Errorf("cri.endpoint: %w", err)
+	}
+	if _, err := os.Stat(cri.SocketPath(endpoint)); err != nil {
+		s.logger.Warn("container runtime socket not reachable; scrapes will keep trying it",
+			zap.String("socket", cri.SocketPath(endpoint)), zap.Error(err))
+	}
+	return endpoint, nil
+}
+
+// criClientConfig is the gRPC client for a local CRI socket: no TLS and no
+// keepalive pings (runtimes reject frequent pings with GOAWAY).
+func criClientConfig(endpoint string) configgrpc.ClientConfig {
+	cc := configgrpc.NewDefaultClientConfig()
+	cc.Endpoint = endpoint
+	cc.TLS.Insecure = true
+	cc.Keepalive = configoptional.None[configgrpc.KeepaliveClientConfig]()
+	return cc
+}
+
+func resolveNodeName(configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	if v := os.Getenv(nodeNameEnv); v != "" {
+		return v, nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("node_name: not set, %s is empty and the host name is unknown: %w", nodeNameEnv, err)
+	}
+	return h, nil
+}
+
+func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
+	a, err := s.assembler.Get(ctx)
+	md := s.converter.convert(a, time.Now())
+	s.noteHealth(err)
+	if err != nil {
+		// What the healthy sources gave is still emitted.
+		return md, scrapererror.NewPartialScrapeError(err, countSourceErrors(err))
+	}
+	return md, nil
+}
+
+// noteHealth logs when scrapes start failing and when they recover, once per
+// change; the failing scrapes themselves are reported by the scraper helper.
+func (s *statsScraper) noteHealth(err error) {
+	switch {
+	case err != nil && !s.failing:
+		s.failing = true
+		s.logger.Warn("stats sources failing; scrapes are partial until they recover", zap.Error(err))
+	case err == nil && s.failing:
+		s.failing = false
+		s.logger.Info("stats sources recovered")
+	}
+}
+
+// countSourceErrors counts the failed sources in an assembly error.
+func countSourceErrors(err error) int {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return len(joined.Unwrap())
+	}
+	return 1
+}
+
+func (s *statsScraper) shutdown(context.Context) error {
+	if s.conn == nil {
+		return nil
+	}
+	err := s.conn.Close()
+	s.conn = nil
+	return err
+}

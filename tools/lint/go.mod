@@ -1,0 +1,3 @@
+module github.com/statssummary/statssummary/tools/lint
+
+go 1.26
