@@ -187,13 +187,13 @@ func TestReceiverEndToEnd(t *testing.T) {
 		{"web", "sidecar"}: { // no limit: available is absent, not 0
 			"container.cpu.time": 0.5, "container.cpu.usage": 0.05,
 			"container.memory.working_set": 20 * MiB, "container.memory.usage": 30 * MiB,
-			"container.memory.rss": 10 * MiB,
+			"container.memory.rss":         10 * MiB,
 			"container.memory.page_faults": 1000, "container.memory.major_page_faults": 3,
 		},
 		{"web", ""}: {
 			"k8s.pod.cpu.time": 2.0, "k8s.pod.cpu.usage": 0.3,
 			"k8s.pod.memory.working_set": 120 * MiB, "k8s.pod.memory.usage": 180 * MiB,
-			"k8s.pod.memory.rss": 90 * MiB,
+			"k8s.pod.memory.rss":         90 * MiB,
 			"k8s.pod.memory.page_faults": 2000, "k8s.pod.memory.major_page_faults": 6,
 		},
 		{"db", "postgres"}: {
@@ -205,13 +205,13 @@ func TestReceiverEndToEnd(t *testing.T) {
 		{"db", "exporter"}: {
 			"container.cpu.time": 0.25, "container.cpu.usage": 0.01,
 			"container.memory.working_set": 8 * MiB, "container.memory.usage": 12 * MiB,
-			"container.memory.rss": 6 * MiB,
+			"container.memory.rss":         6 * MiB,
 			"container.memory.page_faults": 1000, "container.memory.major_page_faults": 3,
 		},
 		{"db", ""}: {
 			"k8s.pod.cpu.time": 12.25, "k8s.pod.cpu.usage": 1.01,
 			"k8s.pod.memory.working_set": 520 * MiB, "k8s.pod.memory.usage": 712 * MiB,
-			"k8s.pod.memory.rss": 406 * MiB,
+			"k8s.pod.memory.rss":         406 * MiB,
 			"k8s.pod.memory.page_faults": 2000, "k8s.pod.memory.major_page_faults": 6,
 		},
 	}
