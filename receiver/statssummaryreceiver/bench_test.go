@@ -1,0 +1,113 @@
+package statssummaryreceiver
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
+)
+
+// benchSizes are the node sizes of the performance budget: a small node, the
+// kubelet's default max-pods, and two dense nodes; 1 and 3 containers per pod.
+var benchSizes = []crifake.SyntheticNode{
+	{Pods: 10, ContainersPerPod: 1}, {Pods: 10, ContainersPerPod: 3},
+	{Pods: 110, ContainersPerPod: 1}, {Pods: 110, ContainersPerPod: 3},
+	{Pods: 500, ContainersPerPod: 1}, {Pods: 500, ContainersPerPod: 3},
+	{Pods: 1000, ContainersPerPod: 1}, {Pods: 1000, ContainersPerPod: 3},
+}
+
+func sizeName(n crifake.SyntheticNode) string {
+	return fmt.Sprintf("pods=%d/containers=%d", n.Pods, n.ContainersPerPod)
+}
+
+func startBenchScraper(b *testing.B, n crifake.SyntheticNode) (*statsScraper, *crifake.Server) {
+	b.Helper()
+	srv := crifake.New(b)
+	srv.SetState(crifake.Synthetic(n))
+	cfg := newTestConfig(srv.Endpoint)
+	cfg.CRI.Timeout = 30 * time.Second
+	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	if err := s.start(b.Context(), componenttest.NewNopHost()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.shutdown(b.Context()) })
+	return s, srv
+}
+
+// BenchmarkScrape is one full scrape: CRI calls, assembly and conversion to pdata.
+func BenchmarkScrape(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(sizeName(n), func(b *testing.B) {
+			s, _ := startBenchScraper(b, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				md, err := s.scrape(b.Context())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if md.ResourceMetrics().Len() == 0 {
+					b.Fatal("empty scrape")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRawCRI is the floor of a scrape: the same CRI RPCs, decoded, and
+// nothing else.
+func BenchmarkRawCRI(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(sizeName(n), func(b *testing.B) {
+			srv := crifake.New(b)
+			srv.SetState(crifake.Synthetic(n))
+			conn, err := grpc.NewClient(srv.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cri.MaxMessageSize)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = conn.Close() })
+			client := cri.NewClient(conn, 30*time.Second)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.ListPodSandbox(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := client.ListContainers(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := client.ListContainerStats(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkConvert is Summary → pdata alone, from one assembly of the node.
+func BenchmarkConvert(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(sizeName(n), func(b *testing.B) {
+			s, _ := startBenchScraper(b, n)
+			a, err := s.assembler.Get(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			b.ReportAllocs()
+			for b.Loop() {
+				md := s.converter.convert(a, now)
+				if md.DataPointCount() == 0 {
+					b.Fatal("no data points")
+				}
+			}
+		})
+	}
+}
