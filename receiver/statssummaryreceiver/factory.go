@@ -62,5 +62,9 @@ func newMetricsReceiver(cfg *Config, set receiver.Settings, next consumer.Metric
 		cc.Timeout = cc.CollectionInterval
 	}
 	opts = append(opts, scraperhelper.AddMetricsScraper(metadata.Type, sc))
-	return scraperhelper.NewMetricsController(&cc, set, next, opts...)
+	ctrl, err := scraperhelper.NewMetricsController(&cc, set, next, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &statsReceiver{Metrics: ctrl, scraper: s}, nil
 }

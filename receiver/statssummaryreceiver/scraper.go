@@ -34,10 +34,16 @@ type statsScraper struct {
 	assembler *summary.Assembler
 	converter *converter
 	failing   bool // the last scrape had a source error
+
+	// stopCtx ends when the receiver shuts down; scrapes derive from it so that
+	// shutdown cancels CRI calls in flight.
+	stopCtx       context.Context
+	cancelScrapes context.CancelFunc
 }
 
 func newStatsScraper(cfg *Config, set receiver.Settings) *statsScraper {
-	return &statsScraper{cfg: cfg, settings: set, logger: set.Logger}
+	stopCtx, stop := context.WithCancel(context.Background())
+	return &statsScraper{cfg: cfg, settings: set, logger: set.Logger, stopCtx: stopCtx, cancelScrapes: stop}
 }
 
 func (s *statsScraper) start(ctx context.Context, host component.Host) error {
@@ -119,6 +125,9 @@ func resolveNodeName(configured string) (string, error) {
 }
 
 func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.stopCtx, cancel)()
 	a, err := s.assembler.Get(ctx)
 	md := s.converter.convert(a, time.Now())
 	s.noteHealth(err)
@@ -151,6 +160,7 @@ func countSourceErrors(err error) int {
 }
 
 func (s *statsScraper) shutdown(context.Context) error {
+	s.cancelScrapes()
 	if s.conn == nil {
 		return nil
 	}

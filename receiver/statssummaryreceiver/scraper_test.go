@@ -1,6 +1,7 @@
 package statssummaryreceiver
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -170,7 +171,7 @@ func TestReceiverEndToEnd(t *testing.T) {
 	r, err := newMetricsReceiver(cfg, set, sink, scraperhelper.WithTickerChannel(tick))
 	require.NoError(t, err)
 	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, r.Shutdown(t.Context())) })
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
 
 	tick <- time.Now()
 	require.Eventually(t, func() bool { return len(sink.AllMetrics()) > 0 }, 10*time.Second, 10*time.Millisecond)
@@ -260,7 +261,7 @@ func TestReceiverPartialScrapeWhenRuntimeFails(t *testing.T) {
 	cfg := newTestConfig(srv.Endpoint)
 	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, s.start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(t.Context())) })
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 
 	md, err := s.scrape(t.Context())
 	require.Error(t, err)
@@ -282,7 +283,7 @@ func TestReceiverStartsWithoutRuntime(t *testing.T) {
 	cfg.CRI.Timeout = 200 * time.Millisecond
 	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, s.start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(t.Context())) })
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 
 	md, err := s.scrape(t.Context())
 	require.Error(t, err)
