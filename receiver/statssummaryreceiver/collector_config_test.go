@@ -1,0 +1,36 @@
+package statssummaryreceiver
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/exporter/debugexporter"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/otelcol/otelcoltest"
+	"go.opentelemetry.io/collector/processor/batchprocessor"
+
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
+)
+
+// TestShippedCollectorConfig loads the config `make run` uses with the real
+// factories, so a broken default config fails here rather than at startup.
+func TestShippedCollectorConfig(t *testing.T) {
+	t.Setenv("CRI_ENDPOINT", "/run/containerd/containerd.sock")
+	factories, err := otelcoltest.NopFactories()
+	require.NoError(t, err)
+	factories.Receivers, err = otelcol.MakeFactoryMap(NewFactory())
+	require.NoError(t, err)
+	factories.Processors, err = otelcol.MakeFactoryMap(batchprocessor.NewFactory())
+	require.NoError(t, err)
+	factories.Exporters, err = otelcol.MakeFactoryMap(debugexporter.NewFactory())
+	require.NoError(t, err)
+
+	cfg, err := otelcoltest.LoadConfigAndValidate(filepath.Join("..", "..", "config", "collector.yaml"), factories)
+	require.NoError(t, err)
+	rcfg, ok := cfg.Receivers[component.NewID(metadata.Type)].(*Config)
+	require.True(t, ok, "stats_summary receiver configured")
+	assert.Equal(t, "/run/containerd/containerd.sock", rcfg.CRI.Endpoint)
+}
