@@ -4,29 +4,67 @@ import (
 	"context"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"go.uber.org/zap"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
-// Kubelet labels that identify a sandbox's pod and a container's name when the
-// metadata is missing.
-const (
-	labelPodName       = "io.kubernetes.pod.name"
-	labelPodNamespace  = "io.kubernetes.pod.namespace"
-	labelPodUID        = "io.kubernetes.pod.uid"
-	labelContainerName = "io.kubernetes.container.name"
-)
+// Options configure a Provider. The zero value is usable.
+type Options struct {
+	// Logger receives the stats path chosen and best-effort failures (statfs,
+	// log directories). No logging when nil.
+	Logger *zap.Logger
+	// PodLogsDir is the root of the pod log directories; DefaultPodLogsDir
+	// when empty.
+	PodLogsDir string
+	// StatsPath forces the strict or the partial path; PathAuto (or "")
+	// detects it.
+	StatsPath StatsPath
+	// Now is the clock used for samples the runtime left without a timestamp
+	// and for purging the rate cache; time.Now when nil.
+	Now func() time.Time
+	// RatePurgeAfter is how long a container's or pod's CPU samples are kept
+	// after it was last seen; DefaultRatePurgeAfter when ≤ 0.
+	RatePurgeAfter time.Duration
+}
 
-// Provider builds pod and container stats from the runtime's answers.
+// Provider builds pod and container stats from the runtime's answers. It is
+// safe for concurrent use: several readers may assemble at once.
 type Provider struct {
 	client *Client
+	opts   Options
+	paths  *pathDetector
+	rates  *rateCache
 }
 
 // NewProvider returns a provider that asks the runtime through client.
-func NewProvider(client *Client) *Provider {
-	return &Provider{client: client}
+func NewProvider(client *Client, opts Options) *Provider {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.PodLogsDir == "" {
+		opts.PodLogsDir = DefaultPodLogsDir
+	}
+	if opts.StatsPath == "" {
+		opts.StatsPath = PathAuto
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RatePurgeAfter <= 0 {
+		opts.RatePurgeAfter = DefaultRatePurgeAfter
+	}
+	return &Provider{
+		client: client,
+		opts:   opts,
+		paths:  &pathDetector{forced: opts.StatsPath, logger: opts.Logger},
+		rates:  newRateCache(),
+	}
 }
+
+// Path returns the stats path in use: PathStrict or PathPartial, or "" until
+// the first assembly has found out.
+func (p *Provider) Path() StatsPath { return p.paths.path() }
 
 // ContainerKey names a container within the Summary: its pod's UID and its name.
 type ContainerKey struct {
@@ -41,6 +79,8 @@ type ContainerInfo struct {
 	ID string
 	// Attempt is the container's restart attempt as the kubelet numbered it.
 	Attempt uint32
+	// SandboxID is the runtime's ID of the container's pod sandbox.
+	SandboxID string
 }
 
 // PodStatsResult is the provider's answer: Summary pod stats, and the runtime's
@@ -48,150 +88,201 @@ type ContainerInfo struct {
 type PodStatsResult struct {
 	Pods       []statsapi.PodStats
 	Containers map[ContainerKey]ContainerInfo
+	// Path is the stats path this answer was read through.
+	Path StatsPath
 }
 
-// PodStats lists the running pods with their containers' CPU and memory. Pod
-// totals are the sums over their containers. Any CRI error fails the call: the
-// inventory and the stats must come from the same moment to be consistent.
+// PodStats lists the pods on the node with their containers' stats. Any CRI
+// error fails the call (a CRI error is never a reason to report fewer pods):
+// the inventory and the stats must come from the same moment to be consistent.
+// Filesystem measurements (statfs, log directories) are best effort: a failure
+// there leaves those fields unset and is logged.
 func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 	sandboxes, err := p.client.ListPodSandbox(ctx)
 	if err != nil {
+		p.paths.noteError(err)
 		return PodStatsResult{}, err
 	}
 	containers, err := p.client.ListContainers(ctx)
 	if err != nil {
+		p.paths.noteError(err)
 		return PodStatsResult{}, err
 	}
-	stats, err := p.client.ListContainerStats(ctx)
+	inv := newInventory(sandboxes, containers)
+
+	strict, err := p.paths.tryStrict(ctx, p.client)
 	if err != nil {
 		return PodStatsResult{}, err
 	}
-	return buildPodStats(sandboxes, containers, stats), nil
+	var res PodStatsResult
+	if strict {
+		stats, err := p.client.ListPodSandboxStats(ctx)
+		if err == nil {
+			p.paths.strictWorked()
+			res = p.newAssembly(inv).fromSandboxStats(stats)
+		} else if !p.paths.strictFailed(ctx, p.client, err) {
+			return PodStatsResult{}, err
+		} else {
+			strict = false
+		}
+	}
+	if !strict {
+		stats, err := p.client.ListContainerStats(ctx)
+		if err != nil {
+			p.paths.noteError(err)
+			return PodStatsResult{}, err
+		}
+		res = p.newAssembly(inv).fromContainerStats(stats)
+	}
+	p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
+	return res, nil
 }
 
-// buildPodStats joins sandboxes, containers and container stats. Only READY
-// sandboxes and RUNNING containers count; a container whose sandbox is not
-// listed, or that has no stats, is left out.
-func buildPodStats(sandboxes []*runtimeapi.PodSandbox, containers []*runtimeapi.Container, stats []*runtimeapi.ContainerStats) PodStatsResult {
-	statsByID := make(map[string]*runtimeapi.ContainerStats, len(stats))
+// assembly is the state of one PodStats call.
+type assembly struct {
+	p        *Provider
+	inv      *inventory
+	received time.Time // stands in for missing sample timestamps
+	statfs   statfsCache
+}
+
+func (p *Provider) newAssembly(inv *inventory) *assembly {
+	return &assembly{p: p, inv: inv, received: p.opts.Now(), statfs: statfsCache{}}
+}
+
+// fromContainerStats is the partial path: container stats from
+// ListContainerStats, pod CPU, memory and swap summed from them.
+func (a *assembly) fromContainerStats(stats []*runtimeapi.ContainerStats) PodStatsResult {
+	byID := make(map[string]*runtimeapi.ContainerStats, len(stats))
 	for _, s := range stats {
 		if id := s.GetAttributes().GetId(); id != "" {
-			statsByID[id] = s
+			byID[id] = s
 		}
 	}
-
-	pods := make([]statsapi.PodStats, 0, len(sandboxes))
-	podIndex := make(map[string]int, len(sandboxes))
-	for _, sb := range sandboxes {
-		if sb.GetState() != runtimeapi.PodSandboxState_SANDBOX_READY || sb.GetId() == "" {
-			continue
-		}
-		podIndex[sb.GetId()] = len(pods)
-		pods = append(pods, statsapi.PodStats{
-			PodRef:    podRef(sb),
-			StartTime: timeFromNanos(sb.GetCreatedAt()),
-		})
+	res := a.result(PathPartial)
+	for _, sb := range a.inv.pods {
+		ps := a.pod(sb, byID, &res)
+		a.fillFromSums(&ps)
+		res.Pods = append(res.Pods, ps)
 	}
+	return res
+}
 
-	infos := make(map[ContainerKey]ContainerInfo, len(containers))
-	for _, c := range containers {
-		if c.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING {
-			continue
+// fromSandboxStats is the strict path: pod and container stats from
+// ListPodSandboxStats. Pod blocks the runtime left empty are summed from the
+// containers, as on the partial path.
+func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats) PodStatsResult {
+	bySandbox := make(map[string]*runtimeapi.LinuxPodSandboxStats, len(stats))
+	for _, s := range stats {
+		if id := s.GetAttributes().GetId(); id != "" && s.GetLinux() != nil {
+			bySandbox[id] = s.GetLinux()
 		}
-		i, ok := podIndex[c.GetPodSandboxId()]
-		if !ok {
-			continue
+	}
+	res := a.result(PathStrict)
+	for _, sb := range a.inv.pods {
+		linux := bySandbox[sb.GetId()]
+		byID := make(map[string]*runtimeapi.ContainerStats, len(linux.GetContainers()))
+		for _, s := range linux.GetContainers() {
+			if id := s.GetAttributes().GetId(); id != "" {
+				byID[id] = s
+			}
 		}
+		ps := a.pod(sb, byID, &res)
+		if linux != nil {
+			ps.CPU = a.cpu("pod/"+sb.GetId(), linux.GetCpu())
+			ps.Memory = memoryStats(linux.GetMemory(), a.received)
+			ps.Network = networkStats(linux.GetNetwork(), a.received)
+			ps.ProcessStats = processStats(linux.GetProcess())
+			ps.IO = ioStats(linux.GetIo(), a.received)
+		}
+		a.fillFromSums(&ps)
+		res.Pods = append(res.Pods, ps)
+	}
+	return res
+}
+
+func (a *assembly) result(path StatsPath) PodStatsResult {
+	return PodStatsResult{
+		Pods:       make([]statsapi.PodStats, 0, len(a.inv.pods)),
+		Containers: make(map[ContainerKey]ContainerInfo, len(a.inv.containers)),
+		Path:       path,
+	}
+}
+
+// pod builds a pod's identity and its containers from their stats; a
+// container the runtime gave no stats for is left out.
+func (a *assembly) pod(sb *runtimeapi.PodSandbox, statsByID map[string]*runtimeapi.ContainerStats, res *PodStatsResult) statsapi.PodStats {
+	ref := a.inv.refs[sb.GetId()]
+	ps := statsapi.PodStats{
+		PodRef:     ref,
+		StartTime:  timeFromNanos(sb.GetCreatedAt()),
+		Containers: []statsapi.ContainerStats{},
+	}
+	for _, c := range a.inv.bySandbox[sb.GetId()] {
 		s, ok := statsByID[c.GetId()]
 		if !ok {
 			continue
 		}
-		name := containerName(c)
-		infos[ContainerKey{PodUID: pods[i].PodRef.UID, Name: name}] = ContainerInfo{
-			ID:      c.GetId(),
-			Attempt: c.GetMetadata().GetAttempt(),
+		cs := a.container(ref, c, s)
+		res.Containers[ContainerKey{PodUID: ref.UID, Name: cs.Name}] = ContainerInfo{
+			ID:        c.GetId(),
+			Attempt:   c.GetMetadata().GetAttempt(),
+			SandboxID: sb.GetId(),
 		}
-		pods[i].Containers = append(pods[i].Containers, statsapi.ContainerStats{
-			Name:      name,
-			StartTime: timeFromNanos(c.GetCreatedAt()),
-			CPU:       cpuStats(s.GetCpu()),
-			Memory:    memoryStats(s.GetMemory()),
-		})
+		ps.Containers = append(ps.Containers, cs)
 	}
-
-	for i := range pods {
-		pods[i].CPU, pods[i].Memory = sumContainers(pods[i].Containers)
-	}
-	return PodStatsResult{Pods: pods, Containers: infos}
+	return ps
 }
 
-func podRef(sb *runtimeapi.PodSandbox) statsapi.PodReference {
-	md := sb.GetMetadata()
-	ref := statsapi.PodReference{Name: md.GetName(), Namespace: md.GetNamespace(), UID: md.GetUid()}
-	labels := sb.GetLabels()
-	if ref.Name == "" {
-		ref.Name = labels[labelPodName]
+// container converts one container's stats. Its name and start time come from
+// ListContainers (the stats' own metadata may be missing).
+func (a *assembly) container(pod statsapi.PodReference, c *runtimeapi.Container, s *runtimeapi.ContainerStats) statsapi.ContainerStats {
+	name := containerName(c)
+	cs := statsapi.ContainerStats{
+		Name:      name,
+		StartTime: timeFromNanos(c.GetCreatedAt()),
+		CPU:       a.cpu("container/"+c.GetId(), s.GetCpu()),
+		Memory:    memoryStats(s.GetMemory(), a.received),
+		Swap:      swapStats(s.GetSwap(), a.received),
+		IO:        ioStats(s.GetIo(), a.received),
 	}
-	if ref.Namespace == "" {
-		ref.Namespace = labels[labelPodNamespace]
+	var err error
+	if cs.Rootfs, err = filesystemStats(s.GetWritableLayer(), a.received, a.statfs); err != nil {
+		a.p.opts.Logger.Debug("container rootfs capacity unknown", zap.String("container_id", c.GetId()), zap.Error(err))
 	}
-	if ref.UID == "" {
-		ref.UID = labels[labelPodUID]
+	if cs.Logs, err = logStats(containerLogsDir(a.p.opts.PodLogsDir, pod, name), a.received, a.statfs); err != nil {
+		a.p.opts.Logger.Debug("container log usage unknown", zap.String("container_id", c.GetId()), zap.Error(err))
 	}
-	return ref
+	return cs
 }
 
-func containerName(c *runtimeapi.Container) string {
-	if n := c.GetMetadata().GetName(); n != "" {
-		return n
-	}
-	return c.GetLabels()[labelContainerName]
-}
-
-// timeFromNanos converts a CRI timestamp; 0 (unknown) stays the zero time, which
-// the Summary encodes as null.
-func timeFromNanos(ns int64) metav1.Time {
-	if ns <= 0 {
-		return metav1.Time{}
-	}
-	return metav1.NewTime(time.Unix(0, ns))
-}
-
-func uint64Ptr(v *runtimeapi.UInt64Value) *uint64 {
-	if v == nil {
-		return nil
-	}
-	x := v.GetValue()
-	return &x
-}
-
-func cpuStats(c *runtimeapi.CpuUsage) *statsapi.CPUStats {
+// cpu converts a CPU block and decides its usageNanoCores with the rate cache,
+// keyed by key.
+func (a *assembly) cpu(key string, c *runtimeapi.CpuUsage) *statsapi.CPUStats {
 	if c == nil {
 		return nil
 	}
-	return &statsapi.CPUStats{
-		Time:                 timeFromNanos(c.GetTimestamp()),
-		UsageCoreNanoSeconds: uint64Ptr(c.GetUsageCoreNanoSeconds()),
-		UsageNanoCores:       uint64Ptr(c.GetUsageNanoCores()),
+	runtimeRate := uint64Ptr(c.GetUsageNanoCores())
+	var rate *uint64
+	if total := c.GetUsageCoreNanoSeconds(); total != nil {
+		computed, reset := a.p.rates.observe(key, cpuSample{ts: sampleNanos(c.GetTimestamp(), a.received), total: total.GetValue()}, a.received)
+		rate = chooseNanoCores(runtimeRate, computed, reset)
+	} else {
+		rate = runtimeRate // nothing to check it against
 	}
+	return cpuStats(c, a.received, rate)
 }
 
-func memoryStats(m *runtimeapi.MemoryUsage) *statsapi.MemoryStats {
-	if m == nil {
-		return nil
+// fillFromSums sets the pod blocks still empty from its containers' sums.
+func (a *assembly) fillFromSums(ps *statsapi.PodStats) {
+	t := sumContainers(ps.Containers)
+	if ps.CPU == nil {
+		ps.CPU = t.cpu
 	}
-	out := &statsapi.MemoryStats{
-		Time:            timeFromNanos(m.GetTimestamp()),
-		UsageBytes:      uint64Ptr(m.GetUsageBytes()),
-		WorkingSetBytes: uint64Ptr(m.GetWorkingSetBytes()),
-		RSSBytes:        uint64Ptr(m.GetRssBytes()),
-		PageFaults:      uint64Ptr(m.GetPageFaults()),
-		MajorPageFaults: uint64Ptr(m.GetMajorPageFaults()),
+	if ps.Memory == nil {
+		ps.Memory = t.mem
 	}
-	// Runtimes report 0 available bytes when the container has no memory limit:
-	// that means "unbounded", not "nothing left", so it is omitted.
-	if a := m.GetAvailableBytes(); a != nil && a.GetValue() > 0 {
-		out.AvailableBytes = uint64Ptr(a)
+	if ps.Swap == nil {
+		ps.Swap = t.swap
 	}
-	return out
 }

@@ -5,35 +5,58 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
-// sumContainers adds the containers' CPU and memory into pod totals. A field is
-// set in the total only when at least one container has it; the total's time is
-// the newest of the containers' sample times. Available bytes are not summed: a
-// pod's headroom is not the sum of its containers' (limits may be unset).
-func sumContainers(containers []statsapi.ContainerStats) (*statsapi.CPUStats, *statsapi.MemoryStats) {
-	var cpu *statsapi.CPUStats
-	var mem *statsapi.MemoryStats
+// podTotals are pod-level blocks summed from the pod's containers.
+type podTotals struct {
+	cpu  *statsapi.CPUStats
+	mem  *statsapi.MemoryStats
+	swap *statsapi.SwapStats
+}
+
+// sumContainers adds the containers' CPU, memory and swap into pod totals. A
+// field is set in the total only when at least one container has it; a
+// block's time is the newest of the containers'. usageNanoCores is the sum of
+// the containers' rates, and unknown (nil) when any container with a CPU block
+// has no rate yet: a partial sum would read as a drop in usage. Available bytes
+// (memory and swap) are not summed: a pod's headroom is not the sum of its
+// containers' (limits may be unset). Pressure (PSI) cannot be summed either.
+func sumContainers(containers []statsapi.ContainerStats) podTotals {
+	var t podTotals
+	rateUnknown := false
 	for i := range containers {
 		if c := containers[i].CPU; c != nil {
-			if cpu == nil {
-				cpu = &statsapi.CPUStats{}
+			if t.cpu == nil {
+				t.cpu = &statsapi.CPUStats{}
 			}
-			cpu.Time = newer(cpu.Time, c.Time)
-			cpu.UsageCoreNanoSeconds = addPtr(cpu.UsageCoreNanoSeconds, c.UsageCoreNanoSeconds)
-			cpu.UsageNanoCores = addPtr(cpu.UsageNanoCores, c.UsageNanoCores)
+			t.cpu.Time = newer(t.cpu.Time, c.Time)
+			t.cpu.UsageCoreNanoSeconds = addPtr(t.cpu.UsageCoreNanoSeconds, c.UsageCoreNanoSeconds)
+			if c.UsageNanoCores == nil {
+				rateUnknown = true
+			}
+			t.cpu.UsageNanoCores = addPtr(t.cpu.UsageNanoCores, c.UsageNanoCores)
 		}
 		if m := containers[i].Memory; m != nil {
-			if mem == nil {
-				mem = &statsapi.MemoryStats{}
+			if t.mem == nil {
+				t.mem = &statsapi.MemoryStats{}
 			}
-			mem.Time = newer(mem.Time, m.Time)
-			mem.UsageBytes = addPtr(mem.UsageBytes, m.UsageBytes)
-			mem.WorkingSetBytes = addPtr(mem.WorkingSetBytes, m.WorkingSetBytes)
-			mem.RSSBytes = addPtr(mem.RSSBytes, m.RSSBytes)
-			mem.PageFaults = addPtr(mem.PageFaults, m.PageFaults)
-			mem.MajorPageFaults = addPtr(mem.MajorPageFaults, m.MajorPageFaults)
+			t.mem.Time = newer(t.mem.Time, m.Time)
+			t.mem.UsageBytes = addPtr(t.mem.UsageBytes, m.UsageBytes)
+			t.mem.WorkingSetBytes = addPtr(t.mem.WorkingSetBytes, m.WorkingSetBytes)
+			t.mem.RSSBytes = addPtr(t.mem.RSSBytes, m.RSSBytes)
+			t.mem.PageFaults = addPtr(t.mem.PageFaults, m.PageFaults)
+			t.mem.MajorPageFaults = addPtr(t.mem.MajorPageFaults, m.MajorPageFaults)
+		}
+		if s := containers[i].Swap; s != nil {
+			if t.swap == nil {
+				t.swap = &statsapi.SwapStats{}
+			}
+			t.swap.Time = newer(t.swap.Time, s.Time)
+			t.swap.SwapUsageBytes = addPtr(t.swap.SwapUsageBytes, s.SwapUsageBytes)
 		}
 	}
-	return cpu, mem
+	if rateUnknown && t.cpu != nil {
+		t.cpu.UsageNanoCores = nil
+	}
+	return t
 }
 
 func addPtr(total, v *uint64) *uint64 {

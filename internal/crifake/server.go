@@ -17,9 +17,12 @@ import (
 
 // State is what the server answers with. Slices are served in order.
 type State struct {
-	Sandboxes       []*runtimeapi.PodSandbox
-	Containers      []*runtimeapi.Container
-	ContainerStats  []*runtimeapi.ContainerStats
+	Sandboxes      []*runtimeapi.PodSandbox
+	Containers     []*runtimeapi.Container
+	ContainerStats []*runtimeapi.ContainerStats
+	// PodSandboxStats nil means the runtime does not implement
+	// ListPodSandboxStats: the RPC answers Unimplemented, as older runtimes do.
+	// A non-nil empty slice means it is implemented and has nothing to report.
 	PodSandboxStats []*runtimeapi.PodSandboxStats
 	ImageFs         *runtimeapi.ImageFsInfoResponse
 }
@@ -37,11 +40,12 @@ type Server struct {
 	grpc *grpc.Server
 	done chan struct{}
 
-	mu     sync.Mutex
-	state  State
-	errs   map[string]error
-	delays map[string]time.Duration
-	calls  map[string]int
+	mu      sync.Mutex
+	state   State
+	version string
+	errs    map[string]error
+	delays  map[string]time.Duration
+	calls   map[string]int
 }
 
 // New starts a server on a socket in a fresh temporary directory and stops it
@@ -76,6 +80,7 @@ func Start(path string) (*Server, error) {
 		errs:       map[string]error{},
 		delays:     map[string]time.Duration{},
 		calls:      map[string]int{},
+		version:    "0.1.0",
 	}
 	runtimeapi.RegisterRuntimeServiceServer(s.grpc, s)
 	runtimeapi.RegisterImageServiceServer(s.grpc, s)
@@ -108,6 +113,14 @@ func (s *Server) SetState(st State) {
 	s.mu.Lock()
 	s.state = cp
 	s.mu.Unlock()
+}
+
+// SetVersion changes the runtime version Version answers with, as an upgraded
+// runtime would after a restart.
+func (s *Server) SetVersion(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version = v
 }
 
 // SetError makes the named RPC (for example "ListPodSandboxStats") fail with

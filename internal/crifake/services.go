@@ -3,6 +3,9 @@ package crifake
 import (
 	"context"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -11,10 +14,13 @@ func (s *Server) Version(ctx context.Context, _ *runtimeapi.VersionRequest) (*ru
 	if _, err := s.enter(ctx, "Version"); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	v := s.version
+	s.mu.Unlock()
 	return &runtimeapi.VersionResponse{
 		Version:           "0.1.0",
 		RuntimeName:       "crifake",
-		RuntimeVersion:    "0.1.0",
+		RuntimeVersion:    v,
 		RuntimeApiVersion: "v1",
 	}, nil
 }
@@ -89,11 +95,15 @@ func (s *Server) ListContainerStats(ctx context.Context, req *runtimeapi.ListCon
 	return &runtimeapi.ListContainerStatsResponse{Stats: items}, nil
 }
 
-// ListPodSandboxStats serves the state's pod sandbox stats, honouring the id filter.
+// ListPodSandboxStats serves the state's pod sandbox stats, honouring the id
+// filter. It answers Unimplemented while the state's PodSandboxStats is nil.
 func (s *Server) ListPodSandboxStats(ctx context.Context, req *runtimeapi.ListPodSandboxStatsRequest) (*runtimeapi.ListPodSandboxStatsResponse, error) {
 	st, err := s.enter(ctx, "ListPodSandboxStats")
 	if err != nil {
 		return nil, err
+	}
+	if st.PodSandboxStats == nil {
+		return nil, status.Error(codes.Unimplemented, "crifake: ListPodSandboxStats is not implemented (no pod sandbox stats set)")
 	}
 	f := req.GetFilter()
 	var items []*runtimeapi.PodSandboxStats

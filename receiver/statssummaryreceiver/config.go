@@ -3,6 +3,7 @@ package statssummaryreceiver
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
@@ -38,6 +39,13 @@ type CRIConfig struct {
 	// Timeout bounds each CRI call. It must be positive and no longer than the
 	// collection interval.
 	Timeout time.Duration `mapstructure:"timeout"`
+	// StatsPath is how stats are read: "strict" (ListPodSandboxStats), "partial"
+	// (ListContainerStats, pod totals summed) or "auto" (strict, falling back
+	// to partial when the runtime answers Unimplemented). Empty means auto.
+	StatsPath string `mapstructure:"stats_path"`
+	// PodLogsDir is the root of the kubelet's pod log directories, where
+	// container log usage is measured. Empty means /var/log/pods.
+	PodLogsDir string `mapstructure:"pod_logs_dir"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -50,6 +58,12 @@ func (cfg *Config) Validate() error {
 		if _, err := cri.NormalizeEndpoint(cfg.CRI.Endpoint); err != nil {
 			errs = append(errs, fmt.Errorf("cri.endpoint: %w", err))
 		}
+	}
+	if _, err := cri.ParseStatsPath(cfg.CRI.StatsPath); err != nil {
+		errs = append(errs, fmt.Errorf("cri.stats_path: %w", err))
+	}
+	if cfg.CRI.PodLogsDir != "" && !filepath.IsAbs(cfg.CRI.PodLogsDir) {
+		errs = append(errs, fmt.Errorf("cri.pod_logs_dir: must be an absolute path, got %q", cfg.CRI.PodLogsDir))
 	}
 	if cfg.CRI.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("cri.timeout: must be positive, got %s", cfg.CRI.Timeout))

@@ -23,6 +23,8 @@ func TestLoadConfig(t *testing.T) {
 	custom.NodeName = "worker-7"
 	custom.CRI.Endpoint = "/run/crio/crio.sock"
 	custom.CRI.Timeout = 5 * time.Second
+	custom.CRI.StatsPath = "partial"
+	custom.CRI.PodLogsDir = "/srv/pod-logs"
 
 	tests := []struct {
 		id      component.ID
@@ -34,6 +36,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_endpoint"), wantErr: `cri.endpoint: endpoint "tcp://10.0.0.1:1234": only unix:// sockets`},
 		{id: component.NewIDWithName(metadata.Type, "bad_timeout"), wantErr: "cri.timeout: must be positive, got 0s"},
 		{id: component.NewIDWithName(metadata.Type, "timeout_over_interval"), wantErr: "cri.timeout: 6s is longer than collection_interval 5s"},
+		{id: component.NewIDWithName(metadata.Type, "bad_stats_path"), wantErr: `cri.stats_path: unknown stats path "sometimes": want auto, strict or partial`},
+		{id: component.NewIDWithName(metadata.Type, "relative_pod_logs_dir"), wantErr: `cri.pod_logs_dir: must be an absolute path, got "var/log/pods"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {

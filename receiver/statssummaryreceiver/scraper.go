@@ -63,14 +63,23 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 			configgrpc.WithGrpcDialOption(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cri.MaxMessageSize))))
 	})
 	client := cri.NewClient(s.conn, s.cfg.CRI.Timeout)
+	statsPath, err := cri.ParseStatsPath(s.cfg.CRI.StatsPath)
+	if err != nil {
+		return fmt.Errorf("cri.stats_path: %w", err)
+	}
 	s.assembler = summary.NewAssembler(summary.Options{
 		NodeName: nodeName,
-		Pods:     cri.NewProvider(client),
+		Pods: cri.NewProvider(client, cri.Options{
+			Logger:     s.logger,
+			PodLogsDir: s.cfg.CRI.PodLogsDir,
+			StatsPath:  statsPath,
+		}),
 	})
 	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.settings)
 	s.logger.Info("stats_summary receiver started",
 		zap.String("node_name", nodeName),
 		zap.String("cri_endpoint", endpoint),
+		zap.String("cri_stats_path", string(statsPath)),
 		zap.Duration("collection_interval", s.cfg.CollectionInterval))
 	return nil
 }

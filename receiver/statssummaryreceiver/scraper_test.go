@@ -31,8 +31,10 @@ func ns(d time.Duration) int64 { return base.Add(d).UnixNano() }
 func u64(v uint64) *runtimeapi.UInt64Value { return &runtimeapi.UInt64Value{Value: v} }
 
 // twoPodsState is 2 ready pods × 2 running containers, plus what must be left
-// out: a NOTREADY sandbox with a container, an EXITED container, and a running
-// container whose sandbox the runtime does not list.
+// out: an EXITED container, and a running container whose sandbox the runtime
+// does not list. It also has a NOTREADY sandbox, the only one of its pod, with
+// a running container: as in the kubelet, a pod with no READY sandbox keeps its
+// newest one, so that pod and its running container are reported.
 func twoPodsState() crifake.State {
 	sandbox := func(id, name, uid string, state runtimeapi.PodSandboxState) *runtimeapi.PodSandbox {
 		return &runtimeapi.PodSandbox{
@@ -215,13 +217,26 @@ func TestReceiverEndToEnd(t *testing.T) {
 			"k8s.pod.memory.rss":         406 * MiB,
 			"k8s.pod.memory.page_faults": 2000, "k8s.pod.memory.major_page_faults": 6,
 		},
+		{"old", "old"}: {
+			"container.cpu.time": 7e-9, "container.cpu.usage": 7e-9,
+			"container.memory.working_set": 7, "container.memory.usage": 7,
+			"container.memory.rss": 7, "container.memory.available": 7,
+			"container.memory.page_faults": 1000, "container.memory.major_page_faults": 3,
+		},
+		{"old", ""}: {
+			"k8s.pod.cpu.time": 7e-9, "k8s.pod.cpu.usage": 7e-9,
+			"k8s.pod.memory.working_set": 7, "k8s.pod.memory.usage": 7,
+			"k8s.pod.memory.rss": 7,
+			"k8s.pod.memory.page_faults": 1000, "k8s.pod.memory.major_page_faults": 3,
+		},
 	}
 	require.Len(t, got, len(want), "resources: %v", keys(got))
 	wantIDs := map[resourceKey]string{
 		{"web", "nginx"}: "c-nginx", {"web", "sidecar"}: "c-sidecar",
 		{"db", "postgres"}: "c-postgres", {"db", "exporter"}: "c-exporter",
+		{"old", "old"}: "c-old",
 	}
-	uids := map[string]string{"web": "uid-web", "db": "uid-db"}
+	uids := map[string]string{"web": "uid-web", "db": "uid-db", "old": "uid-old"}
 	var scrapeTS pcommon.Timestamp
 	for key, values := range want {
 		g, ok := got[key]
@@ -273,7 +288,7 @@ func TestReceiverPartialScrapeWhenRuntimeFails(t *testing.T) {
 	srv.SetError("ListContainerStats", nil)
 	md, err = s.scrape(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 6, md.ResourceMetrics().Len())
+	assert.Equal(t, 8, md.ResourceMetrics().Len())
 }
 
 // TestReceiverStartsWithoutRuntime checks that a missing socket neither fails

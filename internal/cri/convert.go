@@ -1,0 +1,121 @@
+package cri
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+)
+
+// timeFromNanos converts a CRI creation timestamp; 0 (unknown) stays the zero
+// time, which the Summary encodes as null.
+func timeFromNanos(ns int64) metav1.Time {
+	if ns <= 0 {
+		return metav1.Time{}
+	}
+	return metav1.NewTime(time.Unix(0, ns))
+}
+
+// sampleTime converts a CRI sample timestamp. Runtimes leave it 0 on some
+// blocks (containerd's pod network): the time the answer arrived stands in,
+// never 1970.
+func sampleTime(ns int64, received time.Time) metav1.Time {
+	if ns <= 0 {
+		return metav1.NewTime(received)
+	}
+	return metav1.NewTime(time.Unix(0, ns))
+}
+
+// sampleNanos is sampleTime in Unix nanoseconds, for the rate cache.
+func sampleNanos(ns int64, received time.Time) int64 {
+	if ns <= 0 {
+		return received.UnixNano()
+	}
+	return ns
+}
+
+func uint64Ptr(v *runtimeapi.UInt64Value) *uint64 {
+	if v == nil {
+		return nil
+	}
+	x := v.GetValue()
+	return &x
+}
+
+// cpuStats converts a CPU block; usageNanoCores is decided by the caller, who
+// owns the rate cache. A missing block stays nil (unknown), so another source
+// may fill it.
+func cpuStats(c *runtimeapi.CpuUsage, received time.Time, nanoCores *uint64) *statsapi.CPUStats {
+	if c == nil {
+		return nil
+	}
+	return &statsapi.CPUStats{
+		Time:                 sampleTime(c.GetTimestamp(), received),
+		UsageCoreNanoSeconds: uint64Ptr(c.GetUsageCoreNanoSeconds()),
+		UsageNanoCores:       nanoCores,
+		PSI:                  psiStats(c.GetPsi()),
+	}
+}
+
+func memoryStats(m *runtimeapi.MemoryUsage, received time.Time) *statsapi.MemoryStats {
+	if m == nil {
+		return nil
+	}
+	out := &statsapi.MemoryStats{
+		Time:            sampleTime(m.GetTimestamp(), received),
+		UsageBytes:      uint64Ptr(m.GetUsageBytes()),
+		WorkingSetBytes: uint64Ptr(m.GetWorkingSetBytes()),
+		RSSBytes:        uint64Ptr(m.GetRssBytes()),
+		PageFaults:      uint64Ptr(m.GetPageFaults()),
+		MajorPageFaults: uint64Ptr(m.GetMajorPageFaults()),
+		PSI:             psiStats(m.GetPsi()),
+	}
+	// Runtimes report 0 available bytes when there is no memory limit: that
+	// means "unbounded", not "nothing left", so it is omitted.
+	if a := m.GetAvailableBytes(); a != nil && a.GetValue() > 0 {
+		out.AvailableBytes = uint64Ptr(a)
+	}
+	return out
+}
+
+func swapStats(s *runtimeapi.SwapUsage, received time.Time) *statsapi.SwapStats {
+	if s == nil {
+		return nil
+	}
+	return &statsapi.SwapStats{
+		Time:               sampleTime(s.GetTimestamp(), received),
+		SwapAvailableBytes: uint64Ptr(s.GetSwapAvailableBytes()),
+		SwapUsageBytes:     uint64Ptr(s.GetSwapUsageBytes()),
+	}
+}
+
+func ioStats(io *runtimeapi.IoUsage, received time.Time) *statsapi.IOStats {
+	if io == nil {
+		return nil
+	}
+	return &statsapi.IOStats{
+		Time: sampleTime(io.GetTimestamp(), received),
+		PSI:  psiStats(io.GetPsi()),
+	}
+}
+
+func processStats(p *runtimeapi.ProcessUsage) *statsapi.ProcessStats {
+	if p.GetProcessCount() == nil {
+		return nil
+	}
+	return &statsapi.ProcessStats{ProcessCount: uint64Ptr(p.GetProcessCount())}
+}
+
+// psiStats converts pressure stall information; a missing half (some or full)
+// stays zero, as in the Summary type.
+func psiStats(p *runtimeapi.PsiStats) *statsapi.PSIStats {
+	if p == nil {
+		return nil
+	}
+	return &statsapi.PSIStats{Full: psiData(p.GetFull()), Some: psiData(p.GetSome())}
+}
+
+func psiData(d *runtimeapi.PsiData) statsapi.PSIData {
+	return statsapi.PSIData{Total: d.GetTotal(), Avg10: d.GetAvg10(), Avg60: d.GetAvg60(), Avg300: d.GetAvg300()}
+}

@@ -1,0 +1,151 @@
+package cri
+
+import (
+	"math/bits"
+	"sync"
+	"time"
+)
+
+// Counter samples closer together than minRateWindow do not advance a cache
+// entry: the rate already computed for the entry is returned instead. Two
+// readers asking within a moment of each other (the scraper and the JSON
+// endpoint) therefore see the same rate, never a noisy or zero one computed over
+// a few milliseconds.
+const minRateWindow = time.Second
+
+// DefaultRatePurgeAfter is how long a rate cache entry outlives the last time
+// its container or pod was seen. The kubelet keeps its CPU cache as long.
+const DefaultRatePurgeAfter = 10 * time.Minute
+
+// cpuSample is one reading of a cumulative CPU counter.
+type cpuSample struct {
+	ts    int64  // sample time, Unix nanoseconds
+	total uint64 // usageCoreNanoSeconds
+}
+
+// rateEntry keeps, per container or pod, the newest sample, the one before it,
+// and the rate between them.
+type rateEntry struct {
+	prev, last cpuSample
+	hasPrev    bool
+	rate       *uint64 // nanocores between prev and last; nil when unknown
+	seen       time.Time
+}
+
+// rateCache computes usageNanoCores from successive counter samples. It does
+// not belong to one caller: every reader feeds it and an entry only moves
+// forward when a sample is newer than the one it holds, so concurrent readers
+// cannot shrink each other's interval to nothing. It is safe for concurrent use.
+type rateCache struct {
+	mu      sync.Mutex
+	entries map[string]*rateEntry
+}
+
+func newRateCache() *rateCache {
+	return &rateCache{entries: map[string]*rateEntry{}}
+}
+
+// observe records s under key and returns the rate that ends at s (or at the
+// sample s is indistinguishable from), and whether s shows the counter going
+// backwards (a reset: the container's cgroup was recreated, or the runtime
+// restarted it under the same ID). The rate is nil on the first sample, after
+// a reset, for a non-positive interval and when the arithmetic overflows.
+func (c *rateCache) observe(key string, s cpuSample, now time.Time) (rate *uint64, reset bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok {
+		c.entries[key] = &rateEntry{last: s, seen: now}
+		return nil, false
+	}
+	e.seen = now
+	dt := s.ts - e.last.ts
+	switch {
+	case s.total < e.last.total && dt >= 0:
+		// Counter went backwards: start over from this sample.
+		*e = rateEntry{last: s, seen: now}
+		return nil, true
+	case dt == 0 && s.total == e.last.total:
+		// The same sample another reader already recorded.
+		return clonePtr(e.rate), false
+	case dt <= 0:
+		// Older than what is held (a slower concurrent reader) or a clash of
+		// timestamps: measure against the sample before, if that is older.
+		if e.hasPrev && s.ts > e.prev.ts && s.total >= e.prev.total {
+			return nanoCores(s.total-e.prev.total, s.ts-e.prev.ts), false
+		}
+		return nil, false
+	case time.Duration(dt) < minRateWindow:
+		// Too close to the held sample to measure a rate over: keep the one
+		// already known rather than advancing.
+		if s.total == e.last.total || e.rate != nil {
+			return clonePtr(e.rate), false
+		}
+		if e.hasPrev && s.ts > e.prev.ts && s.total >= e.prev.total {
+			return nanoCores(s.total-e.prev.total, s.ts-e.prev.ts), false
+		}
+		return nil, false
+	default:
+		r := nanoCores(s.total-e.last.total, dt)
+		e.prev, e.hasPrev, e.last, e.rate = e.last, true, s, r
+		return clonePtr(r), false
+	}
+}
+
+// purge drops the entries not seen since before cutoff.
+func (c *rateCache) purge(cutoff time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if e.seen.Before(cutoff) {
+			delete(c.entries, k)
+		}
+	}
+}
+
+// len is the number of entries held.
+func (c *rateCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// nanoCores is delta core-nanoseconds over dt nanoseconds, in nanocores
+// (delta·1e9/dt), computed exactly in 128 bits. It is nil when dt ≤ 0 or the
+// result does not fit in 64 bits.
+func nanoCores(delta uint64, dt int64) *uint64 {
+	if dt <= 0 {
+		return nil
+	}
+	hi, lo := bits.Mul64(delta, uint64(time.Second))
+	if hi >= uint64(dt) {
+		return nil // the quotient would overflow (and Div64 would panic)
+	}
+	q, _ := bits.Div64(hi, lo, uint64(dt))
+	return &q
+}
+
+func clonePtr(p *uint64) *uint64 {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// chooseNanoCores decides the usageNanoCores to report from the runtime's
+// value and the rate computed from our own samples. A positive runtime value
+// is kept unless our samples show a counter reset (some runtimes have no reset
+// guard). A runtime 0 is only believed when our samples agree the counter did
+// not move: containerd reports 0 on its first sample even for a busy container.
+// A missing runtime value is replaced by ours.
+func chooseNanoCores(runtime *uint64, computed *uint64, reset bool) *uint64 {
+	switch {
+	case reset:
+		return nil
+	case runtime != nil && *runtime > 0:
+		return clonePtr(runtime)
+	default:
+		return computed
+	}
+}

@@ -1,0 +1,94 @@
+package cri
+
+import (
+	"slices"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+)
+
+// defaultInterfaceName is the pod interface the kubelet treats as the default
+// when the runtime names none (or names loopback).
+const defaultInterfaceName = "eth0"
+
+const loopbackName = "lo"
+
+// networkStats converts a pod sandbox's network block. Interfaces lists every
+// interface once, the default included, even when the runtime lists the
+// default both as default and among the interfaces (containerd ≥ 2.3) or only
+// as default (containerd 1.6). The default is never loopback: when the runtime
+// names lo (CRI-O) or nothing, eth0 is chosen if present, else the first other
+// interface by name; with none, the flattened default fields stay empty. A 0
+// timestamp becomes the time the answer arrived.
+func networkStats(n *runtimeapi.NetworkUsage, received time.Time) *statsapi.NetworkStats {
+	if n == nil {
+		return nil
+	}
+	out := &statsapi.NetworkStats{Time: sampleTime(n.GetTimestamp(), received)}
+	seen := map[string]bool{}
+	add := func(i *runtimeapi.NetworkInterfaceUsage) {
+		if i == nil || i.GetName() == "" || seen[i.GetName()] {
+			return
+		}
+		seen[i.GetName()] = true
+		out.Interfaces = append(out.Interfaces, interfaceStats(i))
+	}
+	def := n.GetDefaultInterface()
+	if def.GetName() == loopbackName {
+		def = nil
+	}
+	add(def)
+	for _, i := range n.GetInterfaces() {
+		add(i)
+	}
+	if def.GetName() != "" {
+		out.InterfaceStats = interfaceStats(def)
+		return out
+	}
+	// Pick a default among the listed interfaces.
+	var candidates []statsapi.InterfaceStats
+	for _, i := range out.Interfaces {
+		if i.Name == defaultInterfaceName {
+			out.InterfaceStats = cloneInterface(i)
+			return out
+		}
+		if i.Name != loopbackName {
+			candidates = append(candidates, i)
+		}
+	}
+	if len(candidates) > 0 {
+		slices.SortFunc(candidates, func(a, b statsapi.InterfaceStats) int {
+			switch {
+			case a.Name < b.Name:
+				return -1
+			case a.Name > b.Name:
+				return 1
+			}
+			return 0
+		})
+		out.InterfaceStats = cloneInterface(candidates[0])
+	}
+	return out
+}
+
+func interfaceStats(i *runtimeapi.NetworkInterfaceUsage) statsapi.InterfaceStats {
+	return statsapi.InterfaceStats{
+		Name:     i.GetName(),
+		RxBytes:  uint64Ptr(i.GetRxBytes()),
+		RxErrors: uint64Ptr(i.GetRxErrors()),
+		TxBytes:  uint64Ptr(i.GetTxBytes()),
+		TxErrors: uint64Ptr(i.GetTxErrors()),
+	}
+}
+
+// cloneInterface copies i so the default and its list entry share no pointer.
+func cloneInterface(i statsapi.InterfaceStats) statsapi.InterfaceStats {
+	return statsapi.InterfaceStats{
+		Name:     i.Name,
+		RxBytes:  clonePtr(i.RxBytes),
+		RxErrors: clonePtr(i.RxErrors),
+		TxBytes:  clonePtr(i.TxBytes),
+		TxErrors: clonePtr(i.TxErrors),
+	}
+}

@@ -1,0 +1,142 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// StatsPath names how pod and container stats are read from the runtime.
+type StatsPath string
+
+const (
+	// PathAuto tries the strict path and falls back to the partial path when
+	// the runtime answers Unimplemented.
+	PathAuto StatsPath = "auto"
+	// PathStrict reads pods and containers with one ListPodSandboxStats call;
+	// pod totals are the runtime's (the sandbox cgroup), with network, process
+	// count and pod pressure.
+	PathStrict StatsPath = "strict"
+	// PathPartial reads containers with ListContainerStats; pod CPU, memory
+	// and swap are summed from the containers, and what only the sandbox knows
+	// (network, process count, pressure) is left to other sources.
+	PathPartial StatsPath = "partial"
+)
+
+// ParseStatsPath accepts "", "auto", "strict" or "partial" ("" is auto).
+func ParseStatsPath(s string) (StatsPath, error) {
+	switch StatsPath(s) {
+	case "", PathAuto:
+		return PathAuto, nil
+	case PathStrict, PathPartial:
+		return StatsPath(s), nil
+	}
+	return "", fmt.Errorf("unknown stats path %q: want auto, strict or partial", s)
+}
+
+// pathDetector remembers which path the runtime supports. The strict path is
+// tried until the runtime answers Unimplemented; from then on the partial path
+// is used without asking, until the runtime may have changed: its Version
+// answer differs (checked once per assembly while on the partial path), or a
+// call failed with Unavailable (the connection broke: it may be restarting,
+// possibly as another version). Any other error is an error, never a reason to
+// fall back. It is safe for concurrent use.
+type pathDetector struct {
+	forced StatsPath // PathAuto, or the configured path
+	logger *zap.Logger
+
+	mu      sync.Mutex
+	current StatsPath // "" while unknown
+	version string    // the runtime's version when the partial path was chosen
+}
+
+// path returns the path in use, "" while undetermined.
+func (d *pathDetector) path() StatsPath {
+	if d.forced != PathAuto {
+		return d.forced
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.current
+}
+
+// tryStrict says whether this assembly should call ListPodSandboxStats.
+func (d *pathDetector) tryStrict(ctx context.Context, c *Client) (bool, error) {
+	switch d.forced {
+	case PathStrict:
+		return true, nil
+	case PathPartial:
+		return false, nil
+	}
+	if d.path() != PathPartial {
+		return true, nil
+	}
+	v, err := c.Version(ctx)
+	if err != nil {
+		d.noteError(err)
+		return false, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if id := versionID(v.GetRuntimeName(), v.GetRuntimeVersion(), v.GetRuntimeApiVersion()); d.current == PathPartial && id != d.version {
+		d.logger.Info("container runtime version changed; checking ListPodSandboxStats again",
+			zap.String("was", d.version), zap.String("now", id))
+		d.current = ""
+		return true, nil
+	}
+	return d.current != PathPartial, nil
+}
+
+// strictWorked records that ListPodSandboxStats answered.
+func (d *pathDetector) strictWorked() {
+	if d.forced != PathAuto {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.current != PathStrict {
+		d.logger.Info("reading pod and container stats with ListPodSandboxStats (strict CRI stats path)")
+		d.current = PathStrict
+	}
+}
+
+// strictFailed decides what a ListPodSandboxStats error means: true when the
+// runtime lacks the call and the partial path should be used instead; false
+// when err must be reported.
+func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error) bool {
+	if d.forced != PathAuto || status.Code(err) != codes.Unimplemented {
+		d.noteError(err)
+		return false
+	}
+	id := ""
+	if v, verr := c.Version(ctx); verr == nil {
+		id = versionID(v.GetRuntimeName(), v.GetRuntimeVersion(), v.GetRuntimeApiVersion())
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.current != PathPartial {
+		d.logger.Info("container runtime does not implement ListPodSandboxStats; reading container stats with ListContainerStats and summing pod totals (partial CRI stats path)",
+			zap.String("runtime", id), zap.Error(err))
+	}
+	d.current, d.version = PathPartial, id
+	return true
+}
+
+// noteError forgets the detected path when err says the connection to the
+// runtime broke, so the next assembly probes again.
+func (d *pathDetector) noteError(err error) {
+	if d.forced != PathAuto || status.Code(err) != codes.Unavailable {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.current = ""
+}
+
+func versionID(name, version, api string) string {
+	return name + " " + version + " (CRI " + api + ")"
+}
