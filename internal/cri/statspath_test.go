@@ -1,0 +1,188 @@
+package cri
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/statssummary/statssummary/internal/crifake"
+)
+
+// onePodState is one ready pod with one running container, with both
+// container stats and pod sandbox stats (the runtime implements both paths).
+func onePodState() crifake.State {
+	return crifake.State{
+		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
+		ContainerStats: []*runtimeapi.ContainerStats{cpuMem("c1", 1000, 10)},
+		PodSandboxStats: []*runtimeapi.PodSandboxStats{{
+			Attributes: &runtimeapi.PodSandboxAttributes{Id: "sb-a"},
+			Linux:      &runtimeapi.LinuxPodSandboxStats{Containers: []*runtimeapi.ContainerStats{cpuMem("c1", 1000, 10)}},
+		}},
+	}
+}
+
+// TestStatsPathDetection checks which path one assembly takes and which
+// errors fail it.
+func TestStatsPathDetection(t *testing.T) {
+	tests := []struct {
+		name        string
+		forced      StatsPath
+		sandboxErr  error // ListPodSandboxStats answer
+		wantPath    StatsPath
+		wantCode    codes.Code // codes.OK: no error
+		wantSandbox int        // ListPodSandboxStats calls
+		wantCtr     int        // ListContainerStats calls
+	}{
+		{name: "runtime implements ListPodSandboxStats: strict", wantPath: PathStrict, wantSandbox: 1},
+		{name: "Unimplemented: partial in the same assembly", sandboxErr: status.Error(codes.Unimplemented, "no"), wantPath: PathPartial, wantSandbox: 1, wantCtr: 1},
+		{name: "Unknown is an error, not a fallback", sandboxErr: status.Error(codes.Unknown, "huh"), wantCode: codes.Unknown, wantSandbox: 1},
+		{name: "Internal is an error, not a fallback", sandboxErr: status.Error(codes.Internal, "boom"), wantCode: codes.Internal, wantSandbox: 1},
+		{name: "Unavailable is an error, not a fallback", sandboxErr: status.Error(codes.Unavailable, "restarting"), wantCode: codes.Unavailable, wantSandbox: 1},
+		{name: "forced partial never asks for sandbox stats", forced: PathPartial, wantPath: PathPartial, wantCtr: 1},
+		{name: "forced strict: Unimplemented is an error", forced: PathStrict, sandboxErr: status.Error(codes.Unimplemented, "no"), wantPath: PathStrict, wantCode: codes.Unimplemented, wantSandbox: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := crifake.New(t)
+			srv.SetState(onePodState())
+			srv.SetError("ListPodSandboxStats", tt.sandboxErr)
+			p := newTestProvider(t, srv, Options{StatsPath: tt.forced})
+
+			res, err := p.PodStats(t.Context())
+			if tt.wantCode != codes.OK {
+				require.Error(t, err)
+				assert.Equal(t, tt.wantCode, status.Code(err))
+				assert.ErrorContains(t, err, "cri ListPodSandboxStats")
+				assert.Empty(t, res.Pods)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantPath, res.Path)
+				require.Len(t, res.Pods, 1)
+				require.Len(t, res.Pods[0].Containers, 1)
+			}
+			assert.Equal(t, tt.wantPath, p.Path())
+			assert.Equal(t, tt.wantSandbox, srv.Calls("ListPodSandboxStats"), "ListPodSandboxStats calls")
+			assert.Equal(t, tt.wantCtr, srv.Calls("ListContainerStats"), "ListContainerStats calls")
+		})
+	}
+}
+
+// TestStatsPathRecheck checks that the partial path, once detected, is kept
+// without probing, and probed again when the runtime may have changed.
+func TestStatsPathRecheck(t *testing.T) {
+	type step struct {
+		do          func(srv *crifake.Server)
+		wantPath    StatsPath
+		wantCode    codes.Code
+		wantSandbox int // cumulative ListPodSandboxStats calls
+	}
+	unimplemented := func(srv *crifake.Server) {
+		srv.SetError("ListPodSandboxStats", status.Error(codes.Unimplemented, "no"))
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{
+			name: "partial is remembered while the runtime version stays",
+			steps: []step{
+				{do: unimplemented, wantPath: PathPartial, wantSandbox: 1},
+				{wantPath: PathPartial, wantSandbox: 1},
+				{wantPath: PathPartial, wantSandbox: 1},
+			},
+		},
+		{
+			name: "a new runtime version is probed again",
+			steps: []step{
+				{do: unimplemented, wantPath: PathPartial, wantSandbox: 1},
+				{do: func(srv *crifake.Server) {
+					srv.SetVersion("2.3.0")
+					srv.SetError("ListPodSandboxStats", nil)
+				}, wantPath: PathStrict, wantSandbox: 2},
+				{wantPath: PathStrict, wantSandbox: 3},
+			},
+		},
+		{
+			name: "a broken connection (Unavailable) makes the next assembly probe again",
+			steps: []step{
+				{do: unimplemented, wantPath: PathPartial, wantSandbox: 1},
+				{do: func(srv *crifake.Server) {
+					srv.SetError("ListContainerStats", status.Error(codes.Unavailable, "gone"))
+				}, wantPath: "", wantCode: codes.Unavailable, wantSandbox: 1},
+				{do: func(srv *crifake.Server) {
+					srv.SetError("ListContainerStats", nil)
+					srv.SetError("ListPodSandboxStats", nil)
+				}, wantPath: PathStrict, wantSandbox: 2},
+			},
+		},
+		{
+			name: "a strict runtime that starts answering Unimplemented falls back at once",
+			steps: []step{
+				{wantPath: PathStrict, wantSandbox: 1},
+				{do: unimplemented, wantPath: PathPartial, wantSandbox: 2},
+			},
+		},
+		{
+			name: "Version failing on the partial path is an error",
+			steps: []step{
+				{do: unimplemented, wantPath: PathPartial, wantSandbox: 1},
+				{do: func(srv *crifake.Server) {
+					srv.SetError("Version", status.Error(codes.Internal, "boom"))
+				}, wantPath: PathPartial, wantCode: codes.Internal, wantSandbox: 1},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := crifake.New(t)
+			srv.SetState(onePodState())
+			p := newTestProvider(t, srv, Options{})
+			for i, st := range tt.steps {
+				if st.do != nil {
+					st.do(srv)
+				}
+				res, err := p.PodStats(t.Context())
+				if st.wantCode != codes.OK {
+					assert.Equal(t, st.wantCode, status.Code(err), "step %d: %v", i, err)
+				} else {
+					require.NoError(t, err, "step %d", i)
+					assert.Equal(t, st.wantPath, res.Path, "step %d", i)
+					assert.Len(t, res.Pods, 1, "step %d", i)
+				}
+				assert.Equal(t, st.wantPath, p.Path(), "step %d", i)
+				assert.Equal(t, st.wantSandbox, srv.Calls("ListPodSandboxStats"), "step %d: ListPodSandboxStats calls", i)
+			}
+		})
+	}
+}
+
+func TestParseStatsPath(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    StatsPath
+		wantErr string
+	}{
+		{in: "", want: PathAuto},
+		{in: "auto", want: PathAuto},
+		{in: "strict", want: PathStrict},
+		{in: "partial", want: PathPartial},
+		{in: "Strict", wantErr: `unknown stats path "Strict"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseStatsPath(tt.in)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
