@@ -35,12 +35,12 @@ func networkStats(n *runtimeapi.NetworkUsage, received time.Time) *statsapi.Netw
 		out.Interfaces = append(out.Interfaces, interfaceStats(i))
 	}
 	def := n.GetDefaultInterface()
-	if def.GetName() == loopbackName {
-		def = nil
-	}
 	add(def)
 	for _, i := range n.GetInterfaces() {
 		add(i)
+	}
+	if def.GetName() == loopbackName {
+		def = nil
 	}
 	if def.GetName() != "" {
 		out.InterfaceStats = interfaceStats(def)

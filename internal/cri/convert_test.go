@@ -1,0 +1,267 @@
+package cri
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/crifake"
+)
+
+// mt is the metav1 time of a fixture offset, as the provider builds it.
+func mt(d time.Duration) metav1.Time { return metav1.NewTime(time.Unix(0, at(d))) }
+
+// received is the provider clock of newTestProvider: what stands in for a
+// zero sample timestamp.
+var received = metav1.NewTime(t0.Add(200 * time.Second))
+
+func psiCRI(someTotal uint64, avg10 float64) *runtimeapi.PsiStats {
+	return &runtimeapi.PsiStats{Some: &runtimeapi.PsiData{Total: someTotal, Avg10: avg10, Avg60: 0.5, Avg300: 0.25}}
+}
+
+func psiWant(someTotal uint64, avg10 float64) *statsapi.PSIStats {
+	return &statsapi.PSIStats{Some: statsapi.PSIData{Total: someTotal, Avg10: avg10, Avg60: 0.5, Avg300: 0.25}}
+}
+
+// TestContainerStatsConversion checks each block of a container's stats as
+// read through the partial path.
+func TestContainerStatsConversion(t *testing.T) {
+	const s = time.Second
+	attrs := &runtimeapi.ContainerAttributes{Id: "c1"}
+	tests := []struct {
+		name  string
+		stats *runtimeapi.ContainerStats
+		want  statsapi.ContainerStats // Name and StartTime are filled in
+	}{
+		{
+			name:  "nil Cpu and Memory stay unknown (nil), not zero",
+			stats: &runtimeapi.ContainerStats{Attributes: attrs},
+			want:  statsapi.ContainerStats{},
+		},
+		{
+			name: "memory with a limit: every field, available kept",
+			stats: &runtimeapi.ContainerStats{Attributes: attrs, Memory: &runtimeapi.MemoryUsage{
+				Timestamp: at(100 * s), WorkingSetBytes: u64(100), AvailableBytes: u64(400), UsageBytes: u64(150),
+				RssBytes: u64(80), PageFaults: u64(1000), MajorPageFaults: u64(3),
+			}},
+			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{
+				Time: mt(100 * s), WorkingSetBytes: p64(100), AvailableBytes: p64(400), UsageBytes: p64(150),
+				RSSBytes: p64(80), PageFaults: p64(1000), MajorPageFaults: p64(3),
+			}},
+		},
+		{
+			name: "memory available 0 (no limit) is omitted",
+			stats: &runtimeapi.ContainerStats{Attributes: attrs, Memory: &runtimeapi.MemoryUsage{
+				Timestamp: at(100 * s), WorkingSetBytes: u64(100), AvailableBytes: u64(0),
+			}},
+			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(100)}},
+		},
+		{
+			name: "swap usage and available",
+			stats: &runtimeapi.ContainerStats{Attributes: attrs, Swap: &runtimeapi.SwapUsage{
+				Timestamp: at(100 * s), SwapUsageBytes: u64(4096), SwapAvailableBytes: u64(8192),
+			}},
+			want: statsapi.ContainerStats{Swap: &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(4096), SwapAvailableBytes: p64(8192)}},
+		},
+		{
+			name: "PSI on CPU, memory and IO",
+			stats: &runtimeapi.ContainerStats{
+				Attributes: attrs,
+				Cpu:        &runtimeapi.CpuUsage{Timestamp: at(100 * s), Psi: psiCRI(11, 1.5)},
+				Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * s), Psi: psiCRI(22, 2.5)},
+				Io: &runtimeapi.IoUsage{Timestamp: at(100 * s), Psi: &runtimeapi.PsiStats{
+					Full: &runtimeapi.PsiData{Total: 33, Avg10: 3.5}, Some: &runtimeapi.PsiData{Total: 44},
+				}},
+			},
+			want: statsapi.ContainerStats{
+				CPU:    &statsapi.CPUStats{Time: mt(100 * s), PSI: psiWant(11, 1.5)},
+				Memory: &statsapi.MemoryStats{Time: mt(100 * s), PSI: psiWant(22, 2.5)},
+				IO: &statsapi.IOStats{Time: mt(100 * s), PSI: &statsapi.PSIStats{
+					Full: statsapi.PSIData{Total: 33, Avg10: 3.5}, Some: statsapi.PSIData{Total: 44},
+				}},
+			},
+		},
+		{
+			name: "zero timestamps become the receive time, not 1970",
+			stats: &runtimeapi.ContainerStats{
+				Attributes: attrs,
+				Cpu:        &runtimeapi.CpuUsage{UsageCoreNanoSeconds: u64(5)},
+				Memory:     &runtimeapi.MemoryUsage{WorkingSetBytes: u64(7)},
+				Swap:       &runtimeapi.SwapUsage{SwapUsageBytes: u64(9)},
+				Io:         &runtimeapi.IoUsage{},
+				WritableLayer: &runtimeapi.FilesystemUsage{
+					UsedBytes: u64(4096), InodesUsed: u64(12),
+				},
+			},
+			want: statsapi.ContainerStats{
+				CPU:    &statsapi.CPUStats{Time: received, UsageCoreNanoSeconds: p64(5)},
+				Memory: &statsapi.MemoryStats{Time: received, WorkingSetBytes: p64(7)},
+				Swap:   &statsapi.SwapStats{Time: received, SwapUsageBytes: p64(9)},
+				IO:     &statsapi.IOStats{Time: received},
+				Rootfs: &statsapi.FsStats{Time: received, UsedBytes: p64(4096), InodesUsed: p64(12)},
+			},
+		},
+		{
+			name: "the name comes from ListContainers, not the stats' own metadata",
+			stats: &runtimeapi.ContainerStats{Attributes: &runtimeapi.ContainerAttributes{
+				Id: "c1", Metadata: &runtimeapi.ContainerMetadata{Name: "stale-name"},
+			}},
+			want: statsapi.ContainerStats{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := crifake.New(t)
+			srv.SetState(crifake.State{
+				Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+				Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, s)},
+				ContainerStats: []*runtimeapi.ContainerStats{tt.stats},
+			})
+			res, err := newTestProvider(t, srv, Options{}).PodStats(t.Context())
+			require.NoError(t, err)
+			require.Len(t, res.Pods, 1)
+			require.Len(t, res.Pods[0].Containers, 1)
+			want := tt.want
+			want.Name, want.StartTime = "app", mt(s)
+			assert.Equal(t, want, res.Pods[0].Containers[0])
+		})
+	}
+}
+
+// strictPod reads one ready pod with one running container c1 through the
+// strict path, the runtime answering stats; it returns the pod.
+func strictPod(t *testing.T, stats []*runtimeapi.PodSandboxStats) statsapi.PodStats {
+	t.Helper()
+	srv := crifake.New(t)
+	srv.SetState(crifake.State{
+		Sandboxes:       []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+		Containers:      []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
+		PodSandboxStats: stats,
+	})
+	res, err := newTestProvider(t, srv, Options{}).PodStats(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, PathStrict, res.Path)
+	require.Len(t, res.Pods, 1)
+	return res.Pods[0]
+}
+
+// TestPodStatsStrict checks the pod-level blocks of the strict path.
+func TestPodStatsStrict(t *testing.T) {
+	const s = time.Second
+	sbAttrs := &runtimeapi.PodSandboxAttributes{Id: "sb-a"}
+	c1 := func() *runtimeapi.ContainerStats {
+		st := cpuMem("c1", 2e9, 300)
+		st.Swap = &runtimeapi.SwapUsage{Timestamp: at(100 * s), SwapUsageBytes: u64(64), SwapAvailableBytes: u64(1000)}
+		return st
+	}
+	type podBlocks struct {
+		cpu        *statsapi.CPUStats
+		mem        *statsapi.MemoryStats
+		swap       *statsapi.SwapStats
+		io         *statsapi.IOStats
+		proc       *statsapi.ProcessStats
+		containers int
+	}
+	tests := []struct {
+		name  string
+		stats []*runtimeapi.PodSandboxStats
+		want  podBlocks
+	}{
+		{
+			name:  "nil Linux: the pod is reported without stats or containers",
+			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs}},
+			want:  podBlocks{},
+		},
+		{
+			name: "pod CPU and memory from the runtime; swap summed from the containers",
+			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
+				Cpu:        &runtimeapi.CpuUsage{Timestamp: at(100 * s), UsageCoreNanoSeconds: u64(3e9), UsageNanoCores: u64(4e8), Psi: psiCRI(5, 0.5)},
+				Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * s), WorkingSetBytes: u64(500), AvailableBytes: u64(1500)},
+				Containers: []*runtimeapi.ContainerStats{c1()},
+			}}},
+			want: podBlocks{
+				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: p64(3e9), UsageNanoCores: p64(4e8), PSI: psiWant(5, 0.5)},
+				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(500), AvailableBytes: p64(1500)},
+				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(64)},
+				containers: 1,
+			},
+		},
+		{
+			name: "pod memory available 0 (no limit) is omitted",
+			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
+				Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * s), WorkingSetBytes: u64(500), AvailableBytes: u64(0)},
+				Containers: []*runtimeapi.ContainerStats{c1()},
+			}}},
+			want: podBlocks{
+				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: p64(2e9)},
+				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(500)},
+				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(64)},
+				containers: 1,
+			},
+		},
+		{
+			name: "nil pod Cpu and Memory: summed from the containers",
+			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
+				Containers: []*runtimeapi.ContainerStats{c1()},
+			}}},
+			want: podBlocks{
+				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: p64(2e9)},
+				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(300)},
+				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(64)},
+				containers: 1,
+			},
+		},
+		{
+			name: "process count and IO pressure",
+			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
+				Process: &runtimeapi.ProcessUsage{Timestamp: at(100 * s), ProcessCount: u64(17)},
+				Io:      &runtimeapi.IoUsage{Psi: psiCRI(9, 0.9)},
+			}}},
+			want: podBlocks{proc: &statsapi.ProcessStats{ProcessCount: p64(17)}, io: &statsapi.IOStats{Time: received, PSI: psiWant(9, 0.9)}},
+		},
+		{
+			name: "a process block without a count is omitted",
+			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
+				Process: &runtimeapi.ProcessUsage{Timestamp: at(100 * s)},
+			}}},
+			want: podBlocks{},
+		},
+		{
+			name: "sandbox stats with nil attributes, for unknown sandboxes, or nil, are ignored",
+			stats: []*runtimeapi.PodSandboxStats{
+				nil,
+				{Linux: &runtimeapi.LinuxPodSandboxStats{Process: &runtimeapi.ProcessUsage{ProcessCount: u64(1)}}},
+				{Attributes: &runtimeapi.PodSandboxAttributes{Id: "sb-gone"}, Linux: &runtimeapi.LinuxPodSandboxStats{
+					Process: &runtimeapi.ProcessUsage{ProcessCount: u64(2)}, Containers: []*runtimeapi.ContainerStats{c1()},
+				}},
+			},
+			want: podBlocks{},
+		},
+		{
+			name: "container stats with nil attributes or for unknown containers are ignored",
+			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
+				Containers: []*runtimeapi.ContainerStats{
+					{Cpu: &runtimeapi.CpuUsage{UsageCoreNanoSeconds: u64(1)}},
+					cpuMem("c-unknown", 1, 1),
+				},
+			}}},
+			want: podBlocks{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := strictPod(t, tt.stats)
+			assert.Equal(t, tt.want.cpu, p.CPU, "cpu")
+			assert.Equal(t, tt.want.mem, p.Memory, "memory")
+			assert.Equal(t, tt.want.swap, p.Swap, "swap")
+			assert.Equal(t, tt.want.io, p.IO, "io")
+			assert.Equal(t, tt.want.proc, p.ProcessStats, "process")
+			assert.Len(t, p.Containers, tt.want.containers)
+		})
+	}
+}
