@@ -15,7 +15,8 @@ import (
 // again when the runtime lists none (containerd keeps both on one). Used bytes
 // and inodes are the runtime's; capacity, available bytes and inode totals
 // come from statfs of the mountpoint the runtime names. When a runtime lists
-// several filesystems of a kind, the first is reported, as the kubelet does.
+// several filesystems of a kind, the first that carries anything is reported,
+// as the kubelet reports the first.
 func (p *Provider) ImageFsStats(ctx context.Context) (*statsapi.RuntimeStats, error) {
 	resp, err := p.client.ImageFsInfo(ctx)
 	if err != nil {
@@ -25,8 +26,8 @@ func (p *Provider) ImageFsStats(ctx context.Context) (*statsapi.RuntimeStats, er
 	now, sfs := p.opts.Now(), statfsCache{}
 	convert := func(kind string, list []*runtimeapi.FilesystemUsage) *statsapi.FsStats {
 		for _, u := range list {
-			if u == nil {
-				continue
+			if u.GetUsedBytes() == nil && u.GetInodesUsed() == nil && u.GetFsId().GetMountpoint() == "" {
+				continue // nil or empty: nothing to report
 			}
 			out, err := filesystemStats(u, now, sfs)
 			if err != nil {
