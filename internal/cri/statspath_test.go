@@ -186,3 +186,37 @@ func TestParseStatsPath(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsPathAfterRuntimeRestart restarts the CRI server on the same socket
+// as a runtime that now implements ListPodSandboxStats: the connection errors
+// during the restart make the provider probe again once the runtime is back.
+func TestStatsPathAfterRuntimeRestart(t *testing.T) {
+	old := crifake.New(t)
+	st := onePodState()
+	st.PodSandboxStats = nil // the old runtime lacks ListPodSandboxStats
+	old.SetState(st)
+	p := newTestProvider(t, old, Options{})
+	res, err := p.PodStats(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, PathPartial, res.Path)
+
+	old.Stop()
+	_, err = p.PodStats(t.Context())
+	require.Error(t, err, "the runtime is down")
+	assert.Equal(t, codes.Unavailable, status.Code(err))
+
+	restarted, err := crifake.Start(old.SocketPath)
+	require.NoError(t, err)
+	t.Cleanup(restarted.Stop)
+	restarted.SetState(onePodState())
+
+	// gRPC reconnects with backoff: poll until the runtime answers.
+	require.Eventually(t, func() bool {
+		res, err = p.PodStats(t.Context())
+		return err == nil
+	}, 20*time.Second, 20*time.Millisecond, "the restarted runtime never answered")
+	require.NoError(t, err)
+	assert.Equal(t, PathStrict, res.Path)
+	assert.Equal(t, 1, restarted.Calls("ListPodSandboxStats"))
+	assert.Equal(t, 0, restarted.Calls("ListContainerStats"))
+}
