@@ -1,6 +1,11 @@
 // Package cri owns the conversation with the container runtime over the CRI v1
 // gRPC API: a small client that bounds every call with a timeout and names the RPC
 // in its errors, and a stats provider that turns the runtime's sandboxes,
-// containers and stats into kubelet Summary pod and container stats. It knows
-// nothing of OpenTelemetry.
+// containers and stats into kubelet Summary pod and container stats, plus the
+// runtime's image and container filesystems. Which pods and containers are
+// reported follows the kubelet (inventory.go); stats come from
+// ListPodSandboxStats or, on runtimes without it, ListContainerStats
+// (statspath.go); usageNanoCores is computed from counter samples when the
+// runtime's value is missing or untrustworthy (nanocores.go). It knows nothing
+// of OpenTelemetry.
 package cri
