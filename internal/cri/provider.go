@@ -117,13 +117,14 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 	var res PodStatsResult
 	if strict {
 		stats, err := p.client.ListPodSandboxStats(ctx)
-		if err == nil {
+		switch {
+		case err == nil:
 			p.paths.strictWorked()
 			res = p.newAssembly(inv).fromSandboxStats(stats)
-		} else if !p.paths.strictFailed(ctx, p.client, err) {
+		case p.paths.strictFailed(ctx, p.client, err):
+			strict = false // the runtime lacks it: partial path below
+		default:
 			return PodStatsResult{}, err
-		} else {
-			strict = false
 		}
 	}
 	if !strict {

@@ -226,7 +226,7 @@ func TestReceiverEndToEnd(t *testing.T) {
 		{"old", ""}: {
 			"k8s.pod.cpu.time": 7e-9, "k8s.pod.cpu.usage": 7e-9,
 			"k8s.pod.memory.working_set": 7, "k8s.pod.memory.usage": 7,
-			"k8s.pod.memory.rss": 7,
+			"k8s.pod.memory.rss":         7,
 			"k8s.pod.memory.page_faults": 1000, "k8s.pod.memory.major_page_faults": 3,
 		},
 	}
