@@ -1,0 +1,269 @@
+package summary
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+)
+
+// fakeClock is a clock that moves only when the test says so.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// countingSource counts its assemblies. When gate is set, each assembly waits
+// for a value on it (or for its context to end); errs makes the n-th assembly
+// (from 1) fail.
+type countingSource struct {
+	gate chan struct{}
+	errs map[int]error
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingSource) Get(ctx context.Context) (*Assembly, error) {
+	c.mu.Lock()
+	c.calls++
+	n := c.calls
+	err := c.errs[n]
+	c.mu.Unlock()
+	if c.gate != nil {
+		select {
+		case <-c.gate:
+		case <-ctx.Done():
+			return &Assembly{Summary: &statsapi.Summary{}}, &SourceError{Source: "test", Err: ctx.Err()}
+		}
+	}
+	return &Assembly{Summary: &statsapi.Summary{Node: statsapi.NodeStats{NodeName: "node-a"}}}, err
+}
+
+func (c *countingSource) Calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+func newTestStore(t *testing.T, src Source, clock *fakeClock) *Store {
+	t.Helper()
+	s := NewStore(src, StoreOptions{Now: clock.Now})
+	t.Cleanup(s.Close)
+	return s
+}
+
+// pollUntil fails the test when cond is still false after a generous deadline.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestStoreGetHonoursMaxAge(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{}
+	s := newTestStore(t, src, clock)
+
+	steps := []struct {
+		name      string
+		advance   time.Duration
+		maxAge    time.Duration
+		wantCalls int
+		wantSeq   uint64
+	}{
+		{"no snapshot yet: assembles", 0, 10 * time.Second, 1, 1},
+		{"same moment: reused", 0, 10 * time.Second, 1, 1},
+		{"within max age: reused", 10 * time.Second, 10 * time.Second, 1, 1},
+		{"past max age: assembles", time.Nanosecond, 10 * time.Second, 2, 2},
+		{"max age 0 at the same moment: reused", 0, 0, 2, 2},
+		{"max age 0 a moment later: assembles", time.Nanosecond, 0, 3, 3},
+	}
+	for _, st := range steps {
+		clock.Advance(st.advance)
+		snap, err := s.Get(t.Context(), st.maxAge)
+		require.NoError(t, err, st.name)
+		assert.Equal(t, st.wantCalls, src.Calls(), st.name)
+		assert.Equal(t, st.wantSeq, snap.Seq, st.name)
+		assert.Equal(t, "node-a", snap.Assembly.Summary.Node.NodeName, st.name)
+	}
+	// The snapshot time is the store's clock when the assembly started.
+	assert.Equal(t, clock.Now(), s.Latest().Time)
+}
+
+func TestStoreSharesOneAssemblyInFlight(t *testing.T) {
+	const callers = 32
+	clock := newFakeClock()
+	src := &countingSource{gate: make(chan struct{})}
+	s := newTestStore(t, src, clock)
+
+	var wg sync.WaitGroup
+	snaps := make([]*Snapshot, callers)
+	errs := make([]error, callers)
+	for i := range callers {
+		wg.Go(func() { snaps[i], errs[i] = s.Get(t.Context(), 0) })
+	}
+	// Every caller is waiting on the one assembly before it may finish.
+	pollUntil(t, "all callers to join the assembly in flight", func() bool { return s.waiting() == callers })
+	close(src.gate)
+	wg.Wait()
+
+	assert.Equal(t, 1, src.Calls())
+	for i := range callers {
+		require.NoError(t, errs[i])
+		assert.Same(t, snaps[0], snaps[i], "caller %d got another snapshot", i)
+	}
+}
+
+func TestStoreAssemblyOutlivesCallerThatGivesUp(t *testing.T) {
+	clock := newFakeClock()
+	src := &countingSource{gate: make(chan struct{})}
+	s := newTestStore(t, src, clock)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Get(ctx, 0)
+		done <- err
+	}()
+	pollUntil(t, "the caller to wait", func() bool { return s.waiting() == 1 })
+	cancel()
+	err := <-done
+	require.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "waiting for summary assembly 1")
+
+	// The assembly goes on for whoever comes next.
+	next := make(chan *Snapshot, 1)
+	go func() {
+		snap, err := s.Get(t.Context(), 0)
+		assert.NoError(t, err)
+		next <- snap
+	}()
+	pollUntil(t, "the second caller to join", func() bool { return s.waiting() == 2 })
+	src.gate <- struct{}{}
+	snap := <-next
+	require.NoError(t, snap.Err)
+	assert.Equal(t, uint64(1), snap.Seq)
+	assert.Equal(t, 1, src.Calls())
+}
+
+func TestStoreKeepsLastGoodSnapshot(t *testing.T) {
+	clock := newFakeClock()
+	boom := &SourceError{Source: "cri", Err: errors.New("boom")}
+	src := &countingSource{errs: map[int]error{2: boom, 3: boom}}
+	s := newTestStore(t, src, clock)
+
+	assert.Nil(t, s.Latest())
+	assert.Nil(t, s.LastGood())
+
+	steps := []struct {
+		name              string
+		wantLatest        uint64
+		wantGood          uint64
+		wantLatestFailing bool
+	}{
+		{"complete", 1, 1, false},
+		{"failed: last good kept", 2, 1, true},
+		{"failed again: last good still kept", 3, 1, true},
+		{"recovered", 4, 4, false},
+	}
+	for _, st := range steps {
+		clock.Advance(time.Second)
+		snap, err := s.Get(t.Context(), 0)
+		require.NoError(t, err, st.name)
+		assert.Equal(t, st.wantLatest, snap.Seq, st.name)
+		assert.Same(t, snap, s.Latest(), st.name)
+		assert.Equal(t, st.wantGood, s.LastGood().Seq, st.name)
+		if st.wantLatestFailing {
+			assert.ErrorIs(t, snap.Err, boom, st.name)
+		} else {
+			assert.NoError(t, snap.Err, st.name)
+		}
+	}
+}
+
+// misbehavingSource answers with whatever its function returns.
+type misbehavingSource func() (*Assembly, error)
+
+func (m misbehavingSource) Get(context.Context) (*Assembly, error) { return m() }
+
+func TestStoreSurvivesMisbehavingSource(t *testing.T) {
+	tests := []struct {
+		name    string
+		src     misbehavingSource
+		wantErr string
+	}{
+		{"no assembly", func() (*Assembly, error) { return nil, nil }, "summary source returned no assembly"},
+		{"no summary", func() (*Assembly, error) { return &Assembly{}, nil }, "summary source returned an assembly without a summary"},
+		{"panic", func() (*Assembly, error) { panic("kaboom") }, "summary assembly panicked: kaboom"},
+		{"nil assembly with its own error", func() (*Assembly, error) { return nil, errors.New("down") }, "down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestStore(t, tt.src, newFakeClock())
+			snap, err := s.Get(t.Context(), 0)
+			require.NoError(t, err)
+			require.EqualError(t, snap.Err, tt.wantErr)
+			require.NotNil(t, snap.Assembly)
+			require.NotNil(t, snap.Assembly.Summary)
+			assert.Nil(t, s.LastGood())
+		})
+	}
+}
+
+func TestStoreCloseEndsAssemblyInFlight(t *testing.T) {
+	src := &countingSource{gate: make(chan struct{})} // never opened
+	s := NewStore(src, StoreOptions{})
+
+	got := make(chan *Snapshot, 1)
+	go func() {
+		snap, err := s.Get(t.Context(), 0)
+		assert.NoError(t, err)
+		got <- snap
+	}()
+	pollUntil(t, "the caller to wait", func() bool { return s.waiting() == 1 })
+	s.Close()
+	snap := <-got
+	assert.ErrorIs(t, snap.Err, context.Canceled)
+
+	_, err := s.Get(t.Context(), time.Hour)
+	assert.ErrorIs(t, err, ErrStoreClosed)
+	assert.Same(t, snap, s.Latest(), "Latest still answers after Close")
+	s.Close() // twice is fine
+}
+
+func TestStoreTimeoutBoundsAssembly(t *testing.T) {
+	src := &countingSource{gate: make(chan struct{})} // never opened
+	s := NewStore(src, StoreOptions{Timeout: 20 * time.Millisecond})
+	t.Cleanup(s.Close)
+
+	snap, err := s.Get(t.Context(), 0)
+	require.NoError(t, err)
+	assert.ErrorIs(t, snap.Err, context.DeadlineExceeded)
+}
