@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/statssummary/statssummary/internal/cri"
@@ -24,6 +25,11 @@ type Config struct {
 
 	// CRI is how the container runtime is reached.
 	CRI CRIConfig `mapstructure:"cri"`
+
+	// Server serves the assembled Summary as the kubelet's /stats/summary
+	// JSON. Absent by default: nothing listens. `server:` alone listens on
+	// 127.0.0.1:10265 (see ServerConfig).
+	Server configoptional.Optional[ServerConfig] `mapstructure:"server"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}

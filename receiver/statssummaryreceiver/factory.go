@@ -36,6 +36,7 @@ func createDefaultConfig() component.Config {
 		ControllerConfig:     cc,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		CRI:                  CRIConfig{Timeout: defaultCRITimeout},
+		Server:               defaultServer(),
 	}
 }
 

@@ -2,6 +2,7 @@ package statssummaryreceiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -39,6 +40,12 @@ type statsScraper struct {
 	// shutdown cancels CRI calls in flight.
 	stopCtx       context.Context
 	cancelScrapes context.CancelFunc
+
+	// store keeps the assemblies that the scrapes and the JSON endpoint share.
+	store  *summary.Store
+	server *jsonServer // nil unless `server` is configured
+	// now is the store's clock; nil means time.Now (tests set a fake one).
+	now func() time.Time
 }
 
 func newStatsScraper(cfg *Config, set receiver.Settings) *statsScraper {
@@ -76,6 +83,20 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		}),
 	})
 	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.settings)
+	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: s.scrapeTimeout()})
+	if srvCfg := s.cfg.Server.Get(); srvCfg != nil {
+		maxAge := srvCfg.MaxAge
+		if maxAge == 0 {
+			maxAge = s.cfg.CollectionInterval
+		}
+		s.server, err = startJSONServer(ctx, *srvCfg, maxAge, s.store, s.now, host, telemetry)
+		if err != nil {
+			s.store.Close()
+			_ = s.conn.Close()
+			s.conn = nil
+			return err
+		}
+	}
 	s.logger.Info("stats_summary receiver started",
 		zap.String("node_name", nodeName),
 		zap.String("cri_endpoint", endpoint),
@@ -119,6 +140,15 @@ func criClientConfig(endpoint string) configgrpc.ClientConfig {
 	return cc
 }
 
+// scrapeTimeout is how long one scrape may take (the controller's timeout, else
+// the collection interval); it also bounds an assembly the JSON endpoint starts.
+func (s *statsScraper) scrapeTimeout() time.Duration {
+	if s.cfg.Timeout > 0 {
+		return s.cfg.Timeout
+	}
+	return s.cfg.CollectionInterval
+}
+
 func resolveNodeName(configured string) (string, error) {
 	if configured != "" {
 		return configured, nil
@@ -137,7 +167,14 @@ func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.stopCtx, cancel)()
-	a, err := s.assembler.Get(ctx)
+	// Through the store: the JSON endpoint serves what the scrape assembled,
+	// and an assembly a request started at this moment is joined, not repeated.
+	snap, err := s.store.Get(ctx, 0)
+	if err != nil {
+		s.noteHealth(err)
+		return pmetric.NewMetrics(), err
+	}
+	a, err := snap.Assembly, snap.Err
 	md := s.converter.convert(a, time.Now())
 	s.noteHealth(err)
 	if err != nil {
@@ -168,12 +205,21 @@ func countSourceErrors(err error) int {
 	return 1
 }
 
-func (s *statsScraper) shutdown(context.Context) error {
+func (s *statsScraper) shutdown(ctx context.Context) error {
 	s.cancelScrapes()
-	if s.conn == nil {
-		return nil
+	var errs []error
+	// The store first: an assembly in flight ends, and so do the requests
+	// waiting for it.
+	if s.store != nil {
+		s.store.Close()
 	}
-	err := s.conn.Close()
-	s.conn = nil
-	return err
+	if s.server != nil {
+		errs = append(errs, s.server.shutdown(ctx))
+		s.server = nil
+	}
+	if s.conn != nil {
+		errs = append(errs, s.conn.Close())
+		s.conn = nil
+	}
+	return errors.Join(errs...)
 }
