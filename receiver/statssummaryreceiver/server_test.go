@@ -32,8 +32,10 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/extensionauth"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
@@ -184,6 +186,34 @@ func TestServerDefaultBindsLoopback(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status)
 		checkSummary(t, r.body)
 	}
+}
+
+// TestReceiverServesWhatItScraped runs the whole receiver (factory, scraper
+// controller, server) and checks that the endpoint serves the scrape's
+// assembly without asking the runtime again.
+func TestReceiverServesWhatItScraped(t *testing.T) {
+	cri := newCRI(t)
+	cfg := newTestConfig(cri.Endpoint)
+	cfg.InitialDelay = 0
+	cfg.Server = serverConfig(t, "127.0.0.1:0", 0)
+	sink := new(consumertest.MetricsSink)
+	r, err := newMetricsReceiver(cfg, receivertest.NewNopSettings(metadata.Type), sink, scraperhelper.WithTickerChannel(make(chan time.Time)))
+	require.NoError(t, err)
+	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.WithoutCancel(t.Context()))) })
+
+	// The controller scrapes once at start (initial delay 0); the ticker
+	// never fires.
+	require.Eventually(t, func() bool { return len(sink.AllMetrics()) > 0 }, 10*time.Second, time.Millisecond)
+	sr, ok := r.(*statsReceiver)
+	require.True(t, ok, "%T", r)
+	require.NotNil(t, sr.scraper.server)
+
+	got, err := fetch(t.Context(), http.DefaultClient, "http://"+sr.scraper.server.addr.String()+server.SummaryPath, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, got.status, "body: %s", got.body)
+	checkSummary(t, got.body)
+	assert.Equal(t, 1, cri.Calls("ListPodSandbox"), "the scrape's assembly was served")
 }
 
 func TestServerStartFailsOnBusyPort(t *testing.T) {
