@@ -32,12 +32,14 @@ func u64(v uint64) *runtimeapi.UInt64Value { return &runtimeapi.UInt64Value{Valu
 // fixtureState is what the golden files were made from. It holds what the JSON
 // must show the kubelet's way:
 //   - pod "web" (created at base+0.5 s: startTime is cut to the second) with
-//     "nginx", fully sampled, and "sidecar", whose CPU sample has no time and
-//     no usage_nano_cores yet (time null, usageNanoCores omitted) and whose
-//     memory has no limit (availableBytes omitted);
+//     "nginx", fully sampled, and "sidecar", whose CPU sample has no time (it
+//     gets the time the answer arrived: the fake clock) and no
+//     usage_nano_cores yet (usageNanoCores omitted, and so the pod's too) and
+//     whose memory has no limit (availableBytes omitted);
 //   - pod "idle", ready but with neither a creation time (startTime null) nor
-//     a running container (containers null);
-//   - left out: an exited container and a NOTREADY sandbox with its container.
+//     a running container (containers empty);
+//   - left out: an exited container, and an older NOTREADY sandbox of pod
+//     "web" with its container (a READY sandbox of the same pod exists).
 func fixtureState() crifake.State {
 	const MiB = 1 << 20
 	R := runtimeapi.ContainerState_CONTAINER_RUNNING
@@ -56,7 +58,7 @@ func fixtureState() crifake.State {
 			},
 			{
 				Id:        "sb-old",
-				Metadata:  &runtimeapi.PodSandboxMetadata{Name: "old", Namespace: "shop", Uid: "uid-old"},
+				Metadata:  &runtimeapi.PodSandboxMetadata{Name: "web", Namespace: "shop", Uid: "uid-old"},
 				State:     runtimeapi.PodSandboxState_SANDBOX_NOTREADY,
 				CreatedAt: ns(0),
 			},
@@ -130,7 +132,7 @@ func newCRIEnv(t *testing.T, st crifake.State, maxAge time.Duration) *criEnv {
 	t.Cleanup(func() { _ = conn.Close() })
 
 	clock := newFakeClock()
-	asm := summary.NewAssembler(summary.Options{NodeName: "node-a", Pods: cri.NewProvider(cri.NewClient(conn, 5*time.Second))})
+	asm := summary.NewAssembler(summary.Options{NodeName: "node-a", Pods: cri.NewProvider(cri.NewClient(conn, 5*time.Second), cri.Options{Now: clock.Now})})
 	store := summary.NewStore(asm, summary.StoreOptions{Now: clock.Now, Timeout: 10 * time.Second})
 	t.Cleanup(store.Close)
 	h, err := NewHandler(Options{Store: store, MaxAge: maxAge, Now: clock.Now})

@@ -424,7 +424,7 @@ func TestServerConcurrentClientsOneAssemblyPerWindow(t *testing.T) {
 		wg.Go(func() {
 			for range scrapesPerWindow {
 				md, err := s.scrape(t.Context())
-				if err != nil || md.ResourceMetrics().Len() != 6 {
+				if err != nil || md.ResourceMetrics().Len() != 8 {
 					fail("scrape: %d resources, error %v", md.ResourceMetrics().Len(), err)
 				}
 			}
@@ -490,11 +490,14 @@ func validSummary(r fetched) error {
 	if err != nil {
 		return err
 	}
-	if s.Node.NodeName != "node-a" || len(s.Pods) != 2 {
-		return fmt.Errorf("node %q with %d pods, want node-a with 2", s.Node.NodeName, len(s.Pods))
+	// twoPodsState's web and db pods with two containers each, and the
+	// NOTREADY-only pod "old", kept with its one running container.
+	wantContainers := map[string]int{"web": 2, "db": 2, "old": 1}
+	if s.Node.NodeName != "node-a" || len(s.Pods) != len(wantContainers) {
+		return fmt.Errorf("node %q with %d pods, want node-a with %d", s.Node.NodeName, len(s.Pods), len(wantContainers))
 	}
 	for _, p := range s.Pods {
-		if len(p.Containers) != 2 || p.CPU == nil || p.Memory == nil {
+		if len(p.Containers) != wantContainers[p.PodRef.Name] || p.CPU == nil || p.Memory == nil {
 			return fmt.Errorf("pod %s: %d containers, cpu %v, memory %v", p.PodRef.Name, len(p.Containers), p.CPU, p.Memory)
 		}
 	}
@@ -506,7 +509,7 @@ func checkSummary(t *testing.T, body []byte) {
 	s, err := decodeStrict(body)
 	require.NoError(t, err)
 	assert.Equal(t, "node-a", s.Node.NodeName)
-	assert.Len(t, s.Pods, 2)
+	assert.Len(t, s.Pods, 3, "twoPodsState: web, db and the NOTREADY-only pod old")
 }
 
 // fakeClock is a clock that moves only when the test says so.
