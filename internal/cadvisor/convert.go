@@ -1,0 +1,129 @@
+package cadvisor
+
+import (
+	"time"
+
+	info "github.com/google/cadvisor/lib/model"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+)
+
+// cpuSample is what a nano-cores rate needs from the previous housekeeping.
+type cpuSample struct {
+	usage uint64
+	at    time.Time
+}
+
+// nanoCores is the CPU rate between two samples of a cumulative counter; nil on
+// the first sample, after a counter reset (a recreated cgroup), and when no
+// time passed.
+func nanoCores(prev *cpuSample, cur cpuSample) *uint64 {
+	if prev == nil || cur.usage < prev.usage {
+		return nil
+	}
+	dt := cur.at.Sub(prev.at)
+	if dt <= 0 {
+		return nil
+	}
+	v := uint64(float64(cur.usage-prev.usage) / dt.Seconds())
+	return &v
+}
+
+func u64(v uint64) *uint64 { return &v }
+
+// toCgroupStats converts a cAdvisor sample into Summary blocks. prev is the
+// cgroup's previous CPU sample (nil on the first); capacity, when not zero,
+// gives memory available = capacity − working set (the node's rule, and a
+// pod's or container's limit).
+func toCgroupStats(name string, s *info.ContainerStats, prev *cpuSample, capacity uint64) (*CgroupStats, cpuSample) {
+	at := s.Timestamp
+	if at.IsZero() {
+		at = time.Now()
+	}
+	t := metav1.NewTime(at)
+	out := &CgroupStats{Cgroup: name}
+	var cur cpuSample
+	if s.Cpu != nil {
+		cur = cpuSample{usage: s.Cpu.Usage.Total, at: at}
+		out.CPU = &statsapi.CPUStats{
+			Time:                 t,
+			UsageCoreNanoSeconds: u64(s.Cpu.Usage.Total),
+			UsageNanoCores:       nanoCores(prev, cur),
+			PSI:                  psi(s.Cpu.PSI),
+		}
+	}
+
+	if s.Memory != nil && (s.Memory.Usage > 0 || s.Memory.WorkingSet > 0) {
+		m := &statsapi.MemoryStats{
+			Time:            t,
+			UsageBytes:      u64(s.Memory.Usage),
+			WorkingSetBytes: u64(s.Memory.WorkingSet),
+			RSSBytes:        u64(s.Memory.RSS),
+			PageFaults:      u64(s.Memory.ContainerData.Pgfault),
+			MajorPageFaults: u64(s.Memory.ContainerData.Pgmajfault),
+			PSI:             psi(s.Memory.PSI),
+		}
+		if capacity > 0 {
+			avail := uint64(0)
+			if capacity > s.Memory.WorkingSet {
+				avail = capacity - s.Memory.WorkingSet
+			}
+			m.AvailableBytes = u64(avail)
+		}
+		out.Memory = m
+		if s.Memory.Swap > 0 {
+			out.Swap = &statsapi.SwapStats{Time: t, SwapUsageBytes: u64(s.Memory.Swap)}
+		}
+	}
+
+	if s.DiskIo != nil {
+		if p := psi(s.DiskIo.PSI); p != nil {
+			out.IO = &statsapi.IOStats{Time: t, PSI: p}
+		}
+	}
+
+	if s.Processes != nil && s.Processes.ProcessCount > 0 {
+		out.Process = &statsapi.ProcessStats{ProcessCount: u64(s.Processes.ProcessCount)}
+	}
+
+	if s.Network != nil && len(s.Network.Interfaces) > 0 {
+		n := &statsapi.NetworkStats{Time: t}
+		for _, i := range s.Network.Interfaces {
+			n.Interfaces = append(n.Interfaces, statsapi.InterfaceStats{
+				Name:     i.Name,
+				RxBytes:  u64(i.RxBytes),
+				RxErrors: u64(i.RxErrors),
+				TxBytes:  u64(i.TxBytes),
+				TxErrors: u64(i.TxErrors),
+			})
+		}
+		out.Network = n
+	}
+	return out, cur
+}
+
+// setDefaultInterface flattens the named interface into the network block's
+// top level, as the Summary does; with no default route, the first interface.
+func setDefaultInterface(n *statsapi.NetworkStats, name string) {
+	if n == nil || len(n.Interfaces) == 0 {
+		return
+	}
+	n.InterfaceStats = n.Interfaces[0]
+	for _, i := range n.Interfaces {
+		if i.Name == name {
+			n.InterfaceStats = i
+			return
+		}
+	}
+}
+
+// psi converts pressure data; nil when the kernel gave none (every field zero).
+func psi(p info.PSIStats) *statsapi.PSIStats {
+	if p == (info.PSIStats{}) {
+		return nil
+	}
+	conv := func(d info.PSIData) statsapi.PSIData {
+		return statsapi.PSIData{Total: d.Total, Avg10: d.Avg10, Avg60: d.Avg60, Avg300: d.Avg300}
+	}
+	return &statsapi.PSIStats{Full: conv(p.Full), Some: conv(p.Some)}
+}

@@ -1,0 +1,321 @@
+package cadvisor
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/cadvisor/lib/container"
+	"github.com/google/cadvisor/lib/container/common"
+	"github.com/google/cadvisor/lib/container/libcontainer"
+	"github.com/opencontainers/cgroups"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+	"go.uber.org/zap"
+)
+
+// DefaultRuntimeProcesses are the command names whose cgroup is the runtime
+// system container when none is configured.
+var DefaultRuntimeProcesses = []string{"containerd", "crio", "dockerd"}
+
+// Options configure a Provider. The zero value tracks "/" and detects the rest.
+type Options struct {
+	// Interval is the housekeeping period; the receiver passes its collection
+	// interval. Zero means 10 s.
+	Interval time.Duration
+	// PodsCgroup is the kubepods root cgroup ("/kubepods", "/kubepods.slice");
+	// empty means the first of those that exists.
+	PodsCgroup string
+	// SystemCgroups maps Summary system container names (kubelet, runtime,
+	// misc, pods) to cgroup names. Unset "pods" is the kubepods root; unset
+	// "runtime" is the cgroup of the first RuntimeProcesses process found.
+	SystemCgroups map[string]string
+	// RuntimeProcesses are the command names looked for to detect the runtime
+	// cgroup; nil means DefaultRuntimeProcesses.
+	RuntimeProcesses []string
+	// TrackContainers also reads the container cgroups inside pod cgroups (the
+	// cadvisor provider mode).
+	TrackContainers bool
+	// ProcRoot is the proc filesystem, "/proc" when empty.
+	ProcRoot string
+	// Logger receives housekeeping problems; a no-op logger when nil.
+	Logger *zap.Logger
+}
+
+// metrics is what a Summary needs from a cgroup.
+var metrics = container.MetricSet{
+	container.CpuUsageMetrics:     struct{}{},
+	container.MemoryUsageMetrics:  struct{}{},
+	container.ProcessMetrics:      struct{}{},
+	container.NetworkUsageMetrics: struct{}{},
+	container.PressureMetrics:     struct{}{},
+}
+
+// rootMetrics leaves out process metrics for "/": counting every process's
+// descriptors on each housekeeping is costly, and the node reports processes
+// through rlimit instead.
+var rootMetrics = container.MetricSet{
+	container.CpuUsageMetrics:     struct{}{},
+	container.MemoryUsageMetrics:  struct{}{},
+	container.NetworkUsageMetrics: struct{}{},
+	container.PressureMetrics:     struct{}{},
+}
+
+// Provider keeps the latest sample of every tracked cgroup. Start runs the
+// housekeeping loop; Snapshot is safe for concurrent use.
+type Provider struct {
+	opts       Options
+	subsystems map[string]string // controller -> mount point
+	listMount  string            // the hierarchy listed to find cgroups
+	capacity   uint64
+
+	refreshMu sync.Mutex // one housekeeping at a time
+	handlers  map[string]*libcontainer.Handler
+	prev      map[string]cpuSample
+	runtimeCg string // detected runtime cgroup, "" until found
+
+	mu   sync.RWMutex
+	snap Snapshot
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New returns a provider over this host's cgroups. It fails when no cgroup
+// hierarchy with the CPU and memory controllers is mounted.
+func New(opts Options) (*Provider, error) {
+	if opts.Interval <= 0 {
+		opts.Interval = 10 * time.Second
+	}
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	if opts.RuntimeProcesses == nil {
+		opts.RuntimeProcesses = DefaultRuntimeProcesses
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	subsystems, err := libcontainer.GetCgroupSubsystems(metrics)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup mounts: %w", err)
+	}
+	listMount := subsystems["cpu"]
+	if cgroups.IsCgroup2UnifiedMode() {
+		listMount = subsystems[""]
+	}
+	if listMount == "" {
+		return nil, errors.New("cgroup mounts: no cpu controller mounted")
+	}
+	capacity, err := memTotal(filepath.Join(opts.ProcRoot, "meminfo"))
+	if err != nil {
+		return nil, err
+	}
+	if opts.PodsCgroup == "" {
+		opts.PodsCgroup = detectPodsCgroup(listMount)
+	}
+	return &Provider{
+		opts:       opts,
+		subsystems: subsystems,
+		listMount:  listMount,
+		capacity:   capacity,
+		handlers:   map[string]*libcontainer.Handler{},
+		prev:       map[string]cpuSample{},
+	}, nil
+}
+
+// PodsCgroup is the kubepods root in use, "" when none was configured or found.
+func (p *Provider) PodsCgroup() string { return p.opts.PodsCgroup }
+
+// Start runs one housekeeping now, so the first scrape has data, then one per
+// interval until Stop. A failed first housekeeping is logged, not fatal.
+func (p *Provider) Start() {
+	if err := p.Refresh(); err != nil {
+		p.opts.Logger.Warn("cadvisor: first housekeeping incomplete", zap.Error(err))
+	}
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	go p.loop()
+}
+
+func (p *Provider) loop() {
+	defer close(p.done)
+	t := time.NewTicker(p.opts.Interval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			err := p.Refresh()
+			if err != nil && !failing {
+				p.opts.Logger.Warn("cadvisor: housekeeping incomplete", zap.Error(err))
+			}
+			failing = err != nil
+		}
+	}
+}
+
+// Stop ends the housekeeping loop and waits for it. It is safe to call without
+// Start and more than once.
+func (p *Provider) Stop() {
+	if p.stop == nil {
+		return
+	}
+	close(p.stop)
+	<-p.done
+	p.stop = nil
+}
+
+// Snapshot returns the latest housekeeping's samples. The maps are shared:
+// callers must not modify them.
+func (p *Provider) Snapshot() Snapshot {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.snap
+}
+
+// Refresh reads every tracked cgroup once and replaces the snapshot. Cgroups
+// that cannot be read are left out of it; the error joins why.
+func (p *Provider) Refresh() error {
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
+
+	var errs []error
+	now := time.Now()
+	snap := Snapshot{
+		Time:           now,
+		System:         map[string]*CgroupStats{},
+		Pods:           map[string]*CgroupStats{},
+		MemoryCapacity: p.capacity,
+	}
+	seen := map[string]bool{}
+	read := func(name string, ms container.MetricSet, pid int, capacity uint64) *CgroupStats {
+		seen[name] = true
+		s, err := p.read(name, ms, pid, capacity)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		return s
+	}
+
+	iface, err := defaultInterface(filepath.Join(p.opts.ProcRoot, "net", "route"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	snap.DefaultInterface = iface
+	if snap.Node = read("/", rootMetrics, 1, p.capacity); snap.Node != nil {
+		setDefaultInterface(snap.Node.Network, iface)
+	}
+
+	for name, cg := range p.systemCgroups(&errs) {
+		if s := read(cg, metrics, 0, 0); s != nil {
+			snap.System[name] = s
+		}
+	}
+
+	if p.opts.PodsCgroup != "" {
+		pods, err := listPodCgroups(p.listMount, p.opts.PodsCgroup)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if p.opts.TrackContainers {
+			snap.Containers = map[string]*CgroupStats{}
+		}
+		for uid, cg := range pods {
+			if s := read(cg, metrics, 0, 0); s != nil {
+				snap.Pods[uid] = s
+			}
+			if p.opts.TrackContainers {
+				for id, ccg := range listContainerCgroups(p.listMount, cg) {
+					if s := read(ccg, metrics, 0, 0); s != nil {
+						snap.Containers[id] = s
+					}
+				}
+			}
+		}
+	}
+
+	// Forget cgroups no longer tracked, so a recreated one starts afresh.
+	for name := range p.handlers {
+		if !seen[name] {
+			delete(p.handlers, name)
+			delete(p.prev, name)
+		}
+	}
+
+	p.mu.Lock()
+	p.snap = snap
+	p.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// systemCgroups resolves the system containers: configured names first, then
+// the kubepods root for "pods" and the runtime process's cgroup for "runtime".
+// The root cgroup is never a system container: it is the node.
+func (p *Provider) systemCgroups(errs *[]error) map[string]string {
+	out := maps.Clone(p.opts.SystemCgroups)
+	if out == nil {
+		out = map[string]string{}
+	}
+	if _, ok := out[statsapi.SystemContainerPods]; !ok && p.opts.PodsCgroup != "" {
+		out[statsapi.SystemContainerPods] = p.opts.PodsCgroup
+	}
+	if _, ok := out[statsapi.SystemContainerRuntime]; !ok {
+		if p.runtimeCg == "" {
+			controller := "cpu"
+			cg, err := findProcessCgroup(p.opts.ProcRoot, p.opts.RuntimeProcesses, controller)
+			if err != nil {
+				*errs = append(*errs, fmt.Errorf("detect runtime cgroup: %w", err))
+			}
+			p.runtimeCg = cg
+		}
+		out[statsapi.SystemContainerRuntime] = p.runtimeCg
+	}
+	for name, cg := range out {
+		if cg == "" || cg == "/" {
+			delete(out, name)
+		}
+	}
+	return out
+}
+
+// read samples one cgroup. pid, when not zero, is a process whose network
+// namespace the cgroup's network stats come from (1 for the node).
+func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity uint64) (*CgroupStats, error) {
+	h, ok := p.handlers[name]
+	if !ok {
+		paths := common.MakeCgroupPaths(p.subsystems, name)
+		if name == "/" {
+			delete(paths, "pids") // the root has no pids.current
+		}
+		if !common.CgroupExists(paths) {
+			return nil, fmt.Errorf("cgroup %s: not found", name)
+		}
+		mgr, err := libcontainer.NewCgroupManager(name, paths)
+		if err != nil {
+			return nil, fmt.Errorf("cgroup %s: %w", name, err)
+		}
+		h = libcontainer.NewHandler(mgr, "/", pid, ms)
+		p.handlers[name] = h
+	}
+	raw, err := h.GetStats()
+	if err != nil || raw == nil {
+		delete(p.handlers, name)
+		delete(p.prev, name)
+		if err == nil {
+			err = errors.New("no stats")
+		}
+		return nil, fmt.Errorf("cgroup %s: read stats: %w", name, err)
+	}
+	var prev *cpuSample
+	if s, ok := p.prev[name]; ok {
+		prev = &s
+	}
+	out, cur := toCgroupStats(name, raw, prev, capacity)
+	p.prev[name] = cur
+	return out, nil
+}
