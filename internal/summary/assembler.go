@@ -8,6 +8,7 @@ import (
 
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
+	"github.com/statssummary/statssummary/internal/cadvisor"
 	"github.com/statssummary/statssummary/internal/cri"
 )
 
@@ -21,6 +22,8 @@ type PodStatsProvider interface {
 type Assembly struct {
 	Summary    *statsapi.Summary
 	Containers map[cri.ContainerKey]cri.ContainerInfo
+	// Provenance says which source fed each pod and container block.
+	Provenance Provenance
 	// Time is when the assembly started.
 	Time time.Time
 }
@@ -43,6 +46,13 @@ type Options struct {
 	Pods PodStatsProvider
 	// Now returns the assembly time; time.Now when nil.
 	Now func() time.Time
+
+	// Cgroups provides the node, system container and pod cgroup samples
+	// (the cAdvisor provider); nil leaves those out.
+	Cgroups CgroupStatsProvider
+	// Mode says how cgroup samples combine with the runtime's pod and
+	// container stats; empty or ModeAuto is ModeCRIFill.
+	Mode Mode
 }
 
 // Assembler builds Summaries from its providers. It is safe for concurrent use
@@ -55,6 +65,9 @@ type Assembler struct {
 func NewAssembler(opts Options) *Assembler {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Mode == "" || opts.Mode == ModeAuto {
+		opts.Mode = ModeCRIFill
 	}
 	return &Assembler{opts: opts}
 }
@@ -79,6 +92,15 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 			out.Summary.Pods = res.Pods
 		}
 		out.Containers = res.Containers
+	}
+	if a.opts.Cgroups != nil {
+		snap := a.opts.Cgroups.Snapshot()
+		if err := fillNodeFromCgroups(&out.Summary.Node, snap); err != nil {
+			errs = append(errs, &SourceError{Source: "cadvisor", Err: err})
+		}
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode)
+	} else {
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI)
 	}
 	return out, errors.Join(errs...)
 }

@@ -1,0 +1,254 @@
+package summary
+
+import (
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/cadvisor"
+	"github.com/statssummary/statssummary/internal/cri"
+)
+
+// Source names where a Summary block's values came from.
+type Source string
+
+// Sources of a block.
+const (
+	// SourceNone: no source had the block; it is nil.
+	SourceNone Source = "none"
+	// SourceCRI: every value came from the runtime.
+	SourceCRI Source = "cri"
+	// SourceCAdvisor: every value came from the cgroup (cAdvisor).
+	SourceCAdvisor Source = "cadvisor"
+	// SourceMixed: the primary source's block with fields filled by the other.
+	SourceMixed Source = "cri+cadvisor"
+)
+
+// BlockSources says which source fed each block of a pod or container.
+type BlockSources struct {
+	CPU     Source
+	Memory  Source
+	Swap    Source
+	IO      Source
+	Network Source
+	Process Source
+}
+
+// Provenance records the sources of every pod and container block of an
+// assembly.
+type Provenance struct {
+	Pods       map[string]BlockSources           // by pod UID
+	Containers map[cri.ContainerKey]BlockSources // by pod UID and container name
+}
+
+// precedence says which source wins a field both have.
+type precedence int
+
+const (
+	// criFirst keeps every value the runtime gave; the cgroup fills the rest.
+	criFirst precedence = iota
+	// cgroupFirst keeps the cgroup's values; the runtime fills the rest (the
+	// cadvisor mode).
+	cgroupFirst
+)
+
+// blocks is the mergeable part of a pod or container.
+type blocks struct {
+	cpu     **statsapi.CPUStats
+	memory  **statsapi.MemoryStats
+	swap    **statsapi.SwapStats
+	io      **statsapi.IOStats
+	network **statsapi.NetworkStats // nil for containers
+	process **statsapi.ProcessStats // nil for containers
+}
+
+func podBlocks(p *statsapi.PodStats) blocks {
+	return blocks{&p.CPU, &p.Memory, &p.Swap, &p.IO, &p.Network, &p.ProcessStats}
+}
+
+func containerBlocks(c *statsapi.ContainerStats) blocks {
+	return blocks{cpu: &c.CPU, memory: &c.Memory, swap: &c.Swap, io: &c.IO}
+}
+
+// MergePod fills a pod's blocks from its cgroup sample, field by field: every
+// value the runtime gave is kept, the cgroup only fills what the runtime left
+// nil. An empty sample (an unreadable cgroup) changes nothing.
+func MergePod(p *statsapi.PodStats, cg *cadvisor.CgroupStats) BlockSources {
+	return mergeBlocks(podBlocks(p), cg, criFirst)
+}
+
+// MergeContainer is MergePod for a container.
+func MergeContainer(c *statsapi.ContainerStats, cg *cadvisor.CgroupStats) BlockSources {
+	return mergeBlocks(containerBlocks(c), cg, criFirst)
+}
+
+func mergeBlocks(b blocks, cg *cadvisor.CgroupStats, prec precedence) BlockSources {
+	if cg.Empty() {
+		cg = &cadvisor.CgroupStats{}
+	}
+	var out BlockSources
+	out.CPU = mergeBlock(b.cpu, cg.CPU, prec, fillCPU, emptyCPU)
+	out.Memory = mergeBlock(b.memory, cg.Memory, prec, fillMemory, emptyMemory)
+	out.Swap = mergeBlock(b.swap, cg.Swap, prec, fillSwap, emptySwap)
+	out.IO = mergeBlock(b.io, cg.IO, prec, fillIO, emptyIO)
+	out.Network, out.Process = SourceNone, SourceNone
+	if b.network != nil {
+		out.Network = mergeBlock(b.network, cg.Network, prec, fillNetwork, emptyNetwork)
+	}
+	if b.process != nil {
+		out.Process = mergeBlock(b.process, cg.Process, prec, fillProcess, emptyProcess)
+	}
+	return out
+}
+
+// mergeBlock merges one block. With criFirst, *dst (the runtime's) keeps its
+// values and fill copies the cgroup's only into nil fields; with cgroupFirst
+// the roles swap. A cgroup block that is empty (all zero) is ignored. The
+// result is never aliased to the cgroup sample, which the provider shares.
+func mergeBlock[T any](dst **T, cg *T, prec precedence, fill func(dst, src *T) bool, empty func(*T) bool) Source {
+	if cg != nil && empty(cg) {
+		cg = nil
+	}
+	cri := *dst
+	switch {
+	case cri == nil && cg == nil:
+		return SourceNone
+	case cg == nil:
+		return SourceCRI
+	case cri == nil:
+		c := *cg
+		*dst = &c
+		return SourceCAdvisor
+	}
+	if prec == cgroupFirst {
+		merged := *cg
+		if fill(&merged, cri) {
+			*dst = &merged
+			return SourceMixed
+		}
+		*dst = &merged
+		return SourceCAdvisor
+	}
+	merged := *cri
+	if fill(&merged, cg) {
+		*dst = &merged
+		return SourceMixed
+	}
+	return SourceCRI
+}
+
+// fillPtr sets *dst from src when dst is nil and src is not; it reports
+// whether it did.
+func fillPtr[T any](dst **T, src *T) bool {
+	if *dst != nil || src == nil {
+		return false
+	}
+	v := *src
+	*dst = &v
+	return true
+}
+
+func isZero(p *uint64) bool { return p == nil || *p == 0 }
+
+func fillCPU(d, s *statsapi.CPUStats) bool {
+	a := fillPtr(&d.UsageCoreNanoSeconds, s.UsageCoreNanoSeconds)
+	b := fillPtr(&d.UsageNanoCores, s.UsageNanoCores)
+	c := fillPtr(&d.PSI, s.PSI)
+	return a || b || c
+}
+
+func emptyCPU(s *statsapi.CPUStats) bool {
+	return isZero(s.UsageCoreNanoSeconds) && isZero(s.UsageNanoCores) && s.PSI == nil
+}
+
+func fillMemory(d, s *statsapi.MemoryStats) bool {
+	filled := false
+	for _, f := range []struct {
+		d **uint64
+		s *uint64
+	}{
+		{&d.AvailableBytes, s.AvailableBytes},
+		{&d.UsageBytes, s.UsageBytes},
+		{&d.WorkingSetBytes, s.WorkingSetBytes},
+		{&d.RSSBytes, s.RSSBytes},
+		{&d.PageFaults, s.PageFaults},
+		{&d.MajorPageFaults, s.MajorPageFaults},
+	} {
+		filled = fillPtr(f.d, f.s) || filled
+	}
+	return fillPtr(&d.PSI, s.PSI) || filled
+}
+
+func emptyMemory(s *statsapi.MemoryStats) bool {
+	return isZero(s.UsageBytes) && isZero(s.WorkingSetBytes) && isZero(s.RSSBytes) && s.PSI == nil
+}
+
+func fillSwap(d, s *statsapi.SwapStats) bool {
+	a := fillPtr(&d.SwapUsageBytes, s.SwapUsageBytes)
+	b := fillPtr(&d.SwapAvailableBytes, s.SwapAvailableBytes)
+	return a || b
+}
+
+func emptySwap(s *statsapi.SwapStats) bool {
+	return isZero(s.SwapUsageBytes) && isZero(s.SwapAvailableBytes)
+}
+
+func fillIO(d, s *statsapi.IOStats) bool { return fillPtr(&d.PSI, s.PSI) }
+
+func emptyIO(s *statsapi.IOStats) bool { return s.PSI == nil }
+
+// fillNetwork adds interfaces the runtime did not list and the default
+// interface when the runtime gave none.
+func fillNetwork(d, s *statsapi.NetworkStats) bool {
+	filled := false
+	if d.Name == "" && s.Name != "" {
+		d.InterfaceStats = s.InterfaceStats
+		filled = true
+	}
+	have := map[string]bool{}
+	for _, i := range d.Interfaces {
+		have[i.Name] = true
+	}
+	for _, i := range s.Interfaces {
+		if !have[i.Name] {
+			d.Interfaces = append(append([]statsapi.InterfaceStats(nil), d.Interfaces...), i)
+			filled = true
+		}
+	}
+	return filled
+}
+
+func emptyNetwork(s *statsapi.NetworkStats) bool { return s.Name == "" && len(s.Interfaces) == 0 }
+
+func fillProcess(d, s *statsapi.ProcessStats) bool { return fillPtr(&d.ProcessCount, s.ProcessCount) }
+
+func emptyProcess(s *statsapi.ProcessStats) bool { return isZero(s.ProcessCount) }
+
+// mergePods merges the cgroup samples into the runtime's pods in place, per
+// mode, and returns the provenance of every block. In ModeCRI the cgroups
+// give nothing; in ModeCRIFill pod cgroups fill pods (containers have no
+// cgroup samples there); in ModeCAdvisor pod and container cgroups win and
+// the runtime fills.
+func mergePods(pods []statsapi.PodStats, ids map[cri.ContainerKey]cri.ContainerInfo, snap cadvisor.Snapshot, mode Mode) Provenance {
+	prov := Provenance{Pods: map[string]BlockSources{}, Containers: map[cri.ContainerKey]BlockSources{}}
+	prec := criFirst
+	if mode == ModeCAdvisor {
+		prec = cgroupFirst
+	}
+	for i := range pods {
+		p := &pods[i]
+		var podCg *cadvisor.CgroupStats
+		if mode != ModeCRI {
+			podCg = snap.Pods[p.PodRef.UID]
+		}
+		prov.Pods[p.PodRef.UID] = mergeBlocks(podBlocks(p), podCg, prec)
+		for j := range p.Containers {
+			c := &p.Containers[j]
+			key := cri.ContainerKey{PodUID: p.PodRef.UID, Name: c.Name}
+			var cg *cadvisor.CgroupStats
+			if mode == ModeCAdvisor {
+				cg = snap.Containers[ids[key].ID]
+			}
+			prov.Containers[key] = mergeBlocks(containerBlocks(c), cg, prec)
+		}
+	}
+	return prov
+}

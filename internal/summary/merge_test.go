@@ -1,0 +1,263 @@
+package summary
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/cadvisor"
+	"github.com/statssummary/statssummary/internal/cri"
+)
+
+type fakePods struct {
+	res cri.PodStatsResult
+	err error
+}
+
+func (f fakePods) PodStats(context.Context) (cri.PodStatsResult, error) { return f.res, f.err }
+
+type fakeCgroups struct{ snap cadvisor.Snapshot }
+
+func (f fakeCgroups) Snapshot() cadvisor.Snapshot { return f.snap }
+
+func p64(v uint64) *uint64 { return &v }
+
+var (
+	criTime = metav1.NewTime(time.Unix(1700000000, 0))
+	cgTime  = metav1.NewTime(time.Unix(1700000005, 0))
+)
+
+const (
+	podUID      = "8f0c2d9e-1111-2222-3333-444455556666"
+	containerID = "0123456789abcdef0123456789abcdef"
+)
+
+// onePod is a runtime answer with one pod and one container whose blocks are
+// given by the test.
+func onePod(podCPU *statsapi.CPUStats, podMem *statsapi.MemoryStats, cCPU *statsapi.CPUStats, cMem *statsapi.MemoryStats) cri.PodStatsResult {
+	return cri.PodStatsResult{
+		Pods: []statsapi.PodStats{{
+			PodRef: statsapi.PodReference{Name: "web", Namespace: "default", UID: podUID},
+			CPU:    podCPU,
+			Memory: podMem,
+			Containers: []statsapi.ContainerStats{{
+				Name: "app", CPU: cCPU, Memory: cMem,
+			}},
+		}},
+		Containers: map[cri.ContainerKey]cri.ContainerInfo{{PodUID: podUID, Name: "app"}: {ID: containerID}},
+	}
+}
+
+func criCPU(total uint64, cores *uint64) *statsapi.CPUStats {
+	return &statsapi.CPUStats{Time: criTime, UsageCoreNanoSeconds: p64(total), UsageNanoCores: cores}
+}
+
+func criMem(ws, rss uint64) *statsapi.MemoryStats {
+	return &statsapi.MemoryStats{Time: criTime, UsageBytes: p64(ws + 100), WorkingSetBytes: p64(ws), RSSBytes: p64(rss),
+		PageFaults: p64(7), MajorPageFaults: p64(1)}
+}
+
+// cgSample is a cgroup sample that disagrees with every runtime value above.
+func cgSample() *cadvisor.CgroupStats {
+	return &cadvisor.CgroupStats{
+		CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(999_000), UsageNanoCores: p64(555)},
+		Memory: &statsapi.MemoryStats{Time: cgTime, UsageBytes: p64(90_000), WorkingSetBytes: p64(80_000), RSSBytes: p64(70_000),
+			PageFaults: p64(60), MajorPageFaults: p64(6), AvailableBytes: p64(1 << 30)},
+		Process: &statsapi.ProcessStats{ProcessCount: p64(3)},
+	}
+}
+
+func TestMergeCRIFirst(t *testing.T) {
+	zeroSample := &cadvisor.CgroupStats{
+		CPU:    &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(0)},
+		Memory: &statsapi.MemoryStats{Time: cgTime, UsageBytes: p64(0), WorkingSetBytes: p64(0)},
+	}
+	tests := []struct {
+		name       string
+		mode       Mode
+		pods       cri.PodStatsResult
+		podCg      *cadvisor.CgroupStats
+		containerG *cadvisor.CgroupStats
+		wantPod    statsapi.PodStats // only CPU, Memory, ProcessStats compared
+		wantCont   statsapi.ContainerStats
+		wantPodSrc BlockSources
+		wantCSrc   BlockSources
+	}{
+		{
+			// The opposite of the kubelet's TestCRIListPodStats: the runtime's
+			// numbers stay although the cgroup disagrees on every one.
+			name:  "runtime and cgroup disagree: runtime kept",
+			mode:  ModeCRIFill,
+			pods:  onePod(criCPU(5000, p64(40)), criMem(3000, 2000), criCPU(4000, p64(30)), criMem(2500, 1500)),
+			podCg: cgSample(),
+			wantPod: statsapi.PodStats{
+				CPU: criCPU(5000, p64(40)),
+				// available bytes: the runtime left it nil, the cgroup fills it.
+				Memory:       withAvailable(criMem(3000, 2000), 1<<30),
+				ProcessStats: &statsapi.ProcessStats{ProcessCount: p64(3)},
+			},
+			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, p64(30)), Memory: criMem(2500, 1500)},
+			wantPodSrc: BlockSources{CPU: SourceCRI, Memory: SourceMixed, Process: SourceCAdvisor, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceCRI, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+		},
+		{
+			name:  "runtime lacks nano cores and memory: cgroup fills",
+			mode:  ModeCRIFill,
+			pods:  onePod(criCPU(5000, nil), nil, criCPU(4000, nil), nil),
+			podCg: cgSample(),
+			wantPod: statsapi.PodStats{
+				CPU:          criCPU(5000, p64(555)),
+				Memory:       cgSample().Memory,
+				ProcessStats: &statsapi.ProcessStats{ProcessCount: p64(3)},
+			},
+			// ModeCRIFill has no container cgroups: the container stays as is.
+			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
+			wantPodSrc: BlockSources{CPU: SourceMixed, Memory: SourceCAdvisor, Process: SourceCAdvisor, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+		},
+		{
+			name:       "zero sample of an unreadable cgroup changes nothing",
+			mode:       ModeCRIFill,
+			pods:       onePod(criCPU(5000, nil), nil, criCPU(4000, nil), nil),
+			podCg:      zeroSample,
+			wantPod:    statsapi.PodStats{CPU: criCPU(5000, nil)},
+			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
+			wantPodSrc: BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+		},
+		{
+			name:       "cri mode: cgroups never touch pods",
+			mode:       ModeCRI,
+			pods:       onePod(criCPU(5000, nil), nil, criCPU(4000, nil), nil),
+			podCg:      cgSample(),
+			wantPod:    statsapi.PodStats{CPU: criCPU(5000, nil)},
+			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
+			wantPodSrc: BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+		},
+		{
+			name:       "cadvisor mode: cgroups win, runtime fills",
+			mode:       ModeCAdvisor,
+			pods:       onePod(nil, nil, criCPU(4000, p64(30)), criMem(2500, 1500)),
+			containerG: &cadvisor.CgroupStats{CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(999_000)}},
+			wantPod:    statsapi.PodStats{},
+			wantCont: statsapi.ContainerStats{
+				CPU:    &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(999_000), UsageNanoCores: p64(30)},
+				Memory: criMem(2500, 1500),
+			},
+			wantPodSrc: BlockSources{CPU: SourceNone, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantCSrc:   BlockSources{CPU: SourceMixed, Memory: SourceCRI, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap := cadvisor.Snapshot{
+				Node:       cgSample(),
+				Pods:       map[string]*cadvisor.CgroupStats{},
+				Containers: map[string]*cadvisor.CgroupStats{},
+			}
+			if tt.podCg != nil {
+				snap.Pods[podUID] = tt.podCg
+			}
+			if tt.containerG != nil {
+				snap.Containers[containerID] = tt.containerG
+			}
+			before := cgSample()
+			a := NewAssembler(Options{NodeName: "n", Pods: fakePods{res: tt.pods}, Cgroups: fakeCgroups{snap: snap}, Mode: tt.mode})
+			got, err := a.Get(t.Context())
+			if err != nil {
+				t.Fatalf("Get: %v", err)
+			}
+			if len(got.Summary.Pods) != 1 || len(got.Summary.Pods[0].Containers) != 1 {
+				t.Fatalf("want 1 pod with 1 container, got %+v", got.Summary.Pods)
+			}
+			pod := got.Summary.Pods[0]
+			gotPod := statsapi.PodStats{CPU: pod.CPU, Memory: pod.Memory, ProcessStats: pod.ProcessStats}
+			if d := cmp.Diff(tt.wantPod, gotPod); d != "" {
+				t.Errorf("pod blocks (-want +got):\n%s", d)
+			}
+			c := pod.Containers[0]
+			if d := cmp.Diff(tt.wantCont, statsapi.ContainerStats{CPU: c.CPU, Memory: c.Memory}); d != "" {
+				t.Errorf("container blocks (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.wantPodSrc, got.Provenance.Pods[podUID]); d != "" {
+				t.Errorf("pod provenance (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.wantCSrc, got.Provenance.Containers[cri.ContainerKey{PodUID: podUID, Name: "app"}]); d != "" {
+				t.Errorf("container provenance (-want +got):\n%s", d)
+			}
+			// The merge must not write into the provider's shared samples.
+			if tt.podCg != nil && tt.podCg != zeroSample {
+				if d := cmp.Diff(before, tt.podCg); d != "" {
+					t.Errorf("pod cgroup sample modified (-before +after):\n%s", d)
+				}
+			}
+		})
+	}
+}
+
+func withAvailable(m *statsapi.MemoryStats, v uint64) *statsapi.MemoryStats {
+	m.AvailableBytes = p64(v)
+	return m
+}
+
+func TestNodeFromCgroups(t *testing.T) {
+	node := cgSample()
+	node.Network = &statsapi.NetworkStats{Time: cgTime,
+		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(10)},
+		Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", RxBytes: p64(10)}, {Name: "eth1", RxBytes: p64(20)}}}
+	runtime := cgSample()
+	runtime.CPU.UsageCoreNanoSeconds = p64(1234)
+	snap := cadvisor.Snapshot{
+		Node: node,
+		System: map[string]*cadvisor.CgroupStats{
+			statsapi.SystemContainerRuntime: runtime,
+			statsapi.SystemContainerPods:    cgSample(),
+			statsapi.SystemContainerKubelet: {CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: p64(0)}}, // unreadable
+		},
+	}
+	a := NewAssembler(Options{NodeName: "n", Cgroups: fakeCgroups{snap: snap}})
+	got, err := a.Get(t.Context())
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	n := got.Summary.Node
+	if d := cmp.Diff(node.CPU, n.CPU); d != "" {
+		t.Errorf("node cpu (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(node.Memory, n.Memory); d != "" {
+		t.Errorf("node memory (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(node.Network, n.Network); d != "" {
+		t.Errorf("node network (-want +got):\n%s", d)
+	}
+	var names []string
+	for _, c := range n.SystemContainers {
+		names = append(names, c.Name)
+		if c.Name == statsapi.SystemContainerRuntime && *c.CPU.UsageCoreNanoSeconds != 1234 {
+			t.Errorf("runtime cpu = %d, want 1234", *c.CPU.UsageCoreNanoSeconds)
+		}
+	}
+	if d := cmp.Diff([]string{"pods", "runtime"}, names); d != "" {
+		t.Errorf("system containers (-want +got):\n%s", d)
+	}
+}
+
+func TestNodeWithoutCgroupSampleIsSourceError(t *testing.T) {
+	a := NewAssembler(Options{NodeName: "n",
+		Pods:    fakePods{res: onePod(criCPU(1, nil), nil, criCPU(1, nil), nil)},
+		Cgroups: fakeCgroups{}})
+	got, err := a.Get(t.Context())
+	var se *SourceError
+	if !errors.As(err, &se) || se.Source != "cadvisor" {
+		t.Fatalf("want a cadvisor source error, got %v", err)
+	}
+	if len(got.Summary.Pods) != 1 {
+		t.Fatalf("pods lost with the cgroup source failing: %+v", got.Summary.Pods)
+	}
+}
