@@ -12,8 +12,8 @@ import (
 	"github.com/google/cadvisor/lib/container/common"
 	"github.com/google/cadvisor/lib/container/libcontainer"
 	"github.com/opencontainers/cgroups"
-	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	"go.uber.org/zap"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
 // DefaultRuntimeProcesses are the command names whose cgroup is the runtime

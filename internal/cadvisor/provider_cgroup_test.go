@@ -1,0 +1,259 @@
+package cadvisor
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// testCgroup is a cgroup made by a test in every mounted v1 hierarchy the
+// provider reads (or the unified one on a v2 host), removed on cleanup.
+type testCgroup struct {
+	name  string   // cgroup name, e.g. /statssummary-test-123/pod<uid>
+	dirs  []string // its directory in each hierarchy
+	mount map[string]string
+}
+
+func (c *testCgroup) file(controller, f string) string {
+	return filepath.Join(c.mount[controller], c.name, f)
+}
+
+func readUint(t *testing.T, file string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("read %s: %v", file, err)
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatalf("parse %s: %v", file, err)
+	}
+	return v
+}
+
+func readStat(t *testing.T, file, key string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("read %s: %v", file, err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == key {
+			v, err := strconv.ParseUint(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("%s %s: %v", file, key, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("%s: no %s", file, key)
+	return 0
+}
+
+// makeCgroups creates names (parents first) in every hierarchy of mounts and
+// removes them (children first) on cleanup.
+func makeCgroups(t *testing.T, mounts map[string]string, names ...string) []*testCgroup {
+	t.Helper()
+	seen := map[string]bool{}
+	var out []*testCgroup
+	for _, name := range names {
+		c := &testCgroup{name: name, mount: mounts}
+		for _, m := range mounts {
+			if seen[m+name] {
+				continue
+			}
+			seen[m+name] = true
+			dir := filepath.Join(m, name)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatalf("create cgroup: %v", err)
+			}
+			c.dirs = append(c.dirs, dir)
+			t.Cleanup(func() {
+				// A cgroup can be removed only once its tasks have gone.
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					err := os.Remove(dir)
+					if err == nil || os.IsNotExist(err) {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Errorf("remove cgroup %s: %v", dir, err)
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			})
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func between(v, a, b uint64) bool {
+	if a > b {
+		a, b = b, a
+	}
+	return v >= a && v <= b
+}
+
+// TestProviderReadsRealCgroups runs a busy process holding ~32 MiB in a
+// container cgroup inside a pod cgroup made under a test prefix, and checks
+// the provider's pod and container samples against the cgroup files.
+func TestProviderReadsRealCgroups(t *testing.T) {
+	p, err := New(Options{Interval: time.Hour, TrackContainers: true})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	root := fmt.Sprintf("/statssummary-test-%d", os.Getpid())
+	uid := "5b4a39c2-7a1e-4c55-9a0b-2f0f1c3d4e5f"
+	cid := "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	podName, cName := root+"/pod"+uid, root+"/pod"+uid+"/"+cid
+	// cpuset needs cpus and mems before a task can join: leave it out.
+	mounts := map[string]string{}
+	for ctrl, m := range p.subsystems {
+		if ctrl != "cpuset" {
+			mounts[ctrl] = m
+		}
+	}
+	cgs := makeCgroups(t, mounts, root, podName, cName)
+	pod, ctr := cgs[1], cgs[2]
+	p.opts.PodsCgroup = root
+
+	// The shell waits on stdin until it has joined the cgroup, then holds
+	// 32 MiB in a variable and spins.
+	cmd := exec.Command("sh", "-c", `read _; x=$(head -c 33554432 /dev/zero | tr '\0' a); while :; do :; done`)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start busy process: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	pid := strconv.Itoa(cmd.Process.Pid)
+	for _, dir := range ctr.dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(pid), 0o644); err != nil {
+			t.Fatalf("join %s: %v", dir, err)
+		}
+	}
+	if _, err := stdin.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+
+	cpuFile, memFile, statFile := "cpuacct.usage", "memory.usage_in_bytes", "memory.stat"
+	cpuCtrl := "cpuacct"
+	waitFor(t, "the busy process to use CPU and memory", func() bool {
+		return readUint(t, pod.file(cpuCtrl, cpuFile)) > 50e6 && readStat(t, pod.file("memory", statFile), "total_rss") > 30<<20
+	})
+
+	// Two housekeepings while it runs give a CPU rate.
+	if err := p.Refresh(); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	first := readUint(t, pod.file(cpuCtrl, cpuFile))
+	waitFor(t, "more CPU time", func() bool { return readUint(t, pod.file(cpuCtrl, cpuFile)) > first+20e6 })
+	if err := p.Refresh(); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if s := p.Snapshot().Pods[uid]; s == nil || s.CPU == nil || s.CPU.UsageNanoCores == nil || *s.CPU.UsageNanoCores == 0 {
+		t.Fatalf("pod nano cores missing or zero while busy: %+v", s)
+	}
+
+	// Stopped, its counters hold still: compare with the files read around
+	// one more housekeeping.
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the process to stop", func() bool {
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		return err == nil && strings.Fields(string(b)[strings.LastIndex(string(b), ")")+1:])[0] == "T"
+	})
+	type reading struct{ cpu, usage, ws, rss, pgfault uint64 }
+	read := func(c *testCgroup) reading {
+		usage := readUint(t, c.file("memory", memFile))
+		inactive := readStat(t, c.file("memory", statFile), "total_inactive_file")
+		return reading{
+			cpu:     readUint(t, c.file(cpuCtrl, cpuFile)),
+			usage:   usage,
+			ws:      usage - min(usage, inactive),
+			rss:     readStat(t, c.file("memory", statFile), "total_rss"),
+			pgfault: readStat(t, c.file("memory", statFile), "pgfault"),
+		}
+	}
+	podBefore, ctrBefore := read(pod), read(ctr)
+	if err := p.Refresh(); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	podAfter, ctrAfter := read(pod), read(ctr)
+	snap := p.Snapshot()
+
+	check := func(what string, got *CgroupStats, before, after reading) {
+		t.Helper()
+		if got == nil || got.CPU == nil || got.Memory == nil {
+			t.Fatalf("%s: no sample: %+v", what, got)
+		}
+		for _, f := range []struct {
+			name          string
+			got           uint64
+			before, after uint64
+		}{
+			{"cpu usageCoreNanoSeconds vs cpuacct.usage", *got.CPU.UsageCoreNanoSeconds, before.cpu, after.cpu},
+			{"memory usageBytes vs memory.usage_in_bytes", *got.Memory.UsageBytes, before.usage, after.usage},
+			{"memory workingSetBytes vs usage - total_inactive_file", *got.Memory.WorkingSetBytes, before.ws, after.ws},
+			{"memory rssBytes vs total_rss", *got.Memory.RSSBytes, before.rss, after.rss},
+			{"memory pageFaults vs pgfault", *got.Memory.PageFaults, before.pgfault, after.pgfault},
+		} {
+			if !between(f.got, f.before, f.after) {
+				t.Errorf("%s: %s = %d, files said %d then %d", what, f.name, f.got, f.before, f.after)
+			}
+		}
+	}
+	check("pod", snap.Pods[uid], podBefore, podAfter)
+	check("container", snap.Containers[cid], ctrBefore, ctrAfter)
+	if c := snap.Containers[cid]; c.Process == nil || *c.Process.ProcessCount != 1 {
+		t.Errorf("container process count = %+v, want 1 (the busy shell)", c.Process)
+	}
+	if snap.Pods[uid].Cgroup != podName {
+		t.Errorf("pod cgroup = %q, want %q", snap.Pods[uid].Cgroup, podName)
+	}
+}
+
+func TestProviderStartStopLeavesNoGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p, err := New(Options{Interval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	p.Start()
+	first := p.Snapshot().Time
+	if first.IsZero() {
+		t.Fatal("no snapshot after Start")
+	}
+	waitFor(t, "a housekeeping after the first", func() bool { return p.Snapshot().Time.After(first) })
+	p.Stop()
+	p.Stop() // idempotent
+}
