@@ -1,0 +1,7 @@
+// Package host owns the node facts and filesystem usage that come neither from
+// the runtime nor from cgroups: boot time, pid limits (rlimit), the node
+// filesystem (statfs of the kubelet root directory), and per pod the volume
+// usage, container log usage and etc-hosts file that make up ephemeral storage.
+// Directory usage is measured by a background walker on a period, never on the
+// scrape path; a scrape only reads the walker's last results.
+package host

@@ -1,0 +1,189 @@
+package host
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRlimit(t *testing.T) {
+	tests := []struct {
+		name                  string
+		pidMax, threads, load string
+		wantMax, wantCur      int64
+		wantErr               string
+	}{
+		{"pid_max smaller", "32768\n", "192730\n", "0.93 1.11 0.62 2/89 27695\n", 32768, 89, ""},
+		{"threads-max smaller", "4194304\n", "127000\n", "0.00 0.01 0.05 1/1200 99\n", 127000, 1200, ""},
+		{"bad loadavg", "32768\n", "192730\n", "0.93 1.11\n", 0, 0, "loadavg"},
+		{"bad pid_max", "lots\n", "192730\n", "0 0 0 1/2 3\n", 0, 0, "pid_max"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proc := t.TempDir()
+			writeFile(t, filepath.Join(proc, "sys/kernel/pid_max"), tt.pidMax)
+			writeFile(t, filepath.Join(proc, "sys/kernel/threads-max"), tt.threads)
+			writeFile(t, filepath.Join(proc, "loadavg"), tt.load)
+			got, err := Rlimit(proc, time.Now())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *got.MaxPID != tt.wantMax || *got.NumOfRunningProcesses != tt.wantCur {
+				t.Errorf("maxpid, curproc = %d, %d; want %d, %d", *got.MaxPID, *got.NumOfRunningProcesses, tt.wantMax, tt.wantCur)
+			}
+		})
+	}
+}
+
+func TestNodeOnThisHost(t *testing.T) {
+	p := New(Options{KubeletRootDir: filepath.Join(t.TempDir(), "not", "yet")})
+	got, err := p.Node()
+	if err != nil {
+		t.Fatalf("Node: %v", err)
+	}
+	// Boot time: what /proc/stat says.
+	data, _ := os.ReadFile("/proc/stat")
+	var btime int64
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			btime, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if got.StartTime.Unix() != btime || btime == 0 {
+		t.Errorf("start time = %d, /proc/stat btime = %d", got.StartTime.Unix(), btime)
+	}
+	// maxpid: min of the two kernel files.
+	pm, _ := os.ReadFile("/proc/sys/kernel/pid_max")
+	tm, _ := os.ReadFile("/proc/sys/kernel/threads-max")
+	a, _ := strconv.ParseInt(strings.TrimSpace(string(pm)), 10, 64)
+	b, _ := strconv.ParseInt(strings.TrimSpace(string(tm)), 10, 64)
+	if *got.Rlimit.MaxPID != min(a, b) {
+		t.Errorf("maxpid = %d, want min(%d, %d)", *got.Rlimit.MaxPID, a, b)
+	}
+	if *got.Rlimit.NumOfRunningProcesses <= 0 {
+		t.Errorf("curproc = %d, want > 0", *got.Rlimit.NumOfRunningProcesses)
+	}
+	// Node fs: the missing dir's nearest parent is the temp dir; compare
+	// with stat -f on it (total blocks, block size, total inodes).
+	out, err := exec.Command("stat", "-f", "-c", "%b %S %c", os.TempDir()).Output()
+	if err != nil {
+		t.Fatalf("stat -f: %v", err)
+	}
+	f := strings.Fields(string(out))
+	blocks, _ := strconv.ParseUint(f[0], 10, 64)
+	bsize, _ := strconv.ParseUint(f[1], 10, 64)
+	inodes, _ := strconv.ParseUint(f[2], 10, 64)
+	if *got.Fs.CapacityBytes != blocks*bsize || *got.Fs.Inodes != inodes {
+		t.Errorf("node fs capacity, inodes = %d, %d; stat -f says %d, %d", *got.Fs.CapacityBytes, *got.Fs.Inodes, blocks*bsize, inodes)
+	}
+}
+
+func TestNodeReportsBadProcRoot(t *testing.T) {
+	p := New(Options{ProcRoot: t.TempDir(), KubeletRootDir: t.TempDir()})
+	got, err := p.Node()
+	if err == nil || !strings.Contains(err.Error(), "stat") || !strings.Contains(err.Error(), "pid_max") {
+		t.Fatalf("err = %v, want errors naming the missing stat and pid_max files", err)
+	}
+	if got.Fs == nil {
+		t.Error("node fs lost because /proc files failed")
+	}
+}
+
+// du runs du on path and returns (bytes, inodes).
+func du(t *testing.T, path string) (uint64, uint64) {
+	t.Helper()
+	parse := func(args ...string) uint64 {
+		out, err := exec.Command("du", append(args, path)...).Output()
+		if err != nil {
+			t.Fatalf("du %v: %v", args, err)
+		}
+		v, err := strconv.ParseUint(strings.Fields(string(out))[0], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	return parse("-s", "-x", "-B1"), parse("-s", "-x", "--inodes")
+}
+
+func TestWalkVolumesLogsEtcHosts(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	root, logs := t.TempDir(), t.TempDir()
+	uid := "11111111-2222-3333-4444-555555555555"
+	pod := filepath.Join(root, "pods", uid)
+	emptyDir := filepath.Join(pod, "volumes", "kubernetes.io~empty-dir", "cache")
+	csi := filepath.Join(pod, "volumes", "kubernetes.io~csi", "data")
+	writeFile(t, filepath.Join(emptyDir, "a"), strings.Repeat("x", 1<<20))
+	writeFile(t, filepath.Join(emptyDir, "sub", "b"), strings.Repeat("y", 5000))
+	if err := os.Link(filepath.Join(emptyDir, "a"), filepath.Join(emptyDir, "a-link")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(csi, "d"), strings.Repeat("z", 70000))
+	writeFile(t, filepath.Join(pod, "etc-hosts"), "127.0.0.1 localhost\n")
+	logDir := filepath.Join(logs, "default_web_"+uid, "app")
+	writeFile(t, filepath.Join(logDir, "0.log"), strings.Repeat("l", 300000))
+
+	p := New(Options{KubeletRootDir: root, PodLogsDir: logs, WalkPeriod: time.Hour})
+	if _, ok := p.Pod(uid); ok {
+		t.Fatal("pod known before any walk")
+	}
+	p.Start()
+	var got PodStats
+	deadline := time.Now().Add(10 * time.Second)
+	for ok := false; !ok; got, ok = p.Pod(uid) {
+		if time.Now().After(deadline) {
+			t.Fatal("walker never measured the pod")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Stop()
+
+	vols := map[string][2]uint64{}
+	for _, v := range got.Volumes {
+		vols[v.Name] = [2]uint64{*v.UsedBytes, *v.InodesUsed}
+		if v.CapacityBytes == nil || *v.CapacityBytes == 0 {
+			t.Errorf("volume %s: no capacity", v.Name)
+		}
+	}
+	for name, path := range map[string]string{"cache": emptyDir, "data": csi} {
+		b, i := du(t, path)
+		if vols[name] != [2]uint64{b, i} {
+			t.Errorf("volume %s used bytes, inodes = %v; du says %d, %d", name, vols[name], b, i)
+		}
+	}
+	eb, ei := du(t, emptyDir)
+	if got.EphemeralVolumeBytes != eb || got.EphemeralVolumeInodes != ei {
+		t.Errorf("ephemeral volumes = %d B, %d inodes; du of the emptyDir alone says %d, %d (csi is not ephemeral)",
+			got.EphemeralVolumeBytes, got.EphemeralVolumeInodes, eb, ei)
+	}
+	lb, li := du(t, logDir)
+	if l := got.Logs["app"]; l == nil || *l.UsedBytes != lb || *l.InodesUsed != li {
+		t.Errorf("logs of app = %+v; du says %d, %d", l, lb, li)
+	}
+	hb, _ := du(t, filepath.Join(pod, "etc-hosts"))
+	if got.EtcHostsBytes != hb {
+		t.Errorf("etc-hosts = %d, du says %d", got.EtcHostsBytes, hb)
+	}
+}

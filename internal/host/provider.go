@@ -1,0 +1,276 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+)
+
+// Defaults of Options.
+const (
+	DefaultKubeletRootDir = "/var/lib/kubelet"
+	DefaultPodLogsDir     = "/var/log/pods"
+	// DefaultWalkPeriod is the kubelet's volume stats period.
+	DefaultWalkPeriod = time.Minute
+)
+
+// ephemeralPlugins are the volume plugins whose data lives on the node's
+// filesystem for the pod's lifetime: they count in ephemeral storage.
+var ephemeralPlugins = map[string]bool{
+	"kubernetes.io~empty-dir":    true,
+	"kubernetes.io~configmap":    true,
+	"kubernetes.io~secret":       true,
+	"kubernetes.io~projected":    true,
+	"kubernetes.io~downward-api": true,
+	"kubernetes.io~git-repo":     true,
+}
+
+// Options configure a Provider.
+type Options struct {
+	// KubeletRootDir holds pods/<uid>/{volumes,etc-hosts}; its filesystem is
+	// the node fs. DefaultKubeletRootDir when empty.
+	KubeletRootDir string
+	// PodLogsDir holds <namespace>_<name>_<uid>/<container>/*.log.
+	// DefaultPodLogsDir when empty.
+	PodLogsDir string
+	// ProcRoot is the proc filesystem, "/proc" when empty.
+	ProcRoot string
+	// WalkPeriod is how often volume and log usage is measured;
+	// DefaultWalkPeriod when zero.
+	WalkPeriod time.Duration
+	// Logger receives walk problems; a no-op logger when nil.
+	Logger *zap.Logger
+}
+
+// NodeStats are the node facts of one scrape.
+type NodeStats struct {
+	StartTime time.Time
+	Fs        *statsapi.FsStats
+	Rlimit    *statsapi.RlimitStats
+}
+
+// PodStats is a pod's filesystem usage from the last walk.
+type PodStats struct {
+	// Volumes by volume name, with usage and capacity.
+	Volumes []statsapi.VolumeStats
+	// EphemeralVolumeBytes and EphemeralVolumeInodes sum the disk-backed
+	// ephemeral volumes (emptyDir, configMap, secret, projected, …).
+	EphemeralVolumeBytes, EphemeralVolumeInodes uint64
+	// Logs by container name.
+	Logs map[string]*statsapi.FsStats
+	// EtcHostsBytes is the size on disk of the pod's etc-hosts file.
+	EtcHostsBytes, EtcHostsInodes uint64
+	// Time is when the walk measured it.
+	Time time.Time
+}
+
+// Provider serves node facts on demand (cheap reads and a statfs) and pod
+// filesystem usage from a background walker.
+type Provider struct {
+	opts Options
+
+	mu   sync.RWMutex
+	pods map[string]PodStats // by pod UID
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New returns a provider; Start begins the walks.
+func New(opts Options) *Provider {
+	if opts.KubeletRootDir == "" {
+		opts.KubeletRootDir = DefaultKubeletRootDir
+	}
+	if opts.PodLogsDir == "" {
+		opts.PodLogsDir = DefaultPodLogsDir
+	}
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	if opts.WalkPeriod <= 0 {
+		opts.WalkPeriod = DefaultWalkPeriod
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	return &Provider{opts: opts, pods: map[string]PodStats{}}
+}
+
+// Node reads boot time, pid limits and statfs of the kubelet root directory
+// (its nearest existing parent while it does not exist). Each failing part is
+// left nil and named in the joined error.
+func (p *Provider) Node() (NodeStats, error) {
+	now := time.Now()
+	var out NodeStats
+	var errs []error
+	bt, err := BootTime(p.opts.ProcRoot)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	out.StartTime = bt
+	if out.Rlimit, err = Rlimit(p.opts.ProcRoot, now); err != nil {
+		errs = append(errs, err)
+	}
+	dir, err := existingDir(p.opts.KubeletRootDir)
+	if err == nil {
+		out.Fs, err = FsStats(dir, now)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("node fs: %w", err))
+	}
+	return out, errors.Join(errs...)
+}
+
+// Pod returns the last walk's usage for a pod; ok is false when the walker has
+// not seen it.
+func (p *Provider) Pod(uid string) (PodStats, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	s, ok := p.pods[uid]
+	return s, ok
+}
+
+// Start walks once in the background right away, then every WalkPeriod until
+// Stop.
+func (p *Provider) Start() {
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(p.opts.WalkPeriod)
+		defer t.Stop()
+		for {
+			if err := p.Walk(); err != nil {
+				p.opts.Logger.Debug("host: volume and log walk incomplete", zap.Error(err))
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Stop ends the walker and waits for it; safe without Start and twice.
+func (p *Provider) Stop() {
+	if p.stop == nil {
+		return
+	}
+	close(p.stop)
+	<-p.done
+	p.stop = nil
+}
+
+// Walk measures every pod's volumes, logs and etc-hosts once and replaces the
+// results. Tests call it directly; Start runs it on the period.
+func (p *Provider) Walk() error {
+	var errs []error
+	pods := map[string]PodStats{}
+	now := time.Now()
+	podsDir := filepath.Join(p.opts.KubeletRootDir, "pods")
+	entries, err := os.ReadDir(podsDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("list %s: %w", podsDir, err))
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		uid := e.Name()
+		ps := PodStats{Time: now, Logs: map[string]*statsapi.FsStats{}}
+		errs = append(errs, p.walkVolumes(filepath.Join(podsDir, uid, "volumes"), &ps, now)...)
+		if u, err := diskUsage(filepath.Join(podsDir, uid, "etc-hosts")); err == nil {
+			ps.EtcHostsBytes, ps.EtcHostsInodes = u.bytes, u.inodes
+		}
+		pods[uid] = ps
+	}
+
+	logDirs, err := os.ReadDir(p.opts.PodLogsDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("list %s: %w", p.opts.PodLogsDir, err))
+	}
+	for _, e := range logDirs {
+		// <namespace>_<name>_<uid>
+		i := strings.LastIndex(e.Name(), "_")
+		if !e.IsDir() || i < 0 {
+			continue
+		}
+		uid := e.Name()[i+1:]
+		ps, ok := pods[uid]
+		if !ok {
+			ps = PodStats{Time: now, Logs: map[string]*statsapi.FsStats{}}
+		}
+		dir := filepath.Join(p.opts.PodLogsDir, e.Name())
+		containers, err := os.ReadDir(dir)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		for _, c := range containers {
+			if !c.IsDir() {
+				continue
+			}
+			u, err := diskUsage(filepath.Join(dir, c.Name()))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("log usage %s: %w", filepath.Join(dir, c.Name()), err))
+				continue
+			}
+			ps.Logs[c.Name()] = &statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
+		}
+		pods[uid] = ps
+	}
+
+	p.mu.Lock()
+	p.pods = pods
+	p.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// walkVolumes measures volumes/<plugin>/<name>: usage by walking, capacity
+// and availability by statfs. Memory-backed (tmpfs) volumes are not
+// ephemeral storage.
+func (p *Provider) walkVolumes(dir string, ps *PodStats, now time.Time) []error {
+	var errs []error
+	plugins, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // no volumes
+	}
+	for _, pl := range plugins {
+		vols, err := os.ReadDir(filepath.Join(dir, pl.Name()))
+		if err != nil {
+			continue
+		}
+		for _, v := range vols {
+			path := filepath.Join(dir, pl.Name(), v.Name())
+			u, err := diskUsage(path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("volume usage %s: %w", path, err))
+				continue
+			}
+			fs := statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
+			tmpfs := false
+			if st, err := statfs(path); err == nil {
+				bs := uint64(st.Bsize)
+				fs.CapacityBytes, fs.AvailableBytes = ptr(st.Blocks*bs), ptr(st.Bavail*bs)
+				fs.Inodes, fs.InodesFree = ptr(st.Files), ptr(st.Ffree)
+				tmpfs = st.Type == unix.TMPFS_MAGIC
+			}
+			ps.Volumes = append(ps.Volumes, statsapi.VolumeStats{FsStats: fs, Name: v.Name()})
+			if ephemeralPlugins[pl.Name()] && !tmpfs {
+				ps.EphemeralVolumeBytes += u.bytes
+				ps.EphemeralVolumeInodes += u.inodes
+			}
+		}
+	}
+	return errs
+}
+
+func ptr(v uint64) *uint64 { return &v }
