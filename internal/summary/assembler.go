@@ -53,6 +53,9 @@ type Options struct {
 	// Mode says how cgroup samples combine with the runtime's pod and
 	// container stats; empty or ModeAuto is ModeCRIFill.
 	Mode Mode
+	// Host provides boot time, rlimit, node fs, and pod volume, log and
+	// etc-hosts usage (the host provider); nil leaves those out.
+	Host HostStatsProvider
 }
 
 // Assembler builds Summaries from its providers. It is safe for concurrent use
@@ -101,6 +104,18 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode)
 	} else {
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI)
+	}
+	if a.opts.Host != nil {
+		hn, err := a.opts.Host.Node()
+		if err != nil {
+			errs = append(errs, &SourceError{Source: "host", Err: err})
+		}
+		fillNodeFromHost(&out.Summary.Node, hn)
+		for i := range out.Summary.Pods {
+			p := &out.Summary.Pods[i]
+			hp, known := a.opts.Host.Pod(p.PodRef.UID)
+			fillPodFromHost(p, hp, known, hn.Fs)
+		}
 	}
 	return out, errors.Join(errs...)
 }
