@@ -31,6 +31,13 @@ type Config struct {
 	// 127.0.0.1:10265 (see ServerConfig).
 	Server configoptional.Optional[ServerConfig] `mapstructure:"server"`
 
+	// Mode says how the runtime's and the cgroups' pod stats combine: auto
+	// (default), cri, cri+cadvisor or cadvisor. Cgroups and Host configure
+	// those providers (providers_config.go).
+	Mode    string        `mapstructure:"mode"`
+	Cgroups CgroupsConfig `mapstructure:"cgroups"`
+	Host    HostConfig    `mapstructure:"host"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -76,5 +83,6 @@ func (cfg *Config) Validate() error {
 	} else if cfg.CollectionInterval > 0 && cfg.CRI.Timeout > cfg.CollectionInterval {
 		errs = append(errs, fmt.Errorf("cri.timeout: %s is longer than collection_interval %s", cfg.CRI.Timeout, cfg.CollectionInterval))
 	}
+	errs = append(errs, cfg.validateProviders()...)
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -37,6 +38,9 @@ func createDefaultConfig() component.Config {
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		CRI:                  CRIConfig{Timeout: defaultCRITimeout},
 		Server:               defaultServer(),
+		Mode:                 string(summary.ModeAuto),
+		Cgroups:              defaultCgroupsConfig(),
+		Host:                 defaultHostConfig(),
 	}
 }
 

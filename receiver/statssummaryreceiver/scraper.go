@@ -32,6 +32,7 @@ type statsScraper struct {
 	logger   *zap.Logger
 
 	conn      *cri.LazyConn
+	providers *providers // cgroup and host providers (providers.go)
 	assembler *summary.Assembler
 	converter *converter
 	failing   bool // the last scrape had a source error
@@ -74,14 +75,17 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("cri.stats_path: %w", err)
 	}
-	s.assembler = summary.NewAssembler(summary.Options{
+	if s.providers, err = startProviders(s.cfg, s.logger); err != nil {
+		return err
+	}
+	s.assembler = summary.NewAssembler(s.providers.options(summary.Options{
 		NodeName: nodeName,
 		Pods: cri.NewProvider(client, cri.Options{
 			Logger:     s.logger,
 			PodLogsDir: s.cfg.CRI.PodLogsDir,
 			StatsPath:  statsPath,
 		}),
-	})
+	}))
 	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.settings)
 	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: s.scrapeTimeout()})
 	if srvCfg := s.cfg.Server.Get(); srvCfg != nil {
@@ -92,6 +96,7 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		s.server, err = startJSONServer(ctx, *srvCfg, maxAge, s.store, s.now, host, telemetry)
 		if err != nil {
 			s.store.Close()
+			s.providers.stop()
 			_ = s.conn.Close()
 			s.conn = nil
 			return err
@@ -213,6 +218,10 @@ func (s *statsScraper) shutdown(ctx context.Context) error {
 	if s.store != nil {
 		s.store.Close()
 	}
+	// Then the cgroup and host providers (providers.go): no assembly uses them
+	// any more.
+	s.providers.stop()
+	s.providers = nil
 	if s.server != nil {
 		errs = append(errs, s.server.shutdown(ctx))
 		s.server = nil

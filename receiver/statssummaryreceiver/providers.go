@@ -1,0 +1,88 @@
+package statssummaryreceiver
+
+import (
+	"go.uber.org/zap"
+
+	"github.com/statssummary/statssummary/internal/cadvisor"
+	"github.com/statssummary/statssummary/internal/host"
+	"github.com/statssummary/statssummary/internal/summary"
+)
+
+// providers are the cgroup and host providers a scraper starts and stops.
+type providers struct {
+	cgroups *cadvisor.Provider // nil when disabled or unavailable
+	host    *host.Provider
+	mode    summary.Mode
+}
+
+// startProviders builds and starts the cgroup (cAdvisor) and host providers
+// and resolves the provider mode, logging which mode runs and why. A host
+// without usable cgroups is not fatal: the Summary then lacks node cgroup
+// stats and pods come from the runtime alone.
+func startProviders(cfg *Config, logger *zap.Logger) (*providers, error) {
+	mode, err := summary.ParseMode(cfg.Mode)
+	if err != nil {
+		return nil, err
+	}
+	p := &providers{}
+	if cfg.Cgroups.Enabled {
+		cg, err := cadvisor.New(cadvisor.Options{
+			Interval:        cfg.CollectionInterval,
+			PodsCgroup:      cfg.Cgroups.PodsCgroup,
+			SystemCgroups:   cfg.Cgroups.systemCgroups(),
+			TrackContainers: mode == summary.ModeCAdvisor,
+			Logger:          logger,
+		})
+		switch {
+		case err != nil && mode == summary.ModeCAdvisor:
+			return nil, err
+		case err != nil:
+			logger.Warn("cgroup provider unavailable: no node cgroup stats or system containers, pods from the runtime alone", zap.Error(err))
+		default:
+			p.cgroups = cg
+		}
+	}
+	podCgroups := p.cgroups != nil && p.cgroups.PodsCgroup() != ""
+	var why string
+	p.mode, why = summary.ResolveMode(mode, podCgroups)
+	if p.cgroups == nil && p.mode != summary.ModeCRI {
+		p.mode, why = summary.ModeCRI, "cgroup provider disabled or unavailable"
+	}
+	if p.cgroups != nil {
+		p.cgroups.Start()
+	}
+	p.host = host.New(host.Options{
+		KubeletRootDir: cfg.Host.KubeletRootDir,
+		PodLogsDir:     cfg.Host.PodLogsDir,
+		WalkPeriod:     cfg.Host.VolumeWalkPeriod,
+		Logger:         logger,
+	})
+	p.host.Start()
+	fields := []zap.Field{zap.String("mode", string(p.mode)), zap.String("reason", why)}
+	if p.cgroups != nil {
+		fields = append(fields, zap.String("pods_cgroup", p.cgroups.PodsCgroup()))
+	}
+	logger.Info("stats provider mode", fields...)
+	return p, nil
+}
+
+// options adds the providers to assembler options.
+func (p *providers) options(o summary.Options) summary.Options {
+	o.Mode = p.mode
+	if p.cgroups != nil {
+		o.Cgroups = p.cgroups
+	}
+	o.Host = p.host
+	return o
+}
+
+// stop stops both providers and waits for their goroutines.
+func (p *providers) stop() {
+	if p == nil {
+		return
+	}
+	if p.cgroups != nil {
+		p.cgroups.Stop()
+	}
+	p.host.Stop()
+}
