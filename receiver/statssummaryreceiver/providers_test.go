@@ -1,0 +1,88 @@
+package statssummaryreceiver
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/statssummary/statssummary/internal/summary"
+)
+
+func TestValidateProviders(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		wantErr string // "" for valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"explicit modes", func(c *Config) { c.Mode = "cri+cadvisor"; c.Cgroups.PodsCgroup = "/kubepods.slice" }, ""},
+		{"unknown mode", func(c *Config) { c.Mode = "kubelet" }, "mode: unknown mode"},
+		{"cadvisor mode without cgroups", func(c *Config) { c.Mode = "cadvisor"; c.Cgroups.Enabled = false }, "mode: cadvisor needs cgroups.enabled"},
+		{"relative cgroup", func(c *Config) { c.Cgroups.RuntimeCgroup = "system.slice/containerd.service" }, "cgroups.runtime_cgroup"},
+		{"unclean cgroup", func(c *Config) { c.Cgroups.PodsCgroup = "/kubepods/" }, "cgroups.pods_cgroup"},
+		{"relative root dir", func(c *Config) { c.Host.KubeletRootDir = "var/lib/kubelet" }, "host.kubelet_root_dir"},
+		{"no walk period", func(c *Config) { c.Host.VolumeWalkPeriod = 0 }, "host.volume_walk_period"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			tt.edit(cfg)
+			err := cfg.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Validate = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestStartProvidersOnThisHost starts the real providers: the mode resolves
+// and is logged with its reason, the node has a root cgroup sample, and stop
+// leaves no goroutine behind.
+func TestStartProvidersOnThisHost(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tests := []struct {
+		mode     string
+		cgroups  bool
+		wantMode summary.Mode
+	}{
+		{"cri", true, summary.ModeCRI},
+		{"cadvisor", true, summary.ModeCAdvisor},
+		{"auto", false, summary.ModeCRI},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.Mode, cfg.Cgroups.Enabled = tt.mode, tt.cgroups
+			cfg.CollectionInterval = time.Hour
+			cfg.Host.KubeletRootDir = t.TempDir()
+			core, logs := observer.New(zapcore.InfoLevel)
+			p, err := startProviders(cfg, zap.New(core))
+			if err != nil {
+				t.Fatalf("startProviders: %v", err)
+			}
+			defer p.stop()
+			if p.mode != tt.wantMode {
+				t.Errorf("mode = %s, want %s", p.mode, tt.wantMode)
+			}
+			entries := logs.FilterMessage("stats provider mode").All()
+			if len(entries) != 1 || entries[0].ContextMap()["mode"] != string(tt.wantMode) || entries[0].ContextMap()["reason"] == "" {
+				t.Errorf("mode log = %+v, want one entry with mode %s and a reason", entries, tt.wantMode)
+			}
+			if tt.cgroups {
+				if n := p.cgroups.Snapshot().Node; n == nil || n.CPU == nil || *n.CPU.UsageCoreNanoSeconds == 0 {
+					t.Errorf("no root cgroup CPU after start: %+v", n)
+				}
+			} else if p.cgroups != nil {
+				t.Error("cgroup provider running although disabled")
+			}
+		})
+	}
+}
