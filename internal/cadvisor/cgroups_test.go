@@ -3,6 +3,7 @@ package cadvisor
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,5 +134,66 @@ func TestNanoCores(t *testing.T) {
 				t.Errorf("nanoCores (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+func TestFindRuntimeCgroup(t *testing.T) {
+	proc := t.TempDir()
+	write := func(pid, comm, cgroup string) {
+		dir := filepath.Join(proc, pid)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cgroup"), []byte(cgroup), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("1", "systemd", "1:cpu,cpuacct:/\n0::/init.scope\n")
+	write("812", "containerd", "12:memory:/system.slice/containerd.service\n4:cpu,cpuacct:/system.slice/containerd.service\n0::/system.slice/containerd.service\n")
+	write("900", "crio", "0::/system.slice/crio.service\n")
+
+	tests := []struct {
+		names []string
+		ctrl  string
+		want  string
+	}{
+		{[]string{"containerd"}, "cpu", "/system.slice/containerd.service"},
+		{[]string{"crio"}, "cpu", "/system.slice/crio.service"}, // cgroup v2: the unified entry
+		{[]string{"dockerd"}, "cpu", ""},
+	}
+	for _, tt := range tests {
+		got, err := findProcessCgroup(proc, tt.names, tt.ctrl)
+		if err != nil || got != tt.want {
+			t.Errorf("findProcessCgroup(%v) = %q, %v; want %q", tt.names, got, err, tt.want)
+		}
+	}
+	if _, err := processCgroup(proc, 4242, "cpu"); err == nil {
+		t.Error("want an error naming the missing cgroup file")
+	}
+}
+
+func TestNetDev(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "dev")
+	content := "Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n" +
+		"    lo:  10 1 0 0 0 0 0 0  10 1 0 0 0 0 0 0\n" +
+		"  eth0: 1500 12 3 0 0 0 0 0 2500 20 4 0 0 0 0 0\n"
+	if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := netDev(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "eth0" || *got[0].RxBytes != 1500 || *got[0].RxErrors != 3 || *got[0].TxBytes != 2500 || *got[0].TxErrors != 4 {
+		t.Errorf("netDev = %+v, want eth0 only with 1500/3/2500/4", got)
+	}
+	if err := os.WriteFile(f, []byte(strings.Replace(content, "1500", "x", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netDev(f); err == nil || !strings.Contains(err.Error(), f) {
+		t.Errorf("bad counter: err = %v, want one naming %s", err, f)
 	}
 }

@@ -227,6 +227,7 @@ func (p *Provider) Refresh() error {
 		}
 		for uid, cg := range pods {
 			if s := read(cg, metrics, 0, 0); s != nil {
+				p.addPodProcessesAndNetwork(s, now)
 				snap.Pods[uid] = s
 			}
 			if p.opts.TrackContainers {
@@ -318,4 +319,17 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 	out, cur := toCgroupStats(name, raw, prev, capacity)
 	p.prev[name] = cur
 	return out, nil
+}
+
+// addPodProcessesAndNetwork counts a pod's processes over its container
+// cgroups (the pod cgroup itself holds none) and reads the pod's network
+// namespace through one of them.
+func (p *Provider) addPodProcessesAndNetwork(s *CgroupStats, now time.Time) {
+	count, pid := cgroupProcs(p.listMount, s.Cgroup)
+	if count > 0 {
+		s.Process = &statsapi.ProcessStats{ProcessCount: u64(count)}
+	}
+	if pid > 0 {
+		s.Network = podNetwork(p.opts.ProcRoot, pid, now)
+	}
 }

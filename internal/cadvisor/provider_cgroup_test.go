@@ -1,6 +1,7 @@
 package cadvisor
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -140,9 +141,12 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 	pod, ctr := cgs[1], cgs[2]
 	p.opts.PodsCgroup = root
 
-	// The shell waits on stdin until it has joined the cgroup, then holds
-	// 32 MiB in a variable and spins.
-	cmd := exec.Command("sh", "-c", `read _; x=$(head -c 33554432 /dev/zero | tr '\0' a); while :; do :; done`)
+	// In a network namespace of its own with a veth pair (eth0, v1), the
+	// shell waits on stdin until it has joined the cgroup, then holds 32 MiB
+	// in a variable and spins.
+	cmd := exec.Command("unshare", "-n", "sh", "-c",
+		`ip link add eth0 type veth peer name v1 && ip link set eth0 up && ip link set v1 up || exit 1
+		read _; x=$(head -c 33554432 /dev/zero | tr '\0' a); while :; do :; done`)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -204,12 +208,29 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 			pgfault: readStat(t, c.file("memory", statFile), "pgfault"),
 		}
 	}
-	podBefore, ctrBefore := read(pod), read(ctr)
+	podBefore, ctrBefore, netBefore := read(pod), read(ctr), ipLinkStats(t, pid)
 	if err := p.Refresh(); err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
-	podAfter, ctrAfter := read(pod), read(ctr)
+	podAfter, ctrAfter, netAfter := read(pod), read(ctr), ipLinkStats(t, pid)
 	snap := p.Snapshot()
+
+	// Pod network: the namespace's interfaces but lo, eth0 flattened, each
+	// counter between what ip -s link said before and after.
+	n := snap.Pods[uid].Network
+	if n == nil || n.Name != "eth0" || len(n.Interfaces) != 2 {
+		t.Fatalf("pod network = %+v, want eth0 flattened and two interfaces (eth0, v1)", n)
+	}
+	for _, i := range n.Interfaces {
+		b, a := netBefore[i.Name], netAfter[i.Name]
+		if !between(*i.RxBytes, b[0], a[0]) || !between(*i.TxBytes, b[1], a[1]) {
+			t.Errorf("pod interface %s rx, tx = %d, %d; ip -s link said %v then %v", i.Name, *i.RxBytes, *i.TxBytes, b, a)
+		}
+	}
+	// Processes: the pod cgroup counts those of its container cgroups.
+	if got, want := snap.Pods[uid].Process, readProcs(t, ctr); got == nil || *got.ProcessCount != want {
+		t.Errorf("pod process count = %+v, want %d from the container's cgroup.procs", got, want)
+	}
 
 	check := func(what string, got *CgroupStats, before, after reading) {
 		t.Helper()
@@ -234,8 +255,8 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 	}
 	check("pod", snap.Pods[uid], podBefore, podAfter)
 	check("container", snap.Containers[cid], ctrBefore, ctrAfter)
-	if c := snap.Containers[cid]; c.Process == nil || *c.Process.ProcessCount != 1 {
-		t.Errorf("container process count = %+v, want 1 (the busy shell)", c.Process)
+	if c, want := snap.Containers[cid], readProcs(t, ctr); c.Process == nil || *c.Process.ProcessCount != want || want != 1 {
+		t.Errorf("container process count = %+v, cgroup.procs lists %d, want 1 (the busy shell)", c.Process, want)
 	}
 	if snap.Pods[uid].Cgroup != podName {
 		t.Errorf("pod cgroup = %q, want %q", snap.Pods[uid].Cgroup, podName)
@@ -256,4 +277,39 @@ func TestProviderStartStopLeavesNoGoroutine(t *testing.T) {
 	waitFor(t, "a housekeeping after the first", func() bool { return p.Snapshot().Time.After(first) })
 	p.Stop()
 	p.Stop() // idempotent
+}
+
+// readProcs counts the processes in a test cgroup's cgroup.procs (cpu).
+func readProcs(t *testing.T, c *testCgroup) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(c.file("cpu", "cgroup.procs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint64(len(strings.Fields(string(b))))
+}
+
+// ipLinkStats asks ip -s link, inside pid's network namespace, for each
+// interface's rx and tx bytes.
+func ipLinkStats(t *testing.T, pid string) map[string][2]uint64 {
+	t.Helper()
+	out, err := exec.Command("nsenter", "-t", pid, "-n", "ip", "-s", "-j", "link", "show").Output()
+	if err != nil {
+		t.Fatalf("ip -s link in the pod's netns: %v", err)
+	}
+	var links []struct {
+		Name  string `json:"ifname"`
+		Stats struct {
+			Rx struct{ Bytes uint64 } `json:"rx"`
+			Tx struct{ Bytes uint64 } `json:"tx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		t.Fatalf("parse ip -j: %v", err)
+	}
+	m := map[string][2]uint64{}
+	for _, l := range links {
+		m[l.Name] = [2]uint64{l.Stats.Rx.Bytes, l.Stats.Tx.Bytes}
+	}
+	return m
 }

@@ -1,0 +1,105 @@
+package cadvisor
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+)
+
+// podDefaultInterface is the interface a pod's network block is flattened
+// from when the pod has it, as the kubelet does.
+const podDefaultInterface = "eth0"
+
+// cgroupProcs counts the processes in a cgroup and all its descendants (a pod's
+// processes live in its container cgroups) and returns one of them, 0 when
+// there is none.
+func cgroupProcs(mount, cgroup string) (count uint64, pid int) {
+	_ = filepath.WalkDir(filepath.Join(mount, cgroup), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
+		if err != nil {
+			return nil
+		}
+		for f := range strings.FieldsSeq(string(data)) {
+			count++
+			if pid == 0 {
+				pid, _ = strconv.Atoi(f)
+			}
+		}
+		return nil
+	})
+	return count, pid
+}
+
+// podNetwork reads the interfaces of pid's network namespace, nil when that
+// namespace is the host's (a hostNetwork pod: its traffic is the node's) or
+// cannot be read.
+func podNetwork(procRoot string, pid int, at time.Time) *statsapi.NetworkStats {
+	own, err := os.Readlink(filepath.Join(procRoot, strconv.Itoa(pid), "ns", "net"))
+	if err != nil {
+		return nil
+	}
+	if own == hostNetns(procRoot) {
+		return nil
+	}
+	ifaces, err := netDev(filepath.Join(procRoot, strconv.Itoa(pid), "net", "dev"))
+	if err != nil || len(ifaces) == 0 {
+		return nil
+	}
+	n := &statsapi.NetworkStats{Time: metav1.NewTime(at), Interfaces: ifaces}
+	setDefaultInterface(n, podDefaultInterface)
+	return n
+}
+
+// hostNetns names the host's network namespace: pid 1's, or this process's
+// when pid 1's cannot be read (the collector runs with hostNetwork).
+func hostNetns(procRoot string) string {
+	if ns, err := os.Readlink(filepath.Join(procRoot, "1", "ns", "net")); err == nil {
+		return ns
+	}
+	ns, _ := os.Readlink(filepath.Join(procRoot, "self", "ns", "net"))
+	return ns
+}
+
+// netDev parses a /proc/<pid>/net/dev file, leaving out the loopback.
+func netDev(file string) ([]statsapi.InterfaceStats, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	var out []statsapi.InterfaceStats
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for line := 0; sc.Scan(); line++ {
+		if line < 2 { // two header lines
+			continue
+		}
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		name = strings.TrimSpace(name)
+		f := strings.Fields(rest)
+		if name == "lo" || len(f) < 16 {
+			continue
+		}
+		var v [4]uint64
+		for i, idx := range []int{0, 2, 8, 10} { // rx bytes, rx errs, tx bytes, tx errs
+			if v[i], err = strconv.ParseUint(f[idx], 10, 64); err != nil {
+				return nil, fmt.Errorf("%s: %s field %d: %w", file, name, idx, err)
+			}
+		}
+		out = append(out, statsapi.InterfaceStats{Name: name, RxBytes: &v[0], RxErrors: &v[1], TxBytes: &v[2], TxErrors: &v[3]})
+	}
+	return out, sc.Err()
+}
