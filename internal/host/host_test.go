@@ -1,6 +1,8 @@
 package host
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,5 +187,32 @@ func TestWalkVolumesLogsEtcHosts(t *testing.T) {
 	hb, _ := du(t, filepath.Join(pod, "etc-hosts"))
 	if got.EtcHostsBytes != hb {
 		t.Errorf("etc-hosts = %d, du says %d", got.EtcHostsBytes, hb)
+	}
+}
+
+func TestWalkCancelledKeepsLastResults(t *testing.T) {
+	root := t.TempDir()
+	uid := "aaaaaaaa-0000-0000-0000-000000000001"
+	writeFile(t, filepath.Join(root, "pods", uid, "volumes", "kubernetes.io~empty-dir", "v", "f"), "data")
+	p := New(Options{KubeletRootDir: root, PodLogsDir: t.TempDir()})
+	if err := p.Walk(t.Context()); err != nil {
+		t.Fatalf("Walk: %v", err)
+	}
+	if err := os.RemoveAll(filepath.Join(root, "pods", uid)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := p.Walk(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Walk with a cancelled context = %v, want context.Canceled", err)
+	}
+	if _, ok := p.Pod(uid); !ok {
+		t.Error("an interrupted walk dropped the last results")
+	}
+	if err := p.Walk(t.Context()); err != nil {
+		t.Fatalf("Walk: %v", err)
+	}
+	if _, ok := p.Pod(uid); ok {
+		t.Error("a completed walk kept a removed pod")
 	}
 }

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -81,8 +82,8 @@ type Provider struct {
 	mu   sync.RWMutex
 	pods map[string]PodStats // by pod UID
 
-	stop chan struct{}
-	done chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New returns a provider; Start begins the walks.
@@ -142,17 +143,18 @@ func (p *Provider) Pod(uid string) (PodStats, bool) {
 // Start walks once in the background right away, then every WalkPeriod until
 // Stop.
 func (p *Provider) Start() {
-	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
 	go func() {
 		defer close(p.done)
 		t := time.NewTicker(p.opts.WalkPeriod)
 		defer t.Stop()
 		for {
-			if err := p.Walk(); err != nil {
+			if err := p.Walk(ctx); err != nil && ctx.Err() == nil {
 				p.opts.Logger.Debug("host: volume and log walk incomplete", zap.Error(err))
 			}
 			select {
-			case <-p.stop:
+			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
@@ -160,19 +162,21 @@ func (p *Provider) Start() {
 	}()
 }
 
-// Stop ends the walker and waits for it; safe without Start and twice.
+// Stop ends the walker, interrupting a walk in progress, and waits for it;
+// safe without Start and twice.
 func (p *Provider) Stop() {
-	if p.stop == nil {
+	if p.cancel == nil {
 		return
 	}
-	close(p.stop)
+	p.cancel()
 	<-p.done
-	p.stop = nil
+	p.cancel = nil
 }
 
 // Walk measures every pod's volumes, logs and etc-hosts once and replaces the
-// results. Tests call it directly; Start runs it on the period.
-func (p *Provider) Walk() error {
+// results, unless ctx ends first (the last results are then kept). Start runs
+// it on the period.
+func (p *Provider) Walk(ctx context.Context) error {
 	var errs []error
 	pods := map[string]PodStats{}
 	now := time.Now()
@@ -187,8 +191,8 @@ func (p *Provider) Walk() error {
 		}
 		uid := e.Name()
 		ps := PodStats{Time: now, Logs: map[string]*statsapi.FsStats{}}
-		errs = append(errs, p.walkVolumes(filepath.Join(podsDir, uid, "volumes"), &ps, now)...)
-		if u, err := diskUsage(filepath.Join(podsDir, uid, "etc-hosts")); err == nil {
+		errs = append(errs, p.walkVolumes(ctx, filepath.Join(podsDir, uid, "volumes"), &ps, now)...)
+		if u, err := diskUsage(ctx, filepath.Join(podsDir, uid, "etc-hosts")); err == nil {
 			ps.EtcHostsBytes, ps.EtcHostsInodes = u.bytes, u.inodes
 		}
 		pods[uid] = ps
@@ -218,7 +222,7 @@ func (p *Provider) Walk() error {
 			if !c.IsDir() {
 				continue
 			}
-			u, err := diskUsage(filepath.Join(dir, c.Name()))
+			u, err := diskUsage(ctx, filepath.Join(dir, c.Name()))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("log usage %s: %w", filepath.Join(dir, c.Name()), err))
 				continue
@@ -228,6 +232,9 @@ func (p *Provider) Walk() error {
 		pods[uid] = ps
 	}
 
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	p.pods = pods
 	p.mu.Unlock()
@@ -237,7 +244,7 @@ func (p *Provider) Walk() error {
 // walkVolumes measures volumes/<plugin>/<name>: usage by walking, capacity
 // and availability by statfs. Memory-backed (tmpfs) volumes are not
 // ephemeral storage.
-func (p *Provider) walkVolumes(dir string, ps *PodStats, now time.Time) []error {
+func (p *Provider) walkVolumes(ctx context.Context, dir string, ps *PodStats, now time.Time) []error {
 	var errs []error
 	plugins, err := os.ReadDir(dir)
 	if err != nil {
@@ -250,7 +257,7 @@ func (p *Provider) walkVolumes(dir string, ps *PodStats, now time.Time) []error 
 		}
 		for _, v := range vols {
 			path := filepath.Join(dir, pl.Name(), v.Name())
-			u, err := diskUsage(path)
+			u, err := diskUsage(ctx, path)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("volume usage %s: %w", path, err))
 				continue

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -16,8 +17,9 @@ type usage struct {
 
 // diskUsage walks root, adding each file's allocated blocks (as du does) and
 // counting inodes; hard links count once. It does not cross into other
-// filesystems: a volume mounted below root is measured on its own.
-func diskUsage(root string) (usage, error) {
+// filesystems: a volume mounted below root is measured on its own. It stops
+// with ctx's error when ctx ends.
+func diskUsage(ctx context.Context, root string) (usage, error) {
 	var u usage
 	rootInfo, err := os.Lstat(root)
 	if err != nil {
@@ -26,6 +28,9 @@ func diskUsage(root string) (usage, error) {
 	rootDev := devOf(rootInfo)
 	seen := map[[2]uint64]bool{}
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // removed during the walk
