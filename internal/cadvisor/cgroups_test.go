@@ -197,3 +197,36 @@ func TestNetDev(t *testing.T) {
 		t.Errorf("bad counter: err = %v, want one naming %s", err, f)
 	}
 }
+
+func TestReadMeminfo(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		want    meminfo
+		wantErr string
+	}{
+		{"with swap", "MemTotal:       24684084 kB\nMemFree: 1 kB\nSwapTotal:       2097148 kB\nSwapFree:        1048576 kB\n",
+			meminfo{memTotal: 24684084 * 1024, swapTotal: 2097148 * 1024, swapFree: 1048576 * 1024}, ""},
+		{"no swap", "MemTotal: 1000 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n", meminfo{memTotal: 1000 * 1024}, ""},
+		{"no MemTotal", "MemFree: 1 kB\n", meminfo{}, "no MemTotal"},
+		{"bad value", "MemTotal: lots kB\n", meminfo{}, "MemTotal \"lots\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "meminfo")
+			if err := os.WriteFile(f, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readMeminfo(f)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), f) {
+					t.Fatalf("err = %v, want one naming %s and %q", err, f, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("readMeminfo = %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}

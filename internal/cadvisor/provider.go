@@ -13,6 +13,7 @@ import (
 	"github.com/google/cadvisor/lib/container/libcontainer"
 	"github.com/opencontainers/cgroups"
 	"go.uber.org/zap"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
@@ -109,10 +110,11 @@ func New(opts Options) (*Provider, error) {
 	if listMount == "" {
 		return nil, errors.New("cgroup mounts: no cpu controller mounted")
 	}
-	capacity, err := memTotal(filepath.Join(opts.ProcRoot, "meminfo"))
+	mi, err := readMeminfo(filepath.Join(opts.ProcRoot, "meminfo"))
 	if err != nil {
 		return nil, err
 	}
+	capacity := mi.memTotal
 	if opts.PodsCgroup == "" {
 		opts.PodsCgroup = detectPodsCgroup(listMount)
 	}
@@ -209,6 +211,15 @@ func (p *Provider) Refresh() error {
 	snap.DefaultInterface = iface
 	if snap.Node = read("/", rootMetrics, 1, p.capacity); snap.Node != nil {
 		setDefaultInterface(snap.Node.Network, iface)
+		// Node swap is the host's swap devices, not a cgroup's charge.
+		mi, err := readMeminfo(filepath.Join(p.opts.ProcRoot, "meminfo"))
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case mi.swapTotal > 0:
+			used := mi.swapTotal - min(mi.swapTotal, mi.swapFree)
+			snap.Node.Swap = &statsapi.SwapStats{Time: metav1.NewTime(now), SwapUsageBytes: u64(used), SwapAvailableBytes: u64(mi.swapFree)}
+		}
 	}
 
 	for name, cg := range p.systemCgroups(&errs) {

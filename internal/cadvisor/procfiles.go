@@ -50,26 +50,48 @@ func defaultInterface(routeFile string) (string, error) {
 	return best, nil
 }
 
-// memTotal returns MemTotal from a /proc/meminfo file, in bytes.
-func memTotal(meminfoFile string) (uint64, error) {
-	data, err := os.ReadFile(meminfoFile)
+// meminfo is what the node needs from /proc/meminfo, in bytes.
+type meminfo struct {
+	memTotal, swapTotal, swapFree uint64
+}
+
+// readMeminfo parses MemTotal, SwapTotal and SwapFree from a /proc/meminfo
+// file. MemTotal is required.
+func readMeminfo(file string) (meminfo, error) {
+	var m meminfo
+	data, err := os.ReadFile(file)
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", meminfoFile, err)
+		return m, fmt.Errorf("read %s: %w", file, err)
 	}
+	found := false
 	for line := range strings.SplitSeq(string(data), "\n") {
-		rest, ok := strings.CutPrefix(line, "MemTotal:")
+		key, rest, ok := strings.Cut(line, ":")
 		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch key {
+		case "MemTotal":
+			dst, found = &m.memTotal, true
+		case "SwapTotal":
+			dst = &m.swapTotal
+		case "SwapFree":
+			dst = &m.swapFree
+		default:
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) == 0 {
-			break
+			return m, fmt.Errorf("%s: %s has no value", file, key)
 		}
 		kb, err := strconv.ParseUint(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%s: MemTotal %q: %w", meminfoFile, f[0], err)
+			return m, fmt.Errorf("%s: %s %q: %w", file, key, f[0], err)
 		}
-		return kb * 1024, nil
+		*dst = kb * 1024
 	}
-	return 0, fmt.Errorf("%s: no MemTotal line", meminfoFile)
+	if !found {
+		return m, fmt.Errorf("%s: no MemTotal line", file)
+	}
+	return m, nil
 }
