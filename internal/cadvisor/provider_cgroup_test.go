@@ -62,7 +62,7 @@ func readStat(t *testing.T, file, key string) uint64 {
 
 // makeCgroups creates names (parents first) in every hierarchy of mounts and
 // removes them (children first) on cleanup.
-func makeCgroups(t *testing.T, mounts map[string]string, names ...string) []*testCgroup {
+func makeCgroups(t testing.TB, mounts map[string]string, names ...string) []*testCgroup {
 	t.Helper()
 	seen := map[string]bool{}
 	var out []*testCgroup
