@@ -86,8 +86,10 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		Time: a.opts.Now(),
 	}
 	var errs []error
+	var res cri.PodStatsResult
 	if a.opts.Pods != nil {
-		res, err := a.opts.Pods.PodStats(ctx)
+		var err error
+		res, err = a.opts.Pods.PodStats(ctx)
 		if err != nil {
 			errs = append(errs, &SourceError{Source: "cri", Err: err})
 		}
@@ -101,9 +103,9 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		if err := fillNodeFromCgroups(&out.Summary.Node, snap); err != nil {
 			errs = append(errs, &SourceError{Source: "cadvisor", Err: err})
 		}
-		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode)
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res))
 	} else {
-		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI)
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false)
 	}
 	if a.opts.Host != nil {
 		hn, err := a.opts.Host.Node()
@@ -119,3 +121,10 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 	}
 	return out, errors.Join(errs...)
 }
+
+// podTotalsDerived reports whether the runtime's answer has pod CPU, memory
+// and swap summed from containers instead of the runtime's own pod stats
+// (ListContainerStats without ListPodSandboxStats). The foundation's CRI
+// provider always sums; a provider that tells its stats path should answer
+// here (for issue 3's cri.PodStatsResult: res.Path == cri.PathPartial).
+func podTotalsDerived(cri.PodStatsResult) bool { return true }

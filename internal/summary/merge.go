@@ -81,13 +81,19 @@ func MergeContainer(c *statsapi.ContainerStats, cg *cadvisor.CgroupStats) BlockS
 }
 
 func mergeBlocks(b blocks, cg *cadvisor.CgroupStats, prec precedence) BlockSources {
+	return mergeBlocksUsage(b, cg, prec, prec)
+}
+
+// mergeBlocksUsage is mergeBlocks with its own precedence for the CPU, memory
+// and swap blocks (usagePrec).
+func mergeBlocksUsage(b blocks, cg *cadvisor.CgroupStats, prec, usagePrec precedence) BlockSources {
 	if cg.Empty() {
 		cg = &cadvisor.CgroupStats{}
 	}
 	var out BlockSources
-	out.CPU = mergeBlock(b.cpu, cg.CPU, prec, fillCPU, emptyCPU)
-	out.Memory = mergeBlock(b.memory, cg.Memory, prec, fillMemory, emptyMemory)
-	out.Swap = mergeBlock(b.swap, cg.Swap, prec, fillSwap, emptySwap)
+	out.CPU = mergeBlock(b.cpu, cg.CPU, usagePrec, fillCPU, emptyCPU)
+	out.Memory = mergeBlock(b.memory, cg.Memory, usagePrec, fillMemory, emptyMemory)
+	out.Swap = mergeBlock(b.swap, cg.Swap, usagePrec, fillSwap, emptySwap)
 	out.IO = mergeBlock(b.io, cg.IO, prec, fillIO, emptyIO)
 	out.Network, out.Process = SourceNone, SourceNone
 	if b.network != nil {
@@ -226,8 +232,11 @@ func emptyProcess(s *statsapi.ProcessStats) bool { return isZero(s.ProcessCount)
 // mode, and returns the provenance of every block. In ModeCRI the cgroups
 // give nothing; in ModeCRIFill pod cgroups fill pods (containers have no
 // cgroup samples there); in ModeCAdvisor pod and container cgroups win and
-// the runtime fills.
-func mergePods(pods []statsapi.PodStats, ids map[cri.ContainerKey]cri.ContainerInfo, snap cadvisor.Snapshot, mode Mode) Provenance {
+// the runtime fills. derivedPodTotals says the runtime gave no pod stats and
+// the pods' CPU, memory and swap are sums of their containers: the pod
+// cgroup's own totals (which include the sandbox) then win over those sums in
+// every mode but ModeCRI.
+func mergePods(pods []statsapi.PodStats, ids map[cri.ContainerKey]cri.ContainerInfo, snap cadvisor.Snapshot, mode Mode, derivedPodTotals bool) Provenance {
 	prov := Provenance{Pods: map[string]BlockSources{}, Containers: map[cri.ContainerKey]BlockSources{}}
 	prec := criFirst
 	if mode == ModeCAdvisor {
@@ -239,7 +248,11 @@ func mergePods(pods []statsapi.PodStats, ids map[cri.ContainerKey]cri.ContainerI
 		if mode != ModeCRI {
 			podCg = snap.Pods[p.PodRef.UID]
 		}
-		prov.Pods[p.PodRef.UID] = mergeBlocks(podBlocks(p), podCg, prec)
+		usagePrec := prec
+		if derivedPodTotals {
+			usagePrec = cgroupFirst
+		}
+		prov.Pods[p.PodRef.UID] = mergeBlocksUsage(podBlocks(p), podCg, prec, usagePrec)
 		for j := range p.Containers {
 			c := &p.Containers[j]
 			key := cri.ContainerKey{PodUID: p.PodRef.UID, Name: c.Name}

@@ -2,6 +2,7 @@ package summary
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -72,6 +73,8 @@ func cgSample() *cadvisor.CgroupStats {
 	}
 }
 
+// TestMergeCRIFirst checks the field-by-field merge of pod and container
+// blocks per mode.
 func TestMergeCRIFirst(t *testing.T) {
 	zeroSample := &cadvisor.CgroupStats{
 		CPU:    &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(0)},
@@ -80,6 +83,7 @@ func TestMergeCRIFirst(t *testing.T) {
 	tests := []struct {
 		name       string
 		mode       Mode
+		derived    bool // pod totals are the runtime's container sums
 		pods       cri.PodStatsResult
 		podCg      *cadvisor.CgroupStats
 		containerG *cadvisor.CgroupStats
@@ -118,6 +122,37 @@ func TestMergeCRIFirst(t *testing.T) {
 			// ModeCRIFill has no container cgroups: the container stays as is.
 			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
 			wantPodSrc: BlockSources{CPU: SourceMixed, Memory: SourceCAdvisor, Process: SourceCAdvisor, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+		},
+		{
+			// Without runtime pod stats the pod totals are container sums:
+			// the pod cgroup (which also holds the sandbox) wins there, while
+			// containers keep the runtime's values.
+			name:    "runtime pod totals are container sums: pod cgroup wins",
+			mode:    ModeCRIFill,
+			derived: true,
+			pods:    onePod(criCPU(5000, p64(40)), criMem(3000, 2000), criCPU(4000, p64(30)), criMem(2500, 1500)),
+			podCg:   cgSample(),
+			wantPod: statsapi.PodStats{
+				CPU:          cgSample().CPU,
+				Memory:       cgSample().Memory,
+				ProcessStats: &statsapi.ProcessStats{ProcessCount: p64(3)},
+			},
+			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, p64(30)), Memory: criMem(2500, 1500)},
+			wantPodSrc: BlockSources{CPU: SourceCAdvisor, Memory: SourceCAdvisor, Process: SourceCAdvisor, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceCRI, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+		},
+		{
+			name:    "container sums and an unreadable pod cgroup: sums kept",
+			mode:    ModeCRIFill,
+			derived: true,
+			pods:    onePod(criCPU(5000, nil), nil, criCPU(4000, nil), nil),
+			podCg: &cadvisor.CgroupStats{
+				CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(0)},
+			},
+			wantPod:    statsapi.PodStats{CPU: criCPU(5000, nil)},
+			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
+			wantPodSrc: BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
 			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
 		},
 		{
@@ -167,16 +202,11 @@ func TestMergeCRIFirst(t *testing.T) {
 			if tt.containerG != nil {
 				snap.Containers[containerID] = tt.containerG
 			}
-			before := cgSample()
-			a := NewAssembler(Options{NodeName: "n", Pods: fakePods{res: tt.pods}, Cgroups: fakeCgroups{snap: snap}, Mode: tt.mode})
-			got, err := a.Get(t.Context())
-			if err != nil {
-				t.Fatalf("Get: %v", err)
-			}
-			if len(got.Summary.Pods) != 1 || len(got.Summary.Pods[0].Containers) != 1 {
-				t.Fatalf("want 1 pod with 1 container, got %+v", got.Summary.Pods)
-			}
-			pod := got.Summary.Pods[0]
+			before := deepCopy(t, tt.podCg)
+			pods := tt.pods.Pods
+			prov := mergePods(pods, tt.pods.Containers, snap, tt.mode, tt.derived)
+			got := struct{ Provenance Provenance }{prov}
+			pod := pods[0]
 			gotPod := statsapi.PodStats{CPU: pod.CPU, Memory: pod.Memory, ProcessStats: pod.ProcessStats}
 			if d := cmp.Diff(tt.wantPod, gotPod); d != "" {
 				t.Errorf("pod blocks (-want +got):\n%s", d)
@@ -192,10 +222,8 @@ func TestMergeCRIFirst(t *testing.T) {
 				t.Errorf("container provenance (-want +got):\n%s", d)
 			}
 			// The merge must not write into the provider's shared samples.
-			if tt.podCg != nil && tt.podCg != zeroSample {
-				if d := cmp.Diff(before, tt.podCg); d != "" {
-					t.Errorf("pod cgroup sample modified (-before +after):\n%s", d)
-				}
+			if d := cmp.Diff(before, tt.podCg); d != "" {
+				t.Errorf("pod cgroup sample modified (-before +after):\n%s", d)
 			}
 		})
 	}
@@ -260,4 +288,43 @@ func TestNodeWithoutCgroupSampleIsSourceError(t *testing.T) {
 	if len(got.Summary.Pods) != 1 {
 		t.Fatalf("pods lost with the cgroup source failing: %+v", got.Summary.Pods)
 	}
+}
+
+// TestAssemblerMergesAndRecordsProvenance goes through Get: with the
+// foundation's runtime provider, pod totals are container sums, so the pod
+// cgroup feeds pod CPU and memory while containers keep the runtime's values,
+// and the Assembly says so.
+func TestAssemblerMergesAndRecordsProvenance(t *testing.T) {
+	res := onePod(criCPU(5000, p64(40)), criMem(3000, 2000), criCPU(4000, p64(30)), criMem(2500, 1500))
+	snap := cadvisor.Snapshot{Node: cgSample(), Pods: map[string]*cadvisor.CgroupStats{podUID: cgSample()}}
+	a := NewAssembler(Options{NodeName: "n", Pods: fakePods{res: res}, Cgroups: fakeCgroups{snap: snap}})
+	got, err := a.Get(t.Context())
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	pod := got.Summary.Pods[0]
+	if *pod.CPU.UsageCoreNanoSeconds != 999_000 || *pod.Containers[0].CPU.UsageCoreNanoSeconds != 4000 {
+		t.Errorf("pod, container cpu = %d, %d; want the pod cgroup's 999000 and the runtime's 4000",
+			*pod.CPU.UsageCoreNanoSeconds, *pod.Containers[0].CPU.UsageCoreNanoSeconds)
+	}
+	if got.Provenance.Pods[podUID].CPU != SourceCAdvisor || got.Provenance.Containers[cri.ContainerKey{PodUID: podUID, Name: "app"}].CPU != SourceCRI {
+		t.Errorf("provenance = %+v", got.Provenance)
+	}
+}
+
+// deepCopy copies a sample through JSON (its times are whole seconds).
+func deepCopy(t *testing.T, c *cadvisor.CgroupStats) *cadvisor.CgroupStats {
+	t.Helper()
+	if c == nil {
+		return nil
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out cadvisor.CgroupStats
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
 }
