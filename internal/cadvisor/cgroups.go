@@ -40,7 +40,7 @@ func validUID(uid string) bool {
 		return false
 	}
 	for _, r := range uid {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == '-') {
+		if !isHexDigit(r) && (r < 'A' || r > 'F') && r != '-' {
 			return false
 		}
 	}
@@ -67,12 +67,15 @@ func isHexID(id string) bool {
 		return false
 	}
 	for _, r := range id {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+		if !isHexDigit(r) {
 			return false
 		}
 	}
 	return true
 }
+
+// isHexDigit accepts 0-9 and a-f.
+func isHexDigit(r rune) bool { return ('0' <= r && r <= '9') || ('a' <= r && r <= 'f') }
 
 // listPodCgroups finds the pod cgroups under podsRoot (a cgroup name) in the
 // hierarchy mounted at mount: directly below it and one level down (the QoS

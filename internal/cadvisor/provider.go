@@ -21,6 +21,9 @@ import (
 // system container when none is configured.
 var DefaultRuntimeProcesses = []string{"containerd", "crio", "dockerd"}
 
+// runtimeRescan is how long a failed runtime cgroup detection is trusted.
+const runtimeRescan = time.Minute
+
 // Options configure a Provider. The zero value tracks "/" and detects the rest.
 type Options struct {
 	// Interval is the housekeeping period; the receiver passes its collection
@@ -75,7 +78,8 @@ type Provider struct {
 	refreshMu sync.Mutex // one housekeeping at a time
 	handlers  map[string]*libcontainer.Handler
 	prev      map[string]cpuSample
-	runtimeCg string // detected runtime cgroup, "" until found
+	runtimeCg   string    // detected runtime cgroup, "" until found
+	runtimeScan time.Time // when /proc was last scanned for the runtime
 
 	mu   sync.RWMutex
 	snap Snapshot
@@ -277,9 +281,11 @@ func (p *Provider) systemCgroups(errs *[]error) map[string]string {
 		out[statsapi.SystemContainerPods] = p.opts.PodsCgroup
 	}
 	if _, ok := out[statsapi.SystemContainerRuntime]; !ok {
-		if p.runtimeCg == "" {
-			controller := "cpu"
-			cg, err := findProcessCgroup(p.opts.ProcRoot, p.opts.RuntimeProcesses, controller)
+		// Scanning /proc costs a read per process: until the runtime is
+		// found, look again at most once a minute.
+		if p.runtimeCg == "" && time.Since(p.runtimeScan) >= runtimeRescan {
+			p.runtimeScan = time.Now()
+			cg, err := findProcessCgroup(p.opts.ProcRoot, p.opts.RuntimeProcesses, "cpu")
 			if err != nil {
 				*errs = append(*errs, fmt.Errorf("detect runtime cgroup: %w", err))
 			}
