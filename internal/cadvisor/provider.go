@@ -75,9 +75,9 @@ type Provider struct {
 	listMount  string            // the hierarchy listed to find cgroups
 	capacity   uint64
 
-	refreshMu sync.Mutex // one housekeeping at a time
-	handlers  map[string]*libcontainer.Handler
-	prev      map[string]cpuSample
+	refreshMu   sync.Mutex // one housekeeping at a time
+	handlers    map[string]*libcontainer.Handler
+	prev        map[string]cpuSample
 	runtimeCg   string    // detected runtime cgroup, "" until found
 	runtimeScan time.Time // when /proc was last scanned for the runtime
 
