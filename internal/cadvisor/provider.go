@@ -215,6 +215,7 @@ func (p *Provider) Refresh() error {
 	snap.DefaultInterface = iface
 	if snap.Node = read("/", rootMetrics, 1, p.capacity); snap.Node != nil {
 		setDefaultInterface(snap.Node.Network, iface)
+		errs = append(errs, addHostPressure(snap.Node, p.opts.ProcRoot, now)...)
 		// Node swap is the host's swap devices, not a cgroup's charge.
 		mi, err := readMeminfo(filepath.Join(p.opts.ProcRoot, "meminfo"))
 		switch {
