@@ -158,7 +158,11 @@ func fillCPU(d, s *statsapi.CPUStats) bool {
 	a := fillPtr(&d.UsageCoreNanoSeconds, s.UsageCoreNanoSeconds)
 	b := fillPtr(&d.UsageNanoCores, s.UsageNanoCores)
 	c := fillPtr(&d.PSI, s.PSI)
-	return a || b || c
+	filled := a || b || c
+	if filled && d.Time.IsZero() {
+		d.Time = s.Time
+	}
+	return filled
 }
 
 func emptyCPU(s *statsapi.CPUStats) bool {
@@ -180,7 +184,11 @@ func fillMemory(d, s *statsapi.MemoryStats) bool {
 	} {
 		filled = fillPtr(f.d, f.s) || filled
 	}
-	return fillPtr(&d.PSI, s.PSI) || filled
+	filled = fillPtr(&d.PSI, s.PSI) || filled
+	if filled && d.Time.IsZero() {
+		d.Time = s.Time
+	}
+	return filled
 }
 
 func emptyMemory(s *statsapi.MemoryStats) bool {
@@ -197,12 +205,20 @@ func emptySwap(s *statsapi.SwapStats) bool {
 	return isZero(s.SwapUsageBytes) && isZero(s.SwapAvailableBytes)
 }
 
-func fillIO(d, s *statsapi.IOStats) bool { return fillPtr(&d.PSI, s.PSI) }
+func fillIO(d, s *statsapi.IOStats) bool {
+	filled := fillPtr(&d.PSI, s.PSI)
+	if filled && d.Time.IsZero() {
+		d.Time = s.Time
+	}
+	return filled
+}
 
 func emptyIO(s *statsapi.IOStats) bool { return s.PSI == nil }
 
-// fillNetwork adds interfaces the runtime did not list and the default
-// interface when the runtime gave none.
+// fillNetwork adds the interfaces the primary source did not list, and the
+// default interface when it gave none. An interface the primary source gave
+// only flattened (containerd 1.6: eth0 with an empty list) is listed with its
+// values, never the other source's.
 func fillNetwork(d, s *statsapi.NetworkStats) bool {
 	filled := false
 	if d.Name == "" && s.Name != "" {
@@ -213,11 +229,22 @@ func fillNetwork(d, s *statsapi.NetworkStats) bool {
 	for _, i := range d.Interfaces {
 		have[i.Name] = true
 	}
+	var add []statsapi.InterfaceStats
 	for _, i := range s.Interfaces {
 		if !have[i.Name] {
-			d.Interfaces = append(append([]statsapi.InterfaceStats(nil), d.Interfaces...), i)
-			filled = true
+			if i.Name == d.Name {
+				i = d.InterfaceStats
+			}
+			add = append(add, i)
+			have[i.Name] = true
 		}
+	}
+	if len(add) > 0 {
+		d.Interfaces = append(append([]statsapi.InterfaceStats(nil), d.Interfaces...), add...)
+		filled = true
+	}
+	if filled && d.Time.IsZero() {
+		d.Time = s.Time
 	}
 	return filled
 }

@@ -328,3 +328,54 @@ func deepCopy(t *testing.T, c *cadvisor.CgroupStats) *cadvisor.CgroupStats {
 	}
 	return &out
 }
+
+// TestMergeNetworkAndPressure: containerd 1.6 gives a pod's eth0 only
+// flattened, with time 0, and no PSI; the pod's netns adds its other
+// interfaces and cgroups add PSI, while eth0 keeps the runtime's counters.
+func TestMergeNetworkAndPressure(t *testing.T) {
+	psi := &statsapi.PSIStats{Some: statsapi.PSIData{Total: 77, Avg10: 1.5}}
+	pod := statsapi.PodStats{
+		PodRef: statsapi.PodReference{UID: podUID},
+		CPU:    criCPU(5000, p64(40)),
+		Network: &statsapi.NetworkStats{ // no time, nothing listed
+			InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(100), TxBytes: p64(200)},
+		},
+	}
+	cg := &cadvisor.CgroupStats{
+		CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(999), PSI: psi},
+		IO:  &statsapi.IOStats{Time: cgTime, PSI: psi},
+		Network: &statsapi.NetworkStats{Time: cgTime,
+			InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(1), TxBytes: p64(2)},
+			Interfaces: []statsapi.InterfaceStats{
+				{Name: "eth0", RxBytes: p64(1), TxBytes: p64(2)},
+				{Name: "net1", RxBytes: p64(3), TxBytes: p64(4)},
+			}},
+	}
+	pods := []statsapi.PodStats{pod}
+	prov := mergePods(pods, nil, cadvisor.Snapshot{Pods: map[string]*cadvisor.CgroupStats{podUID: cg}}, ModeCRIFill, false)
+	got := pods[0]
+	wantNet := &statsapi.NetworkStats{Time: cgTime,
+		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(100), TxBytes: p64(200)},
+		Interfaces: []statsapi.InterfaceStats{
+			{Name: "eth0", RxBytes: p64(100), TxBytes: p64(200)},
+			{Name: "net1", RxBytes: p64(3), TxBytes: p64(4)},
+		}}
+	if d := cmp.Diff(wantNet, got.Network); d != "" {
+		t.Errorf("network (-want +got):\n%s", d)
+	}
+	wantCPU := criCPU(5000, p64(40))
+	wantCPU.PSI = psi
+	if d := cmp.Diff(wantCPU, got.CPU); d != "" {
+		t.Errorf("cpu (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(&statsapi.IOStats{Time: cgTime, PSI: psi}, got.IO); d != "" {
+		t.Errorf("io (-want +got):\n%s", d)
+	}
+	want := BlockSources{CPU: SourceMixed, Memory: SourceNone, Swap: SourceNone, IO: SourceCAdvisor, Network: SourceMixed, Process: SourceNone}
+	if d := cmp.Diff(want, prov.Pods[podUID]); d != "" {
+		t.Errorf("provenance (-want +got):\n%s", d)
+	}
+	if len(cg.Network.Interfaces) != 2 || *cg.Network.Interfaces[0].RxBytes != 1 {
+		t.Errorf("the cgroup sample was modified: %+v", cg.Network.Interfaces)
+	}
+}
