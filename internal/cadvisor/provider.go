@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -334,6 +337,9 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 	if s, ok := p.prev[name]; ok {
 		prev = &s
 	}
+	if capacity == 0 {
+		capacity = p.memoryLimit(name)
+	}
 	out, cur := toCgroupStats(name, raw, prev, capacity)
 	p.prev[name] = cur
 	return out, nil
@@ -350,4 +356,27 @@ func (p *Provider) addPodProcessesAndNetwork(s *CgroupStats, now time.Time) {
 	if pid > 0 {
 		s.Network = podNetwork(p.opts.ProcRoot, pid, now)
 	}
+}
+
+// memoryLimit is a cgroup's memory limit, 0 when it has none (or one above
+// the node's memory, which the kernel reports for "unlimited" on cgroup v1).
+func (p *Provider) memoryLimit(name string) uint64 {
+	var file string
+	if cgroups.IsCgroup2UnifiedMode() {
+		file = filepath.Join(p.subsystems[""], name, "memory.max")
+	} else if m := p.subsystems["memory"]; m != "" {
+		file = filepath.Join(m, name, "memory.limit_in_bytes")
+	}
+	if file == "" {
+		return 0
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil || v >= p.capacity { // "max" on v2
+		return 0
+	}
+	return v
 }

@@ -159,6 +159,10 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 		_ = cmd.Wait()
 	})
 	pid := strconv.Itoa(cmd.Process.Pid)
+	const podLimit = 512 << 20
+	if err := os.WriteFile(pod.file("memory", "memory.limit_in_bytes"), []byte(strconv.Itoa(podLimit)), 0o644); err != nil {
+		t.Fatalf("set the pod's memory limit: %v", err)
+	}
 	for _, dir := range ctr.dirs {
 		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(pid), 0o644); err != nil {
 			t.Fatalf("join %s: %v", dir, err)
@@ -226,6 +230,14 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 		if !between(*i.RxBytes, b[0], a[0]) || !between(*i.TxBytes, b[1], a[1]) {
 			t.Errorf("pod interface %s rx, tx = %d, %d; ip -s link said %v then %v", i.Name, *i.RxBytes, *i.TxBytes, b, a)
 		}
+	}
+	// Available memory: the limit the test set minus the working set; none
+	// for the container, which has no limit of its own.
+	if m := snap.Pods[uid].Memory; m.AvailableBytes == nil || *m.AvailableBytes != podLimit-*m.WorkingSetBytes {
+		t.Errorf("pod available bytes = %v, want %d - working set %d", m.AvailableBytes, podLimit, *m.WorkingSetBytes)
+	}
+	if m := snap.Containers[cid].Memory; m.AvailableBytes != nil {
+		t.Errorf("container without a limit has available bytes %d", *m.AvailableBytes)
 	}
 	// Processes: the pod cgroup counts those of its container cgroups.
 	if got, want := snap.Pods[uid].Process, readProcs(t, ctr); got == nil || *got.ProcessCount != want {
