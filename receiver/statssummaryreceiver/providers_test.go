@@ -1,16 +1,22 @@
 package statssummaryreceiver
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
 func TestValidateProviders(t *testing.T) {
@@ -82,6 +88,63 @@ func TestStartProvidersOnThisHost(t *testing.T) {
 				}
 			} else if p.cgroups != nil {
 				t.Error("cgroup provider running although disabled")
+			}
+		})
+	}
+}
+
+func TestLoadProvidersConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "providers_config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := createDefaultConfig().(*Config)
+	full.Mode = "cri+cadvisor"
+	full.Cgroups.PodsCgroup = "/kubepods.slice"
+	full.Cgroups.KubeletCgroup = "/system.slice/kubelet.service"
+	full.Cgroups.RuntimeCgroup = "/system.slice/containerd.service"
+	full.Cgroups.MiscCgroup = "/system.slice"
+	full.Host.KubeletRootDir = "/data/kubelet"
+	full.Host.PodLogsDir = "/data/log/pods"
+	full.Host.VolumeWalkPeriod = 2 * time.Minute
+	noCgroups := createDefaultConfig().(*Config)
+	noCgroups.Mode = "cri"
+	noCgroups.Cgroups.Enabled = false
+
+	tests := []struct {
+		name    string
+		want    *Config
+		wantErr string
+	}{
+		{"providers", full, ""},
+		{"no_cgroups", noCgroups, ""},
+		{"bad_mode", nil, `mode: unknown mode "kubelet"`},
+		{"bad_cgroup", nil, "cgroups.runtime_cgroup"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub, err := cm.Sub(component.NewIDWithName(metadata.Type, tt.name).String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := createDefaultConfig()
+			if err := sub.Unmarshal(cfg); err != nil {
+				t.Fatal(err)
+			}
+			err = confmap.Validate(cfg)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Validate = %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			assert.Equal(t, tt.want, cfg)
+			got := cfg.(*Config).Cgroups.systemCgroups()
+			if tt.name == "providers" && (got["kubelet"] != full.Cgroups.KubeletCgroup || got["runtime"] != full.Cgroups.RuntimeCgroup || got["misc"] != full.Cgroups.MiscCgroup) {
+				t.Errorf("system cgroups = %v", got)
 			}
 		})
 	}
