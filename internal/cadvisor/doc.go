@@ -1,13 +1,16 @@
 // Package cadvisor owns the cgroup side of the Summary: it reads the node's root
 // cgroup, the system containers and the pod cgroups (and, in the cadvisor
 // provider mode, the container cgroups) through cAdvisor's libcontainer stats
-// handler, on a housekeeping loop aligned with the collection interval, and
-// turns each sample into Summary blocks (CPU with nano cores, memory, swap,
-// process counts, PSI, network of the root network namespace).
+// handler, and turns each sample into Summary blocks (CPU with nano cores,
+// memory, swap, process counts, PSI, network of the root network namespace and
+// of each pod's). Housekeeping is aligned with collection: an assembly asks for
+// a snapshot no older than a bound, and the cgroups are read then, while the
+// runtime is asked for its stats, so pod and container values describe the
+// same moment.
 //
 // It embeds the cAdvisor library without its manager: the manager's per-cgroup
 // housekeeping goroutines and inotify watcher outlive Manager.Stop, and it
 // registers its handler factories in process-wide state. Reading the same
-// handler directly keeps the tracked set to what a Summary needs and leaves no
-// goroutine behind after Stop.
+// handler directly keeps the tracked set to what a Summary needs and runs no
+// goroutine at all.
 package cadvisor

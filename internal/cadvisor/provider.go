@@ -29,9 +29,6 @@ const runtimeRescan = time.Minute
 
 // Options configure a Provider. The zero value tracks "/" and detects the rest.
 type Options struct {
-	// Interval is the housekeeping period; the receiver passes its collection
-	// interval. Zero means 10 s.
-	Interval time.Duration
 	// PodsCgroup is the kubepods root cgroup ("/kubepods", "/kubepods.slice");
 	// empty means the first of those that exists.
 	PodsCgroup string
@@ -70,8 +67,10 @@ var rootMetrics = container.MetricSet{
 	container.PressureMetrics:     struct{}{},
 }
 
-// Provider keeps the latest sample of every tracked cgroup. Start runs the
-// housekeeping loop; Snapshot is safe for concurrent use.
+// Provider keeps the latest sample of every tracked cgroup. Housekeeping runs
+// on demand: Current refreshes when the last one is older than asked, so the
+// cgroups are read at each collection, next to the runtime's answer, and no
+// goroutine of its own runs. All methods are safe for concurrent use.
 type Provider struct {
 	opts       Options
 	subsystems map[string]string // controller -> mount point
@@ -83,20 +82,18 @@ type Provider struct {
 	prev        map[string]cpuSample
 	runtimeCg   string    // detected runtime cgroup, "" until found
 	runtimeScan time.Time // when /proc was last scanned for the runtime
+	failing     bool      // the last housekeeping had errors (logged once)
+	stopped     bool      // Stop was called: no more housekeeping
 
 	mu   sync.RWMutex
 	snap Snapshot
 
-	stop chan struct{}
-	done chan struct{}
+	beforeWait func() // test hook: a Current caller is about to wait for housekeeping
 }
 
 // New returns a provider over this host's cgroups. It fails when no cgroup
 // hierarchy with the CPU and memory controllers is mounted.
 func New(opts Options) (*Provider, error) {
-	if opts.Interval <= 0 {
-		opts.Interval = 10 * time.Second
-	}
 	if opts.ProcRoot == "" {
 		opts.ProcRoot = "/proc"
 	}
@@ -138,44 +135,57 @@ func New(opts Options) (*Provider, error) {
 // PodsCgroup is the kubepods root in use, "" when none was configured or found.
 func (p *Provider) PodsCgroup() string { return p.opts.PodsCgroup }
 
-// Start runs one housekeeping now, so the first scrape has data, then one per
-// interval until Stop. A failed first housekeeping is logged, not fatal.
+// Start runs the first housekeeping, so the first collection already has a
+// baseline for CPU rates. A failed one is logged, not fatal.
 func (p *Provider) Start() {
-	if err := p.Refresh(); err != nil {
-		p.opts.Logger.Warn("cadvisor: first housekeeping incomplete", zap.Error(err))
-	}
-	p.stop, p.done = make(chan struct{}), make(chan struct{})
-	go p.loop()
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
+	p.stopped = false
+	p.housekeep()
 }
 
-func (p *Provider) loop() {
-	defer close(p.done)
-	t := time.NewTicker(p.opts.Interval)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-t.C:
-			err := p.Refresh()
-			if err != nil && !failing {
-				p.opts.Logger.Warn("cadvisor: housekeeping incomplete", zap.Error(err))
-			}
-			failing = err != nil
-		}
-	}
-}
-
-// Stop ends the housekeeping loop and waits for it. It is safe to call without
-// Start and more than once.
+// Stop ends housekeeping: Current then returns the last snapshot as it is.
+// No goroutine is left to wait for; it is safe to call without Start and
+// more than once.
 func (p *Provider) Stop() {
-	if p.stop == nil {
-		return
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
+	p.stopped = true
+}
+
+// Current returns a snapshot taken at most maxAge ago, housekeeping first
+// when the last one is older. Concurrent callers share one housekeeping.
+// Problems are logged when they start and when they clear.
+func (p *Provider) Current(maxAge time.Duration) Snapshot {
+	asked := time.Now()
+	fresh := func(s Snapshot) bool {
+		// A housekeeping that started after the call is as fresh as it gets.
+		return !s.Time.IsZero() && (!s.Time.Before(asked) || asked.Sub(s.Time) <= maxAge)
 	}
-	close(p.stop)
-	<-p.done
-	p.stop = nil
+	if s := p.Snapshot(); fresh(s) {
+		return s
+	}
+	if p.beforeWait != nil {
+		p.beforeWait()
+	}
+	p.refreshMu.Lock()
+	if !fresh(p.Snapshot()) && !p.stopped {
+		p.housekeep()
+	}
+	p.refreshMu.Unlock()
+	return p.Snapshot()
+}
+
+// housekeep refreshes and logs changes of health; refreshMu is held.
+func (p *Provider) housekeep() {
+	err := p.refreshLocked()
+	switch {
+	case err != nil && !p.failing:
+		p.opts.Logger.Warn("cadvisor: housekeeping incomplete; later problems are not logged until it recovers", zap.Error(err))
+	case err == nil && p.failing:
+		p.opts.Logger.Info("cadvisor: housekeeping recovered")
+	}
+	p.failing = err != nil
 }
 
 // Snapshot returns the latest housekeeping's samples. The maps are shared:
@@ -191,7 +201,10 @@ func (p *Provider) Snapshot() Snapshot {
 func (p *Provider) Refresh() error {
 	p.refreshMu.Lock()
 	defer p.refreshMu.Unlock()
+	return p.refreshLocked()
+}
 
+func (p *Provider) refreshLocked() error {
 	var errs []error
 	now := time.Now()
 	snap := Snapshot{

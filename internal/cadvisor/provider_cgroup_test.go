@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -122,7 +123,7 @@ func between(v, a, b uint64) bool {
 // container cgroup inside a pod cgroup made under a test prefix, and checks
 // the provider's pod and container samples against the cgroup files.
 func TestProviderReadsRealCgroups(t *testing.T) {
-	p, err := New(Options{Interval: time.Hour, TrackContainers: true})
+	p, err := New(Options{TrackContainers: true})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -275,20 +276,50 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 	}
 }
 
-func TestProviderStartStopLeavesNoGoroutine(t *testing.T) {
+// TestProviderCurrent: Start takes the first snapshot; Current keeps one
+// younger than maxAge and takes a new one otherwise, concurrent callers share
+// it; after Stop nothing is read any more and no goroutine is left.
+func TestProviderCurrent(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	p, err := New(Options{Interval: 10 * time.Millisecond})
+	p, err := New(Options{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	p.Start()
 	first := p.Snapshot().Time
-	if first.IsZero() {
+	if first.IsZero() || p.Snapshot().Node == nil {
 		t.Fatal("no snapshot after Start")
 	}
-	waitFor(t, "a housekeeping after the first", func() bool { return p.Snapshot().Time.After(first) })
+	if got := p.Current(time.Hour).Time; !got.Equal(first) {
+		t.Errorf("Current(1h) took a new snapshot at %v (first %v)", got, first)
+	}
+	// Callers that queue while housekeeping is held up share the next one.
+	var waiting sync.WaitGroup
+	waiting.Add(4)
+	p.beforeWait = waiting.Done
+	p.refreshMu.Lock()
+	var wg sync.WaitGroup
+	times := make([]time.Time, 4)
+	for i := range times {
+		wg.Go(func() { times[i] = p.Current(0).Time })
+	}
+	waiting.Wait()
+	p.refreshMu.Unlock()
+	wg.Wait()
+	p.beforeWait = nil
+	for _, ts := range times {
+		if !ts.After(first) || !ts.Equal(times[0]) {
+			t.Errorf("concurrent Current times = %v, want one new snapshot after %v", times, first)
+			break
+		}
+	}
 	p.Stop()
 	p.Stop() // idempotent
+	last := p.Snapshot().Time
+	waitFor(t, "time to pass", func() bool { return time.Since(last) > time.Millisecond })
+	if got := p.Current(0).Time; !got.Equal(last) {
+		t.Errorf("Current after Stop took a new snapshot")
+	}
 }
 
 // readProcs counts the processes in a test cgroup's cgroup.procs (cpu).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
@@ -48,8 +49,12 @@ type Options struct {
 	Now func() time.Time
 
 	// Cgroups provides the node, system container and pod cgroup samples
-	// (the cAdvisor provider); nil leaves those out.
+	// (the cAdvisor provider); nil leaves those out. They are read while the
+	// runtime is asked, so both describe the same moment.
 	Cgroups CgroupStatsProvider
+	// CgroupMaxAge is how old a cgroup snapshot may be; DefaultCgroupMaxAge
+	// when zero.
+	CgroupMaxAge time.Duration
 	// Mode says how cgroup samples combine with the runtime's pod and
 	// container stats; empty or ModeAuto is ModeCRIFill.
 	Mode Mode
@@ -69,6 +74,9 @@ func NewAssembler(opts Options) *Assembler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CgroupMaxAge <= 0 {
+		opts.CgroupMaxAge = DefaultCgroupMaxAge
+	}
 	if opts.Mode == "" || opts.Mode == ModeAuto {
 		opts.Mode = ModeCRIFill
 	}
@@ -86,6 +94,12 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		Time: a.opts.Now(),
 	}
 	var errs []error
+	// The cgroups are read while the runtime answers.
+	var snap cadvisor.Snapshot
+	var cgroupsRead sync.WaitGroup
+	if a.opts.Cgroups != nil {
+		cgroupsRead.Go(func() { snap = a.opts.Cgroups.Current(a.opts.CgroupMaxAge) })
+	}
 	var res cri.PodStatsResult
 	if a.opts.Pods != nil {
 		var err error
@@ -98,8 +112,8 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		}
 		out.Containers = res.Containers
 	}
+	cgroupsRead.Wait()
 	if a.opts.Cgroups != nil {
-		snap := a.opts.Cgroups.Snapshot()
 		if err := fillNodeFromCgroups(&out.Summary.Node, snap); err != nil {
 			errs = append(errs, &SourceError{Source: "cadvisor", Err: err})
 		}

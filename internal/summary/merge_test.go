@@ -24,7 +24,7 @@ func (f fakePods) PodStats(context.Context) (cri.PodStatsResult, error) { return
 
 type fakeCgroups struct{ snap cadvisor.Snapshot }
 
-func (f fakeCgroups) Snapshot() cadvisor.Snapshot { return f.snap }
+func (f fakeCgroups) Current(time.Duration) cadvisor.Snapshot { return f.snap }
 
 func p64(v uint64) *uint64 { return &v }
 

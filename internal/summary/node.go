@@ -3,17 +3,23 @@ package summary
 import (
 	"errors"
 	"sort"
+	"time"
 
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
 )
 
-// CgroupStatsProvider gives the latest cgroup housekeeping (the cAdvisor
-// provider). Snapshot must not block on I/O: the scrape path only reads it.
+// CgroupStatsProvider gives cgroup samples (the cAdvisor provider): Current
+// returns a snapshot taken at most maxAge ago, reading the cgroups first when
+// the last one is older. It reads cgroup files only, never walks a filesystem.
 type CgroupStatsProvider interface {
-	Snapshot() cadvisor.Snapshot
+	Current(maxAge time.Duration) cadvisor.Snapshot
 }
+
+// DefaultCgroupMaxAge is how old a cgroup snapshot may be for an assembly:
+// assemblies within it (a scrape and a JSON request) share one housekeeping.
+const DefaultCgroupMaxAge = time.Second
 
 // errNoNodeCgroup is reported when the root cgroup has no sample yet or could
 // not be read.

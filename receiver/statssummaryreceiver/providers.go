@@ -27,7 +27,6 @@ func startProviders(cfg *Config, logger *zap.Logger) (*providers, error) {
 	p := &providers{}
 	if cfg.Cgroups.Enabled {
 		cg, err := cadvisor.New(cadvisor.Options{
-			Interval:        cfg.CollectionInterval,
 			PodsCgroup:      cfg.Cgroups.PodsCgroup,
 			SystemCgroups:   cfg.Cgroups.systemCgroups(),
 			TrackContainers: mode == summary.ModeCAdvisor,
