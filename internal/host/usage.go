@@ -48,10 +48,10 @@ func diskUsage(ctx context.Context, root string) (usage, error) {
 		if !ok {
 			return nil
 		}
-		if d.IsDir() && path != root && uint64(st.Dev) != rootDev {
+		if d.IsDir() && path != root && st.Dev != rootDev {
 			return filepath.SkipDir
 		}
-		key := [2]uint64{uint64(st.Dev), st.Ino}
+		key := [2]uint64{st.Dev, st.Ino}
 		if seen[key] {
 			return nil
 		}
@@ -65,7 +65,7 @@ func diskUsage(ctx context.Context, root string) (usage, error) {
 
 func devOf(fi os.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Dev)
+		return st.Dev
 	}
 	return 0
 }
