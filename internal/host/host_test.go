@@ -206,13 +206,27 @@ func TestWalkCancelledKeepsLastResults(t *testing.T) {
 	if err := p.Walk(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Walk with a cancelled context = %v, want context.Canceled", err)
 	}
-	if _, ok := p.Pod(uid); !ok {
-		t.Error("an interrupted walk dropped the last results")
+	if got, _ := p.Pod(uid); len(got.Volumes) != 1 {
+		t.Errorf("an interrupted walk dropped the last results: %+v", got)
 	}
 	if err := p.Walk(t.Context()); err != nil {
 		t.Fatalf("Walk: %v", err)
 	}
-	if _, ok := p.Pod(uid); ok {
-		t.Error("a completed walk kept a removed pod")
+	if got, _ := p.Pod(uid); len(got.Volumes) != 0 {
+		t.Errorf("a completed walk kept a removed pod's volumes: %+v", got.Volumes)
+	}
+}
+
+func TestPodUnknownUntilFirstWalk(t *testing.T) {
+	p := New(Options{KubeletRootDir: t.TempDir(), PodLogsDir: t.TempDir()})
+	if _, ok := p.Pod("any"); ok {
+		t.Fatal("a pod is known before any walk")
+	}
+	if err := p.Walk(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := p.Pod("absent")
+	if !ok || got.Time.IsZero() || got.EphemeralVolumeBytes != 0 || len(got.Volumes) != 0 {
+		t.Errorf("pod the walk did not find = %+v, %v; want zero usage at the walk time", got, ok)
 	}
 }

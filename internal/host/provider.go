@@ -79,8 +79,10 @@ type PodStats struct {
 type Provider struct {
 	opts Options
 
-	mu   sync.RWMutex
-	pods map[string]PodStats // by pod UID
+	mu       sync.RWMutex
+	pods     map[string]PodStats // by pod UID
+	walked   bool                // a walk has completed
+	walkTime time.Time           // when the last completed walk started
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -131,13 +133,19 @@ func (p *Provider) Node() (NodeStats, error) {
 	return out, errors.Join(errs...)
 }
 
-// Pod returns the last walk's usage for a pod; ok is false when the walker has
-// not seen it.
+// Pod returns the last walk's usage for a pod: zero for a pod the walk did not
+// find (no volumes, logs or etc-hosts on this node). ok is false until a first
+// walk has completed: nothing is known yet.
 func (p *Provider) Pod(uid string) (PodStats, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	s, ok := p.pods[uid]
-	return s, ok
+	if !p.walked {
+		return PodStats{}, false
+	}
+	if s, ok := p.pods[uid]; ok {
+		return s, true
+	}
+	return PodStats{Time: p.walkTime}, true
 }
 
 // Start walks once in the background right away, then every WalkPeriod until
@@ -236,7 +244,7 @@ func (p *Provider) Walk(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	p.pods = pods
+	p.pods, p.walked, p.walkTime = pods, true, now
 	p.mu.Unlock()
 	return errors.Join(errs...)
 }

@@ -26,32 +26,34 @@ func fillNodeFromHost(n *statsapi.NodeStats, h host.NodeStats) {
 
 // fillPodFromHost adds a pod's volumes, its containers' logs (where the
 // runtime gave none) and ephemeral storage = containers' rootfs + logs +
-// disk-backed ephemeral volumes + etc-hosts, on the node fs.
+// disk-backed ephemeral volumes + etc-hosts, on the node fs. Until the host
+// provider has walked once (known false) ephemeral storage is left out rather
+// than understated.
 func fillPodFromHost(p *statsapi.PodStats, h host.PodStats, known bool, nodeFs *statsapi.FsStats) {
-	if known {
-		if p.VolumeStats == nil && len(h.Volumes) > 0 {
-			p.VolumeStats = append([]statsapi.VolumeStats(nil), h.Volumes...)
-		}
-		for i := range p.Containers {
-			c := &p.Containers[i]
-			if c.Logs == nil && h.Logs[c.Name] != nil {
-				l := withFsCapacity(*h.Logs[c.Name], nodeFs)
-				c.Logs = &l
-			}
+	if !known {
+		return
+	}
+	if p.VolumeStats == nil && len(h.Volumes) > 0 {
+		p.VolumeStats = append([]statsapi.VolumeStats(nil), h.Volumes...)
+	}
+	for i := range p.Containers {
+		c := &p.Containers[i]
+		if c.Logs == nil && h.Logs[c.Name] != nil {
+			l := withFsCapacity(*h.Logs[c.Name], nodeFs)
+			c.Logs = &l
 		}
 	}
 	if p.EphemeralStorage != nil {
 		return
 	}
-	var used, inodes uint64
-	have := false
+	used := h.EphemeralVolumeBytes + h.EtcHostsBytes
+	inodes := h.EphemeralVolumeInodes + h.EtcHostsInodes
 	add := func(fs *statsapi.FsStats) {
 		if fs == nil {
 			return
 		}
 		if fs.UsedBytes != nil {
 			used += *fs.UsedBytes
-			have = true
 		}
 		if fs.InodesUsed != nil {
 			inodes += *fs.InodesUsed
@@ -60,14 +62,6 @@ func fillPodFromHost(p *statsapi.PodStats, h host.PodStats, known bool, nodeFs *
 	for i := range p.Containers {
 		add(p.Containers[i].Rootfs)
 		add(p.Containers[i].Logs)
-	}
-	if known {
-		used += h.EphemeralVolumeBytes + h.EtcHostsBytes
-		inodes += h.EphemeralVolumeInodes + h.EtcHostsInodes
-		have = true
-	}
-	if !have {
-		return
 	}
 	t := h.Time
 	es := withFsCapacity(statsapi.FsStats{Time: metav1.NewTime(t), UsedBytes: &used, InodesUsed: &inodes}, nodeFs)

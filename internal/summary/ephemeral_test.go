@@ -84,3 +84,46 @@ func TestHostFailureKeepsPods(t *testing.T) {
 		t.Error("no provenance for the container")
 	}
 }
+
+type unwalkedHost struct{ fakeHost }
+
+func (unwalkedHost) Pod(string) (host.PodStats, bool) { return host.PodStats{}, false }
+
+func TestEphemeralStorageBeforeAndAfterFirstWalk(t *testing.T) {
+	walkTime := time.Unix(1700000100, 0)
+	nodeFs := &statsapi.FsStats{CapacityBytes: p64(1 << 40)}
+	tests := []struct {
+		name     string
+		host     HostStatsProvider
+		wantUsed *uint64
+	}{
+		{"before the first walk: left out, not understated", unwalkedHost{fakeHost{node: host.NodeStats{Fs: nodeFs}}}, nil},
+		// The walk did not find the pod: no volumes or logs of its own on disk.
+		{"walked, pod without files: rootfs only", fakeHost{node: host.NodeStats{Fs: nodeFs}, pods: map[string]host.PodStats{"other": {}}}, p64(1000)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := onePod(nil, nil, criCPU(1, nil), nil)
+			res.Pods[0].Containers[0].Rootfs = &statsapi.FsStats{UsedBytes: p64(1000), InodesUsed: p64(10)}
+			h := tt.host
+			if fh, ok := h.(fakeHost); ok {
+				fh.pods[podUID] = host.PodStats{Time: walkTime}
+				h = fh
+			}
+			got, err := NewAssembler(Options{NodeName: "n", Pods: fakePods{res: res}, Host: h}).Get(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			es := got.Summary.Pods[0].EphemeralStorage
+			if tt.wantUsed == nil {
+				if es != nil {
+					t.Errorf("ephemeral storage = %+v, want none before the first walk", es)
+				}
+				return
+			}
+			if es == nil || *es.UsedBytes != *tt.wantUsed || !es.Time.Time.Equal(walkTime) || es.CapacityBytes != nodeFs.CapacityBytes {
+				t.Errorf("ephemeral storage = %+v, want %d used at %v on the node fs", es, *tt.wantUsed, walkTime)
+			}
+		})
+	}
+}
