@@ -137,8 +137,6 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 }
 
 // podTotalsDerived reports whether the runtime's answer has pod CPU, memory
-// and swap summed from containers instead of the runtime's own pod stats
-// (ListContainerStats without ListPodSandboxStats). The foundation's CRI
-// provider always sums; a provider that tells its stats path should answer
-// here (for issue 3's cri.PodStatsResult: res.Path == cri.PathPartial).
-func podTotalsDerived(cri.PodStatsResult) bool { return true }
+// and swap summed from its containers (the partial path: ListContainerStats
+// without ListPodSandboxStats) rather than the runtime's own pod stats.
+func podTotalsDerived(res cri.PodStatsResult) bool { return res.Path == cri.PathPartial }

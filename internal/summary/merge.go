@@ -7,36 +7,36 @@ import (
 	"github.com/statssummary/statssummary/internal/cri"
 )
 
-// Source names where a Summary block's values came from.
-type Source string
+// Origin names where a Summary block's values came from.
+type Origin string
 
-// Sources of a block.
+// Origins of a block.
 const (
-	// SourceNone: no source had the block; it is nil.
-	SourceNone Source = "none"
-	// SourceCRI: every value came from the runtime.
-	SourceCRI Source = "cri"
-	// SourceCAdvisor: every value came from the cgroup (cAdvisor).
-	SourceCAdvisor Source = "cadvisor"
-	// SourceMixed: the primary source's block with fields filled by the other.
-	SourceMixed Source = "cri+cadvisor"
+	// OriginNone: no source had the block; it is nil.
+	OriginNone Origin = "none"
+	// OriginCRI: every value came from the runtime.
+	OriginCRI Origin = "cri"
+	// OriginCAdvisor: every value came from the cgroup (cAdvisor).
+	OriginCAdvisor Origin = "cadvisor"
+	// OriginMixed: the primary source's block with fields filled by the other.
+	OriginMixed Origin = "cri+cadvisor"
 )
 
-// BlockSources says which source fed each block of a pod or container.
-type BlockSources struct {
-	CPU     Source
-	Memory  Source
-	Swap    Source
-	IO      Source
-	Network Source
-	Process Source
+// BlockOrigins says which source fed each block of a pod or container.
+type BlockOrigins struct {
+	CPU     Origin
+	Memory  Origin
+	Swap    Origin
+	IO      Origin
+	Network Origin
+	Process Origin
 }
 
 // Provenance records the sources of every pod and container block of an
 // assembly.
 type Provenance struct {
-	Pods       map[string]BlockSources           // by pod UID
-	Containers map[cri.ContainerKey]BlockSources // by pod UID and container name
+	Pods       map[string]BlockOrigins           // by pod UID
+	Containers map[cri.ContainerKey]BlockOrigins // by pod UID and container name
 }
 
 // precedence says which source wins a field both have.
@@ -71,31 +71,31 @@ func containerBlocks(c *statsapi.ContainerStats) blocks {
 // MergePod fills a pod's blocks from its cgroup sample, field by field: every
 // value the runtime gave is kept, the cgroup only fills what the runtime left
 // nil. An empty sample (an unreadable cgroup) changes nothing.
-func MergePod(p *statsapi.PodStats, cg *cadvisor.CgroupStats) BlockSources {
+func MergePod(p *statsapi.PodStats, cg *cadvisor.CgroupStats) BlockOrigins {
 	return mergeBlocks(podBlocks(p), cg, criFirst)
 }
 
 // MergeContainer is MergePod for a container.
-func MergeContainer(c *statsapi.ContainerStats, cg *cadvisor.CgroupStats) BlockSources {
+func MergeContainer(c *statsapi.ContainerStats, cg *cadvisor.CgroupStats) BlockOrigins {
 	return mergeBlocks(containerBlocks(c), cg, criFirst)
 }
 
-func mergeBlocks(b blocks, cg *cadvisor.CgroupStats, prec precedence) BlockSources {
+func mergeBlocks(b blocks, cg *cadvisor.CgroupStats, prec precedence) BlockOrigins {
 	return mergeBlocksUsage(b, cg, prec, prec)
 }
 
 // mergeBlocksUsage is mergeBlocks with its own precedence for the CPU, memory
 // and swap blocks (usagePrec).
-func mergeBlocksUsage(b blocks, cg *cadvisor.CgroupStats, prec, usagePrec precedence) BlockSources {
+func mergeBlocksUsage(b blocks, cg *cadvisor.CgroupStats, prec, usagePrec precedence) BlockOrigins {
 	if cg.Empty() {
 		cg = &cadvisor.CgroupStats{}
 	}
-	var out BlockSources
+	var out BlockOrigins
 	out.CPU = mergeBlock(b.cpu, cg.CPU, usagePrec, fillCPU, emptyCPU)
 	out.Memory = mergeBlock(b.memory, cg.Memory, usagePrec, fillMemory, emptyMemory)
 	out.Swap = mergeBlock(b.swap, cg.Swap, usagePrec, fillSwap, emptySwap)
 	out.IO = mergeBlock(b.io, cg.IO, prec, fillIO, emptyIO)
-	out.Network, out.Process = SourceNone, SourceNone
+	out.Network, out.Process = OriginNone, OriginNone
 	if b.network != nil {
 		out.Network = mergeBlock(b.network, cg.Network, prec, fillNetwork, emptyNetwork)
 	}
@@ -109,36 +109,36 @@ func mergeBlocksUsage(b blocks, cg *cadvisor.CgroupStats, prec, usagePrec preced
 // values and fill copies the cgroup's only into nil fields; with cgroupFirst
 // the roles swap. A cgroup block that is empty (all zero) is ignored. The
 // result is never aliased to the cgroup sample, which the provider shares.
-func mergeBlock[T any](dst **T, cg *T, prec precedence, fill func(dst, src *T) bool, empty func(*T) bool) Source {
+func mergeBlock[T any](dst **T, cg *T, prec precedence, fill func(dst, src *T) bool, empty func(*T) bool) Origin {
 	if cg != nil && empty(cg) {
 		cg = nil
 	}
 	cri := *dst
 	switch {
 	case cri == nil && cg == nil:
-		return SourceNone
+		return OriginNone
 	case cg == nil:
-		return SourceCRI
+		return OriginCRI
 	case cri == nil:
 		c := *cg
 		*dst = &c
-		return SourceCAdvisor
+		return OriginCAdvisor
 	}
 	if prec == cgroupFirst {
 		merged := *cg
 		if fill(&merged, cri) {
 			*dst = &merged
-			return SourceMixed
+			return OriginMixed
 		}
 		*dst = &merged
-		return SourceCAdvisor
+		return OriginCAdvisor
 	}
 	merged := *cri
 	if fill(&merged, cg) {
 		*dst = &merged
-		return SourceMixed
+		return OriginMixed
 	}
-	return SourceCRI
+	return OriginCRI
 }
 
 // fillPtr sets *dst from src when dst is nil and src is not; it reports
@@ -264,7 +264,7 @@ func emptyProcess(s *statsapi.ProcessStats) bool { return isZero(s.ProcessCount)
 // cgroup's own totals (which include the sandbox) then win over those sums in
 // every mode but ModeCRI.
 func mergePods(pods []statsapi.PodStats, ids map[cri.ContainerKey]cri.ContainerInfo, snap cadvisor.Snapshot, mode Mode, derivedPodTotals bool) Provenance {
-	prov := Provenance{Pods: map[string]BlockSources{}, Containers: map[cri.ContainerKey]BlockSources{}}
+	prov := Provenance{Pods: map[string]BlockOrigins{}, Containers: map[cri.ContainerKey]BlockOrigins{}}
 	prec := criFirst
 	if mode == ModeCAdvisor {
 		prec = cgroupFirst

@@ -89,8 +89,8 @@ func TestMergeCRIFirst(t *testing.T) {
 		containerG *cadvisor.CgroupStats
 		wantPod    statsapi.PodStats // only CPU, Memory, ProcessStats compared
 		wantCont   statsapi.ContainerStats
-		wantPodSrc BlockSources
-		wantCSrc   BlockSources
+		wantPodSrc BlockOrigins
+		wantCSrc   BlockOrigins
 	}{
 		{
 			// The opposite of the kubelet's TestCRIListPodStats: the runtime's
@@ -106,8 +106,8 @@ func TestMergeCRIFirst(t *testing.T) {
 				ProcessStats: &statsapi.ProcessStats{ProcessCount: p64(3)},
 			},
 			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, p64(30)), Memory: criMem(2500, 1500)},
-			wantPodSrc: BlockSources{CPU: SourceCRI, Memory: SourceMixed, Process: SourceCAdvisor, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
-			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceCRI, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantPodSrc: BlockOrigins{CPU: OriginCRI, Memory: OriginMixed, Process: OriginCAdvisor, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
+			wantCSrc:   BlockOrigins{CPU: OriginCRI, Memory: OriginCRI, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 		},
 		{
 			name:  "runtime lacks nano cores and memory: cgroup fills",
@@ -121,8 +121,8 @@ func TestMergeCRIFirst(t *testing.T) {
 			},
 			// ModeCRIFill has no container cgroups: the container stays as is.
 			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
-			wantPodSrc: BlockSources{CPU: SourceMixed, Memory: SourceCAdvisor, Process: SourceCAdvisor, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
-			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantPodSrc: BlockOrigins{CPU: OriginMixed, Memory: OriginCAdvisor, Process: OriginCAdvisor, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
+			wantCSrc:   BlockOrigins{CPU: OriginCRI, Memory: OriginNone, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 		},
 		{
 			// Without runtime pod stats the pod totals are container sums:
@@ -139,8 +139,8 @@ func TestMergeCRIFirst(t *testing.T) {
 				ProcessStats: &statsapi.ProcessStats{ProcessCount: p64(3)},
 			},
 			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, p64(30)), Memory: criMem(2500, 1500)},
-			wantPodSrc: BlockSources{CPU: SourceCAdvisor, Memory: SourceCAdvisor, Process: SourceCAdvisor, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
-			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceCRI, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantPodSrc: BlockOrigins{CPU: OriginCAdvisor, Memory: OriginCAdvisor, Process: OriginCAdvisor, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
+			wantCSrc:   BlockOrigins{CPU: OriginCRI, Memory: OriginCRI, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 		},
 		{
 			name:    "container sums and an unreadable pod cgroup: sums kept",
@@ -152,8 +152,8 @@ func TestMergeCRIFirst(t *testing.T) {
 			},
 			wantPod:    statsapi.PodStats{CPU: criCPU(5000, nil)},
 			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
-			wantPodSrc: BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
-			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantPodSrc: BlockOrigins{CPU: OriginCRI, Memory: OriginNone, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
+			wantCSrc:   BlockOrigins{CPU: OriginCRI, Memory: OriginNone, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 		},
 		{
 			name:       "zero sample of an unreadable cgroup changes nothing",
@@ -162,8 +162,8 @@ func TestMergeCRIFirst(t *testing.T) {
 			podCg:      zeroSample,
 			wantPod:    statsapi.PodStats{CPU: criCPU(5000, nil)},
 			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
-			wantPodSrc: BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
-			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantPodSrc: BlockOrigins{CPU: OriginCRI, Memory: OriginNone, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
+			wantCSrc:   BlockOrigins{CPU: OriginCRI, Memory: OriginNone, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 		},
 		{
 			name:       "cri mode: cgroups never touch pods",
@@ -172,8 +172,8 @@ func TestMergeCRIFirst(t *testing.T) {
 			podCg:      cgSample(),
 			wantPod:    statsapi.PodStats{CPU: criCPU(5000, nil)},
 			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
-			wantPodSrc: BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
-			wantCSrc:   BlockSources{CPU: SourceCRI, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantPodSrc: BlockOrigins{CPU: OriginCRI, Memory: OriginNone, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
+			wantCSrc:   BlockOrigins{CPU: OriginCRI, Memory: OriginNone, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 		},
 		{
 			name:       "cadvisor mode: cgroups win, runtime fills",
@@ -185,8 +185,8 @@ func TestMergeCRIFirst(t *testing.T) {
 				CPU:    &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(999_000), UsageNanoCores: p64(30)},
 				Memory: criMem(2500, 1500),
 			},
-			wantPodSrc: BlockSources{CPU: SourceNone, Memory: SourceNone, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
-			wantCSrc:   BlockSources{CPU: SourceMixed, Memory: SourceCRI, Process: SourceNone, Swap: SourceNone, IO: SourceNone, Network: SourceNone},
+			wantPodSrc: BlockOrigins{CPU: OriginNone, Memory: OriginNone, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
+			wantCSrc:   BlockOrigins{CPU: OriginMixed, Memory: OriginCRI, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 		},
 	}
 	for _, tt := range tests {
@@ -290,25 +290,38 @@ func TestNodeWithoutCgroupSampleIsSourceError(t *testing.T) {
 	}
 }
 
-// TestAssemblerMergesAndRecordsProvenance goes through Get: with the
-// foundation's runtime provider, pod totals are container sums, so the pod
-// cgroup feeds pod CPU and memory while containers keep the runtime's values,
-// and the Assembly says so.
+// TestAssemblerMergesAndRecordsProvenance goes through Get: on the partial
+// path the runtime's pod totals are container sums, so the pod cgroup feeds pod
+// CPU and memory; on the strict path they are the runtime's and stay. The
+// containers keep the runtime's values either way, and the Assembly says so.
 func TestAssemblerMergesAndRecordsProvenance(t *testing.T) {
-	res := onePod(criCPU(5000, p64(40)), criMem(3000, 2000), criCPU(4000, p64(30)), criMem(2500, 1500))
-	snap := cadvisor.Snapshot{Node: cgSample(), Pods: map[string]*cadvisor.CgroupStats{podUID: cgSample()}}
-	a := NewAssembler(Options{NodeName: "n", Pods: fakePods{res: res}, Cgroups: fakeCgroups{snap: snap}})
-	got, err := a.Get(t.Context())
-	if err != nil {
-		t.Fatalf("Get: %v", err)
+	tests := []struct {
+		path       cri.StatsPath
+		wantPodCPU uint64
+		wantOrigin Origin
+	}{
+		{cri.PathPartial, 999_000, OriginCAdvisor},
+		{cri.PathStrict, 5000, OriginCRI},
 	}
-	pod := got.Summary.Pods[0]
-	if *pod.CPU.UsageCoreNanoSeconds != 999_000 || *pod.Containers[0].CPU.UsageCoreNanoSeconds != 4000 {
-		t.Errorf("pod, container cpu = %d, %d; want the pod cgroup's 999000 and the runtime's 4000",
-			*pod.CPU.UsageCoreNanoSeconds, *pod.Containers[0].CPU.UsageCoreNanoSeconds)
-	}
-	if got.Provenance.Pods[podUID].CPU != SourceCAdvisor || got.Provenance.Containers[cri.ContainerKey{PodUID: podUID, Name: "app"}].CPU != SourceCRI {
-		t.Errorf("provenance = %+v", got.Provenance)
+	for _, tt := range tests {
+		t.Run(string(tt.path), func(t *testing.T) {
+			res := onePod(criCPU(5000, p64(40)), criMem(3000, 2000), criCPU(4000, p64(30)), criMem(2500, 1500))
+			res.Path = tt.path
+			snap := cadvisor.Snapshot{Node: cgSample(), Pods: map[string]*cadvisor.CgroupStats{podUID: cgSample()}}
+			a := NewAssembler(Options{NodeName: "n", Pods: fakePods{res: res}, Cgroups: fakeCgroups{snap: snap}})
+			got, err := a.Get(t.Context())
+			if err != nil {
+				t.Fatalf("Get: %v", err)
+			}
+			pod := got.Summary.Pods[0]
+			if *pod.CPU.UsageCoreNanoSeconds != tt.wantPodCPU || *pod.Containers[0].CPU.UsageCoreNanoSeconds != 4000 {
+				t.Errorf("pod, container cpu = %d, %d; want %d and the runtime's 4000",
+					*pod.CPU.UsageCoreNanoSeconds, *pod.Containers[0].CPU.UsageCoreNanoSeconds, tt.wantPodCPU)
+			}
+			if got.Provenance.Pods[podUID].CPU != tt.wantOrigin || got.Provenance.Containers[cri.ContainerKey{PodUID: podUID, Name: "app"}].CPU != OriginCRI {
+				t.Errorf("provenance = %+v", got.Provenance)
+			}
+		})
 	}
 }
 
@@ -371,7 +384,7 @@ func TestMergeNetworkAndPressure(t *testing.T) {
 	if d := cmp.Diff(&statsapi.IOStats{Time: cgTime, PSI: psi}, got.IO); d != "" {
 		t.Errorf("io (-want +got):\n%s", d)
 	}
-	want := BlockSources{CPU: SourceMixed, Memory: SourceNone, Swap: SourceNone, IO: SourceCAdvisor, Network: SourceMixed, Process: SourceNone}
+	want := BlockOrigins{CPU: OriginMixed, Memory: OriginNone, Swap: OriginNone, IO: OriginCAdvisor, Network: OriginMixed, Process: OriginNone}
 	if d := cmp.Diff(want, prov.Pods[podUID]); d != "" {
 		t.Errorf("provenance (-want +got):\n%s", d)
 	}

@@ -52,7 +52,7 @@ func startProviders(cfg *Config, logger *zap.Logger) (*providers, error) {
 	}
 	p.host = host.New(host.Options{
 		KubeletRootDir: cfg.Host.KubeletRootDir,
-		PodLogsDir:     cfg.Host.PodLogsDir,
+		PodLogsDir:     cfg.CRI.PodLogsDir, // empty: host.DefaultPodLogsDir
 		WalkPeriod:     cfg.Host.VolumeWalkPeriod,
 		Logger:         logger,
 	})

@@ -34,14 +34,12 @@ type CgroupsConfig struct {
 	_ struct{}
 }
 
-// HostConfig says where the kubelet keeps pod data and logs, and how often
-// their usage is measured.
+// HostConfig says where the kubelet keeps pod data and how often its usage is
+// measured. Pod logs are where cri.pod_logs_dir says.
 type HostConfig struct {
 	// KubeletRootDir is the kubelet's --root-dir: the node fs is statfs of it,
 	// and pods/<uid>/volumes and etc-hosts are measured under it.
 	KubeletRootDir string `mapstructure:"kubelet_root_dir"`
-	// PodLogsDir holds the pods' container logs.
-	PodLogsDir string `mapstructure:"pod_logs_dir"`
 	// VolumeWalkPeriod is how often volume and log usage is measured by the
 	// background walker (never on the scrape path).
 	VolumeWalkPeriod time.Duration `mapstructure:"volume_walk_period"`
@@ -55,7 +53,6 @@ func defaultCgroupsConfig() CgroupsConfig { return CgroupsConfig{Enabled: true} 
 func defaultHostConfig() HostConfig {
 	return HostConfig{
 		KubeletRootDir:   host.DefaultKubeletRootDir,
-		PodLogsDir:       host.DefaultPodLogsDir,
 		VolumeWalkPeriod: host.DefaultWalkPeriod,
 	}
 }
@@ -95,9 +92,6 @@ func (cfg *Config) validateProviders() []error {
 	}
 	if cfg.Host.KubeletRootDir == "" || !path.IsAbs(cfg.Host.KubeletRootDir) {
 		errs = append(errs, fmt.Errorf("host.kubelet_root_dir: %q is not an absolute path", cfg.Host.KubeletRootDir))
-	}
-	if cfg.Host.PodLogsDir == "" || !path.IsAbs(cfg.Host.PodLogsDir) {
-		errs = append(errs, fmt.Errorf("host.pod_logs_dir: %q is not an absolute path", cfg.Host.PodLogsDir))
 	}
 	if cfg.Host.VolumeWalkPeriod <= 0 {
 		errs = append(errs, fmt.Errorf("host.volume_walk_period: must be positive, got %s", cfg.Host.VolumeWalkPeriod))

@@ -105,7 +105,6 @@ func TestLoadProvidersConfig(t *testing.T) {
 	full.Cgroups.RuntimeCgroup = "/system.slice/containerd.service"
 	full.Cgroups.MiscCgroup = "/system.slice"
 	full.Host.KubeletRootDir = "/data/kubelet"
-	full.Host.PodLogsDir = "/data/log/pods"
 	full.Host.VolumeWalkPeriod = 2 * time.Minute
 	noCgroups := createDefaultConfig().(*Config)
 	noCgroups.Mode = "cri"
