@@ -245,6 +245,7 @@ func (p *Provider) refreshLocked() error {
 
 	for name, cg := range p.systemCgroups(&errs) {
 		if s := read(cg, metrics, 0, 0); s != nil {
+			s.StartTime = p.cgroupCreated(cg)
 			snap.System[name] = s
 		}
 	}
@@ -392,4 +393,20 @@ func (p *Provider) memoryLimit(name string) uint64 {
 		return 0
 	}
 	return v
+}
+
+// cgroupCreated is when a cgroup was made, as cAdvisor tells it: the oldest
+// modification time of its directories across hierarchies. Zero when unknown.
+func (p *Provider) cgroupCreated(name string) time.Time {
+	var oldest time.Time
+	for _, m := range p.subsystems {
+		fi, err := os.Stat(filepath.Join(m, name))
+		if err != nil {
+			continue
+		}
+		if oldest.IsZero() || fi.ModTime().Before(oldest) {
+			oldest = fi.ModTime()
+		}
+	}
+	return oldest
 }

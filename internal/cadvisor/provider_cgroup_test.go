@@ -141,6 +141,7 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 	cgs := makeCgroups(t, mounts, root, podName, cName)
 	pod, ctr := cgs[1], cgs[2]
 	p.opts.PodsCgroup = root
+	p.opts.SystemCgroups = map[string]string{"kubelet": root}
 
 	// In a network namespace of its own with a veth pair (eth0, v1), the
 	// shell waits on stdin until it has joined the cgroup, then holds 32 MiB
@@ -265,6 +266,26 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 				t.Errorf("%s: %s = %d, files said %d then %d", what, f.name, f.got, f.before, f.after)
 			}
 		}
+	}
+	// The test root as the kubelet system container: its CPU is the
+	// hierarchy's, its start the oldest mtime of its directories.
+	kubelet := snap.System["kubelet"]
+	rootCg := cgs[0]
+	if kubelet == nil || !between(*kubelet.CPU.UsageCoreNanoSeconds, readUint(t, rootCg.file(cpuCtrl, cpuFile)), podAfter.cpu) {
+		t.Errorf("kubelet system container = %+v, want the test root's cpuacct.usage", kubelet)
+	}
+	var oldest time.Time
+	for _, dir := range rootCg.dirs {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oldest.IsZero() || fi.ModTime().Before(oldest) {
+			oldest = fi.ModTime()
+		}
+	}
+	if kubelet != nil && !kubelet.StartTime.Equal(oldest) {
+		t.Errorf("kubelet start = %v, want the oldest cgroup directory mtime %v", kubelet.StartTime, oldest)
 	}
 	check("pod", snap.Pods[uid], podBefore, podAfter)
 	check("container", snap.Containers[cid], ctrBefore, ctrAfter)

@@ -11,13 +11,15 @@ import (
 type CgroupStats struct {
 	// Cgroup is the cgroup's name relative to the hierarchy root, e.g.
 	// "/kubepods/burstable/pod<uid>".
-	Cgroup  string
-	CPU     *statsapi.CPUStats
-	Memory  *statsapi.MemoryStats
-	Swap    *statsapi.SwapStats
-	IO      *statsapi.IOStats
-	Network *statsapi.NetworkStats
-	Process *statsapi.ProcessStats
+	Cgroup string
+	// StartTime is when the cgroup was made; set for system containers only.
+	StartTime time.Time
+	CPU       *statsapi.CPUStats
+	Memory    *statsapi.MemoryStats
+	Swap      *statsapi.SwapStats
+	IO        *statsapi.IOStats
+	Network   *statsapi.NetworkStats
+	Process   *statsapi.ProcessStats
 }
 
 // Empty reports whether the sample carries nothing worth merging: no CPU time

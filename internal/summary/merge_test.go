@@ -241,6 +241,7 @@ func TestNodeFromCgroups(t *testing.T) {
 		Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", RxBytes: p64(10)}, {Name: "eth1", RxBytes: p64(20)}}}
 	runtime := cgSample()
 	runtime.CPU.UsageCoreNanoSeconds = p64(1234)
+	runtime.StartTime = time.Unix(1690000000, 0)
 	snap := cadvisor.Snapshot{
 		Node: node,
 		System: map[string]*cadvisor.CgroupStats{
@@ -267,8 +268,8 @@ func TestNodeFromCgroups(t *testing.T) {
 	var names []string
 	for _, c := range n.SystemContainers {
 		names = append(names, c.Name)
-		if c.Name == statsapi.SystemContainerRuntime && *c.CPU.UsageCoreNanoSeconds != 1234 {
-			t.Errorf("runtime cpu = %d, want 1234", *c.CPU.UsageCoreNanoSeconds)
+		if c.Name == statsapi.SystemContainerRuntime && (*c.CPU.UsageCoreNanoSeconds != 1234 || !c.StartTime.Time.Equal(runtime.StartTime)) {
+			t.Errorf("runtime cpu, start = %d, %v; want 1234, %v", *c.CPU.UsageCoreNanoSeconds, c.StartTime, runtime.StartTime)
 		}
 	}
 	if d := cmp.Diff([]string{"pods", "runtime"}, names); d != "" {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
@@ -38,6 +39,9 @@ func fillNodeFromCgroups(n *statsapi.NodeStats, snap cadvisor.Snapshot) error {
 			continue
 		}
 		c := statsapi.ContainerStats{Name: name}
+		if !cg.StartTime.IsZero() {
+			c.StartTime = metav1.NewTime(cg.StartTime)
+		}
 		containerFromCgroup(&c, cg)
 		n.SystemContainers = append(n.SystemContainers, c)
 	}
