@@ -1,5 +1,10 @@
 // Package summary owns the assembly of the kubelet Summary
-// (k8s.io/kubelet/pkg/apis/stats/v1alpha1) from the stats providers. One failing
+// (k8s.io/kubelet/pkg/apis/stats/v1alpha1) from the stats providers: the
+// runtime (CRI) for pods and containers, cgroups (cAdvisor) for the node,
+// system containers and pod cgroups, the host for boot time, rlimit, node fs,
+// volumes and ephemeral storage. The runtime and cgroups are merged field by
+// field (merge.go): a value the runtime gave is never replaced, and the
+// Assembly records which source fed each pod and container block. One failing
 // provider never loses what the others gave: the assembler returns the partial
 // Summary together with an error that names each source that failed.
 package summary
