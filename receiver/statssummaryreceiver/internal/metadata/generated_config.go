@@ -3,9 +3,108 @@
 package metadata
 
 import (
+	"fmt"
+
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/filter"
 )
+
+// ContainerCPUPressureAvgMetricAttributeKey specifies the key of an attribute for the container.cpu.pressure.avg metric.
+type ContainerCPUPressureAvgMetricAttributeKey string
+
+const (
+	ContainerCPUPressureAvgMetricAttributeKeyPressureType   ContainerCPUPressureAvgMetricAttributeKey = "pressure.type"
+	ContainerCPUPressureAvgMetricAttributeKeyPressureWindow ContainerCPUPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// ContainerCPUPressureAvgMetricConfig provides config for the container.cpu.pressure.avg metric.
+type ContainerCPUPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerCPUPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerCPUPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerCPUPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerCPUPressureAvgMetricAttributeKeyPressureType, ContainerCPUPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric container.cpu.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerCPUPressureTimeMetricAttributeKey specifies the key of an attribute for the container.cpu.pressure.time metric.
+type ContainerCPUPressureTimeMetricAttributeKey string
+
+const (
+	ContainerCPUPressureTimeMetricAttributeKeyPressureType ContainerCPUPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// ContainerCPUPressureTimeMetricConfig provides config for the container.cpu.pressure.time metric.
+type ContainerCPUPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                       `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerCPUPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerCPUPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerCPUPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerCPUPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric container.cpu.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
 
 // ContainerCPUTimeMetricConfig provides config for the container.cpu.time metric.
 type ContainerCPUTimeMetricConfig struct {
@@ -34,6 +133,343 @@ type ContainerCPUUsageMetricConfig struct {
 }
 
 func (ms *ContainerCPUUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerFilesystemAvailableMetricConfig provides config for the container.filesystem.available metric.
+type ContainerFilesystemAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerFilesystemAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerFilesystemCapacityMetricConfig provides config for the container.filesystem.capacity metric.
+type ContainerFilesystemCapacityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerFilesystemCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerFilesystemInodesMetricConfig provides config for the container.filesystem.inodes metric.
+type ContainerFilesystemInodesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerFilesystemInodesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerFilesystemInodesFreeMetricConfig provides config for the container.filesystem.inodes.free metric.
+type ContainerFilesystemInodesFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerFilesystemInodesFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerFilesystemInodesUsedMetricConfig provides config for the container.filesystem.inodes.used metric.
+type ContainerFilesystemInodesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerFilesystemInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerFilesystemUsageMetricConfig provides config for the container.filesystem.usage metric.
+type ContainerFilesystemUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerFilesystemUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerIoPressureAvgMetricAttributeKey specifies the key of an attribute for the container.io.pressure.avg metric.
+type ContainerIoPressureAvgMetricAttributeKey string
+
+const (
+	ContainerIoPressureAvgMetricAttributeKeyPressureType   ContainerIoPressureAvgMetricAttributeKey = "pressure.type"
+	ContainerIoPressureAvgMetricAttributeKeyPressureWindow ContainerIoPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// ContainerIoPressureAvgMetricConfig provides config for the container.io.pressure.avg metric.
+type ContainerIoPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerIoPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerIoPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerIoPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerIoPressureAvgMetricAttributeKeyPressureType, ContainerIoPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric container.io.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerIoPressureTimeMetricAttributeKey specifies the key of an attribute for the container.io.pressure.time metric.
+type ContainerIoPressureTimeMetricAttributeKey string
+
+const (
+	ContainerIoPressureTimeMetricAttributeKeyPressureType ContainerIoPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// ContainerIoPressureTimeMetricConfig provides config for the container.io.pressure.time metric.
+type ContainerIoPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerIoPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerIoPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerIoPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerIoPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric container.io.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerLogsAvailableMetricConfig provides config for the container.logs.available metric.
+type ContainerLogsAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerLogsAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerLogsCapacityMetricConfig provides config for the container.logs.capacity metric.
+type ContainerLogsCapacityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerLogsCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerLogsInodesMetricConfig provides config for the container.logs.inodes metric.
+type ContainerLogsInodesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerLogsInodesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerLogsInodesFreeMetricConfig provides config for the container.logs.inodes.free metric.
+type ContainerLogsInodesFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerLogsInodesFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerLogsInodesUsedMetricConfig provides config for the container.logs.inodes.used metric.
+type ContainerLogsInodesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerLogsInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerLogsUsageMetricConfig provides config for the container.logs.usage metric.
+type ContainerLogsUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerLogsUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	if parser == nil {
 		return nil
 	}
@@ -107,6 +543,103 @@ func (ms *ContainerMemoryPageFaultsMetricConfig) Unmarshal(parser *confmap.Conf)
 	return nil
 }
 
+// ContainerMemoryPressureAvgMetricAttributeKey specifies the key of an attribute for the container.memory.pressure.avg metric.
+type ContainerMemoryPressureAvgMetricAttributeKey string
+
+const (
+	ContainerMemoryPressureAvgMetricAttributeKeyPressureType   ContainerMemoryPressureAvgMetricAttributeKey = "pressure.type"
+	ContainerMemoryPressureAvgMetricAttributeKeyPressureWindow ContainerMemoryPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// ContainerMemoryPressureAvgMetricConfig provides config for the container.memory.pressure.avg metric.
+type ContainerMemoryPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                         `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryPressureAvgMetricAttributeKeyPressureType, ContainerMemoryPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric container.memory.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerMemoryPressureTimeMetricAttributeKey specifies the key of an attribute for the container.memory.pressure.time metric.
+type ContainerMemoryPressureTimeMetricAttributeKey string
+
+const (
+	ContainerMemoryPressureTimeMetricAttributeKeyPressureType ContainerMemoryPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// ContainerMemoryPressureTimeMetricConfig provides config for the container.memory.pressure.time metric.
+type ContainerMemoryPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                          `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric container.memory.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // ContainerMemoryRssMetricConfig provides config for the container.memory.rss metric.
 type ContainerMemoryRssMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -167,6 +700,1951 @@ func (ms *ContainerMemoryWorkingSetMetricConfig) Unmarshal(parser *confmap.Conf)
 	return nil
 }
 
+// ContainerSwapAvailableMetricConfig provides config for the container.swap.available metric.
+type ContainerSwapAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerSwapAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerSwapUsageMetricConfig provides config for the container.swap.usage metric.
+type ContainerSwapUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerSwapUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerUptimeMetricConfig provides config for the container.uptime metric.
+type ContainerUptimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerUptimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sContainerEphemeralStorageUsageMetricAttributeKey specifies the key of an attribute for the k8s.container.ephemeral_storage.usage metric.
+type K8sContainerEphemeralStorageUsageMetricAttributeKey string
+
+const (
+	K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType K8sContainerEphemeralStorageUsageMetricAttributeKey = "k8s.container.ephemeral_storage.fs_type"
+)
+
+// K8sContainerEphemeralStorageUsageMetricConfig provides config for the k8s.container.ephemeral_storage.usage metric.
+type K8sContainerEphemeralStorageUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sContainerEphemeralStorageUsageMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sContainerEphemeralStorageUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sContainerEphemeralStorageUsageMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType:
+		default:
+			return fmt.Errorf("metric k8s.container.ephemeral_storage.usage doesn't have an attribute %v, valid attributes: [k8s.container.ephemeral_storage.fs_type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeContainerFsAvailableMetricConfig provides config for the k8s.node.container_fs.available metric.
+type K8sNodeContainerFsAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeContainerFsAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeContainerFsCapacityMetricConfig provides config for the k8s.node.container_fs.capacity metric.
+type K8sNodeContainerFsCapacityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeContainerFsCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeContainerFsInodesMetricConfig provides config for the k8s.node.container_fs.inodes metric.
+type K8sNodeContainerFsInodesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeContainerFsInodesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeContainerFsInodesFreeMetricConfig provides config for the k8s.node.container_fs.inodes.free metric.
+type K8sNodeContainerFsInodesFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeContainerFsInodesFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeContainerFsInodesUsedMetricConfig provides config for the k8s.node.container_fs.inodes.used metric.
+type K8sNodeContainerFsInodesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeContainerFsInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeContainerFsUsageMetricConfig provides config for the k8s.node.container_fs.usage metric.
+type K8sNodeContainerFsUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeContainerFsUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeCPUPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.node.cpu.pressure.avg metric.
+type K8sNodeCPUPressureAvgMetricAttributeKey string
+
+const (
+	K8sNodeCPUPressureAvgMetricAttributeKeyPressureType   K8sNodeCPUPressureAvgMetricAttributeKey = "pressure.type"
+	K8sNodeCPUPressureAvgMetricAttributeKeyPressureWindow K8sNodeCPUPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// K8sNodeCPUPressureAvgMetricConfig provides config for the k8s.node.cpu.pressure.avg metric.
+type K8sNodeCPUPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeCPUPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeCPUPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeCPUPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeCPUPressureAvgMetricAttributeKeyPressureType, K8sNodeCPUPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric k8s.node.cpu.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeCPUPressureTimeMetricAttributeKey specifies the key of an attribute for the k8s.node.cpu.pressure.time metric.
+type K8sNodeCPUPressureTimeMetricAttributeKey string
+
+const (
+	K8sNodeCPUPressureTimeMetricAttributeKeyPressureType K8sNodeCPUPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sNodeCPUPressureTimeMetricConfig provides config for the k8s.node.cpu.pressure.time metric.
+type K8sNodeCPUPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeCPUPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeCPUPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeCPUPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeCPUPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.node.cpu.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeCPUTimeMetricConfig provides config for the k8s.node.cpu.time metric.
+type K8sNodeCPUTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeCPUTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeCPUUsageMetricConfig provides config for the k8s.node.cpu.usage metric.
+type K8sNodeCPUUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeCPUUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeFilesystemAvailableMetricConfig provides config for the k8s.node.filesystem.available metric.
+type K8sNodeFilesystemAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeFilesystemAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeFilesystemCapacityMetricConfig provides config for the k8s.node.filesystem.capacity metric.
+type K8sNodeFilesystemCapacityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeFilesystemCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeFilesystemInodesMetricConfig provides config for the k8s.node.filesystem.inodes metric.
+type K8sNodeFilesystemInodesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeFilesystemInodesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeFilesystemInodesFreeMetricConfig provides config for the k8s.node.filesystem.inodes.free metric.
+type K8sNodeFilesystemInodesFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeFilesystemInodesFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeFilesystemInodesUsedMetricConfig provides config for the k8s.node.filesystem.inodes.used metric.
+type K8sNodeFilesystemInodesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeFilesystemInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeFilesystemUsageMetricConfig provides config for the k8s.node.filesystem.usage metric.
+type K8sNodeFilesystemUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeFilesystemUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeImageFsAvailableMetricConfig provides config for the k8s.node.image_fs.available metric.
+type K8sNodeImageFsAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeImageFsAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeImageFsCapacityMetricConfig provides config for the k8s.node.image_fs.capacity metric.
+type K8sNodeImageFsCapacityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeImageFsCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeImageFsInodesMetricConfig provides config for the k8s.node.image_fs.inodes metric.
+type K8sNodeImageFsInodesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeImageFsInodesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeImageFsInodesFreeMetricConfig provides config for the k8s.node.image_fs.inodes.free metric.
+type K8sNodeImageFsInodesFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeImageFsInodesFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeImageFsInodesUsedMetricConfig provides config for the k8s.node.image_fs.inodes.used metric.
+type K8sNodeImageFsInodesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeImageFsInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeImageFsUsageMetricConfig provides config for the k8s.node.image_fs.usage metric.
+type K8sNodeImageFsUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeImageFsUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeIoPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.node.io.pressure.avg metric.
+type K8sNodeIoPressureAvgMetricAttributeKey string
+
+const (
+	K8sNodeIoPressureAvgMetricAttributeKeyPressureType   K8sNodeIoPressureAvgMetricAttributeKey = "pressure.type"
+	K8sNodeIoPressureAvgMetricAttributeKeyPressureWindow K8sNodeIoPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// K8sNodeIoPressureAvgMetricConfig provides config for the k8s.node.io.pressure.avg metric.
+type K8sNodeIoPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeIoPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeIoPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeIoPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeIoPressureAvgMetricAttributeKeyPressureType, K8sNodeIoPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric k8s.node.io.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeIoPressureTimeMetricAttributeKey specifies the key of an attribute for the k8s.node.io.pressure.time metric.
+type K8sNodeIoPressureTimeMetricAttributeKey string
+
+const (
+	K8sNodeIoPressureTimeMetricAttributeKeyPressureType K8sNodeIoPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sNodeIoPressureTimeMetricConfig provides config for the k8s.node.io.pressure.time metric.
+type K8sNodeIoPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeIoPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeIoPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeIoPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeIoPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.node.io.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeMemoryAvailableMetricConfig provides config for the k8s.node.memory.available metric.
+type K8sNodeMemoryAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeMemoryAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeMemoryMajorPageFaultsMetricConfig provides config for the k8s.node.memory.major_page_faults metric.
+type K8sNodeMemoryMajorPageFaultsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeMemoryMajorPageFaultsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeMemoryPageFaultsMetricConfig provides config for the k8s.node.memory.page_faults metric.
+type K8sNodeMemoryPageFaultsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeMemoryPageFaultsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeMemoryPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.node.memory.pressure.avg metric.
+type K8sNodeMemoryPressureAvgMetricAttributeKey string
+
+const (
+	K8sNodeMemoryPressureAvgMetricAttributeKeyPressureType   K8sNodeMemoryPressureAvgMetricAttributeKey = "pressure.type"
+	K8sNodeMemoryPressureAvgMetricAttributeKeyPressureWindow K8sNodeMemoryPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// K8sNodeMemoryPressureAvgMetricConfig provides config for the k8s.node.memory.pressure.avg metric.
+type K8sNodeMemoryPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                       `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeMemoryPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeMemoryPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeMemoryPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeMemoryPressureAvgMetricAttributeKeyPressureType, K8sNodeMemoryPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric k8s.node.memory.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeMemoryPressureTimeMetricAttributeKey specifies the key of an attribute for the k8s.node.memory.pressure.time metric.
+type K8sNodeMemoryPressureTimeMetricAttributeKey string
+
+const (
+	K8sNodeMemoryPressureTimeMetricAttributeKeyPressureType K8sNodeMemoryPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sNodeMemoryPressureTimeMetricConfig provides config for the k8s.node.memory.pressure.time metric.
+type K8sNodeMemoryPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeMemoryPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeMemoryPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeMemoryPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeMemoryPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.node.memory.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeMemoryRssMetricConfig provides config for the k8s.node.memory.rss metric.
+type K8sNodeMemoryRssMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeMemoryRssMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeMemoryUsageMetricConfig provides config for the k8s.node.memory.usage metric.
+type K8sNodeMemoryUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeMemoryUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeMemoryWorkingSetMetricConfig provides config for the k8s.node.memory.working_set metric.
+type K8sNodeMemoryWorkingSetMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeMemoryWorkingSetMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeNetworkErrorsMetricAttributeKey specifies the key of an attribute for the k8s.node.network.errors metric.
+type K8sNodeNetworkErrorsMetricAttributeKey string
+
+const (
+	K8sNodeNetworkErrorsMetricAttributeKeyInterface K8sNodeNetworkErrorsMetricAttributeKey = "interface"
+	K8sNodeNetworkErrorsMetricAttributeKeyDirection K8sNodeNetworkErrorsMetricAttributeKey = "direction"
+)
+
+// K8sNodeNetworkErrorsMetricConfig provides config for the k8s.node.network.errors metric.
+type K8sNodeNetworkErrorsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeNetworkErrorsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeNetworkErrorsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeNetworkErrorsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeNetworkErrorsMetricAttributeKeyInterface, K8sNodeNetworkErrorsMetricAttributeKeyDirection:
+		default:
+			return fmt.Errorf("metric k8s.node.network.errors doesn't have an attribute %v, valid attributes: [interface, direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeNetworkIoMetricAttributeKey specifies the key of an attribute for the k8s.node.network.io metric.
+type K8sNodeNetworkIoMetricAttributeKey string
+
+const (
+	K8sNodeNetworkIoMetricAttributeKeyInterface K8sNodeNetworkIoMetricAttributeKey = "interface"
+	K8sNodeNetworkIoMetricAttributeKeyDirection K8sNodeNetworkIoMetricAttributeKey = "direction"
+)
+
+// K8sNodeNetworkIoMetricConfig provides config for the k8s.node.network.io metric.
+type K8sNodeNetworkIoMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                               `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeNetworkIoMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeNetworkIoMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeNetworkIoMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeNetworkIoMetricAttributeKeyInterface, K8sNodeNetworkIoMetricAttributeKeyDirection:
+		default:
+			return fmt.Errorf("metric k8s.node.network.io doesn't have an attribute %v, valid attributes: [interface, direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodePidLimitMetricConfig provides config for the k8s.node.pid.limit metric.
+type K8sNodePidLimitMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodePidLimitMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodePidUsageMetricConfig provides config for the k8s.node.pid.usage metric.
+type K8sNodePidUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodePidUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSwapAvailableMetricConfig provides config for the k8s.node.swap.available metric.
+type K8sNodeSwapAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSwapAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSwapUsageMetricConfig provides config for the k8s.node.swap.usage metric.
+type K8sNodeSwapUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSwapUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerCPUPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.node.system_container.cpu.pressure.avg metric.
+type K8sNodeSystemContainerCPUPressureAvgMetricAttributeKey string
+
+const (
+	K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureType   K8sNodeSystemContainerCPUPressureAvgMetricAttributeKey = "pressure.type"
+	K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureWindow K8sNodeSystemContainerCPUPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// K8sNodeSystemContainerCPUPressureAvgMetricConfig provides config for the k8s.node.system_container.cpu.pressure.avg metric.
+type K8sNodeSystemContainerCPUPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeSystemContainerCPUPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeSystemContainerCPUPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeSystemContainerCPUPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric k8s.node.system_container.cpu.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeSystemContainerCPUPressureTimeMetricAttributeKey specifies the key of an attribute for the k8s.node.system_container.cpu.pressure.time metric.
+type K8sNodeSystemContainerCPUPressureTimeMetricAttributeKey string
+
+const (
+	K8sNodeSystemContainerCPUPressureTimeMetricAttributeKeyPressureType K8sNodeSystemContainerCPUPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sNodeSystemContainerCPUPressureTimeMetricConfig provides config for the k8s.node.system_container.cpu.pressure.time metric.
+type K8sNodeSystemContainerCPUPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeSystemContainerCPUPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeSystemContainerCPUPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeSystemContainerCPUPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeSystemContainerCPUPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.node.system_container.cpu.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeSystemContainerCPUTimeMetricConfig provides config for the k8s.node.system_container.cpu.time metric.
+type K8sNodeSystemContainerCPUTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerCPUTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerCPUUsageMetricConfig provides config for the k8s.node.system_container.cpu.usage metric.
+type K8sNodeSystemContainerCPUUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerCPUUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerFilesystemAvailableMetricConfig provides config for the k8s.node.system_container.filesystem.available metric.
+type K8sNodeSystemContainerFilesystemAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerFilesystemAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerFilesystemCapacityMetricConfig provides config for the k8s.node.system_container.filesystem.capacity metric.
+type K8sNodeSystemContainerFilesystemCapacityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerFilesystemCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerFilesystemInodesMetricConfig provides config for the k8s.node.system_container.filesystem.inodes metric.
+type K8sNodeSystemContainerFilesystemInodesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerFilesystemInodesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerFilesystemInodesFreeMetricConfig provides config for the k8s.node.system_container.filesystem.inodes.free metric.
+type K8sNodeSystemContainerFilesystemInodesFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerFilesystemInodesFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerFilesystemInodesUsedMetricConfig provides config for the k8s.node.system_container.filesystem.inodes.used metric.
+type K8sNodeSystemContainerFilesystemInodesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerFilesystemInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerFilesystemUsageMetricConfig provides config for the k8s.node.system_container.filesystem.usage metric.
+type K8sNodeSystemContainerFilesystemUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerFilesystemUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerIoPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.node.system_container.io.pressure.avg metric.
+type K8sNodeSystemContainerIoPressureAvgMetricAttributeKey string
+
+const (
+	K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureType   K8sNodeSystemContainerIoPressureAvgMetricAttributeKey = "pressure.type"
+	K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureWindow K8sNodeSystemContainerIoPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// K8sNodeSystemContainerIoPressureAvgMetricConfig provides config for the k8s.node.system_container.io.pressure.avg metric.
+type K8sNodeSystemContainerIoPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeSystemContainerIoPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeSystemContainerIoPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeSystemContainerIoPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric k8s.node.system_container.io.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeSystemContainerIoPressureTimeMetricAttributeKey specifies the key of an attribute for the k8s.node.system_container.io.pressure.time metric.
+type K8sNodeSystemContainerIoPressureTimeMetricAttributeKey string
+
+const (
+	K8sNodeSystemContainerIoPressureTimeMetricAttributeKeyPressureType K8sNodeSystemContainerIoPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sNodeSystemContainerIoPressureTimeMetricConfig provides config for the k8s.node.system_container.io.pressure.time metric.
+type K8sNodeSystemContainerIoPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeSystemContainerIoPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeSystemContainerIoPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeSystemContainerIoPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeSystemContainerIoPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.node.system_container.io.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeSystemContainerLogsAvailableMetricConfig provides config for the k8s.node.system_container.logs.available metric.
+type K8sNodeSystemContainerLogsAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerLogsAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerLogsCapacityMetricConfig provides config for the k8s.node.system_container.logs.capacity metric.
+type K8sNodeSystemContainerLogsCapacityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerLogsCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerLogsInodesMetricConfig provides config for the k8s.node.system_container.logs.inodes metric.
+type K8sNodeSystemContainerLogsInodesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerLogsInodesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerLogsInodesFreeMetricConfig provides config for the k8s.node.system_container.logs.inodes.free metric.
+type K8sNodeSystemContainerLogsInodesFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerLogsInodesFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerLogsInodesUsedMetricConfig provides config for the k8s.node.system_container.logs.inodes.used metric.
+type K8sNodeSystemContainerLogsInodesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerLogsInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerLogsUsageMetricConfig provides config for the k8s.node.system_container.logs.usage metric.
+type K8sNodeSystemContainerLogsUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerLogsUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerMemoryAvailableMetricConfig provides config for the k8s.node.system_container.memory.available metric.
+type K8sNodeSystemContainerMemoryAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerMemoryAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig provides config for the k8s.node.system_container.memory.major_page_faults metric.
+type K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerMemoryPageFaultsMetricConfig provides config for the k8s.node.system_container.memory.page_faults metric.
+type K8sNodeSystemContainerMemoryPageFaultsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerMemoryPageFaultsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.node.system_container.memory.pressure.avg metric.
+type K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKey string
+
+const (
+	K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureType   K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKey = "pressure.type"
+	K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureWindow K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// K8sNodeSystemContainerMemoryPressureAvgMetricConfig provides config for the k8s.node.system_container.memory.pressure.avg metric.
+type K8sNodeSystemContainerMemoryPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeSystemContainerMemoryPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeSystemContainerMemoryPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric k8s.node.system_container.memory.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKey specifies the key of an attribute for the k8s.node.system_container.memory.pressure.time metric.
+type K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKey string
+
+const (
+	K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKeyPressureType K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sNodeSystemContainerMemoryPressureTimeMetricConfig provides config for the k8s.node.system_container.memory.pressure.time metric.
+type K8sNodeSystemContainerMemoryPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                                       `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sNodeSystemContainerMemoryPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sNodeSystemContainerMemoryPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.node.system_container.memory.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sNodeSystemContainerMemoryRssMetricConfig provides config for the k8s.node.system_container.memory.rss metric.
+type K8sNodeSystemContainerMemoryRssMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerMemoryRssMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerMemoryUsageMetricConfig provides config for the k8s.node.system_container.memory.usage metric.
+type K8sNodeSystemContainerMemoryUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerMemoryUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerMemoryWorkingSetMetricConfig provides config for the k8s.node.system_container.memory.working_set metric.
+type K8sNodeSystemContainerMemoryWorkingSetMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerMemoryWorkingSetMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerSwapAvailableMetricConfig provides config for the k8s.node.system_container.swap.available metric.
+type K8sNodeSystemContainerSwapAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerSwapAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeSystemContainerSwapUsageMetricConfig provides config for the k8s.node.system_container.swap.usage metric.
+type K8sNodeSystemContainerSwapUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeSystemContainerSwapUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeUptimeMetricConfig provides config for the k8s.node.uptime metric.
+type K8sNodeUptimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeUptimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodCPUPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.pod.cpu.pressure.avg metric.
+type K8sPodCPUPressureAvgMetricAttributeKey string
+
+const (
+	K8sPodCPUPressureAvgMetricAttributeKeyPressureType   K8sPodCPUPressureAvgMetricAttributeKey = "pressure.type"
+	K8sPodCPUPressureAvgMetricAttributeKeyPressureWindow K8sPodCPUPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// K8sPodCPUPressureAvgMetricConfig provides config for the k8s.pod.cpu.pressure.avg metric.
+type K8sPodCPUPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodCPUPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodCPUPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodCPUPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodCPUPressureAvgMetricAttributeKeyPressureType, K8sPodCPUPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric k8s.pod.cpu.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodCPUPressureTimeMetricAttributeKey specifies the key of an attribute for the k8s.pod.cpu.pressure.time metric.
+type K8sPodCPUPressureTimeMetricAttributeKey string
+
+const (
+	K8sPodCPUPressureTimeMetricAttributeKeyPressureType K8sPodCPUPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sPodCPUPressureTimeMetricConfig provides config for the k8s.pod.cpu.pressure.time metric.
+type K8sPodCPUPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodCPUPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodCPUPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodCPUPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodCPUPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.pod.cpu.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // K8sPodCPUTimeMetricConfig provides config for the k8s.pod.cpu.time metric.
 type K8sPodCPUTimeMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -204,6 +2682,223 @@ func (ms *K8sPodCPUUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodFilesystemAvailableMetricConfig provides config for the k8s.pod.filesystem.available metric.
+type K8sPodFilesystemAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodFilesystemAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodFilesystemCapacityMetricConfig provides config for the k8s.pod.filesystem.capacity metric.
+type K8sPodFilesystemCapacityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodFilesystemCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodFilesystemInodesMetricConfig provides config for the k8s.pod.filesystem.inodes metric.
+type K8sPodFilesystemInodesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodFilesystemInodesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodFilesystemInodesFreeMetricConfig provides config for the k8s.pod.filesystem.inodes.free metric.
+type K8sPodFilesystemInodesFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodFilesystemInodesFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodFilesystemInodesUsedMetricConfig provides config for the k8s.pod.filesystem.inodes.used metric.
+type K8sPodFilesystemInodesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodFilesystemInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodFilesystemUsageMetricConfig provides config for the k8s.pod.filesystem.usage metric.
+type K8sPodFilesystemUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodFilesystemUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodIoPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.pod.io.pressure.avg metric.
+type K8sPodIoPressureAvgMetricAttributeKey string
+
+const (
+	K8sPodIoPressureAvgMetricAttributeKeyPressureType   K8sPodIoPressureAvgMetricAttributeKey = "pressure.type"
+	K8sPodIoPressureAvgMetricAttributeKeyPressureWindow K8sPodIoPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// K8sPodIoPressureAvgMetricConfig provides config for the k8s.pod.io.pressure.avg metric.
+type K8sPodIoPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodIoPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodIoPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodIoPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodIoPressureAvgMetricAttributeKeyPressureType, K8sPodIoPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric k8s.pod.io.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodIoPressureTimeMetricAttributeKey specifies the key of an attribute for the k8s.pod.io.pressure.time metric.
+type K8sPodIoPressureTimeMetricAttributeKey string
+
+const (
+	K8sPodIoPressureTimeMetricAttributeKeyPressureType K8sPodIoPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sPodIoPressureTimeMetricConfig provides config for the k8s.pod.io.pressure.time metric.
+type K8sPodIoPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodIoPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodIoPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodIoPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodIoPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.pod.io.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
 	return nil
 }
 
@@ -267,6 +2962,103 @@ func (ms *K8sPodMemoryPageFaultsMetricConfig) Unmarshal(parser *confmap.Conf) er
 	return nil
 }
 
+// K8sPodMemoryPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.pressure.avg metric.
+type K8sPodMemoryPressureAvgMetricAttributeKey string
+
+const (
+	K8sPodMemoryPressureAvgMetricAttributeKeyPressureType   K8sPodMemoryPressureAvgMetricAttributeKey = "pressure.type"
+	K8sPodMemoryPressureAvgMetricAttributeKeyPressureWindow K8sPodMemoryPressureAvgMetricAttributeKey = "pressure.window"
+)
+
+// K8sPodMemoryPressureAvgMetricConfig provides config for the k8s.pod.memory.pressure.avg metric.
+type K8sPodMemoryPressureAvgMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryPressureAvgMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryPressureAvgMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryPressureAvgMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryPressureAvgMetricAttributeKeyPressureType, K8sPodMemoryPressureAvgMetricAttributeKeyPressureWindow:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.pressure.avg doesn't have an attribute %v, valid attributes: [pressure.type, pressure.window]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodMemoryPressureTimeMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.pressure.time metric.
+type K8sPodMemoryPressureTimeMetricAttributeKey string
+
+const (
+	K8sPodMemoryPressureTimeMetricAttributeKeyPressureType K8sPodMemoryPressureTimeMetricAttributeKey = "pressure.type"
+)
+
+// K8sPodMemoryPressureTimeMetricConfig provides config for the k8s.pod.memory.pressure.time metric.
+type K8sPodMemoryPressureTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                       `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryPressureTimeMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryPressureTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryPressureTimeMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryPressureTimeMetricAttributeKeyPressureType:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.pressure.time doesn't have an attribute %v, valid attributes: [pressure.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // K8sPodMemoryRssMetricConfig provides config for the k8s.pod.memory.rss metric.
 type K8sPodMemoryRssMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -327,32 +3119,499 @@ func (ms *K8sPodMemoryWorkingSetMetricConfig) Unmarshal(parser *confmap.Conf) er
 	return nil
 }
 
+// K8sPodNetworkErrorsMetricAttributeKey specifies the key of an attribute for the k8s.pod.network.errors metric.
+type K8sPodNetworkErrorsMetricAttributeKey string
+
+const (
+	K8sPodNetworkErrorsMetricAttributeKeyInterface K8sPodNetworkErrorsMetricAttributeKey = "interface"
+	K8sPodNetworkErrorsMetricAttributeKeyDirection K8sPodNetworkErrorsMetricAttributeKey = "direction"
+)
+
+// K8sPodNetworkErrorsMetricConfig provides config for the k8s.pod.network.errors metric.
+type K8sPodNetworkErrorsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodNetworkErrorsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodNetworkErrorsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodNetworkErrorsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodNetworkErrorsMetricAttributeKeyInterface, K8sPodNetworkErrorsMetricAttributeKeyDirection:
+		default:
+			return fmt.Errorf("metric k8s.pod.network.errors doesn't have an attribute %v, valid attributes: [interface, direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodNetworkIoMetricAttributeKey specifies the key of an attribute for the k8s.pod.network.io metric.
+type K8sPodNetworkIoMetricAttributeKey string
+
+const (
+	K8sPodNetworkIoMetricAttributeKeyInterface K8sPodNetworkIoMetricAttributeKey = "interface"
+	K8sPodNetworkIoMetricAttributeKeyDirection K8sPodNetworkIoMetricAttributeKey = "direction"
+)
+
+// K8sPodNetworkIoMetricConfig provides config for the k8s.pod.network.io metric.
+type K8sPodNetworkIoMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                              `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodNetworkIoMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodNetworkIoMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodNetworkIoMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodNetworkIoMetricAttributeKeyInterface, K8sPodNetworkIoMetricAttributeKeyDirection:
+		default:
+			return fmt.Errorf("metric k8s.pod.network.io doesn't have an attribute %v, valid attributes: [interface, direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodProcessCountMetricConfig provides config for the k8s.pod.process.count metric.
+type K8sPodProcessCountMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodProcessCountMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodSwapAvailableMetricConfig provides config for the k8s.pod.swap.available metric.
+type K8sPodSwapAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodSwapAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodSwapUsageMetricConfig provides config for the k8s.pod.swap.usage metric.
+type K8sPodSwapUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodSwapUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodUptimeMetricConfig provides config for the k8s.pod.uptime metric.
+type K8sPodUptimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodUptimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodVolumeUsageMetricConfig provides config for the k8s.pod.volume.usage metric.
+type K8sPodVolumeUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodVolumeUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sVolumeAvailableMetricConfig provides config for the k8s.volume.available metric.
+type K8sVolumeAvailableMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sVolumeAvailableMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sVolumeCapacityMetricConfig provides config for the k8s.volume.capacity metric.
+type K8sVolumeCapacityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sVolumeCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sVolumeInodesMetricConfig provides config for the k8s.volume.inodes metric.
+type K8sVolumeInodesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sVolumeInodesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sVolumeInodesFreeMetricConfig provides config for the k8s.volume.inodes.free metric.
+type K8sVolumeInodesFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sVolumeInodesFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sVolumeInodesUsedMetricConfig provides config for the k8s.volume.inodes.used metric.
+type K8sVolumeInodesUsedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sVolumeInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // MetricsConfig provides config for stats_summary metrics.
 type MetricsConfig struct {
-	ContainerCPUTime               ContainerCPUTimeMetricConfig               `mapstructure:"container.cpu.time"`
-	ContainerCPUUsage              ContainerCPUUsageMetricConfig              `mapstructure:"container.cpu.usage"`
-	ContainerMemoryAvailable       ContainerMemoryAvailableMetricConfig       `mapstructure:"container.memory.available"`
-	ContainerMemoryMajorPageFaults ContainerMemoryMajorPageFaultsMetricConfig `mapstructure:"container.memory.major_page_faults"`
-	ContainerMemoryPageFaults      ContainerMemoryPageFaultsMetricConfig      `mapstructure:"container.memory.page_faults"`
-	ContainerMemoryRss             ContainerMemoryRssMetricConfig             `mapstructure:"container.memory.rss"`
-	ContainerMemoryUsage           ContainerMemoryUsageMetricConfig           `mapstructure:"container.memory.usage"`
-	ContainerMemoryWorkingSet      ContainerMemoryWorkingSetMetricConfig      `mapstructure:"container.memory.working_set"`
-	K8sPodCPUTime                  K8sPodCPUTimeMetricConfig                  `mapstructure:"k8s.pod.cpu.time"`
-	K8sPodCPUUsage                 K8sPodCPUUsageMetricConfig                 `mapstructure:"k8s.pod.cpu.usage"`
-	K8sPodMemoryAvailable          K8sPodMemoryAvailableMetricConfig          `mapstructure:"k8s.pod.memory.available"`
-	K8sPodMemoryMajorPageFaults    K8sPodMemoryMajorPageFaultsMetricConfig    `mapstructure:"k8s.pod.memory.major_page_faults"`
-	K8sPodMemoryPageFaults         K8sPodMemoryPageFaultsMetricConfig         `mapstructure:"k8s.pod.memory.page_faults"`
-	K8sPodMemoryRss                K8sPodMemoryRssMetricConfig                `mapstructure:"k8s.pod.memory.rss"`
-	K8sPodMemoryUsage              K8sPodMemoryUsageMetricConfig              `mapstructure:"k8s.pod.memory.usage"`
-	K8sPodMemoryWorkingSet         K8sPodMemoryWorkingSetMetricConfig         `mapstructure:"k8s.pod.memory.working_set"`
+	ContainerCPUPressureAvg                     ContainerCPUPressureAvgMetricConfig                     `mapstructure:"container.cpu.pressure.avg"`
+	ContainerCPUPressureTime                    ContainerCPUPressureTimeMetricConfig                    `mapstructure:"container.cpu.pressure.time"`
+	ContainerCPUTime                            ContainerCPUTimeMetricConfig                            `mapstructure:"container.cpu.time"`
+	ContainerCPUUsage                           ContainerCPUUsageMetricConfig                           `mapstructure:"container.cpu.usage"`
+	ContainerFilesystemAvailable                ContainerFilesystemAvailableMetricConfig                `mapstructure:"container.filesystem.available"`
+	ContainerFilesystemCapacity                 ContainerFilesystemCapacityMetricConfig                 `mapstructure:"container.filesystem.capacity"`
+	ContainerFilesystemInodes                   ContainerFilesystemInodesMetricConfig                   `mapstructure:"container.filesystem.inodes"`
+	ContainerFilesystemInodesFree               ContainerFilesystemInodesFreeMetricConfig               `mapstructure:"container.filesystem.inodes.free"`
+	ContainerFilesystemInodesUsed               ContainerFilesystemInodesUsedMetricConfig               `mapstructure:"container.filesystem.inodes.used"`
+	ContainerFilesystemUsage                    ContainerFilesystemUsageMetricConfig                    `mapstructure:"container.filesystem.usage"`
+	ContainerIoPressureAvg                      ContainerIoPressureAvgMetricConfig                      `mapstructure:"container.io.pressure.avg"`
+	ContainerIoPressureTime                     ContainerIoPressureTimeMetricConfig                     `mapstructure:"container.io.pressure.time"`
+	ContainerLogsAvailable                      ContainerLogsAvailableMetricConfig                      `mapstructure:"container.logs.available"`
+	ContainerLogsCapacity                       ContainerLogsCapacityMetricConfig                       `mapstructure:"container.logs.capacity"`
+	ContainerLogsInodes                         ContainerLogsInodesMetricConfig                         `mapstructure:"container.logs.inodes"`
+	ContainerLogsInodesFree                     ContainerLogsInodesFreeMetricConfig                     `mapstructure:"container.logs.inodes.free"`
+	ContainerLogsInodesUsed                     ContainerLogsInodesUsedMetricConfig                     `mapstructure:"container.logs.inodes.used"`
+	ContainerLogsUsage                          ContainerLogsUsageMetricConfig                          `mapstructure:"container.logs.usage"`
+	ContainerMemoryAvailable                    ContainerMemoryAvailableMetricConfig                    `mapstructure:"container.memory.available"`
+	ContainerMemoryMajorPageFaults              ContainerMemoryMajorPageFaultsMetricConfig              `mapstructure:"container.memory.major_page_faults"`
+	ContainerMemoryPageFaults                   ContainerMemoryPageFaultsMetricConfig                   `mapstructure:"container.memory.page_faults"`
+	ContainerMemoryPressureAvg                  ContainerMemoryPressureAvgMetricConfig                  `mapstructure:"container.memory.pressure.avg"`
+	ContainerMemoryPressureTime                 ContainerMemoryPressureTimeMetricConfig                 `mapstructure:"container.memory.pressure.time"`
+	ContainerMemoryRss                          ContainerMemoryRssMetricConfig                          `mapstructure:"container.memory.rss"`
+	ContainerMemoryUsage                        ContainerMemoryUsageMetricConfig                        `mapstructure:"container.memory.usage"`
+	ContainerMemoryWorkingSet                   ContainerMemoryWorkingSetMetricConfig                   `mapstructure:"container.memory.working_set"`
+	ContainerSwapAvailable                      ContainerSwapAvailableMetricConfig                      `mapstructure:"container.swap.available"`
+	ContainerSwapUsage                          ContainerSwapUsageMetricConfig                          `mapstructure:"container.swap.usage"`
+	ContainerUptime                             ContainerUptimeMetricConfig                             `mapstructure:"container.uptime"`
+	K8sContainerEphemeralStorageUsage           K8sContainerEphemeralStorageUsageMetricConfig           `mapstructure:"k8s.container.ephemeral_storage.usage"`
+	K8sNodeContainerFsAvailable                 K8sNodeContainerFsAvailableMetricConfig                 `mapstructure:"k8s.node.container_fs.available"`
+	K8sNodeContainerFsCapacity                  K8sNodeContainerFsCapacityMetricConfig                  `mapstructure:"k8s.node.container_fs.capacity"`
+	K8sNodeContainerFsInodes                    K8sNodeContainerFsInodesMetricConfig                    `mapstructure:"k8s.node.container_fs.inodes"`
+	K8sNodeContainerFsInodesFree                K8sNodeContainerFsInodesFreeMetricConfig                `mapstructure:"k8s.node.container_fs.inodes.free"`
+	K8sNodeContainerFsInodesUsed                K8sNodeContainerFsInodesUsedMetricConfig                `mapstructure:"k8s.node.container_fs.inodes.used"`
+	K8sNodeContainerFsUsage                     K8sNodeContainerFsUsageMetricConfig                     `mapstructure:"k8s.node.container_fs.usage"`
+	K8sNodeCPUPressureAvg                       K8sNodeCPUPressureAvgMetricConfig                       `mapstructure:"k8s.node.cpu.pressure.avg"`
+	K8sNodeCPUPressureTime                      K8sNodeCPUPressureTimeMetricConfig                      `mapstructure:"k8s.node.cpu.pressure.time"`
+	K8sNodeCPUTime                              K8sNodeCPUTimeMetricConfig                              `mapstructure:"k8s.node.cpu.time"`
+	K8sNodeCPUUsage                             K8sNodeCPUUsageMetricConfig                             `mapstructure:"k8s.node.cpu.usage"`
+	K8sNodeFilesystemAvailable                  K8sNodeFilesystemAvailableMetricConfig                  `mapstructure:"k8s.node.filesystem.available"`
+	K8sNodeFilesystemCapacity                   K8sNodeFilesystemCapacityMetricConfig                   `mapstructure:"k8s.node.filesystem.capacity"`
+	K8sNodeFilesystemInodes                     K8sNodeFilesystemInodesMetricConfig                     `mapstructure:"k8s.node.filesystem.inodes"`
+	K8sNodeFilesystemInodesFree                 K8sNodeFilesystemInodesFreeMetricConfig                 `mapstructure:"k8s.node.filesystem.inodes.free"`
+	K8sNodeFilesystemInodesUsed                 K8sNodeFilesystemInodesUsedMetricConfig                 `mapstructure:"k8s.node.filesystem.inodes.used"`
+	K8sNodeFilesystemUsage                      K8sNodeFilesystemUsageMetricConfig                      `mapstructure:"k8s.node.filesystem.usage"`
+	K8sNodeImageFsAvailable                     K8sNodeImageFsAvailableMetricConfig                     `mapstructure:"k8s.node.image_fs.available"`
+	K8sNodeImageFsCapacity                      K8sNodeImageFsCapacityMetricConfig                      `mapstructure:"k8s.node.image_fs.capacity"`
+	K8sNodeImageFsInodes                        K8sNodeImageFsInodesMetricConfig                        `mapstructure:"k8s.node.image_fs.inodes"`
+	K8sNodeImageFsInodesFree                    K8sNodeImageFsInodesFreeMetricConfig                    `mapstructure:"k8s.node.image_fs.inodes.free"`
+	K8sNodeImageFsInodesUsed                    K8sNodeImageFsInodesUsedMetricConfig                    `mapstructure:"k8s.node.image_fs.inodes.used"`
+	K8sNodeImageFsUsage                         K8sNodeImageFsUsageMetricConfig                         `mapstructure:"k8s.node.image_fs.usage"`
+	K8sNodeIoPressureAvg                        K8sNodeIoPressureAvgMetricConfig                        `mapstructure:"k8s.node.io.pressure.avg"`
+	K8sNodeIoPressureTime                       K8sNodeIoPressureTimeMetricConfig                       `mapstructure:"k8s.node.io.pressure.time"`
+	K8sNodeMemoryAvailable                      K8sNodeMemoryAvailableMetricConfig                      `mapstructure:"k8s.node.memory.available"`
+	K8sNodeMemoryMajorPageFaults                K8sNodeMemoryMajorPageFaultsMetricConfig                `mapstructure:"k8s.node.memory.major_page_faults"`
+	K8sNodeMemoryPageFaults                     K8sNodeMemoryPageFaultsMetricConfig                     `mapstructure:"k8s.node.memory.page_faults"`
+	K8sNodeMemoryPressureAvg                    K8sNodeMemoryPressureAvgMetricConfig                    `mapstructure:"k8s.node.memory.pressure.avg"`
+	K8sNodeMemoryPressureTime                   K8sNodeMemoryPressureTimeMetricConfig                   `mapstructure:"k8s.node.memory.pressure.time"`
+	K8sNodeMemoryRss                            K8sNodeMemoryRssMetricConfig                            `mapstructure:"k8s.node.memory.rss"`
+	K8sNodeMemoryUsage                          K8sNodeMemoryUsageMetricConfig                          `mapstructure:"k8s.node.memory.usage"`
+	K8sNodeMemoryWorkingSet                     K8sNodeMemoryWorkingSetMetricConfig                     `mapstructure:"k8s.node.memory.working_set"`
+	K8sNodeNetworkErrors                        K8sNodeNetworkErrorsMetricConfig                        `mapstructure:"k8s.node.network.errors"`
+	K8sNodeNetworkIo                            K8sNodeNetworkIoMetricConfig                            `mapstructure:"k8s.node.network.io"`
+	K8sNodePidLimit                             K8sNodePidLimitMetricConfig                             `mapstructure:"k8s.node.pid.limit"`
+	K8sNodePidUsage                             K8sNodePidUsageMetricConfig                             `mapstructure:"k8s.node.pid.usage"`
+	K8sNodeSwapAvailable                        K8sNodeSwapAvailableMetricConfig                        `mapstructure:"k8s.node.swap.available"`
+	K8sNodeSwapUsage                            K8sNodeSwapUsageMetricConfig                            `mapstructure:"k8s.node.swap.usage"`
+	K8sNodeSystemContainerCPUPressureAvg        K8sNodeSystemContainerCPUPressureAvgMetricConfig        `mapstructure:"k8s.node.system_container.cpu.pressure.avg"`
+	K8sNodeSystemContainerCPUPressureTime       K8sNodeSystemContainerCPUPressureTimeMetricConfig       `mapstructure:"k8s.node.system_container.cpu.pressure.time"`
+	K8sNodeSystemContainerCPUTime               K8sNodeSystemContainerCPUTimeMetricConfig               `mapstructure:"k8s.node.system_container.cpu.time"`
+	K8sNodeSystemContainerCPUUsage              K8sNodeSystemContainerCPUUsageMetricConfig              `mapstructure:"k8s.node.system_container.cpu.usage"`
+	K8sNodeSystemContainerFilesystemAvailable   K8sNodeSystemContainerFilesystemAvailableMetricConfig   `mapstructure:"k8s.node.system_container.filesystem.available"`
+	K8sNodeSystemContainerFilesystemCapacity    K8sNodeSystemContainerFilesystemCapacityMetricConfig    `mapstructure:"k8s.node.system_container.filesystem.capacity"`
+	K8sNodeSystemContainerFilesystemInodes      K8sNodeSystemContainerFilesystemInodesMetricConfig      `mapstructure:"k8s.node.system_container.filesystem.inodes"`
+	K8sNodeSystemContainerFilesystemInodesFree  K8sNodeSystemContainerFilesystemInodesFreeMetricConfig  `mapstructure:"k8s.node.system_container.filesystem.inodes.free"`
+	K8sNodeSystemContainerFilesystemInodesUsed  K8sNodeSystemContainerFilesystemInodesUsedMetricConfig  `mapstructure:"k8s.node.system_container.filesystem.inodes.used"`
+	K8sNodeSystemContainerFilesystemUsage       K8sNodeSystemContainerFilesystemUsageMetricConfig       `mapstructure:"k8s.node.system_container.filesystem.usage"`
+	K8sNodeSystemContainerIoPressureAvg         K8sNodeSystemContainerIoPressureAvgMetricConfig         `mapstructure:"k8s.node.system_container.io.pressure.avg"`
+	K8sNodeSystemContainerIoPressureTime        K8sNodeSystemContainerIoPressureTimeMetricConfig        `mapstructure:"k8s.node.system_container.io.pressure.time"`
+	K8sNodeSystemContainerLogsAvailable         K8sNodeSystemContainerLogsAvailableMetricConfig         `mapstructure:"k8s.node.system_container.logs.available"`
+	K8sNodeSystemContainerLogsCapacity          K8sNodeSystemContainerLogsCapacityMetricConfig          `mapstructure:"k8s.node.system_container.logs.capacity"`
+	K8sNodeSystemContainerLogsInodes            K8sNodeSystemContainerLogsInodesMetricConfig            `mapstructure:"k8s.node.system_container.logs.inodes"`
+	K8sNodeSystemContainerLogsInodesFree        K8sNodeSystemContainerLogsInodesFreeMetricConfig        `mapstructure:"k8s.node.system_container.logs.inodes.free"`
+	K8sNodeSystemContainerLogsInodesUsed        K8sNodeSystemContainerLogsInodesUsedMetricConfig        `mapstructure:"k8s.node.system_container.logs.inodes.used"`
+	K8sNodeSystemContainerLogsUsage             K8sNodeSystemContainerLogsUsageMetricConfig             `mapstructure:"k8s.node.system_container.logs.usage"`
+	K8sNodeSystemContainerMemoryAvailable       K8sNodeSystemContainerMemoryAvailableMetricConfig       `mapstructure:"k8s.node.system_container.memory.available"`
+	K8sNodeSystemContainerMemoryMajorPageFaults K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig `mapstructure:"k8s.node.system_container.memory.major_page_faults"`
+	K8sNodeSystemContainerMemoryPageFaults      K8sNodeSystemContainerMemoryPageFaultsMetricConfig      `mapstructure:"k8s.node.system_container.memory.page_faults"`
+	K8sNodeSystemContainerMemoryPressureAvg     K8sNodeSystemContainerMemoryPressureAvgMetricConfig     `mapstructure:"k8s.node.system_container.memory.pressure.avg"`
+	K8sNodeSystemContainerMemoryPressureTime    K8sNodeSystemContainerMemoryPressureTimeMetricConfig    `mapstructure:"k8s.node.system_container.memory.pressure.time"`
+	K8sNodeSystemContainerMemoryRss             K8sNodeSystemContainerMemoryRssMetricConfig             `mapstructure:"k8s.node.system_container.memory.rss"`
+	K8sNodeSystemContainerMemoryUsage           K8sNodeSystemContainerMemoryUsageMetricConfig           `mapstructure:"k8s.node.system_container.memory.usage"`
+	K8sNodeSystemContainerMemoryWorkingSet      K8sNodeSystemContainerMemoryWorkingSetMetricConfig      `mapstructure:"k8s.node.system_container.memory.working_set"`
+	K8sNodeSystemContainerSwapAvailable         K8sNodeSystemContainerSwapAvailableMetricConfig         `mapstructure:"k8s.node.system_container.swap.available"`
+	K8sNodeSystemContainerSwapUsage             K8sNodeSystemContainerSwapUsageMetricConfig             `mapstructure:"k8s.node.system_container.swap.usage"`
+	K8sNodeUptime                               K8sNodeUptimeMetricConfig                               `mapstructure:"k8s.node.uptime"`
+	K8sPodCPUPressureAvg                        K8sPodCPUPressureAvgMetricConfig                        `mapstructure:"k8s.pod.cpu.pressure.avg"`
+	K8sPodCPUPressureTime                       K8sPodCPUPressureTimeMetricConfig                       `mapstructure:"k8s.pod.cpu.pressure.time"`
+	K8sPodCPUTime                               K8sPodCPUTimeMetricConfig                               `mapstructure:"k8s.pod.cpu.time"`
+	K8sPodCPUUsage                              K8sPodCPUUsageMetricConfig                              `mapstructure:"k8s.pod.cpu.usage"`
+	K8sPodFilesystemAvailable                   K8sPodFilesystemAvailableMetricConfig                   `mapstructure:"k8s.pod.filesystem.available"`
+	K8sPodFilesystemCapacity                    K8sPodFilesystemCapacityMetricConfig                    `mapstructure:"k8s.pod.filesystem.capacity"`
+	K8sPodFilesystemInodes                      K8sPodFilesystemInodesMetricConfig                      `mapstructure:"k8s.pod.filesystem.inodes"`
+	K8sPodFilesystemInodesFree                  K8sPodFilesystemInodesFreeMetricConfig                  `mapstructure:"k8s.pod.filesystem.inodes.free"`
+	K8sPodFilesystemInodesUsed                  K8sPodFilesystemInodesUsedMetricConfig                  `mapstructure:"k8s.pod.filesystem.inodes.used"`
+	K8sPodFilesystemUsage                       K8sPodFilesystemUsageMetricConfig                       `mapstructure:"k8s.pod.filesystem.usage"`
+	K8sPodIoPressureAvg                         K8sPodIoPressureAvgMetricConfig                         `mapstructure:"k8s.pod.io.pressure.avg"`
+	K8sPodIoPressureTime                        K8sPodIoPressureTimeMetricConfig                        `mapstructure:"k8s.pod.io.pressure.time"`
+	K8sPodMemoryAvailable                       K8sPodMemoryAvailableMetricConfig                       `mapstructure:"k8s.pod.memory.available"`
+	K8sPodMemoryMajorPageFaults                 K8sPodMemoryMajorPageFaultsMetricConfig                 `mapstructure:"k8s.pod.memory.major_page_faults"`
+	K8sPodMemoryPageFaults                      K8sPodMemoryPageFaultsMetricConfig                      `mapstructure:"k8s.pod.memory.page_faults"`
+	K8sPodMemoryPressureAvg                     K8sPodMemoryPressureAvgMetricConfig                     `mapstructure:"k8s.pod.memory.pressure.avg"`
+	K8sPodMemoryPressureTime                    K8sPodMemoryPressureTimeMetricConfig                    `mapstructure:"k8s.pod.memory.pressure.time"`
+	K8sPodMemoryRss                             K8sPodMemoryRssMetricConfig                             `mapstructure:"k8s.pod.memory.rss"`
+	K8sPodMemoryUsage                           K8sPodMemoryUsageMetricConfig                           `mapstructure:"k8s.pod.memory.usage"`
+	K8sPodMemoryWorkingSet                      K8sPodMemoryWorkingSetMetricConfig                      `mapstructure:"k8s.pod.memory.working_set"`
+	K8sPodNetworkErrors                         K8sPodNetworkErrorsMetricConfig                         `mapstructure:"k8s.pod.network.errors"`
+	K8sPodNetworkIo                             K8sPodNetworkIoMetricConfig                             `mapstructure:"k8s.pod.network.io"`
+	K8sPodProcessCount                          K8sPodProcessCountMetricConfig                          `mapstructure:"k8s.pod.process.count"`
+	K8sPodSwapAvailable                         K8sPodSwapAvailableMetricConfig                         `mapstructure:"k8s.pod.swap.available"`
+	K8sPodSwapUsage                             K8sPodSwapUsageMetricConfig                             `mapstructure:"k8s.pod.swap.usage"`
+	K8sPodUptime                                K8sPodUptimeMetricConfig                                `mapstructure:"k8s.pod.uptime"`
+	K8sPodVolumeUsage                           K8sPodVolumeUsageMetricConfig                           `mapstructure:"k8s.pod.volume.usage"`
+	K8sVolumeAvailable                          K8sVolumeAvailableMetricConfig                          `mapstructure:"k8s.volume.available"`
+	K8sVolumeCapacity                           K8sVolumeCapacityMetricConfig                           `mapstructure:"k8s.volume.capacity"`
+	K8sVolumeInodes                             K8sVolumeInodesMetricConfig                             `mapstructure:"k8s.volume.inodes"`
+	K8sVolumeInodesFree                         K8sVolumeInodesFreeMetricConfig                         `mapstructure:"k8s.volume.inodes.free"`
+	K8sVolumeInodesUsed                         K8sVolumeInodesUsedMetricConfig                         `mapstructure:"k8s.volume.inodes.used"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		ContainerCPUPressureAvg: ContainerCPUPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []ContainerCPUPressureAvgMetricAttributeKey{ContainerCPUPressureAvgMetricAttributeKeyPressureType, ContainerCPUPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		ContainerCPUPressureTime: ContainerCPUPressureTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerCPUPressureTimeMetricAttributeKey{ContainerCPUPressureTimeMetricAttributeKeyPressureType},
+		},
 		ContainerCPUTime: ContainerCPUTimeMetricConfig{
 			Enabled: true,
 		},
 		ContainerCPUUsage: ContainerCPUUsageMetricConfig{
+			Enabled: true,
+		},
+		ContainerFilesystemAvailable: ContainerFilesystemAvailableMetricConfig{
+			Enabled: true,
+		},
+		ContainerFilesystemCapacity: ContainerFilesystemCapacityMetricConfig{
+			Enabled: true,
+		},
+		ContainerFilesystemInodes: ContainerFilesystemInodesMetricConfig{
+			Enabled: false,
+		},
+		ContainerFilesystemInodesFree: ContainerFilesystemInodesFreeMetricConfig{
+			Enabled: false,
+		},
+		ContainerFilesystemInodesUsed: ContainerFilesystemInodesUsedMetricConfig{
+			Enabled: false,
+		},
+		ContainerFilesystemUsage: ContainerFilesystemUsageMetricConfig{
+			Enabled: true,
+		},
+		ContainerIoPressureAvg: ContainerIoPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []ContainerIoPressureAvgMetricAttributeKey{ContainerIoPressureAvgMetricAttributeKeyPressureType, ContainerIoPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		ContainerIoPressureTime: ContainerIoPressureTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerIoPressureTimeMetricAttributeKey{ContainerIoPressureTimeMetricAttributeKeyPressureType},
+		},
+		ContainerLogsAvailable: ContainerLogsAvailableMetricConfig{
+			Enabled: true,
+		},
+		ContainerLogsCapacity: ContainerLogsCapacityMetricConfig{
+			Enabled: true,
+		},
+		ContainerLogsInodes: ContainerLogsInodesMetricConfig{
+			Enabled: true,
+		},
+		ContainerLogsInodesFree: ContainerLogsInodesFreeMetricConfig{
+			Enabled: true,
+		},
+		ContainerLogsInodesUsed: ContainerLogsInodesUsedMetricConfig{
+			Enabled: true,
+		},
+		ContainerLogsUsage: ContainerLogsUsageMetricConfig{
 			Enabled: true,
 		},
 		ContainerMemoryAvailable: ContainerMemoryAvailableMetricConfig{
@@ -364,6 +3623,16 @@ func DefaultMetricsConfig() MetricsConfig {
 		ContainerMemoryPageFaults: ContainerMemoryPageFaultsMetricConfig{
 			Enabled: true,
 		},
+		ContainerMemoryPressureAvg: ContainerMemoryPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []ContainerMemoryPressureAvgMetricAttributeKey{ContainerMemoryPressureAvgMetricAttributeKeyPressureType, ContainerMemoryPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		ContainerMemoryPressureTime: ContainerMemoryPressureTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerMemoryPressureTimeMetricAttributeKey{ContainerMemoryPressureTimeMetricAttributeKeyPressureType},
+		},
 		ContainerMemoryRss: ContainerMemoryRssMetricConfig{
 			Enabled: true,
 		},
@@ -373,11 +3642,292 @@ func DefaultMetricsConfig() MetricsConfig {
 		ContainerMemoryWorkingSet: ContainerMemoryWorkingSetMetricConfig{
 			Enabled: true,
 		},
+		ContainerSwapAvailable: ContainerSwapAvailableMetricConfig{
+			Enabled: true,
+		},
+		ContainerSwapUsage: ContainerSwapUsageMetricConfig{
+			Enabled: true,
+		},
+		ContainerUptime: ContainerUptimeMetricConfig{
+			Enabled: false,
+		},
+		K8sContainerEphemeralStorageUsage: K8sContainerEphemeralStorageUsageMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sContainerEphemeralStorageUsageMetricAttributeKey{K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType},
+		},
+		K8sNodeContainerFsAvailable: K8sNodeContainerFsAvailableMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeContainerFsCapacity: K8sNodeContainerFsCapacityMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeContainerFsInodes: K8sNodeContainerFsInodesMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeContainerFsInodesFree: K8sNodeContainerFsInodesFreeMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeContainerFsInodesUsed: K8sNodeContainerFsInodesUsedMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeContainerFsUsage: K8sNodeContainerFsUsageMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeCPUPressureAvg: K8sNodeCPUPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sNodeCPUPressureAvgMetricAttributeKey{K8sNodeCPUPressureAvgMetricAttributeKeyPressureType, K8sNodeCPUPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		K8sNodeCPUPressureTime: K8sNodeCPUPressureTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sNodeCPUPressureTimeMetricAttributeKey{K8sNodeCPUPressureTimeMetricAttributeKeyPressureType},
+		},
+		K8sNodeCPUTime: K8sNodeCPUTimeMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeCPUUsage: K8sNodeCPUUsageMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeFilesystemAvailable: K8sNodeFilesystemAvailableMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeFilesystemCapacity: K8sNodeFilesystemCapacityMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeFilesystemInodes: K8sNodeFilesystemInodesMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeFilesystemInodesFree: K8sNodeFilesystemInodesFreeMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeFilesystemInodesUsed: K8sNodeFilesystemInodesUsedMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeFilesystemUsage: K8sNodeFilesystemUsageMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeImageFsAvailable: K8sNodeImageFsAvailableMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeImageFsCapacity: K8sNodeImageFsCapacityMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeImageFsInodes: K8sNodeImageFsInodesMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeImageFsInodesFree: K8sNodeImageFsInodesFreeMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeImageFsInodesUsed: K8sNodeImageFsInodesUsedMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeImageFsUsage: K8sNodeImageFsUsageMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeIoPressureAvg: K8sNodeIoPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sNodeIoPressureAvgMetricAttributeKey{K8sNodeIoPressureAvgMetricAttributeKeyPressureType, K8sNodeIoPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		K8sNodeIoPressureTime: K8sNodeIoPressureTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sNodeIoPressureTimeMetricAttributeKey{K8sNodeIoPressureTimeMetricAttributeKeyPressureType},
+		},
+		K8sNodeMemoryAvailable: K8sNodeMemoryAvailableMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeMemoryMajorPageFaults: K8sNodeMemoryMajorPageFaultsMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeMemoryPageFaults: K8sNodeMemoryPageFaultsMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeMemoryPressureAvg: K8sNodeMemoryPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sNodeMemoryPressureAvgMetricAttributeKey{K8sNodeMemoryPressureAvgMetricAttributeKeyPressureType, K8sNodeMemoryPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		K8sNodeMemoryPressureTime: K8sNodeMemoryPressureTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sNodeMemoryPressureTimeMetricAttributeKey{K8sNodeMemoryPressureTimeMetricAttributeKeyPressureType},
+		},
+		K8sNodeMemoryRss: K8sNodeMemoryRssMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeMemoryUsage: K8sNodeMemoryUsageMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeMemoryWorkingSet: K8sNodeMemoryWorkingSetMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeNetworkErrors: K8sNodeNetworkErrorsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sNodeNetworkErrorsMetricAttributeKey{K8sNodeNetworkErrorsMetricAttributeKeyInterface, K8sNodeNetworkErrorsMetricAttributeKeyDirection},
+		},
+		K8sNodeNetworkIo: K8sNodeNetworkIoMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sNodeNetworkIoMetricAttributeKey{K8sNodeNetworkIoMetricAttributeKeyInterface, K8sNodeNetworkIoMetricAttributeKeyDirection},
+		},
+		K8sNodePidLimit: K8sNodePidLimitMetricConfig{
+			Enabled: false,
+		},
+		K8sNodePidUsage: K8sNodePidUsageMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSwapAvailable: K8sNodeSwapAvailableMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeSwapUsage: K8sNodeSwapUsageMetricConfig{
+			Enabled: true,
+		},
+		K8sNodeSystemContainerCPUPressureAvg: K8sNodeSystemContainerCPUPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sNodeSystemContainerCPUPressureAvgMetricAttributeKey{K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		K8sNodeSystemContainerCPUPressureTime: K8sNodeSystemContainerCPUPressureTimeMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sNodeSystemContainerCPUPressureTimeMetricAttributeKey{K8sNodeSystemContainerCPUPressureTimeMetricAttributeKeyPressureType},
+		},
+		K8sNodeSystemContainerCPUTime: K8sNodeSystemContainerCPUTimeMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerCPUUsage: K8sNodeSystemContainerCPUUsageMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerFilesystemAvailable: K8sNodeSystemContainerFilesystemAvailableMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerFilesystemCapacity: K8sNodeSystemContainerFilesystemCapacityMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerFilesystemInodes: K8sNodeSystemContainerFilesystemInodesMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerFilesystemInodesFree: K8sNodeSystemContainerFilesystemInodesFreeMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerFilesystemInodesUsed: K8sNodeSystemContainerFilesystemInodesUsedMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerFilesystemUsage: K8sNodeSystemContainerFilesystemUsageMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerIoPressureAvg: K8sNodeSystemContainerIoPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sNodeSystemContainerIoPressureAvgMetricAttributeKey{K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		K8sNodeSystemContainerIoPressureTime: K8sNodeSystemContainerIoPressureTimeMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sNodeSystemContainerIoPressureTimeMetricAttributeKey{K8sNodeSystemContainerIoPressureTimeMetricAttributeKeyPressureType},
+		},
+		K8sNodeSystemContainerLogsAvailable: K8sNodeSystemContainerLogsAvailableMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerLogsCapacity: K8sNodeSystemContainerLogsCapacityMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerLogsInodes: K8sNodeSystemContainerLogsInodesMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerLogsInodesFree: K8sNodeSystemContainerLogsInodesFreeMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerLogsInodesUsed: K8sNodeSystemContainerLogsInodesUsedMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerLogsUsage: K8sNodeSystemContainerLogsUsageMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerMemoryAvailable: K8sNodeSystemContainerMemoryAvailableMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerMemoryMajorPageFaults: K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerMemoryPageFaults: K8sNodeSystemContainerMemoryPageFaultsMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerMemoryPressureAvg: K8sNodeSystemContainerMemoryPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKey{K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		K8sNodeSystemContainerMemoryPressureTime: K8sNodeSystemContainerMemoryPressureTimeMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKey{K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKeyPressureType},
+		},
+		K8sNodeSystemContainerMemoryRss: K8sNodeSystemContainerMemoryRssMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerMemoryUsage: K8sNodeSystemContainerMemoryUsageMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerMemoryWorkingSet: K8sNodeSystemContainerMemoryWorkingSetMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerSwapAvailable: K8sNodeSystemContainerSwapAvailableMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeSystemContainerSwapUsage: K8sNodeSystemContainerSwapUsageMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeUptime: K8sNodeUptimeMetricConfig{
+			Enabled: false,
+		},
+		K8sPodCPUPressureAvg: K8sPodCPUPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sPodCPUPressureAvgMetricAttributeKey{K8sPodCPUPressureAvgMetricAttributeKeyPressureType, K8sPodCPUPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		K8sPodCPUPressureTime: K8sPodCPUPressureTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodCPUPressureTimeMetricAttributeKey{K8sPodCPUPressureTimeMetricAttributeKeyPressureType},
+		},
 		K8sPodCPUTime: K8sPodCPUTimeMetricConfig{
 			Enabled: true,
 		},
 		K8sPodCPUUsage: K8sPodCPUUsageMetricConfig{
 			Enabled: true,
+		},
+		K8sPodFilesystemAvailable: K8sPodFilesystemAvailableMetricConfig{
+			Enabled: true,
+		},
+		K8sPodFilesystemCapacity: K8sPodFilesystemCapacityMetricConfig{
+			Enabled: true,
+		},
+		K8sPodFilesystemInodes: K8sPodFilesystemInodesMetricConfig{
+			Enabled: false,
+		},
+		K8sPodFilesystemInodesFree: K8sPodFilesystemInodesFreeMetricConfig{
+			Enabled: false,
+		},
+		K8sPodFilesystemInodesUsed: K8sPodFilesystemInodesUsedMetricConfig{
+			Enabled: false,
+		},
+		K8sPodFilesystemUsage: K8sPodFilesystemUsageMetricConfig{
+			Enabled: true,
+		},
+		K8sPodIoPressureAvg: K8sPodIoPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sPodIoPressureAvgMetricAttributeKey{K8sPodIoPressureAvgMetricAttributeKeyPressureType, K8sPodIoPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		K8sPodIoPressureTime: K8sPodIoPressureTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodIoPressureTimeMetricAttributeKey{K8sPodIoPressureTimeMetricAttributeKeyPressureType},
 		},
 		K8sPodMemoryAvailable: K8sPodMemoryAvailableMetricConfig{
 			Enabled: true,
@@ -388,6 +3938,16 @@ func DefaultMetricsConfig() MetricsConfig {
 		K8sPodMemoryPageFaults: K8sPodMemoryPageFaultsMetricConfig{
 			Enabled: true,
 		},
+		K8sPodMemoryPressureAvg: K8sPodMemoryPressureAvgMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []K8sPodMemoryPressureAvgMetricAttributeKey{K8sPodMemoryPressureAvgMetricAttributeKeyPressureType, K8sPodMemoryPressureAvgMetricAttributeKeyPressureWindow},
+		},
+		K8sPodMemoryPressureTime: K8sPodMemoryPressureTimeMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodMemoryPressureTimeMetricAttributeKey{K8sPodMemoryPressureTimeMetricAttributeKeyPressureType},
+		},
 		K8sPodMemoryRss: K8sPodMemoryRssMetricConfig{
 			Enabled: true,
 		},
@@ -395,6 +3955,46 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled: true,
 		},
 		K8sPodMemoryWorkingSet: K8sPodMemoryWorkingSetMetricConfig{
+			Enabled: true,
+		},
+		K8sPodNetworkErrors: K8sPodNetworkErrorsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodNetworkErrorsMetricAttributeKey{K8sPodNetworkErrorsMetricAttributeKeyInterface, K8sPodNetworkErrorsMetricAttributeKeyDirection},
+		},
+		K8sPodNetworkIo: K8sPodNetworkIoMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodNetworkIoMetricAttributeKey{K8sPodNetworkIoMetricAttributeKeyInterface, K8sPodNetworkIoMetricAttributeKeyDirection},
+		},
+		K8sPodProcessCount: K8sPodProcessCountMetricConfig{
+			Enabled: true,
+		},
+		K8sPodSwapAvailable: K8sPodSwapAvailableMetricConfig{
+			Enabled: true,
+		},
+		K8sPodSwapUsage: K8sPodSwapUsageMetricConfig{
+			Enabled: true,
+		},
+		K8sPodUptime: K8sPodUptimeMetricConfig{
+			Enabled: false,
+		},
+		K8sPodVolumeUsage: K8sPodVolumeUsageMetricConfig{
+			Enabled: false,
+		},
+		K8sVolumeAvailable: K8sVolumeAvailableMetricConfig{
+			Enabled: true,
+		},
+		K8sVolumeCapacity: K8sVolumeCapacityMetricConfig{
+			Enabled: true,
+		},
+		K8sVolumeInodes: K8sVolumeInodesMetricConfig{
+			Enabled: true,
+		},
+		K8sVolumeInodesFree: K8sVolumeInodesFreeMetricConfig{
+			Enabled: true,
+		},
+		K8sVolumeInodesUsed: K8sVolumeInodesUsedMetricConfig{
 			Enabled: true,
 		},
 	}
@@ -428,12 +4028,17 @@ func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
 
 // ResourceAttributesConfig provides config for stats_summary resource attributes.
 type ResourceAttributesConfig struct {
-	ContainerID      ResourceAttributeConfig `mapstructure:"container.id"`
-	K8sContainerName ResourceAttributeConfig `mapstructure:"k8s.container.name"`
-	K8sNamespaceName ResourceAttributeConfig `mapstructure:"k8s.namespace.name"`
-	K8sNodeName      ResourceAttributeConfig `mapstructure:"k8s.node.name"`
-	K8sPodName       ResourceAttributeConfig `mapstructure:"k8s.pod.name"`
-	K8sPodUID        ResourceAttributeConfig `mapstructure:"k8s.pod.uid"`
+	ContainerID                  ResourceAttributeConfig `mapstructure:"container.id"`
+	K8sContainerName             ResourceAttributeConfig `mapstructure:"k8s.container.name"`
+	K8sContainerRestartCount     ResourceAttributeConfig `mapstructure:"k8s.container.restart_count"`
+	K8sNamespaceName             ResourceAttributeConfig `mapstructure:"k8s.namespace.name"`
+	K8sNodeName                  ResourceAttributeConfig `mapstructure:"k8s.node.name"`
+	K8sNodeSystemContainerName   ResourceAttributeConfig `mapstructure:"k8s.node.system_container.name"`
+	K8sPersistentvolumeclaimName ResourceAttributeConfig `mapstructure:"k8s.persistentvolumeclaim.name"`
+	K8sPodName                   ResourceAttributeConfig `mapstructure:"k8s.pod.name"`
+	K8sPodUID                    ResourceAttributeConfig `mapstructure:"k8s.pod.uid"`
+	K8sVolumeName                ResourceAttributeConfig `mapstructure:"k8s.volume.name"`
+	K8sVolumeType                ResourceAttributeConfig `mapstructure:"k8s.volume.type"`
 }
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
@@ -444,16 +4049,31 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 		K8sContainerName: ResourceAttributeConfig{
 			Enabled: true,
 		},
+		K8sContainerRestartCount: ResourceAttributeConfig{
+			Enabled: true,
+		},
 		K8sNamespaceName: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		K8sNodeName: ResourceAttributeConfig{
 			Enabled: true,
 		},
+		K8sNodeSystemContainerName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		K8sPersistentvolumeclaimName: ResourceAttributeConfig{
+			Enabled: true,
+		},
 		K8sPodName: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		K8sPodUID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		K8sVolumeName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		K8sVolumeType: ResourceAttributeConfig{
 			Enabled: true,
 		},
 	}

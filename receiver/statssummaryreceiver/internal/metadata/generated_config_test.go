@@ -26,10 +26,66 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					ContainerCPUPressureAvg: ContainerCPUPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerCPUPressureAvgMetricAttributeKey{ContainerCPUPressureAvgMetricAttributeKeyPressureType, ContainerCPUPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					ContainerCPUPressureTime: ContainerCPUPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerCPUPressureTimeMetricAttributeKey{ContainerCPUPressureTimeMetricAttributeKeyPressureType},
+					},
 					ContainerCPUTime: ContainerCPUTimeMetricConfig{
 						Enabled: true,
 					},
 					ContainerCPUUsage: ContainerCPUUsageMetricConfig{
+						Enabled: true,
+					},
+					ContainerFilesystemAvailable: ContainerFilesystemAvailableMetricConfig{
+						Enabled: true,
+					},
+					ContainerFilesystemCapacity: ContainerFilesystemCapacityMetricConfig{
+						Enabled: true,
+					},
+					ContainerFilesystemInodes: ContainerFilesystemInodesMetricConfig{
+						Enabled: true,
+					},
+					ContainerFilesystemInodesFree: ContainerFilesystemInodesFreeMetricConfig{
+						Enabled: true,
+					},
+					ContainerFilesystemInodesUsed: ContainerFilesystemInodesUsedMetricConfig{
+						Enabled: true,
+					},
+					ContainerFilesystemUsage: ContainerFilesystemUsageMetricConfig{
+						Enabled: true,
+					},
+					ContainerIoPressureAvg: ContainerIoPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerIoPressureAvgMetricAttributeKey{ContainerIoPressureAvgMetricAttributeKeyPressureType, ContainerIoPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					ContainerIoPressureTime: ContainerIoPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerIoPressureTimeMetricAttributeKey{ContainerIoPressureTimeMetricAttributeKeyPressureType},
+					},
+					ContainerLogsAvailable: ContainerLogsAvailableMetricConfig{
+						Enabled: true,
+					},
+					ContainerLogsCapacity: ContainerLogsCapacityMetricConfig{
+						Enabled: true,
+					},
+					ContainerLogsInodes: ContainerLogsInodesMetricConfig{
+						Enabled: true,
+					},
+					ContainerLogsInodesFree: ContainerLogsInodesFreeMetricConfig{
+						Enabled: true,
+					},
+					ContainerLogsInodesUsed: ContainerLogsInodesUsedMetricConfig{
+						Enabled: true,
+					},
+					ContainerLogsUsage: ContainerLogsUsageMetricConfig{
 						Enabled: true,
 					},
 					ContainerMemoryAvailable: ContainerMemoryAvailableMetricConfig{
@@ -41,6 +97,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryPageFaults: ContainerMemoryPageFaultsMetricConfig{
 						Enabled: true,
 					},
+					ContainerMemoryPressureAvg: ContainerMemoryPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerMemoryPressureAvgMetricAttributeKey{ContainerMemoryPressureAvgMetricAttributeKeyPressureType, ContainerMemoryPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					ContainerMemoryPressureTime: ContainerMemoryPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryPressureTimeMetricAttributeKey{ContainerMemoryPressureTimeMetricAttributeKeyPressureType},
+					},
 					ContainerMemoryRss: ContainerMemoryRssMetricConfig{
 						Enabled: true,
 					},
@@ -50,11 +116,292 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryWorkingSet: ContainerMemoryWorkingSetMetricConfig{
 						Enabled: true,
 					},
+					ContainerSwapAvailable: ContainerSwapAvailableMetricConfig{
+						Enabled: true,
+					},
+					ContainerSwapUsage: ContainerSwapUsageMetricConfig{
+						Enabled: true,
+					},
+					ContainerUptime: ContainerUptimeMetricConfig{
+						Enabled: true,
+					},
+					K8sContainerEphemeralStorageUsage: K8sContainerEphemeralStorageUsageMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sContainerEphemeralStorageUsageMetricAttributeKey{K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType},
+					},
+					K8sNodeContainerFsAvailable: K8sNodeContainerFsAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeContainerFsCapacity: K8sNodeContainerFsCapacityMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeContainerFsInodes: K8sNodeContainerFsInodesMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeContainerFsInodesFree: K8sNodeContainerFsInodesFreeMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeContainerFsInodesUsed: K8sNodeContainerFsInodesUsedMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeContainerFsUsage: K8sNodeContainerFsUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeCPUPressureAvg: K8sNodeCPUPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeCPUPressureAvgMetricAttributeKey{K8sNodeCPUPressureAvgMetricAttributeKeyPressureType, K8sNodeCPUPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeCPUPressureTime: K8sNodeCPUPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeCPUPressureTimeMetricAttributeKey{K8sNodeCPUPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeCPUTime: K8sNodeCPUTimeMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeCPUUsage: K8sNodeCPUUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeFilesystemAvailable: K8sNodeFilesystemAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeFilesystemCapacity: K8sNodeFilesystemCapacityMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeFilesystemInodes: K8sNodeFilesystemInodesMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeFilesystemInodesFree: K8sNodeFilesystemInodesFreeMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeFilesystemInodesUsed: K8sNodeFilesystemInodesUsedMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeFilesystemUsage: K8sNodeFilesystemUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeImageFsAvailable: K8sNodeImageFsAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeImageFsCapacity: K8sNodeImageFsCapacityMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeImageFsInodes: K8sNodeImageFsInodesMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeImageFsInodesFree: K8sNodeImageFsInodesFreeMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeImageFsInodesUsed: K8sNodeImageFsInodesUsedMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeImageFsUsage: K8sNodeImageFsUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeIoPressureAvg: K8sNodeIoPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeIoPressureAvgMetricAttributeKey{K8sNodeIoPressureAvgMetricAttributeKeyPressureType, K8sNodeIoPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeIoPressureTime: K8sNodeIoPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeIoPressureTimeMetricAttributeKey{K8sNodeIoPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeMemoryAvailable: K8sNodeMemoryAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeMemoryMajorPageFaults: K8sNodeMemoryMajorPageFaultsMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeMemoryPageFaults: K8sNodeMemoryPageFaultsMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeMemoryPressureAvg: K8sNodeMemoryPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeMemoryPressureAvgMetricAttributeKey{K8sNodeMemoryPressureAvgMetricAttributeKeyPressureType, K8sNodeMemoryPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeMemoryPressureTime: K8sNodeMemoryPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeMemoryPressureTimeMetricAttributeKey{K8sNodeMemoryPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeMemoryRss: K8sNodeMemoryRssMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeMemoryUsage: K8sNodeMemoryUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeMemoryWorkingSet: K8sNodeMemoryWorkingSetMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeNetworkErrors: K8sNodeNetworkErrorsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeNetworkErrorsMetricAttributeKey{K8sNodeNetworkErrorsMetricAttributeKeyInterface, K8sNodeNetworkErrorsMetricAttributeKeyDirection},
+					},
+					K8sNodeNetworkIo: K8sNodeNetworkIoMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeNetworkIoMetricAttributeKey{K8sNodeNetworkIoMetricAttributeKeyInterface, K8sNodeNetworkIoMetricAttributeKeyDirection},
+					},
+					K8sNodePidLimit: K8sNodePidLimitMetricConfig{
+						Enabled: true,
+					},
+					K8sNodePidUsage: K8sNodePidUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSwapAvailable: K8sNodeSwapAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSwapUsage: K8sNodeSwapUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerCPUPressureAvg: K8sNodeSystemContainerCPUPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeSystemContainerCPUPressureAvgMetricAttributeKey{K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeSystemContainerCPUPressureTime: K8sNodeSystemContainerCPUPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeSystemContainerCPUPressureTimeMetricAttributeKey{K8sNodeSystemContainerCPUPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeSystemContainerCPUTime: K8sNodeSystemContainerCPUTimeMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerCPUUsage: K8sNodeSystemContainerCPUUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerFilesystemAvailable: K8sNodeSystemContainerFilesystemAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerFilesystemCapacity: K8sNodeSystemContainerFilesystemCapacityMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerFilesystemInodes: K8sNodeSystemContainerFilesystemInodesMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerFilesystemInodesFree: K8sNodeSystemContainerFilesystemInodesFreeMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerFilesystemInodesUsed: K8sNodeSystemContainerFilesystemInodesUsedMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerFilesystemUsage: K8sNodeSystemContainerFilesystemUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerIoPressureAvg: K8sNodeSystemContainerIoPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeSystemContainerIoPressureAvgMetricAttributeKey{K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeSystemContainerIoPressureTime: K8sNodeSystemContainerIoPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeSystemContainerIoPressureTimeMetricAttributeKey{K8sNodeSystemContainerIoPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeSystemContainerLogsAvailable: K8sNodeSystemContainerLogsAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerLogsCapacity: K8sNodeSystemContainerLogsCapacityMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerLogsInodes: K8sNodeSystemContainerLogsInodesMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerLogsInodesFree: K8sNodeSystemContainerLogsInodesFreeMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerLogsInodesUsed: K8sNodeSystemContainerLogsInodesUsedMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerLogsUsage: K8sNodeSystemContainerLogsUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerMemoryAvailable: K8sNodeSystemContainerMemoryAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerMemoryMajorPageFaults: K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerMemoryPageFaults: K8sNodeSystemContainerMemoryPageFaultsMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerMemoryPressureAvg: K8sNodeSystemContainerMemoryPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKey{K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeSystemContainerMemoryPressureTime: K8sNodeSystemContainerMemoryPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKey{K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeSystemContainerMemoryRss: K8sNodeSystemContainerMemoryRssMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerMemoryUsage: K8sNodeSystemContainerMemoryUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerMemoryWorkingSet: K8sNodeSystemContainerMemoryWorkingSetMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerSwapAvailable: K8sNodeSystemContainerSwapAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeSystemContainerSwapUsage: K8sNodeSystemContainerSwapUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sNodeUptime: K8sNodeUptimeMetricConfig{
+						Enabled: true,
+					},
+					K8sPodCPUPressureAvg: K8sPodCPUPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodCPUPressureAvgMetricAttributeKey{K8sPodCPUPressureAvgMetricAttributeKeyPressureType, K8sPodCPUPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sPodCPUPressureTime: K8sPodCPUPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodCPUPressureTimeMetricAttributeKey{K8sPodCPUPressureTimeMetricAttributeKeyPressureType},
+					},
 					K8sPodCPUTime: K8sPodCPUTimeMetricConfig{
 						Enabled: true,
 					},
 					K8sPodCPUUsage: K8sPodCPUUsageMetricConfig{
 						Enabled: true,
+					},
+					K8sPodFilesystemAvailable: K8sPodFilesystemAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sPodFilesystemCapacity: K8sPodFilesystemCapacityMetricConfig{
+						Enabled: true,
+					},
+					K8sPodFilesystemInodes: K8sPodFilesystemInodesMetricConfig{
+						Enabled: true,
+					},
+					K8sPodFilesystemInodesFree: K8sPodFilesystemInodesFreeMetricConfig{
+						Enabled: true,
+					},
+					K8sPodFilesystemInodesUsed: K8sPodFilesystemInodesUsedMetricConfig{
+						Enabled: true,
+					},
+					K8sPodFilesystemUsage: K8sPodFilesystemUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sPodIoPressureAvg: K8sPodIoPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodIoPressureAvgMetricAttributeKey{K8sPodIoPressureAvgMetricAttributeKeyPressureType, K8sPodIoPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sPodIoPressureTime: K8sPodIoPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodIoPressureTimeMetricAttributeKey{K8sPodIoPressureTimeMetricAttributeKeyPressureType},
 					},
 					K8sPodMemoryAvailable: K8sPodMemoryAvailableMetricConfig{
 						Enabled: true,
@@ -65,6 +412,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryPageFaults: K8sPodMemoryPageFaultsMetricConfig{
 						Enabled: true,
 					},
+					K8sPodMemoryPressureAvg: K8sPodMemoryPressureAvgMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodMemoryPressureAvgMetricAttributeKey{K8sPodMemoryPressureAvgMetricAttributeKeyPressureType, K8sPodMemoryPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sPodMemoryPressureTime: K8sPodMemoryPressureTimeMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryPressureTimeMetricAttributeKey{K8sPodMemoryPressureTimeMetricAttributeKeyPressureType},
+					},
 					K8sPodMemoryRss: K8sPodMemoryRssMetricConfig{
 						Enabled: true,
 					},
@@ -74,14 +431,59 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryWorkingSet: K8sPodMemoryWorkingSetMetricConfig{
 						Enabled: true,
 					},
+					K8sPodNetworkErrors: K8sPodNetworkErrorsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodNetworkErrorsMetricAttributeKey{K8sPodNetworkErrorsMetricAttributeKeyInterface, K8sPodNetworkErrorsMetricAttributeKeyDirection},
+					},
+					K8sPodNetworkIo: K8sPodNetworkIoMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodNetworkIoMetricAttributeKey{K8sPodNetworkIoMetricAttributeKeyInterface, K8sPodNetworkIoMetricAttributeKeyDirection},
+					},
+					K8sPodProcessCount: K8sPodProcessCountMetricConfig{
+						Enabled: true,
+					},
+					K8sPodSwapAvailable: K8sPodSwapAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sPodSwapUsage: K8sPodSwapUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sPodUptime: K8sPodUptimeMetricConfig{
+						Enabled: true,
+					},
+					K8sPodVolumeUsage: K8sPodVolumeUsageMetricConfig{
+						Enabled: true,
+					},
+					K8sVolumeAvailable: K8sVolumeAvailableMetricConfig{
+						Enabled: true,
+					},
+					K8sVolumeCapacity: K8sVolumeCapacityMetricConfig{
+						Enabled: true,
+					},
+					K8sVolumeInodes: K8sVolumeInodesMetricConfig{
+						Enabled: true,
+					},
+					K8sVolumeInodesFree: K8sVolumeInodesFreeMetricConfig{
+						Enabled: true,
+					},
+					K8sVolumeInodesUsed: K8sVolumeInodesUsedMetricConfig{
+						Enabled: true,
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
-					ContainerID:      ResourceAttributeConfig{Enabled: true},
-					K8sContainerName: ResourceAttributeConfig{Enabled: true},
-					K8sNamespaceName: ResourceAttributeConfig{Enabled: true},
-					K8sNodeName:      ResourceAttributeConfig{Enabled: true},
-					K8sPodName:       ResourceAttributeConfig{Enabled: true},
-					K8sPodUID:        ResourceAttributeConfig{Enabled: true},
+					ContainerID:                  ResourceAttributeConfig{Enabled: true},
+					K8sContainerName:             ResourceAttributeConfig{Enabled: true},
+					K8sContainerRestartCount:     ResourceAttributeConfig{Enabled: true},
+					K8sNamespaceName:             ResourceAttributeConfig{Enabled: true},
+					K8sNodeName:                  ResourceAttributeConfig{Enabled: true},
+					K8sNodeSystemContainerName:   ResourceAttributeConfig{Enabled: true},
+					K8sPersistentvolumeclaimName: ResourceAttributeConfig{Enabled: true},
+					K8sPodName:                   ResourceAttributeConfig{Enabled: true},
+					K8sPodUID:                    ResourceAttributeConfig{Enabled: true},
+					K8sVolumeName:                ResourceAttributeConfig{Enabled: true},
+					K8sVolumeType:                ResourceAttributeConfig{Enabled: true},
 				},
 			},
 		},
@@ -89,10 +491,66 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					ContainerCPUPressureAvg: ContainerCPUPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerCPUPressureAvgMetricAttributeKey{ContainerCPUPressureAvgMetricAttributeKeyPressureType, ContainerCPUPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					ContainerCPUPressureTime: ContainerCPUPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerCPUPressureTimeMetricAttributeKey{ContainerCPUPressureTimeMetricAttributeKeyPressureType},
+					},
 					ContainerCPUTime: ContainerCPUTimeMetricConfig{
 						Enabled: false,
 					},
 					ContainerCPUUsage: ContainerCPUUsageMetricConfig{
+						Enabled: false,
+					},
+					ContainerFilesystemAvailable: ContainerFilesystemAvailableMetricConfig{
+						Enabled: false,
+					},
+					ContainerFilesystemCapacity: ContainerFilesystemCapacityMetricConfig{
+						Enabled: false,
+					},
+					ContainerFilesystemInodes: ContainerFilesystemInodesMetricConfig{
+						Enabled: false,
+					},
+					ContainerFilesystemInodesFree: ContainerFilesystemInodesFreeMetricConfig{
+						Enabled: false,
+					},
+					ContainerFilesystemInodesUsed: ContainerFilesystemInodesUsedMetricConfig{
+						Enabled: false,
+					},
+					ContainerFilesystemUsage: ContainerFilesystemUsageMetricConfig{
+						Enabled: false,
+					},
+					ContainerIoPressureAvg: ContainerIoPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerIoPressureAvgMetricAttributeKey{ContainerIoPressureAvgMetricAttributeKeyPressureType, ContainerIoPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					ContainerIoPressureTime: ContainerIoPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerIoPressureTimeMetricAttributeKey{ContainerIoPressureTimeMetricAttributeKeyPressureType},
+					},
+					ContainerLogsAvailable: ContainerLogsAvailableMetricConfig{
+						Enabled: false,
+					},
+					ContainerLogsCapacity: ContainerLogsCapacityMetricConfig{
+						Enabled: false,
+					},
+					ContainerLogsInodes: ContainerLogsInodesMetricConfig{
+						Enabled: false,
+					},
+					ContainerLogsInodesFree: ContainerLogsInodesFreeMetricConfig{
+						Enabled: false,
+					},
+					ContainerLogsInodesUsed: ContainerLogsInodesUsedMetricConfig{
+						Enabled: false,
+					},
+					ContainerLogsUsage: ContainerLogsUsageMetricConfig{
 						Enabled: false,
 					},
 					ContainerMemoryAvailable: ContainerMemoryAvailableMetricConfig{
@@ -104,6 +562,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryPageFaults: ContainerMemoryPageFaultsMetricConfig{
 						Enabled: false,
 					},
+					ContainerMemoryPressureAvg: ContainerMemoryPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []ContainerMemoryPressureAvgMetricAttributeKey{ContainerMemoryPressureAvgMetricAttributeKeyPressureType, ContainerMemoryPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					ContainerMemoryPressureTime: ContainerMemoryPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryPressureTimeMetricAttributeKey{ContainerMemoryPressureTimeMetricAttributeKeyPressureType},
+					},
 					ContainerMemoryRss: ContainerMemoryRssMetricConfig{
 						Enabled: false,
 					},
@@ -113,11 +581,292 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryWorkingSet: ContainerMemoryWorkingSetMetricConfig{
 						Enabled: false,
 					},
+					ContainerSwapAvailable: ContainerSwapAvailableMetricConfig{
+						Enabled: false,
+					},
+					ContainerSwapUsage: ContainerSwapUsageMetricConfig{
+						Enabled: false,
+					},
+					ContainerUptime: ContainerUptimeMetricConfig{
+						Enabled: false,
+					},
+					K8sContainerEphemeralStorageUsage: K8sContainerEphemeralStorageUsageMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sContainerEphemeralStorageUsageMetricAttributeKey{K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType},
+					},
+					K8sNodeContainerFsAvailable: K8sNodeContainerFsAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeContainerFsCapacity: K8sNodeContainerFsCapacityMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeContainerFsInodes: K8sNodeContainerFsInodesMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeContainerFsInodesFree: K8sNodeContainerFsInodesFreeMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeContainerFsInodesUsed: K8sNodeContainerFsInodesUsedMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeContainerFsUsage: K8sNodeContainerFsUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeCPUPressureAvg: K8sNodeCPUPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeCPUPressureAvgMetricAttributeKey{K8sNodeCPUPressureAvgMetricAttributeKeyPressureType, K8sNodeCPUPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeCPUPressureTime: K8sNodeCPUPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeCPUPressureTimeMetricAttributeKey{K8sNodeCPUPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeCPUTime: K8sNodeCPUTimeMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeCPUUsage: K8sNodeCPUUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeFilesystemAvailable: K8sNodeFilesystemAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeFilesystemCapacity: K8sNodeFilesystemCapacityMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeFilesystemInodes: K8sNodeFilesystemInodesMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeFilesystemInodesFree: K8sNodeFilesystemInodesFreeMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeFilesystemInodesUsed: K8sNodeFilesystemInodesUsedMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeFilesystemUsage: K8sNodeFilesystemUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeImageFsAvailable: K8sNodeImageFsAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeImageFsCapacity: K8sNodeImageFsCapacityMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeImageFsInodes: K8sNodeImageFsInodesMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeImageFsInodesFree: K8sNodeImageFsInodesFreeMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeImageFsInodesUsed: K8sNodeImageFsInodesUsedMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeImageFsUsage: K8sNodeImageFsUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeIoPressureAvg: K8sNodeIoPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeIoPressureAvgMetricAttributeKey{K8sNodeIoPressureAvgMetricAttributeKeyPressureType, K8sNodeIoPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeIoPressureTime: K8sNodeIoPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeIoPressureTimeMetricAttributeKey{K8sNodeIoPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeMemoryAvailable: K8sNodeMemoryAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeMemoryMajorPageFaults: K8sNodeMemoryMajorPageFaultsMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeMemoryPageFaults: K8sNodeMemoryPageFaultsMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeMemoryPressureAvg: K8sNodeMemoryPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeMemoryPressureAvgMetricAttributeKey{K8sNodeMemoryPressureAvgMetricAttributeKeyPressureType, K8sNodeMemoryPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeMemoryPressureTime: K8sNodeMemoryPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeMemoryPressureTimeMetricAttributeKey{K8sNodeMemoryPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeMemoryRss: K8sNodeMemoryRssMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeMemoryUsage: K8sNodeMemoryUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeMemoryWorkingSet: K8sNodeMemoryWorkingSetMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeNetworkErrors: K8sNodeNetworkErrorsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeNetworkErrorsMetricAttributeKey{K8sNodeNetworkErrorsMetricAttributeKeyInterface, K8sNodeNetworkErrorsMetricAttributeKeyDirection},
+					},
+					K8sNodeNetworkIo: K8sNodeNetworkIoMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeNetworkIoMetricAttributeKey{K8sNodeNetworkIoMetricAttributeKeyInterface, K8sNodeNetworkIoMetricAttributeKeyDirection},
+					},
+					K8sNodePidLimit: K8sNodePidLimitMetricConfig{
+						Enabled: false,
+					},
+					K8sNodePidUsage: K8sNodePidUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSwapAvailable: K8sNodeSwapAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSwapUsage: K8sNodeSwapUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerCPUPressureAvg: K8sNodeSystemContainerCPUPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeSystemContainerCPUPressureAvgMetricAttributeKey{K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeSystemContainerCPUPressureTime: K8sNodeSystemContainerCPUPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeSystemContainerCPUPressureTimeMetricAttributeKey{K8sNodeSystemContainerCPUPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeSystemContainerCPUTime: K8sNodeSystemContainerCPUTimeMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerCPUUsage: K8sNodeSystemContainerCPUUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerFilesystemAvailable: K8sNodeSystemContainerFilesystemAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerFilesystemCapacity: K8sNodeSystemContainerFilesystemCapacityMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerFilesystemInodes: K8sNodeSystemContainerFilesystemInodesMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerFilesystemInodesFree: K8sNodeSystemContainerFilesystemInodesFreeMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerFilesystemInodesUsed: K8sNodeSystemContainerFilesystemInodesUsedMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerFilesystemUsage: K8sNodeSystemContainerFilesystemUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerIoPressureAvg: K8sNodeSystemContainerIoPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeSystemContainerIoPressureAvgMetricAttributeKey{K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeSystemContainerIoPressureTime: K8sNodeSystemContainerIoPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeSystemContainerIoPressureTimeMetricAttributeKey{K8sNodeSystemContainerIoPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeSystemContainerLogsAvailable: K8sNodeSystemContainerLogsAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerLogsCapacity: K8sNodeSystemContainerLogsCapacityMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerLogsInodes: K8sNodeSystemContainerLogsInodesMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerLogsInodesFree: K8sNodeSystemContainerLogsInodesFreeMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerLogsInodesUsed: K8sNodeSystemContainerLogsInodesUsedMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerLogsUsage: K8sNodeSystemContainerLogsUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerMemoryAvailable: K8sNodeSystemContainerMemoryAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerMemoryMajorPageFaults: K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerMemoryPageFaults: K8sNodeSystemContainerMemoryPageFaultsMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerMemoryPressureAvg: K8sNodeSystemContainerMemoryPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKey{K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureType, K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sNodeSystemContainerMemoryPressureTime: K8sNodeSystemContainerMemoryPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKey{K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKeyPressureType},
+					},
+					K8sNodeSystemContainerMemoryRss: K8sNodeSystemContainerMemoryRssMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerMemoryUsage: K8sNodeSystemContainerMemoryUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerMemoryWorkingSet: K8sNodeSystemContainerMemoryWorkingSetMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerSwapAvailable: K8sNodeSystemContainerSwapAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeSystemContainerSwapUsage: K8sNodeSystemContainerSwapUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sNodeUptime: K8sNodeUptimeMetricConfig{
+						Enabled: false,
+					},
+					K8sPodCPUPressureAvg: K8sPodCPUPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodCPUPressureAvgMetricAttributeKey{K8sPodCPUPressureAvgMetricAttributeKeyPressureType, K8sPodCPUPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sPodCPUPressureTime: K8sPodCPUPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodCPUPressureTimeMetricAttributeKey{K8sPodCPUPressureTimeMetricAttributeKeyPressureType},
+					},
 					K8sPodCPUTime: K8sPodCPUTimeMetricConfig{
 						Enabled: false,
 					},
 					K8sPodCPUUsage: K8sPodCPUUsageMetricConfig{
 						Enabled: false,
+					},
+					K8sPodFilesystemAvailable: K8sPodFilesystemAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sPodFilesystemCapacity: K8sPodFilesystemCapacityMetricConfig{
+						Enabled: false,
+					},
+					K8sPodFilesystemInodes: K8sPodFilesystemInodesMetricConfig{
+						Enabled: false,
+					},
+					K8sPodFilesystemInodesFree: K8sPodFilesystemInodesFreeMetricConfig{
+						Enabled: false,
+					},
+					K8sPodFilesystemInodesUsed: K8sPodFilesystemInodesUsedMetricConfig{
+						Enabled: false,
+					},
+					K8sPodFilesystemUsage: K8sPodFilesystemUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sPodIoPressureAvg: K8sPodIoPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodIoPressureAvgMetricAttributeKey{K8sPodIoPressureAvgMetricAttributeKeyPressureType, K8sPodIoPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sPodIoPressureTime: K8sPodIoPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodIoPressureTimeMetricAttributeKey{K8sPodIoPressureTimeMetricAttributeKeyPressureType},
 					},
 					K8sPodMemoryAvailable: K8sPodMemoryAvailableMetricConfig{
 						Enabled: false,
@@ -128,6 +877,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryPageFaults: K8sPodMemoryPageFaultsMetricConfig{
 						Enabled: false,
 					},
+					K8sPodMemoryPressureAvg: K8sPodMemoryPressureAvgMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []K8sPodMemoryPressureAvgMetricAttributeKey{K8sPodMemoryPressureAvgMetricAttributeKeyPressureType, K8sPodMemoryPressureAvgMetricAttributeKeyPressureWindow},
+					},
+					K8sPodMemoryPressureTime: K8sPodMemoryPressureTimeMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryPressureTimeMetricAttributeKey{K8sPodMemoryPressureTimeMetricAttributeKeyPressureType},
+					},
 					K8sPodMemoryRss: K8sPodMemoryRssMetricConfig{
 						Enabled: false,
 					},
@@ -137,14 +896,59 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryWorkingSet: K8sPodMemoryWorkingSetMetricConfig{
 						Enabled: false,
 					},
+					K8sPodNetworkErrors: K8sPodNetworkErrorsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodNetworkErrorsMetricAttributeKey{K8sPodNetworkErrorsMetricAttributeKeyInterface, K8sPodNetworkErrorsMetricAttributeKeyDirection},
+					},
+					K8sPodNetworkIo: K8sPodNetworkIoMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodNetworkIoMetricAttributeKey{K8sPodNetworkIoMetricAttributeKeyInterface, K8sPodNetworkIoMetricAttributeKeyDirection},
+					},
+					K8sPodProcessCount: K8sPodProcessCountMetricConfig{
+						Enabled: false,
+					},
+					K8sPodSwapAvailable: K8sPodSwapAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sPodSwapUsage: K8sPodSwapUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sPodUptime: K8sPodUptimeMetricConfig{
+						Enabled: false,
+					},
+					K8sPodVolumeUsage: K8sPodVolumeUsageMetricConfig{
+						Enabled: false,
+					},
+					K8sVolumeAvailable: K8sVolumeAvailableMetricConfig{
+						Enabled: false,
+					},
+					K8sVolumeCapacity: K8sVolumeCapacityMetricConfig{
+						Enabled: false,
+					},
+					K8sVolumeInodes: K8sVolumeInodesMetricConfig{
+						Enabled: false,
+					},
+					K8sVolumeInodesFree: K8sVolumeInodesFreeMetricConfig{
+						Enabled: false,
+					},
+					K8sVolumeInodesUsed: K8sVolumeInodesUsedMetricConfig{
+						Enabled: false,
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
-					ContainerID:      ResourceAttributeConfig{Enabled: false},
-					K8sContainerName: ResourceAttributeConfig{Enabled: false},
-					K8sNamespaceName: ResourceAttributeConfig{Enabled: false},
-					K8sNodeName:      ResourceAttributeConfig{Enabled: false},
-					K8sPodName:       ResourceAttributeConfig{Enabled: false},
-					K8sPodUID:        ResourceAttributeConfig{Enabled: false},
+					ContainerID:                  ResourceAttributeConfig{Enabled: false},
+					K8sContainerName:             ResourceAttributeConfig{Enabled: false},
+					K8sContainerRestartCount:     ResourceAttributeConfig{Enabled: false},
+					K8sNamespaceName:             ResourceAttributeConfig{Enabled: false},
+					K8sNodeName:                  ResourceAttributeConfig{Enabled: false},
+					K8sNodeSystemContainerName:   ResourceAttributeConfig{Enabled: false},
+					K8sPersistentvolumeclaimName: ResourceAttributeConfig{Enabled: false},
+					K8sPodName:                   ResourceAttributeConfig{Enabled: false},
+					K8sPodUID:                    ResourceAttributeConfig{Enabled: false},
+					K8sVolumeName:                ResourceAttributeConfig{Enabled: false},
+					K8sVolumeType:                ResourceAttributeConfig{Enabled: false},
 				},
 			},
 		},
@@ -152,10 +956,357 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerCPUTimeMetricConfig{}, ContainerCPUUsageMetricConfig{}, ContainerMemoryAvailableMetricConfig{}, ContainerMemoryMajorPageFaultsMetricConfig{}, ContainerMemoryPageFaultsMetricConfig{}, ContainerMemoryRssMetricConfig{}, ContainerMemoryUsageMetricConfig{}, ContainerMemoryWorkingSetMetricConfig{}, K8sPodCPUTimeMetricConfig{}, K8sPodCPUUsageMetricConfig{}, K8sPodMemoryAvailableMetricConfig{}, K8sPodMemoryMajorPageFaultsMetricConfig{}, K8sPodMemoryPageFaultsMetricConfig{}, K8sPodMemoryRssMetricConfig{}, K8sPodMemoryUsageMetricConfig{}, K8sPodMemoryWorkingSetMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerCPUPressureAvgMetricConfig{}, ContainerCPUPressureTimeMetricConfig{}, ContainerCPUTimeMetricConfig{}, ContainerCPUUsageMetricConfig{}, ContainerFilesystemAvailableMetricConfig{}, ContainerFilesystemCapacityMetricConfig{}, ContainerFilesystemInodesMetricConfig{}, ContainerFilesystemInodesFreeMetricConfig{}, ContainerFilesystemInodesUsedMetricConfig{}, ContainerFilesystemUsageMetricConfig{}, ContainerIoPressureAvgMetricConfig{}, ContainerIoPressureTimeMetricConfig{}, ContainerLogsAvailableMetricConfig{}, ContainerLogsCapacityMetricConfig{}, ContainerLogsInodesMetricConfig{}, ContainerLogsInodesFreeMetricConfig{}, ContainerLogsInodesUsedMetricConfig{}, ContainerLogsUsageMetricConfig{}, ContainerMemoryAvailableMetricConfig{}, ContainerMemoryMajorPageFaultsMetricConfig{}, ContainerMemoryPageFaultsMetricConfig{}, ContainerMemoryPressureAvgMetricConfig{}, ContainerMemoryPressureTimeMetricConfig{}, ContainerMemoryRssMetricConfig{}, ContainerMemoryUsageMetricConfig{}, ContainerMemoryWorkingSetMetricConfig{}, ContainerSwapAvailableMetricConfig{}, ContainerSwapUsageMetricConfig{}, ContainerUptimeMetricConfig{}, K8sContainerEphemeralStorageUsageMetricConfig{}, K8sNodeContainerFsAvailableMetricConfig{}, K8sNodeContainerFsCapacityMetricConfig{}, K8sNodeContainerFsInodesMetricConfig{}, K8sNodeContainerFsInodesFreeMetricConfig{}, K8sNodeContainerFsInodesUsedMetricConfig{}, K8sNodeContainerFsUsageMetricConfig{}, K8sNodeCPUPressureAvgMetricConfig{}, K8sNodeCPUPressureTimeMetricConfig{}, K8sNodeCPUTimeMetricConfig{}, K8sNodeCPUUsageMetricConfig{}, K8sNodeFilesystemAvailableMetricConfig{}, K8sNodeFilesystemCapacityMetricConfig{}, K8sNodeFilesystemInodesMetricConfig{}, K8sNodeFilesystemInodesFreeMetricConfig{}, K8sNodeFilesystemInodesUsedMetricConfig{}, K8sNodeFilesystemUsageMetricConfig{}, K8sNodeImageFsAvailableMetricConfig{}, K8sNodeImageFsCapacityMetricConfig{}, K8sNodeImageFsInodesMetricConfig{}, K8sNodeImageFsInodesFreeMetricConfig{}, K8sNodeImageFsInodesUsedMetricConfig{}, K8sNodeImageFsUsageMetricConfig{}, K8sNodeIoPressureAvgMetricConfig{}, K8sNodeIoPressureTimeMetricConfig{}, K8sNodeMemoryAvailableMetricConfig{}, K8sNodeMemoryMajorPageFaultsMetricConfig{}, K8sNodeMemoryPageFaultsMetricConfig{}, K8sNodeMemoryPressureAvgMetricConfig{}, K8sNodeMemoryPressureTimeMetricConfig{}, K8sNodeMemoryRssMetricConfig{}, K8sNodeMemoryUsageMetricConfig{}, K8sNodeMemoryWorkingSetMetricConfig{}, K8sNodeNetworkErrorsMetricConfig{}, K8sNodeNetworkIoMetricConfig{}, K8sNodePidLimitMetricConfig{}, K8sNodePidUsageMetricConfig{}, K8sNodeSwapAvailableMetricConfig{}, K8sNodeSwapUsageMetricConfig{}, K8sNodeSystemContainerCPUPressureAvgMetricConfig{}, K8sNodeSystemContainerCPUPressureTimeMetricConfig{}, K8sNodeSystemContainerCPUTimeMetricConfig{}, K8sNodeSystemContainerCPUUsageMetricConfig{}, K8sNodeSystemContainerFilesystemAvailableMetricConfig{}, K8sNodeSystemContainerFilesystemCapacityMetricConfig{}, K8sNodeSystemContainerFilesystemInodesMetricConfig{}, K8sNodeSystemContainerFilesystemInodesFreeMetricConfig{}, K8sNodeSystemContainerFilesystemInodesUsedMetricConfig{}, K8sNodeSystemContainerFilesystemUsageMetricConfig{}, K8sNodeSystemContainerIoPressureAvgMetricConfig{}, K8sNodeSystemContainerIoPressureTimeMetricConfig{}, K8sNodeSystemContainerLogsAvailableMetricConfig{}, K8sNodeSystemContainerLogsCapacityMetricConfig{}, K8sNodeSystemContainerLogsInodesMetricConfig{}, K8sNodeSystemContainerLogsInodesFreeMetricConfig{}, K8sNodeSystemContainerLogsInodesUsedMetricConfig{}, K8sNodeSystemContainerLogsUsageMetricConfig{}, K8sNodeSystemContainerMemoryAvailableMetricConfig{}, K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig{}, K8sNodeSystemContainerMemoryPageFaultsMetricConfig{}, K8sNodeSystemContainerMemoryPressureAvgMetricConfig{}, K8sNodeSystemContainerMemoryPressureTimeMetricConfig{}, K8sNodeSystemContainerMemoryRssMetricConfig{}, K8sNodeSystemContainerMemoryUsageMetricConfig{}, K8sNodeSystemContainerMemoryWorkingSetMetricConfig{}, K8sNodeSystemContainerSwapAvailableMetricConfig{}, K8sNodeSystemContainerSwapUsageMetricConfig{}, K8sNodeUptimeMetricConfig{}, K8sPodCPUPressureAvgMetricConfig{}, K8sPodCPUPressureTimeMetricConfig{}, K8sPodCPUTimeMetricConfig{}, K8sPodCPUUsageMetricConfig{}, K8sPodFilesystemAvailableMetricConfig{}, K8sPodFilesystemCapacityMetricConfig{}, K8sPodFilesystemInodesMetricConfig{}, K8sPodFilesystemInodesFreeMetricConfig{}, K8sPodFilesystemInodesUsedMetricConfig{}, K8sPodFilesystemUsageMetricConfig{}, K8sPodIoPressureAvgMetricConfig{}, K8sPodIoPressureTimeMetricConfig{}, K8sPodMemoryAvailableMetricConfig{}, K8sPodMemoryMajorPageFaultsMetricConfig{}, K8sPodMemoryPageFaultsMetricConfig{}, K8sPodMemoryPressureAvgMetricConfig{}, K8sPodMemoryPressureTimeMetricConfig{}, K8sPodMemoryRssMetricConfig{}, K8sPodMemoryUsageMetricConfig{}, K8sPodMemoryWorkingSetMetricConfig{}, K8sPodNetworkErrorsMetricConfig{}, K8sPodNetworkIoMetricConfig{}, K8sPodProcessCountMetricConfig{}, K8sPodSwapAvailableMetricConfig{}, K8sPodSwapUsageMetricConfig{}, K8sPodUptimeMetricConfig{}, K8sPodVolumeUsageMetricConfig{}, K8sVolumeAvailableMetricConfig{}, K8sVolumeCapacityMetricConfig{}, K8sVolumeInodesMetricConfig{}, K8sVolumeInodesFreeMetricConfig{}, K8sVolumeInodesUsedMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
+}
+func TestContainerCPUPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerCPUPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerCPUPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.cpu.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().ContainerCPUPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerCPUPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerCPUPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerCPUPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.cpu.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().ContainerCPUPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerIoPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerIoPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerIoPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.io.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().ContainerIoPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerIoPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerIoPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerIoPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.io.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().ContainerIoPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerMemoryPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemoryPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().ContainerMemoryPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerMemoryPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemoryPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().ContainerMemoryPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sContainerEphemeralStorageUsageMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sContainerEphemeralStorageUsage
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sContainerEphemeralStorageUsageMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.container.ephemeral_storage.usage doesn't have an attribute invalid, valid attributes: [k8s.container.ephemeral_storage.fs_type]")
+
+	cfg = DefaultMetricsConfig().K8sContainerEphemeralStorageUsage
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeCPUPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeCPUPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeCPUPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.cpu.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().K8sNodeCPUPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeCPUPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeCPUPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeCPUPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.cpu.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sNodeCPUPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeIoPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeIoPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeIoPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.io.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().K8sNodeIoPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeIoPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeIoPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeIoPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.io.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sNodeIoPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeMemoryPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeMemoryPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeMemoryPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.memory.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().K8sNodeMemoryPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeMemoryPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeMemoryPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeMemoryPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.memory.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sNodeMemoryPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeNetworkErrorsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeNetworkErrors
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeNetworkErrorsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.network.errors doesn't have an attribute invalid, valid attributes: [interface, direction]")
+
+	cfg = DefaultMetricsConfig().K8sNodeNetworkErrors
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeNetworkIoMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeNetworkIo
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeNetworkIoMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.network.io doesn't have an attribute invalid, valid attributes: [interface, direction]")
+
+	cfg = DefaultMetricsConfig().K8sNodeNetworkIo
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeSystemContainerCPUPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeSystemContainerCPUPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeSystemContainerCPUPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.system_container.cpu.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().K8sNodeSystemContainerCPUPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeSystemContainerCPUPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeSystemContainerCPUPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeSystemContainerCPUPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.system_container.cpu.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sNodeSystemContainerCPUPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeSystemContainerIoPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeSystemContainerIoPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeSystemContainerIoPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.system_container.io.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().K8sNodeSystemContainerIoPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeSystemContainerIoPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeSystemContainerIoPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeSystemContainerIoPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.system_container.io.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sNodeSystemContainerIoPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeSystemContainerMemoryPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeSystemContainerMemoryPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.system_container.memory.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().K8sNodeSystemContainerMemoryPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sNodeSystemContainerMemoryPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sNodeSystemContainerMemoryPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.node.system_container.memory.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sNodeSystemContainerMemoryPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodCPUPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodCPUPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodCPUPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.cpu.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().K8sPodCPUPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodCPUPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodCPUPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodCPUPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.cpu.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sPodCPUPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodIoPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodIoPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodIoPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.io.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().K8sPodIoPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodIoPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodIoPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodIoPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.io.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sPodIoPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodMemoryPressureAvgMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryPressureAvg
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryPressureAvgMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.pressure.avg doesn't have an attribute invalid, valid attributes: [pressure.type, pressure.window]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryPressureAvg
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodMemoryPressureTimeMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryPressureTime
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryPressureTimeMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodNetworkErrorsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodNetworkErrors
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodNetworkErrorsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.network.errors doesn't have an attribute invalid, valid attributes: [interface, direction]")
+
+	cfg = DefaultMetricsConfig().K8sPodNetworkErrors
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodNetworkIoMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodNetworkIo
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodNetworkIoMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.network.io doesn't have an attribute invalid, valid attributes: [interface, direction]")
+
+	cfg = DefaultMetricsConfig().K8sPodNetworkIo
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
 func loadMetricsBuilderConfig(t *testing.T, name string) MetricsBuilderConfig {
@@ -180,23 +1331,33 @@ func TestResourceAttributesConfig(t *testing.T) {
 		{
 			name: "all_set",
 			want: ResourceAttributesConfig{
-				ContainerID:      ResourceAttributeConfig{Enabled: true},
-				K8sContainerName: ResourceAttributeConfig{Enabled: true},
-				K8sNamespaceName: ResourceAttributeConfig{Enabled: true},
-				K8sNodeName:      ResourceAttributeConfig{Enabled: true},
-				K8sPodName:       ResourceAttributeConfig{Enabled: true},
-				K8sPodUID:        ResourceAttributeConfig{Enabled: true},
+				ContainerID:                  ResourceAttributeConfig{Enabled: true},
+				K8sContainerName:             ResourceAttributeConfig{Enabled: true},
+				K8sContainerRestartCount:     ResourceAttributeConfig{Enabled: true},
+				K8sNamespaceName:             ResourceAttributeConfig{Enabled: true},
+				K8sNodeName:                  ResourceAttributeConfig{Enabled: true},
+				K8sNodeSystemContainerName:   ResourceAttributeConfig{Enabled: true},
+				K8sPersistentvolumeclaimName: ResourceAttributeConfig{Enabled: true},
+				K8sPodName:                   ResourceAttributeConfig{Enabled: true},
+				K8sPodUID:                    ResourceAttributeConfig{Enabled: true},
+				K8sVolumeName:                ResourceAttributeConfig{Enabled: true},
+				K8sVolumeType:                ResourceAttributeConfig{Enabled: true},
 			},
 		},
 		{
 			name: "none_set",
 			want: ResourceAttributesConfig{
-				ContainerID:      ResourceAttributeConfig{Enabled: false},
-				K8sContainerName: ResourceAttributeConfig{Enabled: false},
-				K8sNamespaceName: ResourceAttributeConfig{Enabled: false},
-				K8sNodeName:      ResourceAttributeConfig{Enabled: false},
-				K8sPodName:       ResourceAttributeConfig{Enabled: false},
-				K8sPodUID:        ResourceAttributeConfig{Enabled: false},
+				ContainerID:                  ResourceAttributeConfig{Enabled: false},
+				K8sContainerName:             ResourceAttributeConfig{Enabled: false},
+				K8sContainerRestartCount:     ResourceAttributeConfig{Enabled: false},
+				K8sNamespaceName:             ResourceAttributeConfig{Enabled: false},
+				K8sNodeName:                  ResourceAttributeConfig{Enabled: false},
+				K8sNodeSystemContainerName:   ResourceAttributeConfig{Enabled: false},
+				K8sPersistentvolumeclaimName: ResourceAttributeConfig{Enabled: false},
+				K8sPodName:                   ResourceAttributeConfig{Enabled: false},
+				K8sPodUID:                    ResourceAttributeConfig{Enabled: false},
+				K8sVolumeName:                ResourceAttributeConfig{Enabled: false},
+				K8sVolumeType:                ResourceAttributeConfig{Enabled: false},
 			},
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
+	"slices"
 	"time"
 )
 
@@ -18,12 +19,172 @@ const (
 	AggregationStrategyMax = "max"
 )
 
+// AttributeDirection specifies the value direction attribute.
+type AttributeDirection int
+
+const (
+	_ AttributeDirection = iota
+	AttributeDirectionReceive
+	AttributeDirectionTransmit
+)
+
+// String returns the string representation of the AttributeDirection.
+func (av AttributeDirection) String() string {
+	switch av {
+	case AttributeDirectionReceive:
+		return "receive"
+	case AttributeDirectionTransmit:
+		return "transmit"
+	}
+	return ""
+}
+
+// MapAttributeDirection is a helper map of string to AttributeDirection attribute value.
+var MapAttributeDirection = map[string]AttributeDirection{
+	"receive":  AttributeDirectionReceive,
+	"transmit": AttributeDirectionTransmit,
+}
+
+// AttributeK8sContainerEphemeralStorageFsType specifies the value k8s.container.ephemeral_storage.fs_type attribute.
+type AttributeK8sContainerEphemeralStorageFsType int
+
+const (
+	_ AttributeK8sContainerEphemeralStorageFsType = iota
+	AttributeK8sContainerEphemeralStorageFsTypeRootfs
+	AttributeK8sContainerEphemeralStorageFsTypeLogs
+)
+
+// String returns the string representation of the AttributeK8sContainerEphemeralStorageFsType.
+func (av AttributeK8sContainerEphemeralStorageFsType) String() string {
+	switch av {
+	case AttributeK8sContainerEphemeralStorageFsTypeRootfs:
+		return "rootfs"
+	case AttributeK8sContainerEphemeralStorageFsTypeLogs:
+		return "logs"
+	}
+	return ""
+}
+
+// MapAttributeK8sContainerEphemeralStorageFsType is a helper map of string to AttributeK8sContainerEphemeralStorageFsType attribute value.
+var MapAttributeK8sContainerEphemeralStorageFsType = map[string]AttributeK8sContainerEphemeralStorageFsType{
+	"rootfs": AttributeK8sContainerEphemeralStorageFsTypeRootfs,
+	"logs":   AttributeK8sContainerEphemeralStorageFsTypeLogs,
+}
+
+// AttributePressureType specifies the value pressure.type attribute.
+type AttributePressureType int
+
+const (
+	_ AttributePressureType = iota
+	AttributePressureTypeSome
+	AttributePressureTypeFull
+)
+
+// String returns the string representation of the AttributePressureType.
+func (av AttributePressureType) String() string {
+	switch av {
+	case AttributePressureTypeSome:
+		return "some"
+	case AttributePressureTypeFull:
+		return "full"
+	}
+	return ""
+}
+
+// MapAttributePressureType is a helper map of string to AttributePressureType attribute value.
+var MapAttributePressureType = map[string]AttributePressureType{
+	"some": AttributePressureTypeSome,
+	"full": AttributePressureTypeFull,
+}
+
+// AttributePressureWindow specifies the value pressure.window attribute.
+type AttributePressureWindow int
+
+const (
+	_ AttributePressureWindow = iota
+	AttributePressureWindow10s
+	AttributePressureWindow60s
+	AttributePressureWindow300s
+)
+
+// String returns the string representation of the AttributePressureWindow.
+func (av AttributePressureWindow) String() string {
+	switch av {
+	case AttributePressureWindow10s:
+		return "10s"
+	case AttributePressureWindow60s:
+		return "60s"
+	case AttributePressureWindow300s:
+		return "300s"
+	}
+	return ""
+}
+
+// MapAttributePressureWindow is a helper map of string to AttributePressureWindow attribute value.
+var MapAttributePressureWindow = map[string]AttributePressureWindow{
+	"10s":  AttributePressureWindow10s,
+	"60s":  AttributePressureWindow60s,
+	"300s": AttributePressureWindow300s,
+}
+
 var MetricsInfo = metricsInfo{
+	ContainerCPUPressureAvg: metricInfo{
+		Name:       "container.cpu.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	ContainerCPUPressureTime: metricInfo{
+		Name:       "container.cpu.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
 	ContainerCPUTime: metricInfo{
 		Name: "container.cpu.time",
 	},
 	ContainerCPUUsage: metricInfo{
 		Name: "container.cpu.usage",
+	},
+	ContainerFilesystemAvailable: metricInfo{
+		Name: "container.filesystem.available",
+	},
+	ContainerFilesystemCapacity: metricInfo{
+		Name: "container.filesystem.capacity",
+	},
+	ContainerFilesystemInodes: metricInfo{
+		Name: "container.filesystem.inodes",
+	},
+	ContainerFilesystemInodesFree: metricInfo{
+		Name: "container.filesystem.inodes.free",
+	},
+	ContainerFilesystemInodesUsed: metricInfo{
+		Name: "container.filesystem.inodes.used",
+	},
+	ContainerFilesystemUsage: metricInfo{
+		Name: "container.filesystem.usage",
+	},
+	ContainerIoPressureAvg: metricInfo{
+		Name:       "container.io.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	ContainerIoPressureTime: metricInfo{
+		Name:       "container.io.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
+	ContainerLogsAvailable: metricInfo{
+		Name: "container.logs.available",
+	},
+	ContainerLogsCapacity: metricInfo{
+		Name: "container.logs.capacity",
+	},
+	ContainerLogsInodes: metricInfo{
+		Name: "container.logs.inodes",
+	},
+	ContainerLogsInodesFree: metricInfo{
+		Name: "container.logs.inodes.free",
+	},
+	ContainerLogsInodesUsed: metricInfo{
+		Name: "container.logs.inodes.used",
+	},
+	ContainerLogsUsage: metricInfo{
+		Name: "container.logs.usage",
 	},
 	ContainerMemoryAvailable: metricInfo{
 		Name: "container.memory.available",
@@ -34,6 +195,14 @@ var MetricsInfo = metricsInfo{
 	ContainerMemoryPageFaults: metricInfo{
 		Name: "container.memory.page_faults",
 	},
+	ContainerMemoryPressureAvg: metricInfo{
+		Name:       "container.memory.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	ContainerMemoryPressureTime: metricInfo{
+		Name:       "container.memory.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
 	ContainerMemoryRss: metricInfo{
 		Name: "container.memory.rss",
 	},
@@ -43,11 +212,273 @@ var MetricsInfo = metricsInfo{
 	ContainerMemoryWorkingSet: metricInfo{
 		Name: "container.memory.working_set",
 	},
+	ContainerSwapAvailable: metricInfo{
+		Name: "container.swap.available",
+	},
+	ContainerSwapUsage: metricInfo{
+		Name: "container.swap.usage",
+	},
+	ContainerUptime: metricInfo{
+		Name: "container.uptime",
+	},
+	K8sContainerEphemeralStorageUsage: metricInfo{
+		Name:       "k8s.container.ephemeral_storage.usage",
+		Attributes: []string{"k8s.container.ephemeral_storage.fs_type"},
+	},
+	K8sNodeContainerFsAvailable: metricInfo{
+		Name: "k8s.node.container_fs.available",
+	},
+	K8sNodeContainerFsCapacity: metricInfo{
+		Name: "k8s.node.container_fs.capacity",
+	},
+	K8sNodeContainerFsInodes: metricInfo{
+		Name: "k8s.node.container_fs.inodes",
+	},
+	K8sNodeContainerFsInodesFree: metricInfo{
+		Name: "k8s.node.container_fs.inodes.free",
+	},
+	K8sNodeContainerFsInodesUsed: metricInfo{
+		Name: "k8s.node.container_fs.inodes.used",
+	},
+	K8sNodeContainerFsUsage: metricInfo{
+		Name: "k8s.node.container_fs.usage",
+	},
+	K8sNodeCPUPressureAvg: metricInfo{
+		Name:       "k8s.node.cpu.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	K8sNodeCPUPressureTime: metricInfo{
+		Name:       "k8s.node.cpu.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
+	K8sNodeCPUTime: metricInfo{
+		Name: "k8s.node.cpu.time",
+	},
+	K8sNodeCPUUsage: metricInfo{
+		Name: "k8s.node.cpu.usage",
+	},
+	K8sNodeFilesystemAvailable: metricInfo{
+		Name: "k8s.node.filesystem.available",
+	},
+	K8sNodeFilesystemCapacity: metricInfo{
+		Name: "k8s.node.filesystem.capacity",
+	},
+	K8sNodeFilesystemInodes: metricInfo{
+		Name: "k8s.node.filesystem.inodes",
+	},
+	K8sNodeFilesystemInodesFree: metricInfo{
+		Name: "k8s.node.filesystem.inodes.free",
+	},
+	K8sNodeFilesystemInodesUsed: metricInfo{
+		Name: "k8s.node.filesystem.inodes.used",
+	},
+	K8sNodeFilesystemUsage: metricInfo{
+		Name: "k8s.node.filesystem.usage",
+	},
+	K8sNodeImageFsAvailable: metricInfo{
+		Name: "k8s.node.image_fs.available",
+	},
+	K8sNodeImageFsCapacity: metricInfo{
+		Name: "k8s.node.image_fs.capacity",
+	},
+	K8sNodeImageFsInodes: metricInfo{
+		Name: "k8s.node.image_fs.inodes",
+	},
+	K8sNodeImageFsInodesFree: metricInfo{
+		Name: "k8s.node.image_fs.inodes.free",
+	},
+	K8sNodeImageFsInodesUsed: metricInfo{
+		Name: "k8s.node.image_fs.inodes.used",
+	},
+	K8sNodeImageFsUsage: metricInfo{
+		Name: "k8s.node.image_fs.usage",
+	},
+	K8sNodeIoPressureAvg: metricInfo{
+		Name:       "k8s.node.io.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	K8sNodeIoPressureTime: metricInfo{
+		Name:       "k8s.node.io.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
+	K8sNodeMemoryAvailable: metricInfo{
+		Name: "k8s.node.memory.available",
+	},
+	K8sNodeMemoryMajorPageFaults: metricInfo{
+		Name: "k8s.node.memory.major_page_faults",
+	},
+	K8sNodeMemoryPageFaults: metricInfo{
+		Name: "k8s.node.memory.page_faults",
+	},
+	K8sNodeMemoryPressureAvg: metricInfo{
+		Name:       "k8s.node.memory.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	K8sNodeMemoryPressureTime: metricInfo{
+		Name:       "k8s.node.memory.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
+	K8sNodeMemoryRss: metricInfo{
+		Name: "k8s.node.memory.rss",
+	},
+	K8sNodeMemoryUsage: metricInfo{
+		Name: "k8s.node.memory.usage",
+	},
+	K8sNodeMemoryWorkingSet: metricInfo{
+		Name: "k8s.node.memory.working_set",
+	},
+	K8sNodeNetworkErrors: metricInfo{
+		Name:       "k8s.node.network.errors",
+		Attributes: []string{"interface", "direction"},
+	},
+	K8sNodeNetworkIo: metricInfo{
+		Name:       "k8s.node.network.io",
+		Attributes: []string{"interface", "direction"},
+	},
+	K8sNodePidLimit: metricInfo{
+		Name: "k8s.node.pid.limit",
+	},
+	K8sNodePidUsage: metricInfo{
+		Name: "k8s.node.pid.usage",
+	},
+	K8sNodeSwapAvailable: metricInfo{
+		Name: "k8s.node.swap.available",
+	},
+	K8sNodeSwapUsage: metricInfo{
+		Name: "k8s.node.swap.usage",
+	},
+	K8sNodeSystemContainerCPUPressureAvg: metricInfo{
+		Name:       "k8s.node.system_container.cpu.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	K8sNodeSystemContainerCPUPressureTime: metricInfo{
+		Name:       "k8s.node.system_container.cpu.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
+	K8sNodeSystemContainerCPUTime: metricInfo{
+		Name: "k8s.node.system_container.cpu.time",
+	},
+	K8sNodeSystemContainerCPUUsage: metricInfo{
+		Name: "k8s.node.system_container.cpu.usage",
+	},
+	K8sNodeSystemContainerFilesystemAvailable: metricInfo{
+		Name: "k8s.node.system_container.filesystem.available",
+	},
+	K8sNodeSystemContainerFilesystemCapacity: metricInfo{
+		Name: "k8s.node.system_container.filesystem.capacity",
+	},
+	K8sNodeSystemContainerFilesystemInodes: metricInfo{
+		Name: "k8s.node.system_container.filesystem.inodes",
+	},
+	K8sNodeSystemContainerFilesystemInodesFree: metricInfo{
+		Name: "k8s.node.system_container.filesystem.inodes.free",
+	},
+	K8sNodeSystemContainerFilesystemInodesUsed: metricInfo{
+		Name: "k8s.node.system_container.filesystem.inodes.used",
+	},
+	K8sNodeSystemContainerFilesystemUsage: metricInfo{
+		Name: "k8s.node.system_container.filesystem.usage",
+	},
+	K8sNodeSystemContainerIoPressureAvg: metricInfo{
+		Name:       "k8s.node.system_container.io.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	K8sNodeSystemContainerIoPressureTime: metricInfo{
+		Name:       "k8s.node.system_container.io.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
+	K8sNodeSystemContainerLogsAvailable: metricInfo{
+		Name: "k8s.node.system_container.logs.available",
+	},
+	K8sNodeSystemContainerLogsCapacity: metricInfo{
+		Name: "k8s.node.system_container.logs.capacity",
+	},
+	K8sNodeSystemContainerLogsInodes: metricInfo{
+		Name: "k8s.node.system_container.logs.inodes",
+	},
+	K8sNodeSystemContainerLogsInodesFree: metricInfo{
+		Name: "k8s.node.system_container.logs.inodes.free",
+	},
+	K8sNodeSystemContainerLogsInodesUsed: metricInfo{
+		Name: "k8s.node.system_container.logs.inodes.used",
+	},
+	K8sNodeSystemContainerLogsUsage: metricInfo{
+		Name: "k8s.node.system_container.logs.usage",
+	},
+	K8sNodeSystemContainerMemoryAvailable: metricInfo{
+		Name: "k8s.node.system_container.memory.available",
+	},
+	K8sNodeSystemContainerMemoryMajorPageFaults: metricInfo{
+		Name: "k8s.node.system_container.memory.major_page_faults",
+	},
+	K8sNodeSystemContainerMemoryPageFaults: metricInfo{
+		Name: "k8s.node.system_container.memory.page_faults",
+	},
+	K8sNodeSystemContainerMemoryPressureAvg: metricInfo{
+		Name:       "k8s.node.system_container.memory.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	K8sNodeSystemContainerMemoryPressureTime: metricInfo{
+		Name:       "k8s.node.system_container.memory.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
+	K8sNodeSystemContainerMemoryRss: metricInfo{
+		Name: "k8s.node.system_container.memory.rss",
+	},
+	K8sNodeSystemContainerMemoryUsage: metricInfo{
+		Name: "k8s.node.system_container.memory.usage",
+	},
+	K8sNodeSystemContainerMemoryWorkingSet: metricInfo{
+		Name: "k8s.node.system_container.memory.working_set",
+	},
+	K8sNodeSystemContainerSwapAvailable: metricInfo{
+		Name: "k8s.node.system_container.swap.available",
+	},
+	K8sNodeSystemContainerSwapUsage: metricInfo{
+		Name: "k8s.node.system_container.swap.usage",
+	},
+	K8sNodeUptime: metricInfo{
+		Name: "k8s.node.uptime",
+	},
+	K8sPodCPUPressureAvg: metricInfo{
+		Name:       "k8s.pod.cpu.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	K8sPodCPUPressureTime: metricInfo{
+		Name:       "k8s.pod.cpu.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
 	K8sPodCPUTime: metricInfo{
 		Name: "k8s.pod.cpu.time",
 	},
 	K8sPodCPUUsage: metricInfo{
 		Name: "k8s.pod.cpu.usage",
+	},
+	K8sPodFilesystemAvailable: metricInfo{
+		Name: "k8s.pod.filesystem.available",
+	},
+	K8sPodFilesystemCapacity: metricInfo{
+		Name: "k8s.pod.filesystem.capacity",
+	},
+	K8sPodFilesystemInodes: metricInfo{
+		Name: "k8s.pod.filesystem.inodes",
+	},
+	K8sPodFilesystemInodesFree: metricInfo{
+		Name: "k8s.pod.filesystem.inodes.free",
+	},
+	K8sPodFilesystemInodesUsed: metricInfo{
+		Name: "k8s.pod.filesystem.inodes.used",
+	},
+	K8sPodFilesystemUsage: metricInfo{
+		Name: "k8s.pod.filesystem.usage",
+	},
+	K8sPodIoPressureAvg: metricInfo{
+		Name:       "k8s.pod.io.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	K8sPodIoPressureTime: metricInfo{
+		Name:       "k8s.pod.io.pressure.time",
+		Attributes: []string{"pressure.type"},
 	},
 	K8sPodMemoryAvailable: metricInfo{
 		Name: "k8s.pod.memory.available",
@@ -58,6 +489,14 @@ var MetricsInfo = metricsInfo{
 	K8sPodMemoryPageFaults: metricInfo{
 		Name: "k8s.pod.memory.page_faults",
 	},
+	K8sPodMemoryPressureAvg: metricInfo{
+		Name:       "k8s.pod.memory.pressure.avg",
+		Attributes: []string{"pressure.type", "pressure.window"},
+	},
+	K8sPodMemoryPressureTime: metricInfo{
+		Name:       "k8s.pod.memory.pressure.time",
+		Attributes: []string{"pressure.type"},
+	},
 	K8sPodMemoryRss: metricInfo{
 		Name: "k8s.pod.memory.rss",
 	},
@@ -67,30 +506,364 @@ var MetricsInfo = metricsInfo{
 	K8sPodMemoryWorkingSet: metricInfo{
 		Name: "k8s.pod.memory.working_set",
 	},
+	K8sPodNetworkErrors: metricInfo{
+		Name:       "k8s.pod.network.errors",
+		Attributes: []string{"interface", "direction"},
+	},
+	K8sPodNetworkIo: metricInfo{
+		Name:       "k8s.pod.network.io",
+		Attributes: []string{"interface", "direction"},
+	},
+	K8sPodProcessCount: metricInfo{
+		Name: "k8s.pod.process.count",
+	},
+	K8sPodSwapAvailable: metricInfo{
+		Name: "k8s.pod.swap.available",
+	},
+	K8sPodSwapUsage: metricInfo{
+		Name: "k8s.pod.swap.usage",
+	},
+	K8sPodUptime: metricInfo{
+		Name: "k8s.pod.uptime",
+	},
+	K8sPodVolumeUsage: metricInfo{
+		Name: "k8s.pod.volume.usage",
+	},
+	K8sVolumeAvailable: metricInfo{
+		Name: "k8s.volume.available",
+	},
+	K8sVolumeCapacity: metricInfo{
+		Name: "k8s.volume.capacity",
+	},
+	K8sVolumeInodes: metricInfo{
+		Name: "k8s.volume.inodes",
+	},
+	K8sVolumeInodesFree: metricInfo{
+		Name: "k8s.volume.inodes.free",
+	},
+	K8sVolumeInodesUsed: metricInfo{
+		Name: "k8s.volume.inodes.used",
+	},
 }
 
 type metricsInfo struct {
-	ContainerCPUTime               metricInfo
-	ContainerCPUUsage              metricInfo
-	ContainerMemoryAvailable       metricInfo
-	ContainerMemoryMajorPageFaults metricInfo
-	ContainerMemoryPageFaults      metricInfo
-	ContainerMemoryRss             metricInfo
-	ContainerMemoryUsage           metricInfo
-	ContainerMemoryWorkingSet      metricInfo
-	K8sPodCPUTime                  metricInfo
-	K8sPodCPUUsage                 metricInfo
-	K8sPodMemoryAvailable          metricInfo
-	K8sPodMemoryMajorPageFaults    metricInfo
-	K8sPodMemoryPageFaults         metricInfo
-	K8sPodMemoryRss                metricInfo
-	K8sPodMemoryUsage              metricInfo
-	K8sPodMemoryWorkingSet         metricInfo
+	ContainerCPUPressureAvg                     metricInfo
+	ContainerCPUPressureTime                    metricInfo
+	ContainerCPUTime                            metricInfo
+	ContainerCPUUsage                           metricInfo
+	ContainerFilesystemAvailable                metricInfo
+	ContainerFilesystemCapacity                 metricInfo
+	ContainerFilesystemInodes                   metricInfo
+	ContainerFilesystemInodesFree               metricInfo
+	ContainerFilesystemInodesUsed               metricInfo
+	ContainerFilesystemUsage                    metricInfo
+	ContainerIoPressureAvg                      metricInfo
+	ContainerIoPressureTime                     metricInfo
+	ContainerLogsAvailable                      metricInfo
+	ContainerLogsCapacity                       metricInfo
+	ContainerLogsInodes                         metricInfo
+	ContainerLogsInodesFree                     metricInfo
+	ContainerLogsInodesUsed                     metricInfo
+	ContainerLogsUsage                          metricInfo
+	ContainerMemoryAvailable                    metricInfo
+	ContainerMemoryMajorPageFaults              metricInfo
+	ContainerMemoryPageFaults                   metricInfo
+	ContainerMemoryPressureAvg                  metricInfo
+	ContainerMemoryPressureTime                 metricInfo
+	ContainerMemoryRss                          metricInfo
+	ContainerMemoryUsage                        metricInfo
+	ContainerMemoryWorkingSet                   metricInfo
+	ContainerSwapAvailable                      metricInfo
+	ContainerSwapUsage                          metricInfo
+	ContainerUptime                             metricInfo
+	K8sContainerEphemeralStorageUsage           metricInfo
+	K8sNodeContainerFsAvailable                 metricInfo
+	K8sNodeContainerFsCapacity                  metricInfo
+	K8sNodeContainerFsInodes                    metricInfo
+	K8sNodeContainerFsInodesFree                metricInfo
+	K8sNodeContainerFsInodesUsed                metricInfo
+	K8sNodeContainerFsUsage                     metricInfo
+	K8sNodeCPUPressureAvg                       metricInfo
+	K8sNodeCPUPressureTime                      metricInfo
+	K8sNodeCPUTime                              metricInfo
+	K8sNodeCPUUsage                             metricInfo
+	K8sNodeFilesystemAvailable                  metricInfo
+	K8sNodeFilesystemCapacity                   metricInfo
+	K8sNodeFilesystemInodes                     metricInfo
+	K8sNodeFilesystemInodesFree                 metricInfo
+	K8sNodeFilesystemInodesUsed                 metricInfo
+	K8sNodeFilesystemUsage                      metricInfo
+	K8sNodeImageFsAvailable                     metricInfo
+	K8sNodeImageFsCapacity                      metricInfo
+	K8sNodeImageFsInodes                        metricInfo
+	K8sNodeImageFsInodesFree                    metricInfo
+	K8sNodeImageFsInodesUsed                    metricInfo
+	K8sNodeImageFsUsage                         metricInfo
+	K8sNodeIoPressureAvg                        metricInfo
+	K8sNodeIoPressureTime                       metricInfo
+	K8sNodeMemoryAvailable                      metricInfo
+	K8sNodeMemoryMajorPageFaults                metricInfo
+	K8sNodeMemoryPageFaults                     metricInfo
+	K8sNodeMemoryPressureAvg                    metricInfo
+	K8sNodeMemoryPressureTime                   metricInfo
+	K8sNodeMemoryRss                            metricInfo
+	K8sNodeMemoryUsage                          metricInfo
+	K8sNodeMemoryWorkingSet                     metricInfo
+	K8sNodeNetworkErrors                        metricInfo
+	K8sNodeNetworkIo                            metricInfo
+	K8sNodePidLimit                             metricInfo
+	K8sNodePidUsage                             metricInfo
+	K8sNodeSwapAvailable                        metricInfo
+	K8sNodeSwapUsage                            metricInfo
+	K8sNodeSystemContainerCPUPressureAvg        metricInfo
+	K8sNodeSystemContainerCPUPressureTime       metricInfo
+	K8sNodeSystemContainerCPUTime               metricInfo
+	K8sNodeSystemContainerCPUUsage              metricInfo
+	K8sNodeSystemContainerFilesystemAvailable   metricInfo
+	K8sNodeSystemContainerFilesystemCapacity    metricInfo
+	K8sNodeSystemContainerFilesystemInodes      metricInfo
+	K8sNodeSystemContainerFilesystemInodesFree  metricInfo
+	K8sNodeSystemContainerFilesystemInodesUsed  metricInfo
+	K8sNodeSystemContainerFilesystemUsage       metricInfo
+	K8sNodeSystemContainerIoPressureAvg         metricInfo
+	K8sNodeSystemContainerIoPressureTime        metricInfo
+	K8sNodeSystemContainerLogsAvailable         metricInfo
+	K8sNodeSystemContainerLogsCapacity          metricInfo
+	K8sNodeSystemContainerLogsInodes            metricInfo
+	K8sNodeSystemContainerLogsInodesFree        metricInfo
+	K8sNodeSystemContainerLogsInodesUsed        metricInfo
+	K8sNodeSystemContainerLogsUsage             metricInfo
+	K8sNodeSystemContainerMemoryAvailable       metricInfo
+	K8sNodeSystemContainerMemoryMajorPageFaults metricInfo
+	K8sNodeSystemContainerMemoryPageFaults      metricInfo
+	K8sNodeSystemContainerMemoryPressureAvg     metricInfo
+	K8sNodeSystemContainerMemoryPressureTime    metricInfo
+	K8sNodeSystemContainerMemoryRss             metricInfo
+	K8sNodeSystemContainerMemoryUsage           metricInfo
+	K8sNodeSystemContainerMemoryWorkingSet      metricInfo
+	K8sNodeSystemContainerSwapAvailable         metricInfo
+	K8sNodeSystemContainerSwapUsage             metricInfo
+	K8sNodeUptime                               metricInfo
+	K8sPodCPUPressureAvg                        metricInfo
+	K8sPodCPUPressureTime                       metricInfo
+	K8sPodCPUTime                               metricInfo
+	K8sPodCPUUsage                              metricInfo
+	K8sPodFilesystemAvailable                   metricInfo
+	K8sPodFilesystemCapacity                    metricInfo
+	K8sPodFilesystemInodes                      metricInfo
+	K8sPodFilesystemInodesFree                  metricInfo
+	K8sPodFilesystemInodesUsed                  metricInfo
+	K8sPodFilesystemUsage                       metricInfo
+	K8sPodIoPressureAvg                         metricInfo
+	K8sPodIoPressureTime                        metricInfo
+	K8sPodMemoryAvailable                       metricInfo
+	K8sPodMemoryMajorPageFaults                 metricInfo
+	K8sPodMemoryPageFaults                      metricInfo
+	K8sPodMemoryPressureAvg                     metricInfo
+	K8sPodMemoryPressureTime                    metricInfo
+	K8sPodMemoryRss                             metricInfo
+	K8sPodMemoryUsage                           metricInfo
+	K8sPodMemoryWorkingSet                      metricInfo
+	K8sPodNetworkErrors                         metricInfo
+	K8sPodNetworkIo                             metricInfo
+	K8sPodProcessCount                          metricInfo
+	K8sPodSwapAvailable                         metricInfo
+	K8sPodSwapUsage                             metricInfo
+	K8sPodUptime                                metricInfo
+	K8sPodVolumeUsage                           metricInfo
+	K8sVolumeAvailable                          metricInfo
+	K8sVolumeCapacity                           metricInfo
+	K8sVolumeInodes                             metricInfo
+	K8sVolumeInodesFree                         metricInfo
+	K8sVolumeInodesUsed                         metricInfo
 }
 
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricContainerCPUPressureAvg struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        ContainerCPUPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []float64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.cpu.pressure.avg metric with initial data.
+func (m *metricContainerCPUPressureAvg) init() {
+	m.data.SetName("container.cpu.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the container were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerCPUPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerCPUPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, ContainerCPUPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerCPUPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerCPUPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerCPUPressureAvg(cfg ContainerCPUPressureAvgMetricConfig) metricContainerCPUPressureAvg {
+	m := metricContainerCPUPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerCPUPressureTime struct {
+	data          pmetric.Metric                       // data buffer for generated metric.
+	config        ContainerCPUPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                                  // max observed number of data points added to the metric.
+	aggDataPoints []float64                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.cpu.pressure.time metric with initial data.
+func (m *metricContainerCPUPressureTime) init() {
+	m.data.SetName("container.cpu.pressure.time")
+	m.data.SetDescription("Total time tasks of the container were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerCPUPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerCPUPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerCPUPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerCPUPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerCPUPressureTime(cfg ContainerCPUPressureTimeMetricConfig) metricContainerCPUPressureTime {
+	m := metricContainerCPUPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricContainerCPUTime struct {
@@ -102,7 +875,7 @@ type metricContainerCPUTime struct {
 // init fills container.cpu.time metric with initial data.
 func (m *metricContainerCPUTime) init() {
 	m.data.SetName("container.cpu.time")
-	m.data.SetDescription("Total CPU time consumed by the container, in seconds.")
+	m.data.SetDescription("Total CPU time consumed by the container since it started, summed over all cores.")
 	m.data.SetUnit("s")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -154,7 +927,7 @@ type metricContainerCPUUsage struct {
 // init fills container.cpu.usage metric with initial data.
 func (m *metricContainerCPUUsage) init() {
 	m.data.SetName("container.cpu.usage")
-	m.data.SetDescription("CPU usage of the container in cores, averaged over the runtime's sample window.")
+	m.data.SetDescription("CPU usage of the container in cores, averaged over the sample window of the source.")
 	m.data.SetUnit("{cpu}")
 	m.data.SetEmptyGauge()
 }
@@ -187,6 +960,789 @@ func (m *metricContainerCPUUsage) emit(metrics pmetric.MetricSlice) {
 
 func newMetricContainerCPUUsage(cfg ContainerCPUUsageMetricConfig) metricContainerCPUUsage {
 	m := metricContainerCPUUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerFilesystemAvailable struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   ContainerFilesystemAvailableMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills container.filesystem.available metric with initial data.
+func (m *metricContainerFilesystemAvailable) init() {
+	m.data.SetName("container.filesystem.available")
+	m.data.SetDescription("Bytes available on the writable layer (rootfs) of the container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerFilesystemAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerFilesystemAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerFilesystemAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerFilesystemAvailable(cfg ContainerFilesystemAvailableMetricConfig) metricContainerFilesystemAvailable {
+	m := metricContainerFilesystemAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerFilesystemCapacity struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   ContainerFilesystemCapacityMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills container.filesystem.capacity metric with initial data.
+func (m *metricContainerFilesystemCapacity) init() {
+	m.data.SetName("container.filesystem.capacity")
+	m.data.SetDescription("Total capacity in bytes of the writable layer (rootfs) of the container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerFilesystemCapacity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerFilesystemCapacity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerFilesystemCapacity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerFilesystemCapacity(cfg ContainerFilesystemCapacityMetricConfig) metricContainerFilesystemCapacity {
+	m := metricContainerFilesystemCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerFilesystemInodes struct {
+	data     pmetric.Metric                        // data buffer for generated metric.
+	config   ContainerFilesystemInodesMetricConfig // metric config provided by user.
+	capacity int                                   // max observed number of data points added to the metric.
+}
+
+// init fills container.filesystem.inodes metric with initial data.
+func (m *metricContainerFilesystemInodes) init() {
+	m.data.SetName("container.filesystem.inodes")
+	m.data.SetDescription("Total inodes of the writable layer (rootfs) of the container.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerFilesystemInodes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerFilesystemInodes) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerFilesystemInodes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerFilesystemInodes(cfg ContainerFilesystemInodesMetricConfig) metricContainerFilesystemInodes {
+	m := metricContainerFilesystemInodes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerFilesystemInodesFree struct {
+	data     pmetric.Metric                            // data buffer for generated metric.
+	config   ContainerFilesystemInodesFreeMetricConfig // metric config provided by user.
+	capacity int                                       // max observed number of data points added to the metric.
+}
+
+// init fills container.filesystem.inodes.free metric with initial data.
+func (m *metricContainerFilesystemInodesFree) init() {
+	m.data.SetName("container.filesystem.inodes.free")
+	m.data.SetDescription("Free inodes of the writable layer (rootfs) of the container.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerFilesystemInodesFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerFilesystemInodesFree) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerFilesystemInodesFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerFilesystemInodesFree(cfg ContainerFilesystemInodesFreeMetricConfig) metricContainerFilesystemInodesFree {
+	m := metricContainerFilesystemInodesFree{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerFilesystemInodesUsed struct {
+	data     pmetric.Metric                            // data buffer for generated metric.
+	config   ContainerFilesystemInodesUsedMetricConfig // metric config provided by user.
+	capacity int                                       // max observed number of data points added to the metric.
+}
+
+// init fills container.filesystem.inodes.used metric with initial data.
+func (m *metricContainerFilesystemInodesUsed) init() {
+	m.data.SetName("container.filesystem.inodes.used")
+	m.data.SetDescription("Inodes used by the writable layer (rootfs) of the container.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerFilesystemInodesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerFilesystemInodesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerFilesystemInodesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerFilesystemInodesUsed(cfg ContainerFilesystemInodesUsedMetricConfig) metricContainerFilesystemInodesUsed {
+	m := metricContainerFilesystemInodesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerFilesystemUsage struct {
+	data     pmetric.Metric                       // data buffer for generated metric.
+	config   ContainerFilesystemUsageMetricConfig // metric config provided by user.
+	capacity int                                  // max observed number of data points added to the metric.
+}
+
+// init fills container.filesystem.usage metric with initial data.
+func (m *metricContainerFilesystemUsage) init() {
+	m.data.SetName("container.filesystem.usage")
+	m.data.SetDescription("Bytes used by the writable layer (rootfs) of the container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerFilesystemUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerFilesystemUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerFilesystemUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerFilesystemUsage(cfg ContainerFilesystemUsageMetricConfig) metricContainerFilesystemUsage {
+	m := metricContainerFilesystemUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerIoPressureAvg struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        ContainerIoPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []float64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.io.pressure.avg metric with initial data.
+func (m *metricContainerIoPressureAvg) init() {
+	m.data.SetName("container.io.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the container were stalled waiting for IO, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerIoPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerIoPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, ContainerIoPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerIoPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerIoPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerIoPressureAvg(cfg ContainerIoPressureAvgMetricConfig) metricContainerIoPressureAvg {
+	m := metricContainerIoPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerIoPressureTime struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        ContainerIoPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []float64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.io.pressure.time metric with initial data.
+func (m *metricContainerIoPressureTime) init() {
+	m.data.SetName("container.io.pressure.time")
+	m.data.SetDescription("Total time tasks of the container were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerIoPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerIoPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerIoPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerIoPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerIoPressureTime(cfg ContainerIoPressureTimeMetricConfig) metricContainerIoPressureTime {
+	m := metricContainerIoPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerLogsAvailable struct {
+	data     pmetric.Metric                     // data buffer for generated metric.
+	config   ContainerLogsAvailableMetricConfig // metric config provided by user.
+	capacity int                                // max observed number of data points added to the metric.
+}
+
+// init fills container.logs.available metric with initial data.
+func (m *metricContainerLogsAvailable) init() {
+	m.data.SetName("container.logs.available")
+	m.data.SetDescription("Bytes available on the container log files.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerLogsAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerLogsAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerLogsAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerLogsAvailable(cfg ContainerLogsAvailableMetricConfig) metricContainerLogsAvailable {
+	m := metricContainerLogsAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerLogsCapacity struct {
+	data     pmetric.Metric                    // data buffer for generated metric.
+	config   ContainerLogsCapacityMetricConfig // metric config provided by user.
+	capacity int                               // max observed number of data points added to the metric.
+}
+
+// init fills container.logs.capacity metric with initial data.
+func (m *metricContainerLogsCapacity) init() {
+	m.data.SetName("container.logs.capacity")
+	m.data.SetDescription("Total capacity in bytes of the container log files.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerLogsCapacity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerLogsCapacity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerLogsCapacity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerLogsCapacity(cfg ContainerLogsCapacityMetricConfig) metricContainerLogsCapacity {
+	m := metricContainerLogsCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerLogsInodes struct {
+	data     pmetric.Metric                  // data buffer for generated metric.
+	config   ContainerLogsInodesMetricConfig // metric config provided by user.
+	capacity int                             // max observed number of data points added to the metric.
+}
+
+// init fills container.logs.inodes metric with initial data.
+func (m *metricContainerLogsInodes) init() {
+	m.data.SetName("container.logs.inodes")
+	m.data.SetDescription("Total inodes of the container log files.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerLogsInodes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerLogsInodes) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerLogsInodes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerLogsInodes(cfg ContainerLogsInodesMetricConfig) metricContainerLogsInodes {
+	m := metricContainerLogsInodes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerLogsInodesFree struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   ContainerLogsInodesFreeMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills container.logs.inodes.free metric with initial data.
+func (m *metricContainerLogsInodesFree) init() {
+	m.data.SetName("container.logs.inodes.free")
+	m.data.SetDescription("Free inodes of the container log files.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerLogsInodesFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerLogsInodesFree) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerLogsInodesFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerLogsInodesFree(cfg ContainerLogsInodesFreeMetricConfig) metricContainerLogsInodesFree {
+	m := metricContainerLogsInodesFree{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerLogsInodesUsed struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   ContainerLogsInodesUsedMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills container.logs.inodes.used metric with initial data.
+func (m *metricContainerLogsInodesUsed) init() {
+	m.data.SetName("container.logs.inodes.used")
+	m.data.SetDescription("Inodes used by the container log files.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerLogsInodesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerLogsInodesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerLogsInodesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerLogsInodesUsed(cfg ContainerLogsInodesUsedMetricConfig) metricContainerLogsInodesUsed {
+	m := metricContainerLogsInodesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerLogsUsage struct {
+	data     pmetric.Metric                 // data buffer for generated metric.
+	config   ContainerLogsUsageMetricConfig // metric config provided by user.
+	capacity int                            // max observed number of data points added to the metric.
+}
+
+// init fills container.logs.usage metric with initial data.
+func (m *metricContainerLogsUsage) init() {
+	m.data.SetName("container.logs.usage")
+	m.data.SetDescription("Bytes used by the container log files.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerLogsUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerLogsUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerLogsUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerLogsUsage(cfg ContainerLogsUsageMetricConfig) metricContainerLogsUsage {
+	m := metricContainerLogsUsage{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -254,7 +1810,7 @@ type metricContainerMemoryMajorPageFaults struct {
 // init fills container.memory.major_page_faults metric with initial data.
 func (m *metricContainerMemoryMajorPageFaults) init() {
 	m.data.SetName("container.memory.major_page_faults")
-	m.data.SetDescription("Cumulative number of major page faults of the container.")
+	m.data.SetDescription("Cumulative number of major page faults of the container, as the kernel counts them.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 }
@@ -304,7 +1860,7 @@ type metricContainerMemoryPageFaults struct {
 // init fills container.memory.page_faults metric with initial data.
 func (m *metricContainerMemoryPageFaults) init() {
 	m.data.SetName("container.memory.page_faults")
-	m.data.SetDescription("Cumulative number of page faults of the container.")
+	m.data.SetDescription("Cumulative number of page faults of the container, as the kernel counts them.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 }
@@ -345,6 +1901,189 @@ func newMetricContainerMemoryPageFaults(cfg ContainerMemoryPageFaultsMetricConfi
 	return m
 }
 
+type metricContainerMemoryPressureAvg struct {
+	data          pmetric.Metric                         // data buffer for generated metric.
+	config        ContainerMemoryPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                                    // max observed number of data points added to the metric.
+	aggDataPoints []float64                              // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.pressure.avg metric with initial data.
+func (m *metricContainerMemoryPressureAvg) init() {
+	m.data.SetName("container.memory.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the container were stalled waiting for memory, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryPressureAvg(cfg ContainerMemoryPressureAvgMetricConfig) metricContainerMemoryPressureAvg {
+	m := metricContainerMemoryPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerMemoryPressureTime struct {
+	data          pmetric.Metric                          // data buffer for generated metric.
+	config        ContainerMemoryPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                                     // max observed number of data points added to the metric.
+	aggDataPoints []float64                               // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.pressure.time metric with initial data.
+func (m *metricContainerMemoryPressureTime) init() {
+	m.data.SetName("container.memory.pressure.time")
+	m.data.SetDescription("Total time tasks of the container were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryPressureTime(cfg ContainerMemoryPressureTimeMetricConfig) metricContainerMemoryPressureTime {
+	m := metricContainerMemoryPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricContainerMemoryRss struct {
 	data     pmetric.Metric                 // data buffer for generated metric.
 	config   ContainerMemoryRssMetricConfig // metric config provided by user.
@@ -354,7 +2093,7 @@ type metricContainerMemoryRss struct {
 // init fills container.memory.rss metric with initial data.
 func (m *metricContainerMemoryRss) init() {
 	m.data.SetName("container.memory.rss")
-	m.data.SetDescription("Anonymous and swap-cache memory of the container (RSS).")
+	m.data.SetDescription("Anonymous and swap-cache memory of the container.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 }
@@ -454,7 +2193,7 @@ type metricContainerMemoryWorkingSet struct {
 // init fills container.memory.working_set metric with initial data.
 func (m *metricContainerMemoryWorkingSet) init() {
 	m.data.SetName("container.memory.working_set")
-	m.data.SetDescription("Working set memory of the container (usage minus inactive file-backed pages).")
+	m.data.SetDescription("Working set memory of the container: usage minus inactive file-backed pages.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 }
@@ -495,6 +2234,4372 @@ func newMetricContainerMemoryWorkingSet(cfg ContainerMemoryWorkingSetMetricConfi
 	return m
 }
 
+type metricContainerSwapAvailable struct {
+	data     pmetric.Metric                     // data buffer for generated metric.
+	config   ContainerSwapAvailableMetricConfig // metric config provided by user.
+	capacity int                                // max observed number of data points added to the metric.
+}
+
+// init fills container.swap.available metric with initial data.
+func (m *metricContainerSwapAvailable) init() {
+	m.data.SetName("container.swap.available")
+	m.data.SetDescription("Swap space still available to the container before its swap limit.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerSwapAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerSwapAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerSwapAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerSwapAvailable(cfg ContainerSwapAvailableMetricConfig) metricContainerSwapAvailable {
+	m := metricContainerSwapAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerSwapUsage struct {
+	data     pmetric.Metric                 // data buffer for generated metric.
+	config   ContainerSwapUsageMetricConfig // metric config provided by user.
+	capacity int                            // max observed number of data points added to the metric.
+}
+
+// init fills container.swap.usage metric with initial data.
+func (m *metricContainerSwapUsage) init() {
+	m.data.SetName("container.swap.usage")
+	m.data.SetDescription("Swap space in use by the container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricContainerSwapUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerSwapUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerSwapUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerSwapUsage(cfg ContainerSwapUsageMetricConfig) metricContainerSwapUsage {
+	m := metricContainerSwapUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerUptime struct {
+	data     pmetric.Metric              // data buffer for generated metric.
+	config   ContainerUptimeMetricConfig // metric config provided by user.
+	capacity int                         // max observed number of data points added to the metric.
+}
+
+// init fills container.uptime metric with initial data.
+func (m *metricContainerUptime) init() {
+	m.data.SetName("container.uptime")
+	m.data.SetDescription("Seconds since the container started, at the scrape time.")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricContainerUptime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerUptime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerUptime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerUptime(cfg ContainerUptimeMetricConfig) metricContainerUptime {
+	m := metricContainerUptime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sContainerEphemeralStorageUsage struct {
+	data          pmetric.Metric                                // data buffer for generated metric.
+	config        K8sContainerEphemeralStorageUsageMetricConfig // metric config provided by user.
+	capacity      int                                           // max observed number of data points added to the metric.
+	aggDataPoints []int64                                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.container.ephemeral_storage.usage metric with initial data.
+func (m *metricK8sContainerEphemeralStorageUsage) init() {
+	m.data.SetName("k8s.container.ephemeral_storage.usage")
+	m.data.SetDescription("Ephemeral storage used by the container, per part (its rootfs and its logs).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sContainerEphemeralStorageUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, k8sContainerEphemeralStorageFsTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType) {
+		dp.Attributes().PutStr("k8s.container.ephemeral_storage.fs_type", k8sContainerEphemeralStorageFsTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sContainerEphemeralStorageUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sContainerEphemeralStorageUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sContainerEphemeralStorageUsage(cfg K8sContainerEphemeralStorageUsageMetricConfig) metricK8sContainerEphemeralStorageUsage {
+	m := metricK8sContainerEphemeralStorageUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeContainerFsAvailable struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   K8sNodeContainerFsAvailableMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.container_fs.available metric with initial data.
+func (m *metricK8sNodeContainerFsAvailable) init() {
+	m.data.SetName("k8s.node.container_fs.available")
+	m.data.SetDescription("Bytes available on the filesystem holding the writable layers of the containers.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeContainerFsAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeContainerFsAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeContainerFsAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeContainerFsAvailable(cfg K8sNodeContainerFsAvailableMetricConfig) metricK8sNodeContainerFsAvailable {
+	m := metricK8sNodeContainerFsAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeContainerFsCapacity struct {
+	data     pmetric.Metric                         // data buffer for generated metric.
+	config   K8sNodeContainerFsCapacityMetricConfig // metric config provided by user.
+	capacity int                                    // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.container_fs.capacity metric with initial data.
+func (m *metricK8sNodeContainerFsCapacity) init() {
+	m.data.SetName("k8s.node.container_fs.capacity")
+	m.data.SetDescription("Total capacity in bytes of the filesystem holding the writable layers of the containers.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeContainerFsCapacity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeContainerFsCapacity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeContainerFsCapacity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeContainerFsCapacity(cfg K8sNodeContainerFsCapacityMetricConfig) metricK8sNodeContainerFsCapacity {
+	m := metricK8sNodeContainerFsCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeContainerFsInodes struct {
+	data     pmetric.Metric                       // data buffer for generated metric.
+	config   K8sNodeContainerFsInodesMetricConfig // metric config provided by user.
+	capacity int                                  // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.container_fs.inodes metric with initial data.
+func (m *metricK8sNodeContainerFsInodes) init() {
+	m.data.SetName("k8s.node.container_fs.inodes")
+	m.data.SetDescription("Total inodes of the filesystem holding the writable layers of the containers.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeContainerFsInodes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeContainerFsInodes) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeContainerFsInodes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeContainerFsInodes(cfg K8sNodeContainerFsInodesMetricConfig) metricK8sNodeContainerFsInodes {
+	m := metricK8sNodeContainerFsInodes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeContainerFsInodesFree struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   K8sNodeContainerFsInodesFreeMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.container_fs.inodes.free metric with initial data.
+func (m *metricK8sNodeContainerFsInodesFree) init() {
+	m.data.SetName("k8s.node.container_fs.inodes.free")
+	m.data.SetDescription("Free inodes of the filesystem holding the writable layers of the containers.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeContainerFsInodesFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeContainerFsInodesFree) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeContainerFsInodesFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeContainerFsInodesFree(cfg K8sNodeContainerFsInodesFreeMetricConfig) metricK8sNodeContainerFsInodesFree {
+	m := metricK8sNodeContainerFsInodesFree{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeContainerFsInodesUsed struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   K8sNodeContainerFsInodesUsedMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.container_fs.inodes.used metric with initial data.
+func (m *metricK8sNodeContainerFsInodesUsed) init() {
+	m.data.SetName("k8s.node.container_fs.inodes.used")
+	m.data.SetDescription("Inodes used by the filesystem holding the writable layers of the containers.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeContainerFsInodesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeContainerFsInodesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeContainerFsInodesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeContainerFsInodesUsed(cfg K8sNodeContainerFsInodesUsedMetricConfig) metricK8sNodeContainerFsInodesUsed {
+	m := metricK8sNodeContainerFsInodesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeContainerFsUsage struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   K8sNodeContainerFsUsageMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.container_fs.usage metric with initial data.
+func (m *metricK8sNodeContainerFsUsage) init() {
+	m.data.SetName("k8s.node.container_fs.usage")
+	m.data.SetDescription("Bytes used by the filesystem holding the writable layers of the containers.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeContainerFsUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeContainerFsUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeContainerFsUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeContainerFsUsage(cfg K8sNodeContainerFsUsageMetricConfig) metricK8sNodeContainerFsUsage {
+	m := metricK8sNodeContainerFsUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeCPUPressureAvg struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        K8sNodeCPUPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []float64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.cpu.pressure.avg metric with initial data.
+func (m *metricK8sNodeCPUPressureAvg) init() {
+	m.data.SetName("k8s.node.cpu.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the node were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeCPUPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeCPUPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeCPUPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeCPUPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeCPUPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeCPUPressureAvg(cfg K8sNodeCPUPressureAvgMetricConfig) metricK8sNodeCPUPressureAvg {
+	m := metricK8sNodeCPUPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeCPUPressureTime struct {
+	data          pmetric.Metric                     // data buffer for generated metric.
+	config        K8sNodeCPUPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                                // max observed number of data points added to the metric.
+	aggDataPoints []float64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.cpu.pressure.time metric with initial data.
+func (m *metricK8sNodeCPUPressureTime) init() {
+	m.data.SetName("k8s.node.cpu.pressure.time")
+	m.data.SetDescription("Total time tasks of the node were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeCPUPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeCPUPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeCPUPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeCPUPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeCPUPressureTime(cfg K8sNodeCPUPressureTimeMetricConfig) metricK8sNodeCPUPressureTime {
+	m := metricK8sNodeCPUPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeCPUTime struct {
+	data     pmetric.Metric             // data buffer for generated metric.
+	config   K8sNodeCPUTimeMetricConfig // metric config provided by user.
+	capacity int                        // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.cpu.time metric with initial data.
+func (m *metricK8sNodeCPUTime) init() {
+	m.data.SetName("k8s.node.cpu.time")
+	m.data.SetDescription("Total CPU time consumed by the node since it started, summed over all cores.")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sNodeCPUTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeCPUTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeCPUTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeCPUTime(cfg K8sNodeCPUTimeMetricConfig) metricK8sNodeCPUTime {
+	m := metricK8sNodeCPUTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeCPUUsage struct {
+	data     pmetric.Metric              // data buffer for generated metric.
+	config   K8sNodeCPUUsageMetricConfig // metric config provided by user.
+	capacity int                         // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.cpu.usage metric with initial data.
+func (m *metricK8sNodeCPUUsage) init() {
+	m.data.SetName("k8s.node.cpu.usage")
+	m.data.SetDescription("CPU usage of the node in cores, averaged over the sample window of the source.")
+	m.data.SetUnit("{cpu}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeCPUUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeCPUUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeCPUUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeCPUUsage(cfg K8sNodeCPUUsageMetricConfig) metricK8sNodeCPUUsage {
+	m := metricK8sNodeCPUUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeFilesystemAvailable struct {
+	data     pmetric.Metric                         // data buffer for generated metric.
+	config   K8sNodeFilesystemAvailableMetricConfig // metric config provided by user.
+	capacity int                                    // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.filesystem.available metric with initial data.
+func (m *metricK8sNodeFilesystemAvailable) init() {
+	m.data.SetName("k8s.node.filesystem.available")
+	m.data.SetDescription("Bytes available on the root filesystem of the node.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeFilesystemAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeFilesystemAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeFilesystemAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeFilesystemAvailable(cfg K8sNodeFilesystemAvailableMetricConfig) metricK8sNodeFilesystemAvailable {
+	m := metricK8sNodeFilesystemAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeFilesystemCapacity struct {
+	data     pmetric.Metric                        // data buffer for generated metric.
+	config   K8sNodeFilesystemCapacityMetricConfig // metric config provided by user.
+	capacity int                                   // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.filesystem.capacity metric with initial data.
+func (m *metricK8sNodeFilesystemCapacity) init() {
+	m.data.SetName("k8s.node.filesystem.capacity")
+	m.data.SetDescription("Total capacity in bytes of the root filesystem of the node.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeFilesystemCapacity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeFilesystemCapacity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeFilesystemCapacity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeFilesystemCapacity(cfg K8sNodeFilesystemCapacityMetricConfig) metricK8sNodeFilesystemCapacity {
+	m := metricK8sNodeFilesystemCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeFilesystemInodes struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   K8sNodeFilesystemInodesMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.filesystem.inodes metric with initial data.
+func (m *metricK8sNodeFilesystemInodes) init() {
+	m.data.SetName("k8s.node.filesystem.inodes")
+	m.data.SetDescription("Total inodes of the root filesystem of the node.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeFilesystemInodes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeFilesystemInodes) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeFilesystemInodes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeFilesystemInodes(cfg K8sNodeFilesystemInodesMetricConfig) metricK8sNodeFilesystemInodes {
+	m := metricK8sNodeFilesystemInodes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeFilesystemInodesFree struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   K8sNodeFilesystemInodesFreeMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.filesystem.inodes.free metric with initial data.
+func (m *metricK8sNodeFilesystemInodesFree) init() {
+	m.data.SetName("k8s.node.filesystem.inodes.free")
+	m.data.SetDescription("Free inodes of the root filesystem of the node.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeFilesystemInodesFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeFilesystemInodesFree) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeFilesystemInodesFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeFilesystemInodesFree(cfg K8sNodeFilesystemInodesFreeMetricConfig) metricK8sNodeFilesystemInodesFree {
+	m := metricK8sNodeFilesystemInodesFree{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeFilesystemInodesUsed struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   K8sNodeFilesystemInodesUsedMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.filesystem.inodes.used metric with initial data.
+func (m *metricK8sNodeFilesystemInodesUsed) init() {
+	m.data.SetName("k8s.node.filesystem.inodes.used")
+	m.data.SetDescription("Inodes used by the root filesystem of the node.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeFilesystemInodesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeFilesystemInodesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeFilesystemInodesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeFilesystemInodesUsed(cfg K8sNodeFilesystemInodesUsedMetricConfig) metricK8sNodeFilesystemInodesUsed {
+	m := metricK8sNodeFilesystemInodesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeFilesystemUsage struct {
+	data     pmetric.Metric                     // data buffer for generated metric.
+	config   K8sNodeFilesystemUsageMetricConfig // metric config provided by user.
+	capacity int                                // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.filesystem.usage metric with initial data.
+func (m *metricK8sNodeFilesystemUsage) init() {
+	m.data.SetName("k8s.node.filesystem.usage")
+	m.data.SetDescription("Bytes used by the root filesystem of the node.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeFilesystemUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeFilesystemUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeFilesystemUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeFilesystemUsage(cfg K8sNodeFilesystemUsageMetricConfig) metricK8sNodeFilesystemUsage {
+	m := metricK8sNodeFilesystemUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeImageFsAvailable struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   K8sNodeImageFsAvailableMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.image_fs.available metric with initial data.
+func (m *metricK8sNodeImageFsAvailable) init() {
+	m.data.SetName("k8s.node.image_fs.available")
+	m.data.SetDescription("Bytes available on the filesystem holding the container runtime images.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeImageFsAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeImageFsAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeImageFsAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeImageFsAvailable(cfg K8sNodeImageFsAvailableMetricConfig) metricK8sNodeImageFsAvailable {
+	m := metricK8sNodeImageFsAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeImageFsCapacity struct {
+	data     pmetric.Metric                     // data buffer for generated metric.
+	config   K8sNodeImageFsCapacityMetricConfig // metric config provided by user.
+	capacity int                                // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.image_fs.capacity metric with initial data.
+func (m *metricK8sNodeImageFsCapacity) init() {
+	m.data.SetName("k8s.node.image_fs.capacity")
+	m.data.SetDescription("Total capacity in bytes of the filesystem holding the container runtime images.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeImageFsCapacity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeImageFsCapacity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeImageFsCapacity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeImageFsCapacity(cfg K8sNodeImageFsCapacityMetricConfig) metricK8sNodeImageFsCapacity {
+	m := metricK8sNodeImageFsCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeImageFsInodes struct {
+	data     pmetric.Metric                   // data buffer for generated metric.
+	config   K8sNodeImageFsInodesMetricConfig // metric config provided by user.
+	capacity int                              // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.image_fs.inodes metric with initial data.
+func (m *metricK8sNodeImageFsInodes) init() {
+	m.data.SetName("k8s.node.image_fs.inodes")
+	m.data.SetDescription("Total inodes of the filesystem holding the container runtime images.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeImageFsInodes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeImageFsInodes) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeImageFsInodes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeImageFsInodes(cfg K8sNodeImageFsInodesMetricConfig) metricK8sNodeImageFsInodes {
+	m := metricK8sNodeImageFsInodes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeImageFsInodesFree struct {
+	data     pmetric.Metric                       // data buffer for generated metric.
+	config   K8sNodeImageFsInodesFreeMetricConfig // metric config provided by user.
+	capacity int                                  // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.image_fs.inodes.free metric with initial data.
+func (m *metricK8sNodeImageFsInodesFree) init() {
+	m.data.SetName("k8s.node.image_fs.inodes.free")
+	m.data.SetDescription("Free inodes of the filesystem holding the container runtime images.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeImageFsInodesFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeImageFsInodesFree) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeImageFsInodesFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeImageFsInodesFree(cfg K8sNodeImageFsInodesFreeMetricConfig) metricK8sNodeImageFsInodesFree {
+	m := metricK8sNodeImageFsInodesFree{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeImageFsInodesUsed struct {
+	data     pmetric.Metric                       // data buffer for generated metric.
+	config   K8sNodeImageFsInodesUsedMetricConfig // metric config provided by user.
+	capacity int                                  // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.image_fs.inodes.used metric with initial data.
+func (m *metricK8sNodeImageFsInodesUsed) init() {
+	m.data.SetName("k8s.node.image_fs.inodes.used")
+	m.data.SetDescription("Inodes used by the filesystem holding the container runtime images.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeImageFsInodesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeImageFsInodesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeImageFsInodesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeImageFsInodesUsed(cfg K8sNodeImageFsInodesUsedMetricConfig) metricK8sNodeImageFsInodesUsed {
+	m := metricK8sNodeImageFsInodesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeImageFsUsage struct {
+	data     pmetric.Metric                  // data buffer for generated metric.
+	config   K8sNodeImageFsUsageMetricConfig // metric config provided by user.
+	capacity int                             // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.image_fs.usage metric with initial data.
+func (m *metricK8sNodeImageFsUsage) init() {
+	m.data.SetName("k8s.node.image_fs.usage")
+	m.data.SetDescription("Bytes used by the filesystem holding the container runtime images.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeImageFsUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeImageFsUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeImageFsUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeImageFsUsage(cfg K8sNodeImageFsUsageMetricConfig) metricK8sNodeImageFsUsage {
+	m := metricK8sNodeImageFsUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeIoPressureAvg struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        K8sNodeIoPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []float64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.io.pressure.avg metric with initial data.
+func (m *metricK8sNodeIoPressureAvg) init() {
+	m.data.SetName("k8s.node.io.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the node were stalled waiting for IO, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeIoPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeIoPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeIoPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeIoPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeIoPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeIoPressureAvg(cfg K8sNodeIoPressureAvgMetricConfig) metricK8sNodeIoPressureAvg {
+	m := metricK8sNodeIoPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeIoPressureTime struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        K8sNodeIoPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []float64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.io.pressure.time metric with initial data.
+func (m *metricK8sNodeIoPressureTime) init() {
+	m.data.SetName("k8s.node.io.pressure.time")
+	m.data.SetDescription("Total time tasks of the node were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeIoPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeIoPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeIoPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeIoPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeIoPressureTime(cfg K8sNodeIoPressureTimeMetricConfig) metricK8sNodeIoPressureTime {
+	m := metricK8sNodeIoPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeMemoryAvailable struct {
+	data     pmetric.Metric                     // data buffer for generated metric.
+	config   K8sNodeMemoryAvailableMetricConfig // metric config provided by user.
+	capacity int                                // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.memory.available metric with initial data.
+func (m *metricK8sNodeMemoryAvailable) init() {
+	m.data.SetName("k8s.node.memory.available")
+	m.data.SetDescription("Memory available to the node before its limit (limit minus working set); absent when there is no limit.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeMemoryAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeMemoryAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeMemoryAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeMemoryAvailable(cfg K8sNodeMemoryAvailableMetricConfig) metricK8sNodeMemoryAvailable {
+	m := metricK8sNodeMemoryAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeMemoryMajorPageFaults struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   K8sNodeMemoryMajorPageFaultsMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.memory.major_page_faults metric with initial data.
+func (m *metricK8sNodeMemoryMajorPageFaults) init() {
+	m.data.SetName("k8s.node.memory.major_page_faults")
+	m.data.SetDescription("Cumulative number of major page faults of the node, as the kernel counts them.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeMemoryMajorPageFaults) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeMemoryMajorPageFaults) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeMemoryMajorPageFaults) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeMemoryMajorPageFaults(cfg K8sNodeMemoryMajorPageFaultsMetricConfig) metricK8sNodeMemoryMajorPageFaults {
+	m := metricK8sNodeMemoryMajorPageFaults{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeMemoryPageFaults struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   K8sNodeMemoryPageFaultsMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.memory.page_faults metric with initial data.
+func (m *metricK8sNodeMemoryPageFaults) init() {
+	m.data.SetName("k8s.node.memory.page_faults")
+	m.data.SetDescription("Cumulative number of page faults of the node, as the kernel counts them.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeMemoryPageFaults) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeMemoryPageFaults) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeMemoryPageFaults) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeMemoryPageFaults(cfg K8sNodeMemoryPageFaultsMetricConfig) metricK8sNodeMemoryPageFaults {
+	m := metricK8sNodeMemoryPageFaults{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeMemoryPressureAvg struct {
+	data          pmetric.Metric                       // data buffer for generated metric.
+	config        K8sNodeMemoryPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                                  // max observed number of data points added to the metric.
+	aggDataPoints []float64                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.memory.pressure.avg metric with initial data.
+func (m *metricK8sNodeMemoryPressureAvg) init() {
+	m.data.SetName("k8s.node.memory.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the node were stalled waiting for memory, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeMemoryPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeMemoryPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeMemoryPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeMemoryPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeMemoryPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeMemoryPressureAvg(cfg K8sNodeMemoryPressureAvgMetricConfig) metricK8sNodeMemoryPressureAvg {
+	m := metricK8sNodeMemoryPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeMemoryPressureTime struct {
+	data          pmetric.Metric                        // data buffer for generated metric.
+	config        K8sNodeMemoryPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                                   // max observed number of data points added to the metric.
+	aggDataPoints []float64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.memory.pressure.time metric with initial data.
+func (m *metricK8sNodeMemoryPressureTime) init() {
+	m.data.SetName("k8s.node.memory.pressure.time")
+	m.data.SetDescription("Total time tasks of the node were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeMemoryPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeMemoryPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeMemoryPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeMemoryPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeMemoryPressureTime(cfg K8sNodeMemoryPressureTimeMetricConfig) metricK8sNodeMemoryPressureTime {
+	m := metricK8sNodeMemoryPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeMemoryRss struct {
+	data     pmetric.Metric               // data buffer for generated metric.
+	config   K8sNodeMemoryRssMetricConfig // metric config provided by user.
+	capacity int                          // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.memory.rss metric with initial data.
+func (m *metricK8sNodeMemoryRss) init() {
+	m.data.SetName("k8s.node.memory.rss")
+	m.data.SetDescription("Anonymous and swap-cache memory of the node.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeMemoryRss) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeMemoryRss) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeMemoryRss) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeMemoryRss(cfg K8sNodeMemoryRssMetricConfig) metricK8sNodeMemoryRss {
+	m := metricK8sNodeMemoryRss{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeMemoryUsage struct {
+	data     pmetric.Metric                 // data buffer for generated metric.
+	config   K8sNodeMemoryUsageMetricConfig // metric config provided by user.
+	capacity int                            // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.memory.usage metric with initial data.
+func (m *metricK8sNodeMemoryUsage) init() {
+	m.data.SetName("k8s.node.memory.usage")
+	m.data.SetDescription("Total memory in use by the node, page cache included.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeMemoryUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeMemoryUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeMemoryUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeMemoryUsage(cfg K8sNodeMemoryUsageMetricConfig) metricK8sNodeMemoryUsage {
+	m := metricK8sNodeMemoryUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeMemoryWorkingSet struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   K8sNodeMemoryWorkingSetMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.memory.working_set metric with initial data.
+func (m *metricK8sNodeMemoryWorkingSet) init() {
+	m.data.SetName("k8s.node.memory.working_set")
+	m.data.SetDescription("Working set memory of the node: usage minus inactive file-backed pages.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeMemoryWorkingSet) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeMemoryWorkingSet) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeMemoryWorkingSet) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeMemoryWorkingSet(cfg K8sNodeMemoryWorkingSetMetricConfig) metricK8sNodeMemoryWorkingSet {
+	m := metricK8sNodeMemoryWorkingSet{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeNetworkErrors struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        K8sNodeNetworkErrorsMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []int64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.network.errors metric with initial data.
+func (m *metricK8sNodeNetworkErrors) init() {
+	m.data.SetName("k8s.node.network.errors")
+	m.data.SetDescription("Receive and transmit errors of the node, per interface and direction.")
+	m.data.SetUnit("1")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeNetworkErrors) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, interfaceAttributeValue string, directionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeNetworkErrorsMetricAttributeKeyInterface) {
+		dp.Attributes().PutStr("interface", interfaceAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeNetworkErrorsMetricAttributeKeyDirection) {
+		dp.Attributes().PutStr("direction", directionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeNetworkErrors) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeNetworkErrors) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeNetworkErrors(cfg K8sNodeNetworkErrorsMetricConfig) metricK8sNodeNetworkErrors {
+	m := metricK8sNodeNetworkErrors{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeNetworkIo struct {
+	data          pmetric.Metric               // data buffer for generated metric.
+	config        K8sNodeNetworkIoMetricConfig // metric config provided by user.
+	capacity      int                          // max observed number of data points added to the metric.
+	aggDataPoints []int64                      // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.network.io metric with initial data.
+func (m *metricK8sNodeNetworkIo) init() {
+	m.data.SetName("k8s.node.network.io")
+	m.data.SetDescription("Bytes received and transmitted by the node, per interface and direction.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeNetworkIo) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, interfaceAttributeValue string, directionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeNetworkIoMetricAttributeKeyInterface) {
+		dp.Attributes().PutStr("interface", interfaceAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeNetworkIoMetricAttributeKeyDirection) {
+		dp.Attributes().PutStr("direction", directionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeNetworkIo) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeNetworkIo) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeNetworkIo(cfg K8sNodeNetworkIoMetricConfig) metricK8sNodeNetworkIo {
+	m := metricK8sNodeNetworkIo{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodePidLimit struct {
+	data     pmetric.Metric              // data buffer for generated metric.
+	config   K8sNodePidLimitMetricConfig // metric config provided by user.
+	capacity int                         // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.pid.limit metric with initial data.
+func (m *metricK8sNodePidLimit) init() {
+	m.data.SetName("k8s.node.pid.limit")
+	m.data.SetDescription("Largest number of processes (PIDs) the node allows: the smaller of pid_max and threads-max.")
+	m.data.SetUnit("{pid}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodePidLimit) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodePidLimit) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodePidLimit) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodePidLimit(cfg K8sNodePidLimitMetricConfig) metricK8sNodePidLimit {
+	m := metricK8sNodePidLimit{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodePidUsage struct {
+	data     pmetric.Metric              // data buffer for generated metric.
+	config   K8sNodePidUsageMetricConfig // metric config provided by user.
+	capacity int                         // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.pid.usage metric with initial data.
+func (m *metricK8sNodePidUsage) init() {
+	m.data.SetName("k8s.node.pid.usage")
+	m.data.SetDescription("Number of processes (PIDs) running on the node.")
+	m.data.SetUnit("{pid}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodePidUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodePidUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodePidUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodePidUsage(cfg K8sNodePidUsageMetricConfig) metricK8sNodePidUsage {
+	m := metricK8sNodePidUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSwapAvailable struct {
+	data     pmetric.Metric                   // data buffer for generated metric.
+	config   K8sNodeSwapAvailableMetricConfig // metric config provided by user.
+	capacity int                              // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.swap.available metric with initial data.
+func (m *metricK8sNodeSwapAvailable) init() {
+	m.data.SetName("k8s.node.swap.available")
+	m.data.SetDescription("Swap space still available to the node before its swap limit.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSwapAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSwapAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSwapAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSwapAvailable(cfg K8sNodeSwapAvailableMetricConfig) metricK8sNodeSwapAvailable {
+	m := metricK8sNodeSwapAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSwapUsage struct {
+	data     pmetric.Metric               // data buffer for generated metric.
+	config   K8sNodeSwapUsageMetricConfig // metric config provided by user.
+	capacity int                          // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.swap.usage metric with initial data.
+func (m *metricK8sNodeSwapUsage) init() {
+	m.data.SetName("k8s.node.swap.usage")
+	m.data.SetDescription("Swap space in use by the node.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSwapUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSwapUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSwapUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSwapUsage(cfg K8sNodeSwapUsageMetricConfig) metricK8sNodeSwapUsage {
+	m := metricK8sNodeSwapUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerCPUPressureAvg struct {
+	data          pmetric.Metric                                   // data buffer for generated metric.
+	config        K8sNodeSystemContainerCPUPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                                              // max observed number of data points added to the metric.
+	aggDataPoints []float64                                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.system_container.cpu.pressure.avg metric with initial data.
+func (m *metricK8sNodeSystemContainerCPUPressureAvg) init() {
+	m.data.SetName("k8s.node.system_container.cpu.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the system container were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeSystemContainerCPUPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeSystemContainerCPUPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerCPUPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerCPUPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerCPUPressureAvg(cfg K8sNodeSystemContainerCPUPressureAvgMetricConfig) metricK8sNodeSystemContainerCPUPressureAvg {
+	m := metricK8sNodeSystemContainerCPUPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerCPUPressureTime struct {
+	data          pmetric.Metric                                    // data buffer for generated metric.
+	config        K8sNodeSystemContainerCPUPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                                               // max observed number of data points added to the metric.
+	aggDataPoints []float64                                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.system_container.cpu.pressure.time metric with initial data.
+func (m *metricK8sNodeSystemContainerCPUPressureTime) init() {
+	m.data.SetName("k8s.node.system_container.cpu.pressure.time")
+	m.data.SetDescription("Total time tasks of the system container were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeSystemContainerCPUPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeSystemContainerCPUPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerCPUPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerCPUPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerCPUPressureTime(cfg K8sNodeSystemContainerCPUPressureTimeMetricConfig) metricK8sNodeSystemContainerCPUPressureTime {
+	m := metricK8sNodeSystemContainerCPUPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerCPUTime struct {
+	data     pmetric.Metric                            // data buffer for generated metric.
+	config   K8sNodeSystemContainerCPUTimeMetricConfig // metric config provided by user.
+	capacity int                                       // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.cpu.time metric with initial data.
+func (m *metricK8sNodeSystemContainerCPUTime) init() {
+	m.data.SetName("k8s.node.system_container.cpu.time")
+	m.data.SetDescription("Total CPU time consumed by the system container since it started, summed over all cores.")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sNodeSystemContainerCPUTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerCPUTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerCPUTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerCPUTime(cfg K8sNodeSystemContainerCPUTimeMetricConfig) metricK8sNodeSystemContainerCPUTime {
+	m := metricK8sNodeSystemContainerCPUTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerCPUUsage struct {
+	data     pmetric.Metric                             // data buffer for generated metric.
+	config   K8sNodeSystemContainerCPUUsageMetricConfig // metric config provided by user.
+	capacity int                                        // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.cpu.usage metric with initial data.
+func (m *metricK8sNodeSystemContainerCPUUsage) init() {
+	m.data.SetName("k8s.node.system_container.cpu.usage")
+	m.data.SetDescription("CPU usage of the system container in cores, averaged over the sample window of the source.")
+	m.data.SetUnit("{cpu}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerCPUUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerCPUUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerCPUUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerCPUUsage(cfg K8sNodeSystemContainerCPUUsageMetricConfig) metricK8sNodeSystemContainerCPUUsage {
+	m := metricK8sNodeSystemContainerCPUUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerFilesystemAvailable struct {
+	data     pmetric.Metric                                        // data buffer for generated metric.
+	config   K8sNodeSystemContainerFilesystemAvailableMetricConfig // metric config provided by user.
+	capacity int                                                   // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.filesystem.available metric with initial data.
+func (m *metricK8sNodeSystemContainerFilesystemAvailable) init() {
+	m.data.SetName("k8s.node.system_container.filesystem.available")
+	m.data.SetDescription("Bytes available on the rootfs of the system container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerFilesystemAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerFilesystemAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerFilesystemAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerFilesystemAvailable(cfg K8sNodeSystemContainerFilesystemAvailableMetricConfig) metricK8sNodeSystemContainerFilesystemAvailable {
+	m := metricK8sNodeSystemContainerFilesystemAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerFilesystemCapacity struct {
+	data     pmetric.Metric                                       // data buffer for generated metric.
+	config   K8sNodeSystemContainerFilesystemCapacityMetricConfig // metric config provided by user.
+	capacity int                                                  // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.filesystem.capacity metric with initial data.
+func (m *metricK8sNodeSystemContainerFilesystemCapacity) init() {
+	m.data.SetName("k8s.node.system_container.filesystem.capacity")
+	m.data.SetDescription("Total capacity in bytes of the rootfs of the system container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerFilesystemCapacity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerFilesystemCapacity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerFilesystemCapacity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerFilesystemCapacity(cfg K8sNodeSystemContainerFilesystemCapacityMetricConfig) metricK8sNodeSystemContainerFilesystemCapacity {
+	m := metricK8sNodeSystemContainerFilesystemCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerFilesystemInodes struct {
+	data     pmetric.Metric                                     // data buffer for generated metric.
+	config   K8sNodeSystemContainerFilesystemInodesMetricConfig // metric config provided by user.
+	capacity int                                                // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.filesystem.inodes metric with initial data.
+func (m *metricK8sNodeSystemContainerFilesystemInodes) init() {
+	m.data.SetName("k8s.node.system_container.filesystem.inodes")
+	m.data.SetDescription("Total inodes of the rootfs of the system container.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerFilesystemInodes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerFilesystemInodes) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerFilesystemInodes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerFilesystemInodes(cfg K8sNodeSystemContainerFilesystemInodesMetricConfig) metricK8sNodeSystemContainerFilesystemInodes {
+	m := metricK8sNodeSystemContainerFilesystemInodes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerFilesystemInodesFree struct {
+	data     pmetric.Metric                                         // data buffer for generated metric.
+	config   K8sNodeSystemContainerFilesystemInodesFreeMetricConfig // metric config provided by user.
+	capacity int                                                    // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.filesystem.inodes.free metric with initial data.
+func (m *metricK8sNodeSystemContainerFilesystemInodesFree) init() {
+	m.data.SetName("k8s.node.system_container.filesystem.inodes.free")
+	m.data.SetDescription("Free inodes of the rootfs of the system container.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerFilesystemInodesFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerFilesystemInodesFree) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerFilesystemInodesFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerFilesystemInodesFree(cfg K8sNodeSystemContainerFilesystemInodesFreeMetricConfig) metricK8sNodeSystemContainerFilesystemInodesFree {
+	m := metricK8sNodeSystemContainerFilesystemInodesFree{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerFilesystemInodesUsed struct {
+	data     pmetric.Metric                                         // data buffer for generated metric.
+	config   K8sNodeSystemContainerFilesystemInodesUsedMetricConfig // metric config provided by user.
+	capacity int                                                    // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.filesystem.inodes.used metric with initial data.
+func (m *metricK8sNodeSystemContainerFilesystemInodesUsed) init() {
+	m.data.SetName("k8s.node.system_container.filesystem.inodes.used")
+	m.data.SetDescription("Inodes used by the rootfs of the system container.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerFilesystemInodesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerFilesystemInodesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerFilesystemInodesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerFilesystemInodesUsed(cfg K8sNodeSystemContainerFilesystemInodesUsedMetricConfig) metricK8sNodeSystemContainerFilesystemInodesUsed {
+	m := metricK8sNodeSystemContainerFilesystemInodesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerFilesystemUsage struct {
+	data     pmetric.Metric                                    // data buffer for generated metric.
+	config   K8sNodeSystemContainerFilesystemUsageMetricConfig // metric config provided by user.
+	capacity int                                               // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.filesystem.usage metric with initial data.
+func (m *metricK8sNodeSystemContainerFilesystemUsage) init() {
+	m.data.SetName("k8s.node.system_container.filesystem.usage")
+	m.data.SetDescription("Bytes used by the rootfs of the system container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerFilesystemUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerFilesystemUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerFilesystemUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerFilesystemUsage(cfg K8sNodeSystemContainerFilesystemUsageMetricConfig) metricK8sNodeSystemContainerFilesystemUsage {
+	m := metricK8sNodeSystemContainerFilesystemUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerIoPressureAvg struct {
+	data          pmetric.Metric                                  // data buffer for generated metric.
+	config        K8sNodeSystemContainerIoPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                                             // max observed number of data points added to the metric.
+	aggDataPoints []float64                                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.system_container.io.pressure.avg metric with initial data.
+func (m *metricK8sNodeSystemContainerIoPressureAvg) init() {
+	m.data.SetName("k8s.node.system_container.io.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the system container were stalled waiting for IO, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeSystemContainerIoPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeSystemContainerIoPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerIoPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerIoPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerIoPressureAvg(cfg K8sNodeSystemContainerIoPressureAvgMetricConfig) metricK8sNodeSystemContainerIoPressureAvg {
+	m := metricK8sNodeSystemContainerIoPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerIoPressureTime struct {
+	data          pmetric.Metric                                   // data buffer for generated metric.
+	config        K8sNodeSystemContainerIoPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                                              // max observed number of data points added to the metric.
+	aggDataPoints []float64                                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.system_container.io.pressure.time metric with initial data.
+func (m *metricK8sNodeSystemContainerIoPressureTime) init() {
+	m.data.SetName("k8s.node.system_container.io.pressure.time")
+	m.data.SetDescription("Total time tasks of the system container were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeSystemContainerIoPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeSystemContainerIoPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerIoPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerIoPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerIoPressureTime(cfg K8sNodeSystemContainerIoPressureTimeMetricConfig) metricK8sNodeSystemContainerIoPressureTime {
+	m := metricK8sNodeSystemContainerIoPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerLogsAvailable struct {
+	data     pmetric.Metric                                  // data buffer for generated metric.
+	config   K8sNodeSystemContainerLogsAvailableMetricConfig // metric config provided by user.
+	capacity int                                             // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.logs.available metric with initial data.
+func (m *metricK8sNodeSystemContainerLogsAvailable) init() {
+	m.data.SetName("k8s.node.system_container.logs.available")
+	m.data.SetDescription("Bytes available on the log files of the system container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerLogsAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerLogsAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerLogsAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerLogsAvailable(cfg K8sNodeSystemContainerLogsAvailableMetricConfig) metricK8sNodeSystemContainerLogsAvailable {
+	m := metricK8sNodeSystemContainerLogsAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerLogsCapacity struct {
+	data     pmetric.Metric                                 // data buffer for generated metric.
+	config   K8sNodeSystemContainerLogsCapacityMetricConfig // metric config provided by user.
+	capacity int                                            // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.logs.capacity metric with initial data.
+func (m *metricK8sNodeSystemContainerLogsCapacity) init() {
+	m.data.SetName("k8s.node.system_container.logs.capacity")
+	m.data.SetDescription("Total capacity in bytes of the log files of the system container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerLogsCapacity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerLogsCapacity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerLogsCapacity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerLogsCapacity(cfg K8sNodeSystemContainerLogsCapacityMetricConfig) metricK8sNodeSystemContainerLogsCapacity {
+	m := metricK8sNodeSystemContainerLogsCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerLogsInodes struct {
+	data     pmetric.Metric                               // data buffer for generated metric.
+	config   K8sNodeSystemContainerLogsInodesMetricConfig // metric config provided by user.
+	capacity int                                          // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.logs.inodes metric with initial data.
+func (m *metricK8sNodeSystemContainerLogsInodes) init() {
+	m.data.SetName("k8s.node.system_container.logs.inodes")
+	m.data.SetDescription("Total inodes of the log files of the system container.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerLogsInodes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerLogsInodes) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerLogsInodes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerLogsInodes(cfg K8sNodeSystemContainerLogsInodesMetricConfig) metricK8sNodeSystemContainerLogsInodes {
+	m := metricK8sNodeSystemContainerLogsInodes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerLogsInodesFree struct {
+	data     pmetric.Metric                                   // data buffer for generated metric.
+	config   K8sNodeSystemContainerLogsInodesFreeMetricConfig // metric config provided by user.
+	capacity int                                              // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.logs.inodes.free metric with initial data.
+func (m *metricK8sNodeSystemContainerLogsInodesFree) init() {
+	m.data.SetName("k8s.node.system_container.logs.inodes.free")
+	m.data.SetDescription("Free inodes of the log files of the system container.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerLogsInodesFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerLogsInodesFree) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerLogsInodesFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerLogsInodesFree(cfg K8sNodeSystemContainerLogsInodesFreeMetricConfig) metricK8sNodeSystemContainerLogsInodesFree {
+	m := metricK8sNodeSystemContainerLogsInodesFree{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerLogsInodesUsed struct {
+	data     pmetric.Metric                                   // data buffer for generated metric.
+	config   K8sNodeSystemContainerLogsInodesUsedMetricConfig // metric config provided by user.
+	capacity int                                              // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.logs.inodes.used metric with initial data.
+func (m *metricK8sNodeSystemContainerLogsInodesUsed) init() {
+	m.data.SetName("k8s.node.system_container.logs.inodes.used")
+	m.data.SetDescription("Inodes used by the log files of the system container.")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerLogsInodesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerLogsInodesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerLogsInodesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerLogsInodesUsed(cfg K8sNodeSystemContainerLogsInodesUsedMetricConfig) metricK8sNodeSystemContainerLogsInodesUsed {
+	m := metricK8sNodeSystemContainerLogsInodesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerLogsUsage struct {
+	data     pmetric.Metric                              // data buffer for generated metric.
+	config   K8sNodeSystemContainerLogsUsageMetricConfig // metric config provided by user.
+	capacity int                                         // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.logs.usage metric with initial data.
+func (m *metricK8sNodeSystemContainerLogsUsage) init() {
+	m.data.SetName("k8s.node.system_container.logs.usage")
+	m.data.SetDescription("Bytes used by the log files of the system container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerLogsUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerLogsUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerLogsUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerLogsUsage(cfg K8sNodeSystemContainerLogsUsageMetricConfig) metricK8sNodeSystemContainerLogsUsage {
+	m := metricK8sNodeSystemContainerLogsUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerMemoryAvailable struct {
+	data     pmetric.Metric                                    // data buffer for generated metric.
+	config   K8sNodeSystemContainerMemoryAvailableMetricConfig // metric config provided by user.
+	capacity int                                               // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.memory.available metric with initial data.
+func (m *metricK8sNodeSystemContainerMemoryAvailable) init() {
+	m.data.SetName("k8s.node.system_container.memory.available")
+	m.data.SetDescription("Memory available to the system container before its limit (limit minus working set); absent when there is no limit.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerMemoryAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerMemoryAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerMemoryAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerMemoryAvailable(cfg K8sNodeSystemContainerMemoryAvailableMetricConfig) metricK8sNodeSystemContainerMemoryAvailable {
+	m := metricK8sNodeSystemContainerMemoryAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerMemoryMajorPageFaults struct {
+	data     pmetric.Metric                                          // data buffer for generated metric.
+	config   K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig // metric config provided by user.
+	capacity int                                                     // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.memory.major_page_faults metric with initial data.
+func (m *metricK8sNodeSystemContainerMemoryMajorPageFaults) init() {
+	m.data.SetName("k8s.node.system_container.memory.major_page_faults")
+	m.data.SetDescription("Cumulative number of major page faults of the system container, as the kernel counts them.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerMemoryMajorPageFaults) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerMemoryMajorPageFaults) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerMemoryMajorPageFaults) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerMemoryMajorPageFaults(cfg K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig) metricK8sNodeSystemContainerMemoryMajorPageFaults {
+	m := metricK8sNodeSystemContainerMemoryMajorPageFaults{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerMemoryPageFaults struct {
+	data     pmetric.Metric                                     // data buffer for generated metric.
+	config   K8sNodeSystemContainerMemoryPageFaultsMetricConfig // metric config provided by user.
+	capacity int                                                // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.memory.page_faults metric with initial data.
+func (m *metricK8sNodeSystemContainerMemoryPageFaults) init() {
+	m.data.SetName("k8s.node.system_container.memory.page_faults")
+	m.data.SetDescription("Cumulative number of page faults of the system container, as the kernel counts them.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerMemoryPageFaults) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerMemoryPageFaults) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerMemoryPageFaults) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerMemoryPageFaults(cfg K8sNodeSystemContainerMemoryPageFaultsMetricConfig) metricK8sNodeSystemContainerMemoryPageFaults {
+	m := metricK8sNodeSystemContainerMemoryPageFaults{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerMemoryPressureAvg struct {
+	data          pmetric.Metric                                      // data buffer for generated metric.
+	config        K8sNodeSystemContainerMemoryPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                                                 // max observed number of data points added to the metric.
+	aggDataPoints []float64                                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.system_container.memory.pressure.avg metric with initial data.
+func (m *metricK8sNodeSystemContainerMemoryPressureAvg) init() {
+	m.data.SetName("k8s.node.system_container.memory.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the system container were stalled waiting for memory, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeSystemContainerMemoryPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeSystemContainerMemoryPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerMemoryPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerMemoryPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerMemoryPressureAvg(cfg K8sNodeSystemContainerMemoryPressureAvgMetricConfig) metricK8sNodeSystemContainerMemoryPressureAvg {
+	m := metricK8sNodeSystemContainerMemoryPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerMemoryPressureTime struct {
+	data          pmetric.Metric                                       // data buffer for generated metric.
+	config        K8sNodeSystemContainerMemoryPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                                                  // max observed number of data points added to the metric.
+	aggDataPoints []float64                                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.node.system_container.memory.pressure.time metric with initial data.
+func (m *metricK8sNodeSystemContainerMemoryPressureTime) init() {
+	m.data.SetName("k8s.node.system_container.memory.pressure.time")
+	m.data.SetDescription("Total time tasks of the system container were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sNodeSystemContainerMemoryPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sNodeSystemContainerMemoryPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerMemoryPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerMemoryPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerMemoryPressureTime(cfg K8sNodeSystemContainerMemoryPressureTimeMetricConfig) metricK8sNodeSystemContainerMemoryPressureTime {
+	m := metricK8sNodeSystemContainerMemoryPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerMemoryRss struct {
+	data     pmetric.Metric                              // data buffer for generated metric.
+	config   K8sNodeSystemContainerMemoryRssMetricConfig // metric config provided by user.
+	capacity int                                         // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.memory.rss metric with initial data.
+func (m *metricK8sNodeSystemContainerMemoryRss) init() {
+	m.data.SetName("k8s.node.system_container.memory.rss")
+	m.data.SetDescription("Anonymous and swap-cache memory of the system container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerMemoryRss) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerMemoryRss) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerMemoryRss) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerMemoryRss(cfg K8sNodeSystemContainerMemoryRssMetricConfig) metricK8sNodeSystemContainerMemoryRss {
+	m := metricK8sNodeSystemContainerMemoryRss{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerMemoryUsage struct {
+	data     pmetric.Metric                                // data buffer for generated metric.
+	config   K8sNodeSystemContainerMemoryUsageMetricConfig // metric config provided by user.
+	capacity int                                           // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.memory.usage metric with initial data.
+func (m *metricK8sNodeSystemContainerMemoryUsage) init() {
+	m.data.SetName("k8s.node.system_container.memory.usage")
+	m.data.SetDescription("Total memory in use by the system container, page cache included.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerMemoryUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerMemoryUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerMemoryUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerMemoryUsage(cfg K8sNodeSystemContainerMemoryUsageMetricConfig) metricK8sNodeSystemContainerMemoryUsage {
+	m := metricK8sNodeSystemContainerMemoryUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerMemoryWorkingSet struct {
+	data     pmetric.Metric                                     // data buffer for generated metric.
+	config   K8sNodeSystemContainerMemoryWorkingSetMetricConfig // metric config provided by user.
+	capacity int                                                // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.memory.working_set metric with initial data.
+func (m *metricK8sNodeSystemContainerMemoryWorkingSet) init() {
+	m.data.SetName("k8s.node.system_container.memory.working_set")
+	m.data.SetDescription("Working set memory of the system container: usage minus inactive file-backed pages.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerMemoryWorkingSet) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerMemoryWorkingSet) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerMemoryWorkingSet) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerMemoryWorkingSet(cfg K8sNodeSystemContainerMemoryWorkingSetMetricConfig) metricK8sNodeSystemContainerMemoryWorkingSet {
+	m := metricK8sNodeSystemContainerMemoryWorkingSet{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerSwapAvailable struct {
+	data     pmetric.Metric                                  // data buffer for generated metric.
+	config   K8sNodeSystemContainerSwapAvailableMetricConfig // metric config provided by user.
+	capacity int                                             // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.swap.available metric with initial data.
+func (m *metricK8sNodeSystemContainerSwapAvailable) init() {
+	m.data.SetName("k8s.node.system_container.swap.available")
+	m.data.SetDescription("Swap space still available to the system container before its swap limit.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerSwapAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerSwapAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerSwapAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerSwapAvailable(cfg K8sNodeSystemContainerSwapAvailableMetricConfig) metricK8sNodeSystemContainerSwapAvailable {
+	m := metricK8sNodeSystemContainerSwapAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeSystemContainerSwapUsage struct {
+	data     pmetric.Metric                              // data buffer for generated metric.
+	config   K8sNodeSystemContainerSwapUsageMetricConfig // metric config provided by user.
+	capacity int                                         // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.system_container.swap.usage metric with initial data.
+func (m *metricK8sNodeSystemContainerSwapUsage) init() {
+	m.data.SetName("k8s.node.system_container.swap.usage")
+	m.data.SetDescription("Swap space in use by the system container.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sNodeSystemContainerSwapUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeSystemContainerSwapUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeSystemContainerSwapUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeSystemContainerSwapUsage(cfg K8sNodeSystemContainerSwapUsageMetricConfig) metricK8sNodeSystemContainerSwapUsage {
+	m := metricK8sNodeSystemContainerSwapUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeUptime struct {
+	data     pmetric.Metric            // data buffer for generated metric.
+	config   K8sNodeUptimeMetricConfig // metric config provided by user.
+	capacity int                       // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.uptime metric with initial data.
+func (m *metricK8sNodeUptime) init() {
+	m.data.SetName("k8s.node.uptime")
+	m.data.SetDescription("Seconds since the node started, at the scrape time.")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sNodeUptime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeUptime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeUptime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeUptime(cfg K8sNodeUptimeMetricConfig) metricK8sNodeUptime {
+	m := metricK8sNodeUptime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodCPUPressureAvg struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        K8sPodCPUPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []float64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.cpu.pressure.avg metric with initial data.
+func (m *metricK8sPodCPUPressureAvg) init() {
+	m.data.SetName("k8s.pod.cpu.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the pod were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodCPUPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodCPUPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sPodCPUPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodCPUPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodCPUPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodCPUPressureAvg(cfg K8sPodCPUPressureAvgMetricConfig) metricK8sPodCPUPressureAvg {
+	m := metricK8sPodCPUPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodCPUPressureTime struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        K8sPodCPUPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []float64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.cpu.pressure.time metric with initial data.
+func (m *metricK8sPodCPUPressureTime) init() {
+	m.data.SetName("k8s.pod.cpu.pressure.time")
+	m.data.SetDescription("Total time tasks of the pod were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodCPUPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodCPUPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodCPUPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodCPUPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodCPUPressureTime(cfg K8sPodCPUPressureTimeMetricConfig) metricK8sPodCPUPressureTime {
+	m := metricK8sPodCPUPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricK8sPodCPUTime struct {
 	data     pmetric.Metric            // data buffer for generated metric.
 	config   K8sPodCPUTimeMetricConfig // metric config provided by user.
@@ -504,7 +6609,7 @@ type metricK8sPodCPUTime struct {
 // init fills k8s.pod.cpu.time metric with initial data.
 func (m *metricK8sPodCPUTime) init() {
 	m.data.SetName("k8s.pod.cpu.time")
-	m.data.SetDescription("Total CPU time consumed by the pod, in seconds.")
+	m.data.SetDescription("Total CPU time consumed by the pod since it started, summed over all cores.")
 	m.data.SetUnit("s")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -556,7 +6661,7 @@ type metricK8sPodCPUUsage struct {
 // init fills k8s.pod.cpu.usage metric with initial data.
 func (m *metricK8sPodCPUUsage) init() {
 	m.data.SetName("k8s.pod.cpu.usage")
-	m.data.SetDescription("CPU usage of the pod in cores, averaged over the runtime's sample window.")
+	m.data.SetDescription("CPU usage of the pod in cores, averaged over the sample window of the source.")
 	m.data.SetUnit("{cpu}")
 	m.data.SetEmptyGauge()
 }
@@ -589,6 +6694,489 @@ func (m *metricK8sPodCPUUsage) emit(metrics pmetric.MetricSlice) {
 
 func newMetricK8sPodCPUUsage(cfg K8sPodCPUUsageMetricConfig) metricK8sPodCPUUsage {
 	m := metricK8sPodCPUUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodFilesystemAvailable struct {
+	data     pmetric.Metric                        // data buffer for generated metric.
+	config   K8sPodFilesystemAvailableMetricConfig // metric config provided by user.
+	capacity int                                   // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.filesystem.available metric with initial data.
+func (m *metricK8sPodFilesystemAvailable) init() {
+	m.data.SetName("k8s.pod.filesystem.available")
+	m.data.SetDescription("Bytes available on the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodFilesystemAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodFilesystemAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodFilesystemAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodFilesystemAvailable(cfg K8sPodFilesystemAvailableMetricConfig) metricK8sPodFilesystemAvailable {
+	m := metricK8sPodFilesystemAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodFilesystemCapacity struct {
+	data     pmetric.Metric                       // data buffer for generated metric.
+	config   K8sPodFilesystemCapacityMetricConfig // metric config provided by user.
+	capacity int                                  // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.filesystem.capacity metric with initial data.
+func (m *metricK8sPodFilesystemCapacity) init() {
+	m.data.SetName("k8s.pod.filesystem.capacity")
+	m.data.SetDescription("Total capacity in bytes of the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodFilesystemCapacity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodFilesystemCapacity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodFilesystemCapacity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodFilesystemCapacity(cfg K8sPodFilesystemCapacityMetricConfig) metricK8sPodFilesystemCapacity {
+	m := metricK8sPodFilesystemCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodFilesystemInodes struct {
+	data     pmetric.Metric                     // data buffer for generated metric.
+	config   K8sPodFilesystemInodesMetricConfig // metric config provided by user.
+	capacity int                                // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.filesystem.inodes metric with initial data.
+func (m *metricK8sPodFilesystemInodes) init() {
+	m.data.SetName("k8s.pod.filesystem.inodes")
+	m.data.SetDescription("Total inodes of the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodFilesystemInodes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodFilesystemInodes) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodFilesystemInodes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodFilesystemInodes(cfg K8sPodFilesystemInodesMetricConfig) metricK8sPodFilesystemInodes {
+	m := metricK8sPodFilesystemInodes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodFilesystemInodesFree struct {
+	data     pmetric.Metric                         // data buffer for generated metric.
+	config   K8sPodFilesystemInodesFreeMetricConfig // metric config provided by user.
+	capacity int                                    // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.filesystem.inodes.free metric with initial data.
+func (m *metricK8sPodFilesystemInodesFree) init() {
+	m.data.SetName("k8s.pod.filesystem.inodes.free")
+	m.data.SetDescription("Free inodes of the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodFilesystemInodesFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodFilesystemInodesFree) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodFilesystemInodesFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodFilesystemInodesFree(cfg K8sPodFilesystemInodesFreeMetricConfig) metricK8sPodFilesystemInodesFree {
+	m := metricK8sPodFilesystemInodesFree{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodFilesystemInodesUsed struct {
+	data     pmetric.Metric                         // data buffer for generated metric.
+	config   K8sPodFilesystemInodesUsedMetricConfig // metric config provided by user.
+	capacity int                                    // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.filesystem.inodes.used metric with initial data.
+func (m *metricK8sPodFilesystemInodesUsed) init() {
+	m.data.SetName("k8s.pod.filesystem.inodes.used")
+	m.data.SetDescription("Inodes used by the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodFilesystemInodesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodFilesystemInodesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodFilesystemInodesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodFilesystemInodesUsed(cfg K8sPodFilesystemInodesUsedMetricConfig) metricK8sPodFilesystemInodesUsed {
+	m := metricK8sPodFilesystemInodesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodFilesystemUsage struct {
+	data     pmetric.Metric                    // data buffer for generated metric.
+	config   K8sPodFilesystemUsageMetricConfig // metric config provided by user.
+	capacity int                               // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.filesystem.usage metric with initial data.
+func (m *metricK8sPodFilesystemUsage) init() {
+	m.data.SetName("k8s.pod.filesystem.usage")
+	m.data.SetDescription("Bytes used by the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodFilesystemUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodFilesystemUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodFilesystemUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodFilesystemUsage(cfg K8sPodFilesystemUsageMetricConfig) metricK8sPodFilesystemUsage {
+	m := metricK8sPodFilesystemUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodIoPressureAvg struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        K8sPodIoPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []float64                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.io.pressure.avg metric with initial data.
+func (m *metricK8sPodIoPressureAvg) init() {
+	m.data.SetName("k8s.pod.io.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the pod were stalled waiting for IO, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodIoPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodIoPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sPodIoPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodIoPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodIoPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodIoPressureAvg(cfg K8sPodIoPressureAvgMetricConfig) metricK8sPodIoPressureAvg {
+	m := metricK8sPodIoPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodIoPressureTime struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        K8sPodIoPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []float64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.io.pressure.time metric with initial data.
+func (m *metricK8sPodIoPressureTime) init() {
+	m.data.SetName("k8s.pod.io.pressure.time")
+	m.data.SetDescription("Total time tasks of the pod were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodIoPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodIoPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodIoPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodIoPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodIoPressureTime(cfg K8sPodIoPressureTimeMetricConfig) metricK8sPodIoPressureTime {
+	m := metricK8sPodIoPressureTime{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -656,7 +7244,7 @@ type metricK8sPodMemoryMajorPageFaults struct {
 // init fills k8s.pod.memory.major_page_faults metric with initial data.
 func (m *metricK8sPodMemoryMajorPageFaults) init() {
 	m.data.SetName("k8s.pod.memory.major_page_faults")
-	m.data.SetDescription("Cumulative number of major page faults of the pod.")
+	m.data.SetDescription("Cumulative number of major page faults of the pod, as the kernel counts them.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 }
@@ -706,7 +7294,7 @@ type metricK8sPodMemoryPageFaults struct {
 // init fills k8s.pod.memory.page_faults metric with initial data.
 func (m *metricK8sPodMemoryPageFaults) init() {
 	m.data.SetName("k8s.pod.memory.page_faults")
-	m.data.SetDescription("Cumulative number of page faults of the pod.")
+	m.data.SetDescription("Cumulative number of page faults of the pod, as the kernel counts them.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 }
@@ -747,6 +7335,189 @@ func newMetricK8sPodMemoryPageFaults(cfg K8sPodMemoryPageFaultsMetricConfig) met
 	return m
 }
 
+type metricK8sPodMemoryPressureAvg struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        K8sPodMemoryPressureAvgMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []float64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.pressure.avg metric with initial data.
+func (m *metricK8sPodMemoryPressureAvg) init() {
+	m.data.SetName("k8s.pod.memory.pressure.avg")
+	m.data.SetDescription("Share of wall time tasks of the pod were stalled waiting for memory, as a percentage averaged over the given window, per stall type.")
+	m.data.SetUnit("%")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryPressureAvg) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string, pressureWindowAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryPressureAvgMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryPressureAvgMetricAttributeKeyPressureWindow) {
+		dp.Attributes().PutStr("pressure.window", pressureWindowAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryPressureAvg) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryPressureAvg) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryPressureAvg(cfg K8sPodMemoryPressureAvgMetricConfig) metricK8sPodMemoryPressureAvg {
+	m := metricK8sPodMemoryPressureAvg{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryPressureTime struct {
+	data          pmetric.Metric                       // data buffer for generated metric.
+	config        K8sPodMemoryPressureTimeMetricConfig // metric config provided by user.
+	capacity      int                                  // max observed number of data points added to the metric.
+	aggDataPoints []float64                            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.pressure.time metric with initial data.
+func (m *metricK8sPodMemoryPressureTime) init() {
+	m.data.SetName("k8s.pod.memory.pressure.time")
+	m.data.SetDescription("Total time tasks of the pod were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryPressureTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pressureTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryPressureTimeMetricAttributeKeyPressureType) {
+		dp.Attributes().PutStr("pressure.type", pressureTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryPressureTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryPressureTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryPressureTime(cfg K8sPodMemoryPressureTimeMetricConfig) metricK8sPodMemoryPressureTime {
+	m := metricK8sPodMemoryPressureTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricK8sPodMemoryRss struct {
 	data     pmetric.Metric              // data buffer for generated metric.
 	config   K8sPodMemoryRssMetricConfig // metric config provided by user.
@@ -756,7 +7527,7 @@ type metricK8sPodMemoryRss struct {
 // init fills k8s.pod.memory.rss metric with initial data.
 func (m *metricK8sPodMemoryRss) init() {
 	m.data.SetName("k8s.pod.memory.rss")
-	m.data.SetDescription("Anonymous and swap-cache memory of the pod (RSS).")
+	m.data.SetDescription("Anonymous and swap-cache memory of the pod.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 }
@@ -856,7 +7627,7 @@ type metricK8sPodMemoryWorkingSet struct {
 // init fills k8s.pod.memory.working_set metric with initial data.
 func (m *metricK8sPodMemoryWorkingSet) init() {
 	m.data.SetName("k8s.pod.memory.working_set")
-	m.data.SetDescription("Working set memory of the pod (usage minus inactive file-backed pages).")
+	m.data.SetDescription("Working set memory of the pod: usage minus inactive file-backed pages.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 }
@@ -897,32 +7668,837 @@ func newMetricK8sPodMemoryWorkingSet(cfg K8sPodMemoryWorkingSetMetricConfig) met
 	return m
 }
 
+type metricK8sPodNetworkErrors struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        K8sPodNetworkErrorsMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []int64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.network.errors metric with initial data.
+func (m *metricK8sPodNetworkErrors) init() {
+	m.data.SetName("k8s.pod.network.errors")
+	m.data.SetDescription("Receive and transmit errors of the pod, per interface and direction.")
+	m.data.SetUnit("1")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodNetworkErrors) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, interfaceAttributeValue string, directionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodNetworkErrorsMetricAttributeKeyInterface) {
+		dp.Attributes().PutStr("interface", interfaceAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sPodNetworkErrorsMetricAttributeKeyDirection) {
+		dp.Attributes().PutStr("direction", directionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodNetworkErrors) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodNetworkErrors) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodNetworkErrors(cfg K8sPodNetworkErrorsMetricConfig) metricK8sPodNetworkErrors {
+	m := metricK8sPodNetworkErrors{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodNetworkIo struct {
+	data          pmetric.Metric              // data buffer for generated metric.
+	config        K8sPodNetworkIoMetricConfig // metric config provided by user.
+	capacity      int                         // max observed number of data points added to the metric.
+	aggDataPoints []int64                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.network.io metric with initial data.
+func (m *metricK8sPodNetworkIo) init() {
+	m.data.SetName("k8s.pod.network.io")
+	m.data.SetDescription("Bytes received and transmitted by the pod, per interface and direction.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodNetworkIo) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, interfaceAttributeValue string, directionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodNetworkIoMetricAttributeKeyInterface) {
+		dp.Attributes().PutStr("interface", interfaceAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, K8sPodNetworkIoMetricAttributeKeyDirection) {
+		dp.Attributes().PutStr("direction", directionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodNetworkIo) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodNetworkIo) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodNetworkIo(cfg K8sPodNetworkIoMetricConfig) metricK8sPodNetworkIo {
+	m := metricK8sPodNetworkIo{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodProcessCount struct {
+	data     pmetric.Metric                 // data buffer for generated metric.
+	config   K8sPodProcessCountMetricConfig // metric config provided by user.
+	capacity int                            // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.process.count metric with initial data.
+func (m *metricK8sPodProcessCount) init() {
+	m.data.SetName("k8s.pod.process.count")
+	m.data.SetDescription("Number of processes running in the pod.")
+	m.data.SetUnit("{process}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodProcessCount) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodProcessCount) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodProcessCount) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodProcessCount(cfg K8sPodProcessCountMetricConfig) metricK8sPodProcessCount {
+	m := metricK8sPodProcessCount{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodSwapAvailable struct {
+	data     pmetric.Metric                  // data buffer for generated metric.
+	config   K8sPodSwapAvailableMetricConfig // metric config provided by user.
+	capacity int                             // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.swap.available metric with initial data.
+func (m *metricK8sPodSwapAvailable) init() {
+	m.data.SetName("k8s.pod.swap.available")
+	m.data.SetDescription("Swap space still available to the pod before its swap limit.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodSwapAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodSwapAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodSwapAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodSwapAvailable(cfg K8sPodSwapAvailableMetricConfig) metricK8sPodSwapAvailable {
+	m := metricK8sPodSwapAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodSwapUsage struct {
+	data     pmetric.Metric              // data buffer for generated metric.
+	config   K8sPodSwapUsageMetricConfig // metric config provided by user.
+	capacity int                         // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.swap.usage metric with initial data.
+func (m *metricK8sPodSwapUsage) init() {
+	m.data.SetName("k8s.pod.swap.usage")
+	m.data.SetDescription("Swap space in use by the pod.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodSwapUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodSwapUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodSwapUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodSwapUsage(cfg K8sPodSwapUsageMetricConfig) metricK8sPodSwapUsage {
+	m := metricK8sPodSwapUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodUptime struct {
+	data     pmetric.Metric           // data buffer for generated metric.
+	config   K8sPodUptimeMetricConfig // metric config provided by user.
+	capacity int                      // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.uptime metric with initial data.
+func (m *metricK8sPodUptime) init() {
+	m.data.SetName("k8s.pod.uptime")
+	m.data.SetDescription("Seconds since the pod started, at the scrape time.")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodUptime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodUptime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodUptime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodUptime(cfg K8sPodUptimeMetricConfig) metricK8sPodUptime {
+	m := metricK8sPodUptime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodVolumeUsage struct {
+	data     pmetric.Metric                // data buffer for generated metric.
+	config   K8sPodVolumeUsageMetricConfig // metric config provided by user.
+	capacity int                           // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.volume.usage metric with initial data.
+func (m *metricK8sPodVolumeUsage) init() {
+	m.data.SetName("k8s.pod.volume.usage")
+	m.data.SetDescription("Bytes used by the volume of the pod.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodVolumeUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodVolumeUsage) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodVolumeUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodVolumeUsage(cfg K8sPodVolumeUsageMetricConfig) metricK8sPodVolumeUsage {
+	m := metricK8sPodVolumeUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sVolumeAvailable struct {
+	data     pmetric.Metric                 // data buffer for generated metric.
+	config   K8sVolumeAvailableMetricConfig // metric config provided by user.
+	capacity int                            // max observed number of data points added to the metric.
+}
+
+// init fills k8s.volume.available metric with initial data.
+func (m *metricK8sVolumeAvailable) init() {
+	m.data.SetName("k8s.volume.available")
+	m.data.SetDescription("Bytes available on the volume.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sVolumeAvailable) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sVolumeAvailable) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sVolumeAvailable) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sVolumeAvailable(cfg K8sVolumeAvailableMetricConfig) metricK8sVolumeAvailable {
+	m := metricK8sVolumeAvailable{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sVolumeCapacity struct {
+	data     pmetric.Metric                // data buffer for generated metric.
+	config   K8sVolumeCapacityMetricConfig // metric config provided by user.
+	capacity int                           // max observed number of data points added to the metric.
+}
+
+// init fills k8s.volume.capacity metric with initial data.
+func (m *metricK8sVolumeCapacity) init() {
+	m.data.SetName("k8s.volume.capacity")
+	m.data.SetDescription("Total capacity in bytes of the volume.")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sVolumeCapacity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sVolumeCapacity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sVolumeCapacity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sVolumeCapacity(cfg K8sVolumeCapacityMetricConfig) metricK8sVolumeCapacity {
+	m := metricK8sVolumeCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sVolumeInodes struct {
+	data     pmetric.Metric              // data buffer for generated metric.
+	config   K8sVolumeInodesMetricConfig // metric config provided by user.
+	capacity int                         // max observed number of data points added to the metric.
+}
+
+// init fills k8s.volume.inodes metric with initial data.
+func (m *metricK8sVolumeInodes) init() {
+	m.data.SetName("k8s.volume.inodes")
+	m.data.SetDescription("Total inodes of the filesystem of the volume.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sVolumeInodes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sVolumeInodes) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sVolumeInodes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sVolumeInodes(cfg K8sVolumeInodesMetricConfig) metricK8sVolumeInodes {
+	m := metricK8sVolumeInodes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sVolumeInodesFree struct {
+	data     pmetric.Metric                  // data buffer for generated metric.
+	config   K8sVolumeInodesFreeMetricConfig // metric config provided by user.
+	capacity int                             // max observed number of data points added to the metric.
+}
+
+// init fills k8s.volume.inodes.free metric with initial data.
+func (m *metricK8sVolumeInodesFree) init() {
+	m.data.SetName("k8s.volume.inodes.free")
+	m.data.SetDescription("Free inodes of the filesystem of the volume.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sVolumeInodesFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sVolumeInodesFree) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sVolumeInodesFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sVolumeInodesFree(cfg K8sVolumeInodesFreeMetricConfig) metricK8sVolumeInodesFree {
+	m := metricK8sVolumeInodesFree{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sVolumeInodesUsed struct {
+	data     pmetric.Metric                  // data buffer for generated metric.
+	config   K8sVolumeInodesUsedMetricConfig // metric config provided by user.
+	capacity int                             // max observed number of data points added to the metric.
+}
+
+// init fills k8s.volume.inodes.used metric with initial data.
+func (m *metricK8sVolumeInodesUsed) init() {
+	m.data.SetName("k8s.volume.inodes.used")
+	m.data.SetDescription("Inodes used by the volume; may differ from inodes minus free when the filesystem is shared.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sVolumeInodesUsed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sVolumeInodesUsed) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sVolumeInodesUsed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sVolumeInodesUsed(cfg K8sVolumeInodesUsedMetricConfig) metricK8sVolumeInodesUsed {
+	m := metricK8sVolumeInodesUsed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                               MetricsBuilderConfig // config of the metrics builder.
-	startTime                            pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                      int                  // maximum observed number of metrics per resource.
-	metricsBuffer                        pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                            component.BuildInfo  // contains version information.
-	resourceAttributeIncludeFilter       map[string]filter.Filter
-	resourceAttributeExcludeFilter       map[string]filter.Filter
-	metricContainerCPUTime               metricContainerCPUTime
-	metricContainerCPUUsage              metricContainerCPUUsage
-	metricContainerMemoryAvailable       metricContainerMemoryAvailable
-	metricContainerMemoryMajorPageFaults metricContainerMemoryMajorPageFaults
-	metricContainerMemoryPageFaults      metricContainerMemoryPageFaults
-	metricContainerMemoryRss             metricContainerMemoryRss
-	metricContainerMemoryUsage           metricContainerMemoryUsage
-	metricContainerMemoryWorkingSet      metricContainerMemoryWorkingSet
-	metricK8sPodCPUTime                  metricK8sPodCPUTime
-	metricK8sPodCPUUsage                 metricK8sPodCPUUsage
-	metricK8sPodMemoryAvailable          metricK8sPodMemoryAvailable
-	metricK8sPodMemoryMajorPageFaults    metricK8sPodMemoryMajorPageFaults
-	metricK8sPodMemoryPageFaults         metricK8sPodMemoryPageFaults
-	metricK8sPodMemoryRss                metricK8sPodMemoryRss
-	metricK8sPodMemoryUsage              metricK8sPodMemoryUsage
-	metricK8sPodMemoryWorkingSet         metricK8sPodMemoryWorkingSet
+	config                                            MetricsBuilderConfig // config of the metrics builder.
+	startTime                                         pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                                   int                  // maximum observed number of metrics per resource.
+	metricsBuffer                                     pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                                         component.BuildInfo  // contains version information.
+	resourceAttributeIncludeFilter                    map[string]filter.Filter
+	resourceAttributeExcludeFilter                    map[string]filter.Filter
+	metricContainerCPUPressureAvg                     metricContainerCPUPressureAvg
+	metricContainerCPUPressureTime                    metricContainerCPUPressureTime
+	metricContainerCPUTime                            metricContainerCPUTime
+	metricContainerCPUUsage                           metricContainerCPUUsage
+	metricContainerFilesystemAvailable                metricContainerFilesystemAvailable
+	metricContainerFilesystemCapacity                 metricContainerFilesystemCapacity
+	metricContainerFilesystemInodes                   metricContainerFilesystemInodes
+	metricContainerFilesystemInodesFree               metricContainerFilesystemInodesFree
+	metricContainerFilesystemInodesUsed               metricContainerFilesystemInodesUsed
+	metricContainerFilesystemUsage                    metricContainerFilesystemUsage
+	metricContainerIoPressureAvg                      metricContainerIoPressureAvg
+	metricContainerIoPressureTime                     metricContainerIoPressureTime
+	metricContainerLogsAvailable                      metricContainerLogsAvailable
+	metricContainerLogsCapacity                       metricContainerLogsCapacity
+	metricContainerLogsInodes                         metricContainerLogsInodes
+	metricContainerLogsInodesFree                     metricContainerLogsInodesFree
+	metricContainerLogsInodesUsed                     metricContainerLogsInodesUsed
+	metricContainerLogsUsage                          metricContainerLogsUsage
+	metricContainerMemoryAvailable                    metricContainerMemoryAvailable
+	metricContainerMemoryMajorPageFaults              metricContainerMemoryMajorPageFaults
+	metricContainerMemoryPageFaults                   metricContainerMemoryPageFaults
+	metricContainerMemoryPressureAvg                  metricContainerMemoryPressureAvg
+	metricContainerMemoryPressureTime                 metricContainerMemoryPressureTime
+	metricContainerMemoryRss                          metricContainerMemoryRss
+	metricContainerMemoryUsage                        metricContainerMemoryUsage
+	metricContainerMemoryWorkingSet                   metricContainerMemoryWorkingSet
+	metricContainerSwapAvailable                      metricContainerSwapAvailable
+	metricContainerSwapUsage                          metricContainerSwapUsage
+	metricContainerUptime                             metricContainerUptime
+	metricK8sContainerEphemeralStorageUsage           metricK8sContainerEphemeralStorageUsage
+	metricK8sNodeContainerFsAvailable                 metricK8sNodeContainerFsAvailable
+	metricK8sNodeContainerFsCapacity                  metricK8sNodeContainerFsCapacity
+	metricK8sNodeContainerFsInodes                    metricK8sNodeContainerFsInodes
+	metricK8sNodeContainerFsInodesFree                metricK8sNodeContainerFsInodesFree
+	metricK8sNodeContainerFsInodesUsed                metricK8sNodeContainerFsInodesUsed
+	metricK8sNodeContainerFsUsage                     metricK8sNodeContainerFsUsage
+	metricK8sNodeCPUPressureAvg                       metricK8sNodeCPUPressureAvg
+	metricK8sNodeCPUPressureTime                      metricK8sNodeCPUPressureTime
+	metricK8sNodeCPUTime                              metricK8sNodeCPUTime
+	metricK8sNodeCPUUsage                             metricK8sNodeCPUUsage
+	metricK8sNodeFilesystemAvailable                  metricK8sNodeFilesystemAvailable
+	metricK8sNodeFilesystemCapacity                   metricK8sNodeFilesystemCapacity
+	metricK8sNodeFilesystemInodes                     metricK8sNodeFilesystemInodes
+	metricK8sNodeFilesystemInodesFree                 metricK8sNodeFilesystemInodesFree
+	metricK8sNodeFilesystemInodesUsed                 metricK8sNodeFilesystemInodesUsed
+	metricK8sNodeFilesystemUsage                      metricK8sNodeFilesystemUsage
+	metricK8sNodeImageFsAvailable                     metricK8sNodeImageFsAvailable
+	metricK8sNodeImageFsCapacity                      metricK8sNodeImageFsCapacity
+	metricK8sNodeImageFsInodes                        metricK8sNodeImageFsInodes
+	metricK8sNodeImageFsInodesFree                    metricK8sNodeImageFsInodesFree
+	metricK8sNodeImageFsInodesUsed                    metricK8sNodeImageFsInodesUsed
+	metricK8sNodeImageFsUsage                         metricK8sNodeImageFsUsage
+	metricK8sNodeIoPressureAvg                        metricK8sNodeIoPressureAvg
+	metricK8sNodeIoPressureTime                       metricK8sNodeIoPressureTime
+	metricK8sNodeMemoryAvailable                      metricK8sNodeMemoryAvailable
+	metricK8sNodeMemoryMajorPageFaults                metricK8sNodeMemoryMajorPageFaults
+	metricK8sNodeMemoryPageFaults                     metricK8sNodeMemoryPageFaults
+	metricK8sNodeMemoryPressureAvg                    metricK8sNodeMemoryPressureAvg
+	metricK8sNodeMemoryPressureTime                   metricK8sNodeMemoryPressureTime
+	metricK8sNodeMemoryRss                            metricK8sNodeMemoryRss
+	metricK8sNodeMemoryUsage                          metricK8sNodeMemoryUsage
+	metricK8sNodeMemoryWorkingSet                     metricK8sNodeMemoryWorkingSet
+	metricK8sNodeNetworkErrors                        metricK8sNodeNetworkErrors
+	metricK8sNodeNetworkIo                            metricK8sNodeNetworkIo
+	metricK8sNodePidLimit                             metricK8sNodePidLimit
+	metricK8sNodePidUsage                             metricK8sNodePidUsage
+	metricK8sNodeSwapAvailable                        metricK8sNodeSwapAvailable
+	metricK8sNodeSwapUsage                            metricK8sNodeSwapUsage
+	metricK8sNodeSystemContainerCPUPressureAvg        metricK8sNodeSystemContainerCPUPressureAvg
+	metricK8sNodeSystemContainerCPUPressureTime       metricK8sNodeSystemContainerCPUPressureTime
+	metricK8sNodeSystemContainerCPUTime               metricK8sNodeSystemContainerCPUTime
+	metricK8sNodeSystemContainerCPUUsage              metricK8sNodeSystemContainerCPUUsage
+	metricK8sNodeSystemContainerFilesystemAvailable   metricK8sNodeSystemContainerFilesystemAvailable
+	metricK8sNodeSystemContainerFilesystemCapacity    metricK8sNodeSystemContainerFilesystemCapacity
+	metricK8sNodeSystemContainerFilesystemInodes      metricK8sNodeSystemContainerFilesystemInodes
+	metricK8sNodeSystemContainerFilesystemInodesFree  metricK8sNodeSystemContainerFilesystemInodesFree
+	metricK8sNodeSystemContainerFilesystemInodesUsed  metricK8sNodeSystemContainerFilesystemInodesUsed
+	metricK8sNodeSystemContainerFilesystemUsage       metricK8sNodeSystemContainerFilesystemUsage
+	metricK8sNodeSystemContainerIoPressureAvg         metricK8sNodeSystemContainerIoPressureAvg
+	metricK8sNodeSystemContainerIoPressureTime        metricK8sNodeSystemContainerIoPressureTime
+	metricK8sNodeSystemContainerLogsAvailable         metricK8sNodeSystemContainerLogsAvailable
+	metricK8sNodeSystemContainerLogsCapacity          metricK8sNodeSystemContainerLogsCapacity
+	metricK8sNodeSystemContainerLogsInodes            metricK8sNodeSystemContainerLogsInodes
+	metricK8sNodeSystemContainerLogsInodesFree        metricK8sNodeSystemContainerLogsInodesFree
+	metricK8sNodeSystemContainerLogsInodesUsed        metricK8sNodeSystemContainerLogsInodesUsed
+	metricK8sNodeSystemContainerLogsUsage             metricK8sNodeSystemContainerLogsUsage
+	metricK8sNodeSystemContainerMemoryAvailable       metricK8sNodeSystemContainerMemoryAvailable
+	metricK8sNodeSystemContainerMemoryMajorPageFaults metricK8sNodeSystemContainerMemoryMajorPageFaults
+	metricK8sNodeSystemContainerMemoryPageFaults      metricK8sNodeSystemContainerMemoryPageFaults
+	metricK8sNodeSystemContainerMemoryPressureAvg     metricK8sNodeSystemContainerMemoryPressureAvg
+	metricK8sNodeSystemContainerMemoryPressureTime    metricK8sNodeSystemContainerMemoryPressureTime
+	metricK8sNodeSystemContainerMemoryRss             metricK8sNodeSystemContainerMemoryRss
+	metricK8sNodeSystemContainerMemoryUsage           metricK8sNodeSystemContainerMemoryUsage
+	metricK8sNodeSystemContainerMemoryWorkingSet      metricK8sNodeSystemContainerMemoryWorkingSet
+	metricK8sNodeSystemContainerSwapAvailable         metricK8sNodeSystemContainerSwapAvailable
+	metricK8sNodeSystemContainerSwapUsage             metricK8sNodeSystemContainerSwapUsage
+	metricK8sNodeUptime                               metricK8sNodeUptime
+	metricK8sPodCPUPressureAvg                        metricK8sPodCPUPressureAvg
+	metricK8sPodCPUPressureTime                       metricK8sPodCPUPressureTime
+	metricK8sPodCPUTime                               metricK8sPodCPUTime
+	metricK8sPodCPUUsage                              metricK8sPodCPUUsage
+	metricK8sPodFilesystemAvailable                   metricK8sPodFilesystemAvailable
+	metricK8sPodFilesystemCapacity                    metricK8sPodFilesystemCapacity
+	metricK8sPodFilesystemInodes                      metricK8sPodFilesystemInodes
+	metricK8sPodFilesystemInodesFree                  metricK8sPodFilesystemInodesFree
+	metricK8sPodFilesystemInodesUsed                  metricK8sPodFilesystemInodesUsed
+	metricK8sPodFilesystemUsage                       metricK8sPodFilesystemUsage
+	metricK8sPodIoPressureAvg                         metricK8sPodIoPressureAvg
+	metricK8sPodIoPressureTime                        metricK8sPodIoPressureTime
+	metricK8sPodMemoryAvailable                       metricK8sPodMemoryAvailable
+	metricK8sPodMemoryMajorPageFaults                 metricK8sPodMemoryMajorPageFaults
+	metricK8sPodMemoryPageFaults                      metricK8sPodMemoryPageFaults
+	metricK8sPodMemoryPressureAvg                     metricK8sPodMemoryPressureAvg
+	metricK8sPodMemoryPressureTime                    metricK8sPodMemoryPressureTime
+	metricK8sPodMemoryRss                             metricK8sPodMemoryRss
+	metricK8sPodMemoryUsage                           metricK8sPodMemoryUsage
+	metricK8sPodMemoryWorkingSet                      metricK8sPodMemoryWorkingSet
+	metricK8sPodNetworkErrors                         metricK8sPodNetworkErrors
+	metricK8sPodNetworkIo                             metricK8sPodNetworkIo
+	metricK8sPodProcessCount                          metricK8sPodProcessCount
+	metricK8sPodSwapAvailable                         metricK8sPodSwapAvailable
+	metricK8sPodSwapUsage                             metricK8sPodSwapUsage
+	metricK8sPodUptime                                metricK8sPodUptime
+	metricK8sPodVolumeUsage                           metricK8sPodVolumeUsage
+	metricK8sVolumeAvailable                          metricK8sVolumeAvailable
+	metricK8sVolumeCapacity                           metricK8sVolumeCapacity
+	metricK8sVolumeInodes                             metricK8sVolumeInodes
+	metricK8sVolumeInodesFree                         metricK8sVolumeInodesFree
+	metricK8sVolumeInodesUsed                         metricK8sVolumeInodesUsed
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -944,28 +8520,141 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                               mbc,
-		startTime:                            pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                        pmetric.NewMetrics(),
-		buildInfo:                            settings.BuildInfo,
-		metricContainerCPUTime:               newMetricContainerCPUTime(mbc.Metrics.ContainerCPUTime),
-		metricContainerCPUUsage:              newMetricContainerCPUUsage(mbc.Metrics.ContainerCPUUsage),
-		metricContainerMemoryAvailable:       newMetricContainerMemoryAvailable(mbc.Metrics.ContainerMemoryAvailable),
-		metricContainerMemoryMajorPageFaults: newMetricContainerMemoryMajorPageFaults(mbc.Metrics.ContainerMemoryMajorPageFaults),
-		metricContainerMemoryPageFaults:      newMetricContainerMemoryPageFaults(mbc.Metrics.ContainerMemoryPageFaults),
-		metricContainerMemoryRss:             newMetricContainerMemoryRss(mbc.Metrics.ContainerMemoryRss),
-		metricContainerMemoryUsage:           newMetricContainerMemoryUsage(mbc.Metrics.ContainerMemoryUsage),
-		metricContainerMemoryWorkingSet:      newMetricContainerMemoryWorkingSet(mbc.Metrics.ContainerMemoryWorkingSet),
-		metricK8sPodCPUTime:                  newMetricK8sPodCPUTime(mbc.Metrics.K8sPodCPUTime),
-		metricK8sPodCPUUsage:                 newMetricK8sPodCPUUsage(mbc.Metrics.K8sPodCPUUsage),
-		metricK8sPodMemoryAvailable:          newMetricK8sPodMemoryAvailable(mbc.Metrics.K8sPodMemoryAvailable),
-		metricK8sPodMemoryMajorPageFaults:    newMetricK8sPodMemoryMajorPageFaults(mbc.Metrics.K8sPodMemoryMajorPageFaults),
-		metricK8sPodMemoryPageFaults:         newMetricK8sPodMemoryPageFaults(mbc.Metrics.K8sPodMemoryPageFaults),
-		metricK8sPodMemoryRss:                newMetricK8sPodMemoryRss(mbc.Metrics.K8sPodMemoryRss),
-		metricK8sPodMemoryUsage:              newMetricK8sPodMemoryUsage(mbc.Metrics.K8sPodMemoryUsage),
-		metricK8sPodMemoryWorkingSet:         newMetricK8sPodMemoryWorkingSet(mbc.Metrics.K8sPodMemoryWorkingSet),
-		resourceAttributeIncludeFilter:       make(map[string]filter.Filter),
-		resourceAttributeExcludeFilter:       make(map[string]filter.Filter),
+		config:                                            mbc,
+		startTime:                                         pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                                     pmetric.NewMetrics(),
+		buildInfo:                                         settings.BuildInfo,
+		metricContainerCPUPressureAvg:                     newMetricContainerCPUPressureAvg(mbc.Metrics.ContainerCPUPressureAvg),
+		metricContainerCPUPressureTime:                    newMetricContainerCPUPressureTime(mbc.Metrics.ContainerCPUPressureTime),
+		metricContainerCPUTime:                            newMetricContainerCPUTime(mbc.Metrics.ContainerCPUTime),
+		metricContainerCPUUsage:                           newMetricContainerCPUUsage(mbc.Metrics.ContainerCPUUsage),
+		metricContainerFilesystemAvailable:                newMetricContainerFilesystemAvailable(mbc.Metrics.ContainerFilesystemAvailable),
+		metricContainerFilesystemCapacity:                 newMetricContainerFilesystemCapacity(mbc.Metrics.ContainerFilesystemCapacity),
+		metricContainerFilesystemInodes:                   newMetricContainerFilesystemInodes(mbc.Metrics.ContainerFilesystemInodes),
+		metricContainerFilesystemInodesFree:               newMetricContainerFilesystemInodesFree(mbc.Metrics.ContainerFilesystemInodesFree),
+		metricContainerFilesystemInodesUsed:               newMetricContainerFilesystemInodesUsed(mbc.Metrics.ContainerFilesystemInodesUsed),
+		metricContainerFilesystemUsage:                    newMetricContainerFilesystemUsage(mbc.Metrics.ContainerFilesystemUsage),
+		metricContainerIoPressureAvg:                      newMetricContainerIoPressureAvg(mbc.Metrics.ContainerIoPressureAvg),
+		metricContainerIoPressureTime:                     newMetricContainerIoPressureTime(mbc.Metrics.ContainerIoPressureTime),
+		metricContainerLogsAvailable:                      newMetricContainerLogsAvailable(mbc.Metrics.ContainerLogsAvailable),
+		metricContainerLogsCapacity:                       newMetricContainerLogsCapacity(mbc.Metrics.ContainerLogsCapacity),
+		metricContainerLogsInodes:                         newMetricContainerLogsInodes(mbc.Metrics.ContainerLogsInodes),
+		metricContainerLogsInodesFree:                     newMetricContainerLogsInodesFree(mbc.Metrics.ContainerLogsInodesFree),
+		metricContainerLogsInodesUsed:                     newMetricContainerLogsInodesUsed(mbc.Metrics.ContainerLogsInodesUsed),
+		metricContainerLogsUsage:                          newMetricContainerLogsUsage(mbc.Metrics.ContainerLogsUsage),
+		metricContainerMemoryAvailable:                    newMetricContainerMemoryAvailable(mbc.Metrics.ContainerMemoryAvailable),
+		metricContainerMemoryMajorPageFaults:              newMetricContainerMemoryMajorPageFaults(mbc.Metrics.ContainerMemoryMajorPageFaults),
+		metricContainerMemoryPageFaults:                   newMetricContainerMemoryPageFaults(mbc.Metrics.ContainerMemoryPageFaults),
+		metricContainerMemoryPressureAvg:                  newMetricContainerMemoryPressureAvg(mbc.Metrics.ContainerMemoryPressureAvg),
+		metricContainerMemoryPressureTime:                 newMetricContainerMemoryPressureTime(mbc.Metrics.ContainerMemoryPressureTime),
+		metricContainerMemoryRss:                          newMetricContainerMemoryRss(mbc.Metrics.ContainerMemoryRss),
+		metricContainerMemoryUsage:                        newMetricContainerMemoryUsage(mbc.Metrics.ContainerMemoryUsage),
+		metricContainerMemoryWorkingSet:                   newMetricContainerMemoryWorkingSet(mbc.Metrics.ContainerMemoryWorkingSet),
+		metricContainerSwapAvailable:                      newMetricContainerSwapAvailable(mbc.Metrics.ContainerSwapAvailable),
+		metricContainerSwapUsage:                          newMetricContainerSwapUsage(mbc.Metrics.ContainerSwapUsage),
+		metricContainerUptime:                             newMetricContainerUptime(mbc.Metrics.ContainerUptime),
+		metricK8sContainerEphemeralStorageUsage:           newMetricK8sContainerEphemeralStorageUsage(mbc.Metrics.K8sContainerEphemeralStorageUsage),
+		metricK8sNodeContainerFsAvailable:                 newMetricK8sNodeContainerFsAvailable(mbc.Metrics.K8sNodeContainerFsAvailable),
+		metricK8sNodeContainerFsCapacity:                  newMetricK8sNodeContainerFsCapacity(mbc.Metrics.K8sNodeContainerFsCapacity),
+		metricK8sNodeContainerFsInodes:                    newMetricK8sNodeContainerFsInodes(mbc.Metrics.K8sNodeContainerFsInodes),
+		metricK8sNodeContainerFsInodesFree:                newMetricK8sNodeContainerFsInodesFree(mbc.Metrics.K8sNodeContainerFsInodesFree),
+		metricK8sNodeContainerFsInodesUsed:                newMetricK8sNodeContainerFsInodesUsed(mbc.Metrics.K8sNodeContainerFsInodesUsed),
+		metricK8sNodeContainerFsUsage:                     newMetricK8sNodeContainerFsUsage(mbc.Metrics.K8sNodeContainerFsUsage),
+		metricK8sNodeCPUPressureAvg:                       newMetricK8sNodeCPUPressureAvg(mbc.Metrics.K8sNodeCPUPressureAvg),
+		metricK8sNodeCPUPressureTime:                      newMetricK8sNodeCPUPressureTime(mbc.Metrics.K8sNodeCPUPressureTime),
+		metricK8sNodeCPUTime:                              newMetricK8sNodeCPUTime(mbc.Metrics.K8sNodeCPUTime),
+		metricK8sNodeCPUUsage:                             newMetricK8sNodeCPUUsage(mbc.Metrics.K8sNodeCPUUsage),
+		metricK8sNodeFilesystemAvailable:                  newMetricK8sNodeFilesystemAvailable(mbc.Metrics.K8sNodeFilesystemAvailable),
+		metricK8sNodeFilesystemCapacity:                   newMetricK8sNodeFilesystemCapacity(mbc.Metrics.K8sNodeFilesystemCapacity),
+		metricK8sNodeFilesystemInodes:                     newMetricK8sNodeFilesystemInodes(mbc.Metrics.K8sNodeFilesystemInodes),
+		metricK8sNodeFilesystemInodesFree:                 newMetricK8sNodeFilesystemInodesFree(mbc.Metrics.K8sNodeFilesystemInodesFree),
+		metricK8sNodeFilesystemInodesUsed:                 newMetricK8sNodeFilesystemInodesUsed(mbc.Metrics.K8sNodeFilesystemInodesUsed),
+		metricK8sNodeFilesystemUsage:                      newMetricK8sNodeFilesystemUsage(mbc.Metrics.K8sNodeFilesystemUsage),
+		metricK8sNodeImageFsAvailable:                     newMetricK8sNodeImageFsAvailable(mbc.Metrics.K8sNodeImageFsAvailable),
+		metricK8sNodeImageFsCapacity:                      newMetricK8sNodeImageFsCapacity(mbc.Metrics.K8sNodeImageFsCapacity),
+		metricK8sNodeImageFsInodes:                        newMetricK8sNodeImageFsInodes(mbc.Metrics.K8sNodeImageFsInodes),
+		metricK8sNodeImageFsInodesFree:                    newMetricK8sNodeImageFsInodesFree(mbc.Metrics.K8sNodeImageFsInodesFree),
+		metricK8sNodeImageFsInodesUsed:                    newMetricK8sNodeImageFsInodesUsed(mbc.Metrics.K8sNodeImageFsInodesUsed),
+		metricK8sNodeImageFsUsage:                         newMetricK8sNodeImageFsUsage(mbc.Metrics.K8sNodeImageFsUsage),
+		metricK8sNodeIoPressureAvg:                        newMetricK8sNodeIoPressureAvg(mbc.Metrics.K8sNodeIoPressureAvg),
+		metricK8sNodeIoPressureTime:                       newMetricK8sNodeIoPressureTime(mbc.Metrics.K8sNodeIoPressureTime),
+		metricK8sNodeMemoryAvailable:                      newMetricK8sNodeMemoryAvailable(mbc.Metrics.K8sNodeMemoryAvailable),
+		metricK8sNodeMemoryMajorPageFaults:                newMetricK8sNodeMemoryMajorPageFaults(mbc.Metrics.K8sNodeMemoryMajorPageFaults),
+		metricK8sNodeMemoryPageFaults:                     newMetricK8sNodeMemoryPageFaults(mbc.Metrics.K8sNodeMemoryPageFaults),
+		metricK8sNodeMemoryPressureAvg:                    newMetricK8sNodeMemoryPressureAvg(mbc.Metrics.K8sNodeMemoryPressureAvg),
+		metricK8sNodeMemoryPressureTime:                   newMetricK8sNodeMemoryPressureTime(mbc.Metrics.K8sNodeMemoryPressureTime),
+		metricK8sNodeMemoryRss:                            newMetricK8sNodeMemoryRss(mbc.Metrics.K8sNodeMemoryRss),
+		metricK8sNodeMemoryUsage:                          newMetricK8sNodeMemoryUsage(mbc.Metrics.K8sNodeMemoryUsage),
+		metricK8sNodeMemoryWorkingSet:                     newMetricK8sNodeMemoryWorkingSet(mbc.Metrics.K8sNodeMemoryWorkingSet),
+		metricK8sNodeNetworkErrors:                        newMetricK8sNodeNetworkErrors(mbc.Metrics.K8sNodeNetworkErrors),
+		metricK8sNodeNetworkIo:                            newMetricK8sNodeNetworkIo(mbc.Metrics.K8sNodeNetworkIo),
+		metricK8sNodePidLimit:                             newMetricK8sNodePidLimit(mbc.Metrics.K8sNodePidLimit),
+		metricK8sNodePidUsage:                             newMetricK8sNodePidUsage(mbc.Metrics.K8sNodePidUsage),
+		metricK8sNodeSwapAvailable:                        newMetricK8sNodeSwapAvailable(mbc.Metrics.K8sNodeSwapAvailable),
+		metricK8sNodeSwapUsage:                            newMetricK8sNodeSwapUsage(mbc.Metrics.K8sNodeSwapUsage),
+		metricK8sNodeSystemContainerCPUPressureAvg:        newMetricK8sNodeSystemContainerCPUPressureAvg(mbc.Metrics.K8sNodeSystemContainerCPUPressureAvg),
+		metricK8sNodeSystemContainerCPUPressureTime:       newMetricK8sNodeSystemContainerCPUPressureTime(mbc.Metrics.K8sNodeSystemContainerCPUPressureTime),
+		metricK8sNodeSystemContainerCPUTime:               newMetricK8sNodeSystemContainerCPUTime(mbc.Metrics.K8sNodeSystemContainerCPUTime),
+		metricK8sNodeSystemContainerCPUUsage:              newMetricK8sNodeSystemContainerCPUUsage(mbc.Metrics.K8sNodeSystemContainerCPUUsage),
+		metricK8sNodeSystemContainerFilesystemAvailable:   newMetricK8sNodeSystemContainerFilesystemAvailable(mbc.Metrics.K8sNodeSystemContainerFilesystemAvailable),
+		metricK8sNodeSystemContainerFilesystemCapacity:    newMetricK8sNodeSystemContainerFilesystemCapacity(mbc.Metrics.K8sNodeSystemContainerFilesystemCapacity),
+		metricK8sNodeSystemContainerFilesystemInodes:      newMetricK8sNodeSystemContainerFilesystemInodes(mbc.Metrics.K8sNodeSystemContainerFilesystemInodes),
+		metricK8sNodeSystemContainerFilesystemInodesFree:  newMetricK8sNodeSystemContainerFilesystemInodesFree(mbc.Metrics.K8sNodeSystemContainerFilesystemInodesFree),
+		metricK8sNodeSystemContainerFilesystemInodesUsed:  newMetricK8sNodeSystemContainerFilesystemInodesUsed(mbc.Metrics.K8sNodeSystemContainerFilesystemInodesUsed),
+		metricK8sNodeSystemContainerFilesystemUsage:       newMetricK8sNodeSystemContainerFilesystemUsage(mbc.Metrics.K8sNodeSystemContainerFilesystemUsage),
+		metricK8sNodeSystemContainerIoPressureAvg:         newMetricK8sNodeSystemContainerIoPressureAvg(mbc.Metrics.K8sNodeSystemContainerIoPressureAvg),
+		metricK8sNodeSystemContainerIoPressureTime:        newMetricK8sNodeSystemContainerIoPressureTime(mbc.Metrics.K8sNodeSystemContainerIoPressureTime),
+		metricK8sNodeSystemContainerLogsAvailable:         newMetricK8sNodeSystemContainerLogsAvailable(mbc.Metrics.K8sNodeSystemContainerLogsAvailable),
+		metricK8sNodeSystemContainerLogsCapacity:          newMetricK8sNodeSystemContainerLogsCapacity(mbc.Metrics.K8sNodeSystemContainerLogsCapacity),
+		metricK8sNodeSystemContainerLogsInodes:            newMetricK8sNodeSystemContainerLogsInodes(mbc.Metrics.K8sNodeSystemContainerLogsInodes),
+		metricK8sNodeSystemContainerLogsInodesFree:        newMetricK8sNodeSystemContainerLogsInodesFree(mbc.Metrics.K8sNodeSystemContainerLogsInodesFree),
+		metricK8sNodeSystemContainerLogsInodesUsed:        newMetricK8sNodeSystemContainerLogsInodesUsed(mbc.Metrics.K8sNodeSystemContainerLogsInodesUsed),
+		metricK8sNodeSystemContainerLogsUsage:             newMetricK8sNodeSystemContainerLogsUsage(mbc.Metrics.K8sNodeSystemContainerLogsUsage),
+		metricK8sNodeSystemContainerMemoryAvailable:       newMetricK8sNodeSystemContainerMemoryAvailable(mbc.Metrics.K8sNodeSystemContainerMemoryAvailable),
+		metricK8sNodeSystemContainerMemoryMajorPageFaults: newMetricK8sNodeSystemContainerMemoryMajorPageFaults(mbc.Metrics.K8sNodeSystemContainerMemoryMajorPageFaults),
+		metricK8sNodeSystemContainerMemoryPageFaults:      newMetricK8sNodeSystemContainerMemoryPageFaults(mbc.Metrics.K8sNodeSystemContainerMemoryPageFaults),
+		metricK8sNodeSystemContainerMemoryPressureAvg:     newMetricK8sNodeSystemContainerMemoryPressureAvg(mbc.Metrics.K8sNodeSystemContainerMemoryPressureAvg),
+		metricK8sNodeSystemContainerMemoryPressureTime:    newMetricK8sNodeSystemContainerMemoryPressureTime(mbc.Metrics.K8sNodeSystemContainerMemoryPressureTime),
+		metricK8sNodeSystemContainerMemoryRss:             newMetricK8sNodeSystemContainerMemoryRss(mbc.Metrics.K8sNodeSystemContainerMemoryRss),
+		metricK8sNodeSystemContainerMemoryUsage:           newMetricK8sNodeSystemContainerMemoryUsage(mbc.Metrics.K8sNodeSystemContainerMemoryUsage),
+		metricK8sNodeSystemContainerMemoryWorkingSet:      newMetricK8sNodeSystemContainerMemoryWorkingSet(mbc.Metrics.K8sNodeSystemContainerMemoryWorkingSet),
+		metricK8sNodeSystemContainerSwapAvailable:         newMetricK8sNodeSystemContainerSwapAvailable(mbc.Metrics.K8sNodeSystemContainerSwapAvailable),
+		metricK8sNodeSystemContainerSwapUsage:             newMetricK8sNodeSystemContainerSwapUsage(mbc.Metrics.K8sNodeSystemContainerSwapUsage),
+		metricK8sNodeUptime:                               newMetricK8sNodeUptime(mbc.Metrics.K8sNodeUptime),
+		metricK8sPodCPUPressureAvg:                        newMetricK8sPodCPUPressureAvg(mbc.Metrics.K8sPodCPUPressureAvg),
+		metricK8sPodCPUPressureTime:                       newMetricK8sPodCPUPressureTime(mbc.Metrics.K8sPodCPUPressureTime),
+		metricK8sPodCPUTime:                               newMetricK8sPodCPUTime(mbc.Metrics.K8sPodCPUTime),
+		metricK8sPodCPUUsage:                              newMetricK8sPodCPUUsage(mbc.Metrics.K8sPodCPUUsage),
+		metricK8sPodFilesystemAvailable:                   newMetricK8sPodFilesystemAvailable(mbc.Metrics.K8sPodFilesystemAvailable),
+		metricK8sPodFilesystemCapacity:                    newMetricK8sPodFilesystemCapacity(mbc.Metrics.K8sPodFilesystemCapacity),
+		metricK8sPodFilesystemInodes:                      newMetricK8sPodFilesystemInodes(mbc.Metrics.K8sPodFilesystemInodes),
+		metricK8sPodFilesystemInodesFree:                  newMetricK8sPodFilesystemInodesFree(mbc.Metrics.K8sPodFilesystemInodesFree),
+		metricK8sPodFilesystemInodesUsed:                  newMetricK8sPodFilesystemInodesUsed(mbc.Metrics.K8sPodFilesystemInodesUsed),
+		metricK8sPodFilesystemUsage:                       newMetricK8sPodFilesystemUsage(mbc.Metrics.K8sPodFilesystemUsage),
+		metricK8sPodIoPressureAvg:                         newMetricK8sPodIoPressureAvg(mbc.Metrics.K8sPodIoPressureAvg),
+		metricK8sPodIoPressureTime:                        newMetricK8sPodIoPressureTime(mbc.Metrics.K8sPodIoPressureTime),
+		metricK8sPodMemoryAvailable:                       newMetricK8sPodMemoryAvailable(mbc.Metrics.K8sPodMemoryAvailable),
+		metricK8sPodMemoryMajorPageFaults:                 newMetricK8sPodMemoryMajorPageFaults(mbc.Metrics.K8sPodMemoryMajorPageFaults),
+		metricK8sPodMemoryPageFaults:                      newMetricK8sPodMemoryPageFaults(mbc.Metrics.K8sPodMemoryPageFaults),
+		metricK8sPodMemoryPressureAvg:                     newMetricK8sPodMemoryPressureAvg(mbc.Metrics.K8sPodMemoryPressureAvg),
+		metricK8sPodMemoryPressureTime:                    newMetricK8sPodMemoryPressureTime(mbc.Metrics.K8sPodMemoryPressureTime),
+		metricK8sPodMemoryRss:                             newMetricK8sPodMemoryRss(mbc.Metrics.K8sPodMemoryRss),
+		metricK8sPodMemoryUsage:                           newMetricK8sPodMemoryUsage(mbc.Metrics.K8sPodMemoryUsage),
+		metricK8sPodMemoryWorkingSet:                      newMetricK8sPodMemoryWorkingSet(mbc.Metrics.K8sPodMemoryWorkingSet),
+		metricK8sPodNetworkErrors:                         newMetricK8sPodNetworkErrors(mbc.Metrics.K8sPodNetworkErrors),
+		metricK8sPodNetworkIo:                             newMetricK8sPodNetworkIo(mbc.Metrics.K8sPodNetworkIo),
+		metricK8sPodProcessCount:                          newMetricK8sPodProcessCount(mbc.Metrics.K8sPodProcessCount),
+		metricK8sPodSwapAvailable:                         newMetricK8sPodSwapAvailable(mbc.Metrics.K8sPodSwapAvailable),
+		metricK8sPodSwapUsage:                             newMetricK8sPodSwapUsage(mbc.Metrics.K8sPodSwapUsage),
+		metricK8sPodUptime:                                newMetricK8sPodUptime(mbc.Metrics.K8sPodUptime),
+		metricK8sPodVolumeUsage:                           newMetricK8sPodVolumeUsage(mbc.Metrics.K8sPodVolumeUsage),
+		metricK8sVolumeAvailable:                          newMetricK8sVolumeAvailable(mbc.Metrics.K8sVolumeAvailable),
+		metricK8sVolumeCapacity:                           newMetricK8sVolumeCapacity(mbc.Metrics.K8sVolumeCapacity),
+		metricK8sVolumeInodes:                             newMetricK8sVolumeInodes(mbc.Metrics.K8sVolumeInodes),
+		metricK8sVolumeInodesFree:                         newMetricK8sVolumeInodesFree(mbc.Metrics.K8sVolumeInodesFree),
+		metricK8sVolumeInodesUsed:                         newMetricK8sVolumeInodesUsed(mbc.Metrics.K8sVolumeInodesUsed),
+		resourceAttributeIncludeFilter:                    make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter:                    make(map[string]filter.Filter),
 	}
 	if mbc.ResourceAttributes.ContainerID.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["container.id"] = filter.CreateFilter(mbc.ResourceAttributes.ContainerID.MetricsInclude)
@@ -979,6 +8668,12 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	if mbc.ResourceAttributes.K8sContainerName.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["k8s.container.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sContainerName.MetricsExclude)
 	}
+	if mbc.ResourceAttributes.K8sContainerRestartCount.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["k8s.container.restart_count"] = filter.CreateFilter(mbc.ResourceAttributes.K8sContainerRestartCount.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.K8sContainerRestartCount.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["k8s.container.restart_count"] = filter.CreateFilter(mbc.ResourceAttributes.K8sContainerRestartCount.MetricsExclude)
+	}
 	if mbc.ResourceAttributes.K8sNamespaceName.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["k8s.namespace.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sNamespaceName.MetricsInclude)
 	}
@@ -991,6 +8686,18 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	if mbc.ResourceAttributes.K8sNodeName.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["k8s.node.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sNodeName.MetricsExclude)
 	}
+	if mbc.ResourceAttributes.K8sNodeSystemContainerName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["k8s.node.system_container.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sNodeSystemContainerName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.K8sNodeSystemContainerName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["k8s.node.system_container.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sNodeSystemContainerName.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.K8sPersistentvolumeclaimName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["k8s.persistentvolumeclaim.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sPersistentvolumeclaimName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.K8sPersistentvolumeclaimName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["k8s.persistentvolumeclaim.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sPersistentvolumeclaimName.MetricsExclude)
+	}
 	if mbc.ResourceAttributes.K8sPodName.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["k8s.pod.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sPodName.MetricsInclude)
 	}
@@ -1002,6 +8709,18 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	}
 	if mbc.ResourceAttributes.K8sPodUID.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["k8s.pod.uid"] = filter.CreateFilter(mbc.ResourceAttributes.K8sPodUID.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.K8sVolumeName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["k8s.volume.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sVolumeName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.K8sVolumeName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["k8s.volume.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sVolumeName.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.K8sVolumeType.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["k8s.volume.type"] = filter.CreateFilter(mbc.ResourceAttributes.K8sVolumeType.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.K8sVolumeType.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["k8s.volume.type"] = filter.CreateFilter(mbc.ResourceAttributes.K8sVolumeType.MetricsExclude)
 	}
 
 	for _, op := range options {
@@ -1072,22 +8791,135 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricContainerCPUPressureAvg.emit(ils.Metrics())
+	mb.metricContainerCPUPressureTime.emit(ils.Metrics())
 	mb.metricContainerCPUTime.emit(ils.Metrics())
 	mb.metricContainerCPUUsage.emit(ils.Metrics())
+	mb.metricContainerFilesystemAvailable.emit(ils.Metrics())
+	mb.metricContainerFilesystemCapacity.emit(ils.Metrics())
+	mb.metricContainerFilesystemInodes.emit(ils.Metrics())
+	mb.metricContainerFilesystemInodesFree.emit(ils.Metrics())
+	mb.metricContainerFilesystemInodesUsed.emit(ils.Metrics())
+	mb.metricContainerFilesystemUsage.emit(ils.Metrics())
+	mb.metricContainerIoPressureAvg.emit(ils.Metrics())
+	mb.metricContainerIoPressureTime.emit(ils.Metrics())
+	mb.metricContainerLogsAvailable.emit(ils.Metrics())
+	mb.metricContainerLogsCapacity.emit(ils.Metrics())
+	mb.metricContainerLogsInodes.emit(ils.Metrics())
+	mb.metricContainerLogsInodesFree.emit(ils.Metrics())
+	mb.metricContainerLogsInodesUsed.emit(ils.Metrics())
+	mb.metricContainerLogsUsage.emit(ils.Metrics())
 	mb.metricContainerMemoryAvailable.emit(ils.Metrics())
 	mb.metricContainerMemoryMajorPageFaults.emit(ils.Metrics())
 	mb.metricContainerMemoryPageFaults.emit(ils.Metrics())
+	mb.metricContainerMemoryPressureAvg.emit(ils.Metrics())
+	mb.metricContainerMemoryPressureTime.emit(ils.Metrics())
 	mb.metricContainerMemoryRss.emit(ils.Metrics())
 	mb.metricContainerMemoryUsage.emit(ils.Metrics())
 	mb.metricContainerMemoryWorkingSet.emit(ils.Metrics())
+	mb.metricContainerSwapAvailable.emit(ils.Metrics())
+	mb.metricContainerSwapUsage.emit(ils.Metrics())
+	mb.metricContainerUptime.emit(ils.Metrics())
+	mb.metricK8sContainerEphemeralStorageUsage.emit(ils.Metrics())
+	mb.metricK8sNodeContainerFsAvailable.emit(ils.Metrics())
+	mb.metricK8sNodeContainerFsCapacity.emit(ils.Metrics())
+	mb.metricK8sNodeContainerFsInodes.emit(ils.Metrics())
+	mb.metricK8sNodeContainerFsInodesFree.emit(ils.Metrics())
+	mb.metricK8sNodeContainerFsInodesUsed.emit(ils.Metrics())
+	mb.metricK8sNodeContainerFsUsage.emit(ils.Metrics())
+	mb.metricK8sNodeCPUPressureAvg.emit(ils.Metrics())
+	mb.metricK8sNodeCPUPressureTime.emit(ils.Metrics())
+	mb.metricK8sNodeCPUTime.emit(ils.Metrics())
+	mb.metricK8sNodeCPUUsage.emit(ils.Metrics())
+	mb.metricK8sNodeFilesystemAvailable.emit(ils.Metrics())
+	mb.metricK8sNodeFilesystemCapacity.emit(ils.Metrics())
+	mb.metricK8sNodeFilesystemInodes.emit(ils.Metrics())
+	mb.metricK8sNodeFilesystemInodesFree.emit(ils.Metrics())
+	mb.metricK8sNodeFilesystemInodesUsed.emit(ils.Metrics())
+	mb.metricK8sNodeFilesystemUsage.emit(ils.Metrics())
+	mb.metricK8sNodeImageFsAvailable.emit(ils.Metrics())
+	mb.metricK8sNodeImageFsCapacity.emit(ils.Metrics())
+	mb.metricK8sNodeImageFsInodes.emit(ils.Metrics())
+	mb.metricK8sNodeImageFsInodesFree.emit(ils.Metrics())
+	mb.metricK8sNodeImageFsInodesUsed.emit(ils.Metrics())
+	mb.metricK8sNodeImageFsUsage.emit(ils.Metrics())
+	mb.metricK8sNodeIoPressureAvg.emit(ils.Metrics())
+	mb.metricK8sNodeIoPressureTime.emit(ils.Metrics())
+	mb.metricK8sNodeMemoryAvailable.emit(ils.Metrics())
+	mb.metricK8sNodeMemoryMajorPageFaults.emit(ils.Metrics())
+	mb.metricK8sNodeMemoryPageFaults.emit(ils.Metrics())
+	mb.metricK8sNodeMemoryPressureAvg.emit(ils.Metrics())
+	mb.metricK8sNodeMemoryPressureTime.emit(ils.Metrics())
+	mb.metricK8sNodeMemoryRss.emit(ils.Metrics())
+	mb.metricK8sNodeMemoryUsage.emit(ils.Metrics())
+	mb.metricK8sNodeMemoryWorkingSet.emit(ils.Metrics())
+	mb.metricK8sNodeNetworkErrors.emit(ils.Metrics())
+	mb.metricK8sNodeNetworkIo.emit(ils.Metrics())
+	mb.metricK8sNodePidLimit.emit(ils.Metrics())
+	mb.metricK8sNodePidUsage.emit(ils.Metrics())
+	mb.metricK8sNodeSwapAvailable.emit(ils.Metrics())
+	mb.metricK8sNodeSwapUsage.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerCPUPressureAvg.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerCPUPressureTime.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerCPUTime.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerCPUUsage.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerFilesystemAvailable.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerFilesystemCapacity.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerFilesystemInodes.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerFilesystemInodesFree.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerFilesystemInodesUsed.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerFilesystemUsage.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerIoPressureAvg.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerIoPressureTime.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerLogsAvailable.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerLogsCapacity.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerLogsInodes.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerLogsInodesFree.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerLogsInodesUsed.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerLogsUsage.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerMemoryAvailable.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerMemoryMajorPageFaults.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerMemoryPageFaults.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerMemoryPressureAvg.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerMemoryPressureTime.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerMemoryRss.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerMemoryUsage.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerMemoryWorkingSet.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerSwapAvailable.emit(ils.Metrics())
+	mb.metricK8sNodeSystemContainerSwapUsage.emit(ils.Metrics())
+	mb.metricK8sNodeUptime.emit(ils.Metrics())
+	mb.metricK8sPodCPUPressureAvg.emit(ils.Metrics())
+	mb.metricK8sPodCPUPressureTime.emit(ils.Metrics())
 	mb.metricK8sPodCPUTime.emit(ils.Metrics())
 	mb.metricK8sPodCPUUsage.emit(ils.Metrics())
+	mb.metricK8sPodFilesystemAvailable.emit(ils.Metrics())
+	mb.metricK8sPodFilesystemCapacity.emit(ils.Metrics())
+	mb.metricK8sPodFilesystemInodes.emit(ils.Metrics())
+	mb.metricK8sPodFilesystemInodesFree.emit(ils.Metrics())
+	mb.metricK8sPodFilesystemInodesUsed.emit(ils.Metrics())
+	mb.metricK8sPodFilesystemUsage.emit(ils.Metrics())
+	mb.metricK8sPodIoPressureAvg.emit(ils.Metrics())
+	mb.metricK8sPodIoPressureTime.emit(ils.Metrics())
 	mb.metricK8sPodMemoryAvailable.emit(ils.Metrics())
 	mb.metricK8sPodMemoryMajorPageFaults.emit(ils.Metrics())
 	mb.metricK8sPodMemoryPageFaults.emit(ils.Metrics())
+	mb.metricK8sPodMemoryPressureAvg.emit(ils.Metrics())
+	mb.metricK8sPodMemoryPressureTime.emit(ils.Metrics())
 	mb.metricK8sPodMemoryRss.emit(ils.Metrics())
 	mb.metricK8sPodMemoryUsage.emit(ils.Metrics())
 	mb.metricK8sPodMemoryWorkingSet.emit(ils.Metrics())
+	mb.metricK8sPodNetworkErrors.emit(ils.Metrics())
+	mb.metricK8sPodNetworkIo.emit(ils.Metrics())
+	mb.metricK8sPodProcessCount.emit(ils.Metrics())
+	mb.metricK8sPodSwapAvailable.emit(ils.Metrics())
+	mb.metricK8sPodSwapUsage.emit(ils.Metrics())
+	mb.metricK8sPodUptime.emit(ils.Metrics())
+	mb.metricK8sPodVolumeUsage.emit(ils.Metrics())
+	mb.metricK8sVolumeAvailable.emit(ils.Metrics())
+	mb.metricK8sVolumeCapacity.emit(ils.Metrics())
+	mb.metricK8sVolumeInodes.emit(ils.Metrics())
+	mb.metricK8sVolumeInodesFree.emit(ils.Metrics())
+	mb.metricK8sVolumeInodesUsed.emit(ils.Metrics())
 
 	for _, op := range options {
 		op.apply(rm)
@@ -1119,6 +8951,16 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	return metrics
 }
 
+// RecordContainerCPUPressureAvgDataPoint adds a data point to container.cpu.pressure.avg metric.
+func (mb *MetricsBuilder) RecordContainerCPUPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricContainerCPUPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordContainerCPUPressureTimeDataPoint adds a data point to container.cpu.pressure.time metric.
+func (mb *MetricsBuilder) RecordContainerCPUPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricContainerCPUPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
 // RecordContainerCPUTimeDataPoint adds a data point to container.cpu.time metric.
 func (mb *MetricsBuilder) RecordContainerCPUTimeDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricContainerCPUTime.recordDataPoint(mb.startTime, ts, val)
@@ -1127,6 +8969,76 @@ func (mb *MetricsBuilder) RecordContainerCPUTimeDataPoint(ts pcommon.Timestamp, 
 // RecordContainerCPUUsageDataPoint adds a data point to container.cpu.usage metric.
 func (mb *MetricsBuilder) RecordContainerCPUUsageDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricContainerCPUUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerFilesystemAvailableDataPoint adds a data point to container.filesystem.available metric.
+func (mb *MetricsBuilder) RecordContainerFilesystemAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerFilesystemAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerFilesystemCapacityDataPoint adds a data point to container.filesystem.capacity metric.
+func (mb *MetricsBuilder) RecordContainerFilesystemCapacityDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerFilesystemCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerFilesystemInodesDataPoint adds a data point to container.filesystem.inodes metric.
+func (mb *MetricsBuilder) RecordContainerFilesystemInodesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerFilesystemInodes.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerFilesystemInodesFreeDataPoint adds a data point to container.filesystem.inodes.free metric.
+func (mb *MetricsBuilder) RecordContainerFilesystemInodesFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerFilesystemInodesFree.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerFilesystemInodesUsedDataPoint adds a data point to container.filesystem.inodes.used metric.
+func (mb *MetricsBuilder) RecordContainerFilesystemInodesUsedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerFilesystemInodesUsed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerFilesystemUsageDataPoint adds a data point to container.filesystem.usage metric.
+func (mb *MetricsBuilder) RecordContainerFilesystemUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerFilesystemUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerIoPressureAvgDataPoint adds a data point to container.io.pressure.avg metric.
+func (mb *MetricsBuilder) RecordContainerIoPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricContainerIoPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordContainerIoPressureTimeDataPoint adds a data point to container.io.pressure.time metric.
+func (mb *MetricsBuilder) RecordContainerIoPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricContainerIoPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordContainerLogsAvailableDataPoint adds a data point to container.logs.available metric.
+func (mb *MetricsBuilder) RecordContainerLogsAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerLogsAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerLogsCapacityDataPoint adds a data point to container.logs.capacity metric.
+func (mb *MetricsBuilder) RecordContainerLogsCapacityDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerLogsCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerLogsInodesDataPoint adds a data point to container.logs.inodes metric.
+func (mb *MetricsBuilder) RecordContainerLogsInodesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerLogsInodes.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerLogsInodesFreeDataPoint adds a data point to container.logs.inodes.free metric.
+func (mb *MetricsBuilder) RecordContainerLogsInodesFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerLogsInodesFree.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerLogsInodesUsedDataPoint adds a data point to container.logs.inodes.used metric.
+func (mb *MetricsBuilder) RecordContainerLogsInodesUsedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerLogsInodesUsed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerLogsUsageDataPoint adds a data point to container.logs.usage metric.
+func (mb *MetricsBuilder) RecordContainerLogsUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerLogsUsage.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordContainerMemoryAvailableDataPoint adds a data point to container.memory.available metric.
@@ -1144,6 +9056,16 @@ func (mb *MetricsBuilder) RecordContainerMemoryPageFaultsDataPoint(ts pcommon.Ti
 	mb.metricContainerMemoryPageFaults.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordContainerMemoryPressureAvgDataPoint adds a data point to container.memory.pressure.avg metric.
+func (mb *MetricsBuilder) RecordContainerMemoryPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricContainerMemoryPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordContainerMemoryPressureTimeDataPoint adds a data point to container.memory.pressure.time metric.
+func (mb *MetricsBuilder) RecordContainerMemoryPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricContainerMemoryPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
 // RecordContainerMemoryRssDataPoint adds a data point to container.memory.rss metric.
 func (mb *MetricsBuilder) RecordContainerMemoryRssDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricContainerMemoryRss.recordDataPoint(mb.startTime, ts, val)
@@ -1159,6 +9081,371 @@ func (mb *MetricsBuilder) RecordContainerMemoryWorkingSetDataPoint(ts pcommon.Ti
 	mb.metricContainerMemoryWorkingSet.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordContainerSwapAvailableDataPoint adds a data point to container.swap.available metric.
+func (mb *MetricsBuilder) RecordContainerSwapAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerSwapAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerSwapUsageDataPoint adds a data point to container.swap.usage metric.
+func (mb *MetricsBuilder) RecordContainerSwapUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerSwapUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerUptimeDataPoint adds a data point to container.uptime metric.
+func (mb *MetricsBuilder) RecordContainerUptimeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerUptime.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sContainerEphemeralStorageUsageDataPoint adds a data point to k8s.container.ephemeral_storage.usage metric.
+func (mb *MetricsBuilder) RecordK8sContainerEphemeralStorageUsageDataPoint(ts pcommon.Timestamp, val int64, k8sContainerEphemeralStorageFsTypeAttributeValue AttributeK8sContainerEphemeralStorageFsType) {
+	mb.metricK8sContainerEphemeralStorageUsage.recordDataPoint(mb.startTime, ts, val, k8sContainerEphemeralStorageFsTypeAttributeValue.String())
+}
+
+// RecordK8sNodeContainerFsAvailableDataPoint adds a data point to k8s.node.container_fs.available metric.
+func (mb *MetricsBuilder) RecordK8sNodeContainerFsAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeContainerFsAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeContainerFsCapacityDataPoint adds a data point to k8s.node.container_fs.capacity metric.
+func (mb *MetricsBuilder) RecordK8sNodeContainerFsCapacityDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeContainerFsCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeContainerFsInodesDataPoint adds a data point to k8s.node.container_fs.inodes metric.
+func (mb *MetricsBuilder) RecordK8sNodeContainerFsInodesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeContainerFsInodes.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeContainerFsInodesFreeDataPoint adds a data point to k8s.node.container_fs.inodes.free metric.
+func (mb *MetricsBuilder) RecordK8sNodeContainerFsInodesFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeContainerFsInodesFree.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeContainerFsInodesUsedDataPoint adds a data point to k8s.node.container_fs.inodes.used metric.
+func (mb *MetricsBuilder) RecordK8sNodeContainerFsInodesUsedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeContainerFsInodesUsed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeContainerFsUsageDataPoint adds a data point to k8s.node.container_fs.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeContainerFsUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeContainerFsUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeCPUPressureAvgDataPoint adds a data point to k8s.node.cpu.pressure.avg metric.
+func (mb *MetricsBuilder) RecordK8sNodeCPUPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricK8sNodeCPUPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordK8sNodeCPUPressureTimeDataPoint adds a data point to k8s.node.cpu.pressure.time metric.
+func (mb *MetricsBuilder) RecordK8sNodeCPUPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sNodeCPUPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordK8sNodeCPUTimeDataPoint adds a data point to k8s.node.cpu.time metric.
+func (mb *MetricsBuilder) RecordK8sNodeCPUTimeDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sNodeCPUTime.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeCPUUsageDataPoint adds a data point to k8s.node.cpu.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeCPUUsageDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sNodeCPUUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeFilesystemAvailableDataPoint adds a data point to k8s.node.filesystem.available metric.
+func (mb *MetricsBuilder) RecordK8sNodeFilesystemAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeFilesystemAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeFilesystemCapacityDataPoint adds a data point to k8s.node.filesystem.capacity metric.
+func (mb *MetricsBuilder) RecordK8sNodeFilesystemCapacityDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeFilesystemCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeFilesystemInodesDataPoint adds a data point to k8s.node.filesystem.inodes metric.
+func (mb *MetricsBuilder) RecordK8sNodeFilesystemInodesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeFilesystemInodes.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeFilesystemInodesFreeDataPoint adds a data point to k8s.node.filesystem.inodes.free metric.
+func (mb *MetricsBuilder) RecordK8sNodeFilesystemInodesFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeFilesystemInodesFree.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeFilesystemInodesUsedDataPoint adds a data point to k8s.node.filesystem.inodes.used metric.
+func (mb *MetricsBuilder) RecordK8sNodeFilesystemInodesUsedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeFilesystemInodesUsed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeFilesystemUsageDataPoint adds a data point to k8s.node.filesystem.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeFilesystemUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeFilesystemUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeImageFsAvailableDataPoint adds a data point to k8s.node.image_fs.available metric.
+func (mb *MetricsBuilder) RecordK8sNodeImageFsAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeImageFsAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeImageFsCapacityDataPoint adds a data point to k8s.node.image_fs.capacity metric.
+func (mb *MetricsBuilder) RecordK8sNodeImageFsCapacityDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeImageFsCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeImageFsInodesDataPoint adds a data point to k8s.node.image_fs.inodes metric.
+func (mb *MetricsBuilder) RecordK8sNodeImageFsInodesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeImageFsInodes.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeImageFsInodesFreeDataPoint adds a data point to k8s.node.image_fs.inodes.free metric.
+func (mb *MetricsBuilder) RecordK8sNodeImageFsInodesFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeImageFsInodesFree.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeImageFsInodesUsedDataPoint adds a data point to k8s.node.image_fs.inodes.used metric.
+func (mb *MetricsBuilder) RecordK8sNodeImageFsInodesUsedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeImageFsInodesUsed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeImageFsUsageDataPoint adds a data point to k8s.node.image_fs.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeImageFsUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeImageFsUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeIoPressureAvgDataPoint adds a data point to k8s.node.io.pressure.avg metric.
+func (mb *MetricsBuilder) RecordK8sNodeIoPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricK8sNodeIoPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordK8sNodeIoPressureTimeDataPoint adds a data point to k8s.node.io.pressure.time metric.
+func (mb *MetricsBuilder) RecordK8sNodeIoPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sNodeIoPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordK8sNodeMemoryAvailableDataPoint adds a data point to k8s.node.memory.available metric.
+func (mb *MetricsBuilder) RecordK8sNodeMemoryAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeMemoryAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeMemoryMajorPageFaultsDataPoint adds a data point to k8s.node.memory.major_page_faults metric.
+func (mb *MetricsBuilder) RecordK8sNodeMemoryMajorPageFaultsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeMemoryMajorPageFaults.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeMemoryPageFaultsDataPoint adds a data point to k8s.node.memory.page_faults metric.
+func (mb *MetricsBuilder) RecordK8sNodeMemoryPageFaultsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeMemoryPageFaults.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeMemoryPressureAvgDataPoint adds a data point to k8s.node.memory.pressure.avg metric.
+func (mb *MetricsBuilder) RecordK8sNodeMemoryPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricK8sNodeMemoryPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordK8sNodeMemoryPressureTimeDataPoint adds a data point to k8s.node.memory.pressure.time metric.
+func (mb *MetricsBuilder) RecordK8sNodeMemoryPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sNodeMemoryPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordK8sNodeMemoryRssDataPoint adds a data point to k8s.node.memory.rss metric.
+func (mb *MetricsBuilder) RecordK8sNodeMemoryRssDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeMemoryRss.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeMemoryUsageDataPoint adds a data point to k8s.node.memory.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeMemoryUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeMemoryUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeMemoryWorkingSetDataPoint adds a data point to k8s.node.memory.working_set metric.
+func (mb *MetricsBuilder) RecordK8sNodeMemoryWorkingSetDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeMemoryWorkingSet.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeNetworkErrorsDataPoint adds a data point to k8s.node.network.errors metric.
+func (mb *MetricsBuilder) RecordK8sNodeNetworkErrorsDataPoint(ts pcommon.Timestamp, val int64, interfaceAttributeValue string, directionAttributeValue AttributeDirection) {
+	mb.metricK8sNodeNetworkErrors.recordDataPoint(mb.startTime, ts, val, interfaceAttributeValue, directionAttributeValue.String())
+}
+
+// RecordK8sNodeNetworkIoDataPoint adds a data point to k8s.node.network.io metric.
+func (mb *MetricsBuilder) RecordK8sNodeNetworkIoDataPoint(ts pcommon.Timestamp, val int64, interfaceAttributeValue string, directionAttributeValue AttributeDirection) {
+	mb.metricK8sNodeNetworkIo.recordDataPoint(mb.startTime, ts, val, interfaceAttributeValue, directionAttributeValue.String())
+}
+
+// RecordK8sNodePidLimitDataPoint adds a data point to k8s.node.pid.limit metric.
+func (mb *MetricsBuilder) RecordK8sNodePidLimitDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodePidLimit.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodePidUsageDataPoint adds a data point to k8s.node.pid.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodePidUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodePidUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSwapAvailableDataPoint adds a data point to k8s.node.swap.available metric.
+func (mb *MetricsBuilder) RecordK8sNodeSwapAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSwapAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSwapUsageDataPoint adds a data point to k8s.node.swap.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeSwapUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSwapUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerCPUPressureAvgDataPoint adds a data point to k8s.node.system_container.cpu.pressure.avg metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerCPUPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricK8sNodeSystemContainerCPUPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordK8sNodeSystemContainerCPUPressureTimeDataPoint adds a data point to k8s.node.system_container.cpu.pressure.time metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerCPUPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sNodeSystemContainerCPUPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordK8sNodeSystemContainerCPUTimeDataPoint adds a data point to k8s.node.system_container.cpu.time metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerCPUTimeDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sNodeSystemContainerCPUTime.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerCPUUsageDataPoint adds a data point to k8s.node.system_container.cpu.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerCPUUsageDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sNodeSystemContainerCPUUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerFilesystemAvailableDataPoint adds a data point to k8s.node.system_container.filesystem.available metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerFilesystemAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerFilesystemAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerFilesystemCapacityDataPoint adds a data point to k8s.node.system_container.filesystem.capacity metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerFilesystemCapacityDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerFilesystemCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerFilesystemInodesDataPoint adds a data point to k8s.node.system_container.filesystem.inodes metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerFilesystemInodesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerFilesystemInodes.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerFilesystemInodesFreeDataPoint adds a data point to k8s.node.system_container.filesystem.inodes.free metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerFilesystemInodesFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerFilesystemInodesFree.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerFilesystemInodesUsedDataPoint adds a data point to k8s.node.system_container.filesystem.inodes.used metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerFilesystemInodesUsedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerFilesystemInodesUsed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerFilesystemUsageDataPoint adds a data point to k8s.node.system_container.filesystem.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerFilesystemUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerFilesystemUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerIoPressureAvgDataPoint adds a data point to k8s.node.system_container.io.pressure.avg metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerIoPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricK8sNodeSystemContainerIoPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordK8sNodeSystemContainerIoPressureTimeDataPoint adds a data point to k8s.node.system_container.io.pressure.time metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerIoPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sNodeSystemContainerIoPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordK8sNodeSystemContainerLogsAvailableDataPoint adds a data point to k8s.node.system_container.logs.available metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerLogsAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerLogsAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerLogsCapacityDataPoint adds a data point to k8s.node.system_container.logs.capacity metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerLogsCapacityDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerLogsCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerLogsInodesDataPoint adds a data point to k8s.node.system_container.logs.inodes metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerLogsInodesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerLogsInodes.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerLogsInodesFreeDataPoint adds a data point to k8s.node.system_container.logs.inodes.free metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerLogsInodesFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerLogsInodesFree.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerLogsInodesUsedDataPoint adds a data point to k8s.node.system_container.logs.inodes.used metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerLogsInodesUsedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerLogsInodesUsed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerLogsUsageDataPoint adds a data point to k8s.node.system_container.logs.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerLogsUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerLogsUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerMemoryAvailableDataPoint adds a data point to k8s.node.system_container.memory.available metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerMemoryAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerMemoryAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerMemoryMajorPageFaultsDataPoint adds a data point to k8s.node.system_container.memory.major_page_faults metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerMemoryMajorPageFaultsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerMemoryMajorPageFaults.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerMemoryPageFaultsDataPoint adds a data point to k8s.node.system_container.memory.page_faults metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerMemoryPageFaultsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerMemoryPageFaults.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerMemoryPressureAvgDataPoint adds a data point to k8s.node.system_container.memory.pressure.avg metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerMemoryPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricK8sNodeSystemContainerMemoryPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordK8sNodeSystemContainerMemoryPressureTimeDataPoint adds a data point to k8s.node.system_container.memory.pressure.time metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerMemoryPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sNodeSystemContainerMemoryPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
+// RecordK8sNodeSystemContainerMemoryRssDataPoint adds a data point to k8s.node.system_container.memory.rss metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerMemoryRssDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerMemoryRss.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerMemoryUsageDataPoint adds a data point to k8s.node.system_container.memory.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerMemoryUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerMemoryUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerMemoryWorkingSetDataPoint adds a data point to k8s.node.system_container.memory.working_set metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerMemoryWorkingSetDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerMemoryWorkingSet.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerSwapAvailableDataPoint adds a data point to k8s.node.system_container.swap.available metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerSwapAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerSwapAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeSystemContainerSwapUsageDataPoint adds a data point to k8s.node.system_container.swap.usage metric.
+func (mb *MetricsBuilder) RecordK8sNodeSystemContainerSwapUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeSystemContainerSwapUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeUptimeDataPoint adds a data point to k8s.node.uptime metric.
+func (mb *MetricsBuilder) RecordK8sNodeUptimeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeUptime.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodCPUPressureAvgDataPoint adds a data point to k8s.pod.cpu.pressure.avg metric.
+func (mb *MetricsBuilder) RecordK8sPodCPUPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricK8sPodCPUPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordK8sPodCPUPressureTimeDataPoint adds a data point to k8s.pod.cpu.pressure.time metric.
+func (mb *MetricsBuilder) RecordK8sPodCPUPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sPodCPUPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
 // RecordK8sPodCPUTimeDataPoint adds a data point to k8s.pod.cpu.time metric.
 func (mb *MetricsBuilder) RecordK8sPodCPUTimeDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricK8sPodCPUTime.recordDataPoint(mb.startTime, ts, val)
@@ -1167,6 +9454,46 @@ func (mb *MetricsBuilder) RecordK8sPodCPUTimeDataPoint(ts pcommon.Timestamp, val
 // RecordK8sPodCPUUsageDataPoint adds a data point to k8s.pod.cpu.usage metric.
 func (mb *MetricsBuilder) RecordK8sPodCPUUsageDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricK8sPodCPUUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodFilesystemAvailableDataPoint adds a data point to k8s.pod.filesystem.available metric.
+func (mb *MetricsBuilder) RecordK8sPodFilesystemAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodFilesystemAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodFilesystemCapacityDataPoint adds a data point to k8s.pod.filesystem.capacity metric.
+func (mb *MetricsBuilder) RecordK8sPodFilesystemCapacityDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodFilesystemCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodFilesystemInodesDataPoint adds a data point to k8s.pod.filesystem.inodes metric.
+func (mb *MetricsBuilder) RecordK8sPodFilesystemInodesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodFilesystemInodes.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodFilesystemInodesFreeDataPoint adds a data point to k8s.pod.filesystem.inodes.free metric.
+func (mb *MetricsBuilder) RecordK8sPodFilesystemInodesFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodFilesystemInodesFree.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodFilesystemInodesUsedDataPoint adds a data point to k8s.pod.filesystem.inodes.used metric.
+func (mb *MetricsBuilder) RecordK8sPodFilesystemInodesUsedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodFilesystemInodesUsed.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodFilesystemUsageDataPoint adds a data point to k8s.pod.filesystem.usage metric.
+func (mb *MetricsBuilder) RecordK8sPodFilesystemUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodFilesystemUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodIoPressureAvgDataPoint adds a data point to k8s.pod.io.pressure.avg metric.
+func (mb *MetricsBuilder) RecordK8sPodIoPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricK8sPodIoPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordK8sPodIoPressureTimeDataPoint adds a data point to k8s.pod.io.pressure.time metric.
+func (mb *MetricsBuilder) RecordK8sPodIoPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sPodIoPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
 }
 
 // RecordK8sPodMemoryAvailableDataPoint adds a data point to k8s.pod.memory.available metric.
@@ -1184,6 +9511,16 @@ func (mb *MetricsBuilder) RecordK8sPodMemoryPageFaultsDataPoint(ts pcommon.Times
 	mb.metricK8sPodMemoryPageFaults.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordK8sPodMemoryPressureAvgDataPoint adds a data point to k8s.pod.memory.pressure.avg metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
+	mb.metricK8sPodMemoryPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
+}
+
+// RecordK8sPodMemoryPressureTimeDataPoint adds a data point to k8s.pod.memory.pressure.time metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryPressureTimeDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType) {
+	mb.metricK8sPodMemoryPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
+}
+
 // RecordK8sPodMemoryRssDataPoint adds a data point to k8s.pod.memory.rss metric.
 func (mb *MetricsBuilder) RecordK8sPodMemoryRssDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricK8sPodMemoryRss.recordDataPoint(mb.startTime, ts, val)
@@ -1197,6 +9534,66 @@ func (mb *MetricsBuilder) RecordK8sPodMemoryUsageDataPoint(ts pcommon.Timestamp,
 // RecordK8sPodMemoryWorkingSetDataPoint adds a data point to k8s.pod.memory.working_set metric.
 func (mb *MetricsBuilder) RecordK8sPodMemoryWorkingSetDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricK8sPodMemoryWorkingSet.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodNetworkErrorsDataPoint adds a data point to k8s.pod.network.errors metric.
+func (mb *MetricsBuilder) RecordK8sPodNetworkErrorsDataPoint(ts pcommon.Timestamp, val int64, interfaceAttributeValue string, directionAttributeValue AttributeDirection) {
+	mb.metricK8sPodNetworkErrors.recordDataPoint(mb.startTime, ts, val, interfaceAttributeValue, directionAttributeValue.String())
+}
+
+// RecordK8sPodNetworkIoDataPoint adds a data point to k8s.pod.network.io metric.
+func (mb *MetricsBuilder) RecordK8sPodNetworkIoDataPoint(ts pcommon.Timestamp, val int64, interfaceAttributeValue string, directionAttributeValue AttributeDirection) {
+	mb.metricK8sPodNetworkIo.recordDataPoint(mb.startTime, ts, val, interfaceAttributeValue, directionAttributeValue.String())
+}
+
+// RecordK8sPodProcessCountDataPoint adds a data point to k8s.pod.process.count metric.
+func (mb *MetricsBuilder) RecordK8sPodProcessCountDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodProcessCount.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodSwapAvailableDataPoint adds a data point to k8s.pod.swap.available metric.
+func (mb *MetricsBuilder) RecordK8sPodSwapAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodSwapAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodSwapUsageDataPoint adds a data point to k8s.pod.swap.usage metric.
+func (mb *MetricsBuilder) RecordK8sPodSwapUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodSwapUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodUptimeDataPoint adds a data point to k8s.pod.uptime metric.
+func (mb *MetricsBuilder) RecordK8sPodUptimeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodUptime.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodVolumeUsageDataPoint adds a data point to k8s.pod.volume.usage metric.
+func (mb *MetricsBuilder) RecordK8sPodVolumeUsageDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodVolumeUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sVolumeAvailableDataPoint adds a data point to k8s.volume.available metric.
+func (mb *MetricsBuilder) RecordK8sVolumeAvailableDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sVolumeAvailable.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sVolumeCapacityDataPoint adds a data point to k8s.volume.capacity metric.
+func (mb *MetricsBuilder) RecordK8sVolumeCapacityDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sVolumeCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sVolumeInodesDataPoint adds a data point to k8s.volume.inodes metric.
+func (mb *MetricsBuilder) RecordK8sVolumeInodesDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sVolumeInodes.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sVolumeInodesFreeDataPoint adds a data point to k8s.volume.inodes.free metric.
+func (mb *MetricsBuilder) RecordK8sVolumeInodesFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sVolumeInodesFree.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sVolumeInodesUsedDataPoint adds a data point to k8s.volume.inodes.used metric.
+func (mb *MetricsBuilder) RecordK8sVolumeInodesUsedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sVolumeInodesUsed.recordDataPoint(mb.startTime, ts, val)
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

@@ -19,6 +19,7 @@ const (
 	testDataSetDefault testDataSet = iota
 	testDataSetAll
 	testDataSetNone
+	testDataSetReag
 )
 
 func TestMetricsBuilder(t *testing.T) {
@@ -35,6 +36,11 @@ func TestMetricsBuilder(t *testing.T) {
 			name:        "all_set",
 			metricsSet:  testDataSetAll,
 			resAttrsSet: testDataSetAll,
+		},
+		{
+			name:        "reaggregate_set",
+			metricsSet:  testDataSetReag,
+			resAttrsSet: testDataSetReag,
 		},
 		{
 			name:        "none_set",
@@ -60,18 +66,110 @@ func TestMetricsBuilder(t *testing.T) {
 			settings := receivertest.NewNopSettings(receivertest.NopType)
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
+			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["container.cpu.pressure.avg"] = mb.metricContainerCPUPressureAvg.config.AggregationStrategy
+			aggMap["container.cpu.pressure.time"] = mb.metricContainerCPUPressureTime.config.AggregationStrategy
+			aggMap["container.io.pressure.avg"] = mb.metricContainerIoPressureAvg.config.AggregationStrategy
+			aggMap["container.io.pressure.time"] = mb.metricContainerIoPressureTime.config.AggregationStrategy
+			aggMap["container.memory.pressure.avg"] = mb.metricContainerMemoryPressureAvg.config.AggregationStrategy
+			aggMap["container.memory.pressure.time"] = mb.metricContainerMemoryPressureTime.config.AggregationStrategy
+			aggMap["k8s.container.ephemeral_storage.usage"] = mb.metricK8sContainerEphemeralStorageUsage.config.AggregationStrategy
+			aggMap["k8s.node.cpu.pressure.avg"] = mb.metricK8sNodeCPUPressureAvg.config.AggregationStrategy
+			aggMap["k8s.node.cpu.pressure.time"] = mb.metricK8sNodeCPUPressureTime.config.AggregationStrategy
+			aggMap["k8s.node.io.pressure.avg"] = mb.metricK8sNodeIoPressureAvg.config.AggregationStrategy
+			aggMap["k8s.node.io.pressure.time"] = mb.metricK8sNodeIoPressureTime.config.AggregationStrategy
+			aggMap["k8s.node.memory.pressure.avg"] = mb.metricK8sNodeMemoryPressureAvg.config.AggregationStrategy
+			aggMap["k8s.node.memory.pressure.time"] = mb.metricK8sNodeMemoryPressureTime.config.AggregationStrategy
+			aggMap["k8s.node.network.errors"] = mb.metricK8sNodeNetworkErrors.config.AggregationStrategy
+			aggMap["k8s.node.network.io"] = mb.metricK8sNodeNetworkIo.config.AggregationStrategy
+			aggMap["k8s.node.system_container.cpu.pressure.avg"] = mb.metricK8sNodeSystemContainerCPUPressureAvg.config.AggregationStrategy
+			aggMap["k8s.node.system_container.cpu.pressure.time"] = mb.metricK8sNodeSystemContainerCPUPressureTime.config.AggregationStrategy
+			aggMap["k8s.node.system_container.io.pressure.avg"] = mb.metricK8sNodeSystemContainerIoPressureAvg.config.AggregationStrategy
+			aggMap["k8s.node.system_container.io.pressure.time"] = mb.metricK8sNodeSystemContainerIoPressureTime.config.AggregationStrategy
+			aggMap["k8s.node.system_container.memory.pressure.avg"] = mb.metricK8sNodeSystemContainerMemoryPressureAvg.config.AggregationStrategy
+			aggMap["k8s.node.system_container.memory.pressure.time"] = mb.metricK8sNodeSystemContainerMemoryPressureTime.config.AggregationStrategy
+			aggMap["k8s.pod.cpu.pressure.avg"] = mb.metricK8sPodCPUPressureAvg.config.AggregationStrategy
+			aggMap["k8s.pod.cpu.pressure.time"] = mb.metricK8sPodCPUPressureTime.config.AggregationStrategy
+			aggMap["k8s.pod.io.pressure.avg"] = mb.metricK8sPodIoPressureAvg.config.AggregationStrategy
+			aggMap["k8s.pod.io.pressure.time"] = mb.metricK8sPodIoPressureTime.config.AggregationStrategy
+			aggMap["k8s.pod.memory.pressure.avg"] = mb.metricK8sPodMemoryPressureAvg.config.AggregationStrategy
+			aggMap["k8s.pod.memory.pressure.time"] = mb.metricK8sPodMemoryPressureTime.config.AggregationStrategy
+			aggMap["k8s.pod.network.errors"] = mb.metricK8sPodNetworkErrors.config.AggregationStrategy
+			aggMap["k8s.pod.network.io"] = mb.metricK8sPodNetworkIo.config.AggregationStrategy
 
 			expectedWarnings := 0
-			assert.Equal(t, expectedWarnings, observedLogs.Len())
+			if tt.metricsSet != testDataSetReag {
+				assert.Equal(t, expectedWarnings, observedLogs.Len())
+			}
 
 			defaultMetricsCount := 0
 			allMetricsCount := 0
+
+			allMetricsCount++
+			mb.RecordContainerCPUPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerCPUPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerCPUPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerCPUPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerCPUTimeDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerCPUUsageDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerFilesystemAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerFilesystemCapacityDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerFilesystemInodesDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerFilesystemInodesFreeDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerFilesystemInodesUsedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerFilesystemUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerIoPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerIoPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerIoPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerIoPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerLogsAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerLogsCapacityDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerLogsInodesDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerLogsInodesFreeDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerLogsInodesUsedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerLogsUsageDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryAvailableDataPoint(ts, 1)
@@ -81,6 +179,18 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryPageFaultsDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerMemoryPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerMemoryPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerMemoryRssDataPoint(ts, 1)
@@ -92,10 +202,310 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordContainerMemoryWorkingSetDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordContainerSwapAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerSwapUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordContainerUptimeDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, 1, AttributeK8sContainerEphemeralStorageFsTypeRootfs)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, 3, AttributeK8sContainerEphemeralStorageFsTypeLogs)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeContainerFsAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeContainerFsCapacityDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeContainerFsInodesDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeContainerFsInodesFreeDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeContainerFsInodesUsedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeContainerFsUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeCPUPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeCPUPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeCPUPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeCPUPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeCPUTimeDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeCPUUsageDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeFilesystemAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeFilesystemCapacityDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeFilesystemInodesDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeFilesystemInodesFreeDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeFilesystemInodesUsedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeFilesystemUsageDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeImageFsAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeImageFsCapacityDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeImageFsInodesDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeImageFsInodesFreeDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeImageFsInodesUsedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeImageFsUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeIoPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeIoPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeIoPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeIoPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeMemoryAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeMemoryMajorPageFaultsDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeMemoryPageFaultsDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeMemoryPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeMemoryPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeMemoryPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeMemoryPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeMemoryRssDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeMemoryUsageDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeMemoryWorkingSetDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeNetworkErrorsDataPoint(ts, 1, "interface-val", AttributeDirectionReceive)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeNetworkErrorsDataPoint(ts, 3, "interface-val-2", AttributeDirectionTransmit)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeNetworkIoDataPoint(ts, 1, "interface-val", AttributeDirectionReceive)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeNetworkIoDataPoint(ts, 3, "interface-val-2", AttributeDirectionTransmit)
+			}
+
+			allMetricsCount++
+			mb.RecordK8sNodePidLimitDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodePidUsageDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeSwapAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sNodeSwapUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerCPUPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeSystemContainerCPUPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerCPUPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeSystemContainerCPUPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerCPUTimeDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerCPUUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerFilesystemAvailableDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerFilesystemCapacityDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerFilesystemInodesDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerFilesystemInodesFreeDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerFilesystemInodesUsedDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerFilesystemUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerIoPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeSystemContainerIoPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerIoPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeSystemContainerIoPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerLogsAvailableDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerLogsCapacityDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerLogsInodesDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerLogsInodesFreeDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerLogsInodesUsedDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerLogsUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerMemoryAvailableDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerMemoryMajorPageFaultsDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerMemoryPageFaultsDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerMemoryPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeSystemContainerMemoryPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerMemoryPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sNodeSystemContainerMemoryPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerMemoryRssDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerMemoryUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerMemoryWorkingSetDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerSwapAvailableDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeSystemContainerSwapUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeUptimeDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodCPUPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodCPUPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodCPUPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodCPUPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordK8sPodCPUTimeDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodCPUUsageDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodFilesystemAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodFilesystemCapacityDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodFilesystemInodesDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodFilesystemInodesFreeDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodFilesystemInodesUsedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodFilesystemUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodIoPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodIoPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodIoPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodIoPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryAvailableDataPoint(ts, 1)
@@ -105,6 +515,18 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryPageFaultsDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodMemoryPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodMemoryPressureTimeDataPoint(ts, 1, AttributePressureTypeSome)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryRssDataPoint(ts, 1)
@@ -114,16 +536,94 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryWorkingSetDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodNetworkErrorsDataPoint(ts, 1, "interface-val", AttributeDirectionReceive)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodNetworkErrorsDataPoint(ts, 3, "interface-val-2", AttributeDirectionTransmit)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodNetworkIoDataPoint(ts, 1, "interface-val", AttributeDirectionReceive)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodNetworkIoDataPoint(ts, 3, "interface-val-2", AttributeDirectionTransmit)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodProcessCountDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodSwapAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodSwapUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodUptimeDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodVolumeUsageDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sVolumeAvailableDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sVolumeCapacityDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sVolumeInodesDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sVolumeInodesFreeDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sVolumeInodesUsedDataPoint(ts, 1)
 
 			rb := mb.NewResourceBuilder()
 			rb.SetContainerID("container.id-val")
 			rb.SetK8sContainerName("k8s.container.name-val")
+			rb.SetK8sContainerRestartCount(27)
 			rb.SetK8sNamespaceName("k8s.namespace.name-val")
 			rb.SetK8sNodeName("k8s.node.name-val")
+			rb.SetK8sNodeSystemContainerName("k8s.node.system_container.name-val")
+			rb.SetK8sPersistentvolumeclaimName("k8s.persistentvolumeclaim.name-val")
 			rb.SetK8sPodName("k8s.pod.name-val")
 			rb.SetK8sPodUID("k8s.pod.uid-val")
+			rb.SetK8sVolumeName("k8s.volume.name-val")
+			rb.SetK8sVolumeType("k8s.volume.type-val")
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
+			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricContainerCPUPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricContainerCPUPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricContainerIoPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricContainerIoPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemoryPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemoryPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sContainerEphemeralStorageUsage.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeCPUPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeCPUPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeIoPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeIoPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeMemoryPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeMemoryPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeNetworkErrors.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeNetworkIo.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeSystemContainerCPUPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeSystemContainerCPUPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeSystemContainerIoPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeSystemContainerIoPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeSystemContainerMemoryPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricK8sNodeSystemContainerMemoryPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodCPUPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodCPUPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodIoPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodIoPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryPressureAvg.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodNetworkErrors.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodNetworkIo.aggDataPoints)
+			}
 
 			if tt.expectEmpty {
 				assert.Equal(t, 0, metrics.ResourceMetrics().Len())
@@ -150,12 +650,101 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "container.cpu.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.cpu.pressure.avg"], "Found a duplicate in the metrics slice: container.cpu.pressure.avg")
+						validatedMetrics["container.cpu.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the container were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.cpu.pressure.avg"], "Found a duplicate in the metrics slice: container.cpu.pressure.avg")
+						validatedMetrics["container.cpu.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the container were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["container.cpu.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "container.cpu.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.cpu.pressure.time"], "Found a duplicate in the metrics slice: container.cpu.pressure.time")
+						validatedMetrics["container.cpu.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the container were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.cpu.pressure.time"], "Found a duplicate in the metrics slice: container.cpu.pressure.time")
+						validatedMetrics["container.cpu.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the container were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["container.cpu.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
 				case "container.cpu.time":
 					assert.False(t, validatedMetrics["container.cpu.time"], "Found a duplicate in the metrics slice: container.cpu.time")
 					validatedMetrics["container.cpu.time"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Total CPU time consumed by the container, in seconds.", mi.Description())
+					assert.Equal(t, "Total CPU time consumed by the container since it started, summed over all cores.", mi.Description())
 					assert.Equal(t, "s", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -169,13 +758,246 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.cpu.usage"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "CPU usage of the container in cores, averaged over the runtime's sample window.", mi.Description())
+					assert.Equal(t, "CPU usage of the container in cores, averaged over the sample window of the source.", mi.Description())
 					assert.Equal(t, "{cpu}", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "container.filesystem.available":
+					assert.False(t, validatedMetrics["container.filesystem.available"], "Found a duplicate in the metrics slice: container.filesystem.available")
+					validatedMetrics["container.filesystem.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes available on the writable layer (rootfs) of the container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.filesystem.capacity":
+					assert.False(t, validatedMetrics["container.filesystem.capacity"], "Found a duplicate in the metrics slice: container.filesystem.capacity")
+					validatedMetrics["container.filesystem.capacity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total capacity in bytes of the writable layer (rootfs) of the container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.filesystem.inodes":
+					assert.False(t, validatedMetrics["container.filesystem.inodes"], "Found a duplicate in the metrics slice: container.filesystem.inodes")
+					validatedMetrics["container.filesystem.inodes"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the writable layer (rootfs) of the container.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.filesystem.inodes.free":
+					assert.False(t, validatedMetrics["container.filesystem.inodes.free"], "Found a duplicate in the metrics slice: container.filesystem.inodes.free")
+					validatedMetrics["container.filesystem.inodes.free"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the writable layer (rootfs) of the container.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.filesystem.inodes.used":
+					assert.False(t, validatedMetrics["container.filesystem.inodes.used"], "Found a duplicate in the metrics slice: container.filesystem.inodes.used")
+					validatedMetrics["container.filesystem.inodes.used"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Inodes used by the writable layer (rootfs) of the container.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.filesystem.usage":
+					assert.False(t, validatedMetrics["container.filesystem.usage"], "Found a duplicate in the metrics slice: container.filesystem.usage")
+					validatedMetrics["container.filesystem.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes used by the writable layer (rootfs) of the container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.io.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.io.pressure.avg"], "Found a duplicate in the metrics slice: container.io.pressure.avg")
+						validatedMetrics["container.io.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the container were stalled waiting for IO, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.io.pressure.avg"], "Found a duplicate in the metrics slice: container.io.pressure.avg")
+						validatedMetrics["container.io.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the container were stalled waiting for IO, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["container.io.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "container.io.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.io.pressure.time"], "Found a duplicate in the metrics slice: container.io.pressure.time")
+						validatedMetrics["container.io.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the container were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.io.pressure.time"], "Found a duplicate in the metrics slice: container.io.pressure.time")
+						validatedMetrics["container.io.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the container were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["container.io.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "container.logs.available":
+					assert.False(t, validatedMetrics["container.logs.available"], "Found a duplicate in the metrics slice: container.logs.available")
+					validatedMetrics["container.logs.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes available on the container log files.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.logs.capacity":
+					assert.False(t, validatedMetrics["container.logs.capacity"], "Found a duplicate in the metrics slice: container.logs.capacity")
+					validatedMetrics["container.logs.capacity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total capacity in bytes of the container log files.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.logs.inodes":
+					assert.False(t, validatedMetrics["container.logs.inodes"], "Found a duplicate in the metrics slice: container.logs.inodes")
+					validatedMetrics["container.logs.inodes"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the container log files.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.logs.inodes.free":
+					assert.False(t, validatedMetrics["container.logs.inodes.free"], "Found a duplicate in the metrics slice: container.logs.inodes.free")
+					validatedMetrics["container.logs.inodes.free"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the container log files.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.logs.inodes.used":
+					assert.False(t, validatedMetrics["container.logs.inodes.used"], "Found a duplicate in the metrics slice: container.logs.inodes.used")
+					validatedMetrics["container.logs.inodes.used"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Inodes used by the container log files.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.logs.usage":
+					assert.False(t, validatedMetrics["container.logs.usage"], "Found a duplicate in the metrics slice: container.logs.usage")
+					validatedMetrics["container.logs.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes used by the container log files.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "container.memory.available":
 					assert.False(t, validatedMetrics["container.memory.available"], "Found a duplicate in the metrics slice: container.memory.available")
 					validatedMetrics["container.memory.available"] = true
@@ -193,7 +1015,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.major_page_faults"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Cumulative number of major page faults of the container.", mi.Description())
+					assert.Equal(t, "Cumulative number of major page faults of the container, as the kernel counts them.", mi.Description())
 					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -205,19 +1027,108 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.page_faults"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Cumulative number of page faults of the container.", mi.Description())
+					assert.Equal(t, "Cumulative number of page faults of the container, as the kernel counts them.", mi.Description())
 					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.memory.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.pressure.avg"], "Found a duplicate in the metrics slice: container.memory.pressure.avg")
+						validatedMetrics["container.memory.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the container were stalled waiting for memory, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.pressure.avg"], "Found a duplicate in the metrics slice: container.memory.pressure.avg")
+						validatedMetrics["container.memory.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the container were stalled waiting for memory, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["container.memory.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "container.memory.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.pressure.time"], "Found a duplicate in the metrics slice: container.memory.pressure.time")
+						validatedMetrics["container.memory.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the container were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.pressure.time"], "Found a duplicate in the metrics slice: container.memory.pressure.time")
+						validatedMetrics["container.memory.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the container were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["container.memory.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
 				case "container.memory.rss":
 					assert.False(t, validatedMetrics["container.memory.rss"], "Found a duplicate in the metrics slice: container.memory.rss")
 					validatedMetrics["container.memory.rss"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Anonymous and swap-cache memory of the container (RSS).", mi.Description())
+					assert.Equal(t, "Anonymous and swap-cache memory of the container.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -241,19 +1152,1460 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.working_set"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Working set memory of the container (usage minus inactive file-backed pages).", mi.Description())
+					assert.Equal(t, "Working set memory of the container: usage minus inactive file-backed pages.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.swap.available":
+					assert.False(t, validatedMetrics["container.swap.available"], "Found a duplicate in the metrics slice: container.swap.available")
+					validatedMetrics["container.swap.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Swap space still available to the container before its swap limit.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.swap.usage":
+					assert.False(t, validatedMetrics["container.swap.usage"], "Found a duplicate in the metrics slice: container.swap.usage")
+					validatedMetrics["container.swap.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Swap space in use by the container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.uptime":
+					assert.False(t, validatedMetrics["container.uptime"], "Found a duplicate in the metrics slice: container.uptime")
+					validatedMetrics["container.uptime"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Seconds since the container started, at the scrape time.", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.container.ephemeral_storage.usage":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.container.ephemeral_storage.usage"], "Found a duplicate in the metrics slice: k8s.container.ephemeral_storage.usage")
+						validatedMetrics["k8s.container.ephemeral_storage.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Ephemeral storage used by the container, per part (its rootfs and its logs).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						k8sContainerEphemeralStorageFsTypeAttrVal, ok := dp.Attributes().Get("k8s.container.ephemeral_storage.fs_type")
+						assert.True(t, ok)
+						assert.Equal(t, "rootfs", k8sContainerEphemeralStorageFsTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.container.ephemeral_storage.usage"], "Found a duplicate in the metrics slice: k8s.container.ephemeral_storage.usage")
+						validatedMetrics["k8s.container.ephemeral_storage.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Ephemeral storage used by the container, per part (its rootfs and its logs).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.container.ephemeral_storage.usage"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("k8s.container.ephemeral_storage.fs_type")
+						assert.False(t, ok)
+					}
+				case "k8s.node.container_fs.available":
+					assert.False(t, validatedMetrics["k8s.node.container_fs.available"], "Found a duplicate in the metrics slice: k8s.node.container_fs.available")
+					validatedMetrics["k8s.node.container_fs.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes available on the filesystem holding the writable layers of the containers.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.container_fs.capacity":
+					assert.False(t, validatedMetrics["k8s.node.container_fs.capacity"], "Found a duplicate in the metrics slice: k8s.node.container_fs.capacity")
+					validatedMetrics["k8s.node.container_fs.capacity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total capacity in bytes of the filesystem holding the writable layers of the containers.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.container_fs.inodes":
+					assert.False(t, validatedMetrics["k8s.node.container_fs.inodes"], "Found a duplicate in the metrics slice: k8s.node.container_fs.inodes")
+					validatedMetrics["k8s.node.container_fs.inodes"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the filesystem holding the writable layers of the containers.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.container_fs.inodes.free":
+					assert.False(t, validatedMetrics["k8s.node.container_fs.inodes.free"], "Found a duplicate in the metrics slice: k8s.node.container_fs.inodes.free")
+					validatedMetrics["k8s.node.container_fs.inodes.free"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the filesystem holding the writable layers of the containers.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.container_fs.inodes.used":
+					assert.False(t, validatedMetrics["k8s.node.container_fs.inodes.used"], "Found a duplicate in the metrics slice: k8s.node.container_fs.inodes.used")
+					validatedMetrics["k8s.node.container_fs.inodes.used"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Inodes used by the filesystem holding the writable layers of the containers.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.container_fs.usage":
+					assert.False(t, validatedMetrics["k8s.node.container_fs.usage"], "Found a duplicate in the metrics slice: k8s.node.container_fs.usage")
+					validatedMetrics["k8s.node.container_fs.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes used by the filesystem holding the writable layers of the containers.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.cpu.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.cpu.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.cpu.pressure.avg")
+						validatedMetrics["k8s.node.cpu.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the node were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.cpu.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.cpu.pressure.avg")
+						validatedMetrics["k8s.node.cpu.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the node were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.cpu.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "k8s.node.cpu.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.cpu.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.cpu.pressure.time")
+						validatedMetrics["k8s.node.cpu.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the node were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.cpu.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.cpu.pressure.time")
+						validatedMetrics["k8s.node.cpu.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the node were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.cpu.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "k8s.node.cpu.time":
+					assert.False(t, validatedMetrics["k8s.node.cpu.time"], "Found a duplicate in the metrics slice: k8s.node.cpu.time")
+					validatedMetrics["k8s.node.cpu.time"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Total CPU time consumed by the node since it started, summed over all cores.", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.node.cpu.usage":
+					assert.False(t, validatedMetrics["k8s.node.cpu.usage"], "Found a duplicate in the metrics slice: k8s.node.cpu.usage")
+					validatedMetrics["k8s.node.cpu.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "CPU usage of the node in cores, averaged over the sample window of the source.", mi.Description())
+					assert.Equal(t, "{cpu}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.node.filesystem.available":
+					assert.False(t, validatedMetrics["k8s.node.filesystem.available"], "Found a duplicate in the metrics slice: k8s.node.filesystem.available")
+					validatedMetrics["k8s.node.filesystem.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes available on the root filesystem of the node.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.filesystem.capacity":
+					assert.False(t, validatedMetrics["k8s.node.filesystem.capacity"], "Found a duplicate in the metrics slice: k8s.node.filesystem.capacity")
+					validatedMetrics["k8s.node.filesystem.capacity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total capacity in bytes of the root filesystem of the node.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.filesystem.inodes":
+					assert.False(t, validatedMetrics["k8s.node.filesystem.inodes"], "Found a duplicate in the metrics slice: k8s.node.filesystem.inodes")
+					validatedMetrics["k8s.node.filesystem.inodes"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the root filesystem of the node.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.filesystem.inodes.free":
+					assert.False(t, validatedMetrics["k8s.node.filesystem.inodes.free"], "Found a duplicate in the metrics slice: k8s.node.filesystem.inodes.free")
+					validatedMetrics["k8s.node.filesystem.inodes.free"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the root filesystem of the node.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.filesystem.inodes.used":
+					assert.False(t, validatedMetrics["k8s.node.filesystem.inodes.used"], "Found a duplicate in the metrics slice: k8s.node.filesystem.inodes.used")
+					validatedMetrics["k8s.node.filesystem.inodes.used"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Inodes used by the root filesystem of the node.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.filesystem.usage":
+					assert.False(t, validatedMetrics["k8s.node.filesystem.usage"], "Found a duplicate in the metrics slice: k8s.node.filesystem.usage")
+					validatedMetrics["k8s.node.filesystem.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes used by the root filesystem of the node.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.image_fs.available":
+					assert.False(t, validatedMetrics["k8s.node.image_fs.available"], "Found a duplicate in the metrics slice: k8s.node.image_fs.available")
+					validatedMetrics["k8s.node.image_fs.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes available on the filesystem holding the container runtime images.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.image_fs.capacity":
+					assert.False(t, validatedMetrics["k8s.node.image_fs.capacity"], "Found a duplicate in the metrics slice: k8s.node.image_fs.capacity")
+					validatedMetrics["k8s.node.image_fs.capacity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total capacity in bytes of the filesystem holding the container runtime images.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.image_fs.inodes":
+					assert.False(t, validatedMetrics["k8s.node.image_fs.inodes"], "Found a duplicate in the metrics slice: k8s.node.image_fs.inodes")
+					validatedMetrics["k8s.node.image_fs.inodes"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the filesystem holding the container runtime images.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.image_fs.inodes.free":
+					assert.False(t, validatedMetrics["k8s.node.image_fs.inodes.free"], "Found a duplicate in the metrics slice: k8s.node.image_fs.inodes.free")
+					validatedMetrics["k8s.node.image_fs.inodes.free"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the filesystem holding the container runtime images.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.image_fs.inodes.used":
+					assert.False(t, validatedMetrics["k8s.node.image_fs.inodes.used"], "Found a duplicate in the metrics slice: k8s.node.image_fs.inodes.used")
+					validatedMetrics["k8s.node.image_fs.inodes.used"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Inodes used by the filesystem holding the container runtime images.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.image_fs.usage":
+					assert.False(t, validatedMetrics["k8s.node.image_fs.usage"], "Found a duplicate in the metrics slice: k8s.node.image_fs.usage")
+					validatedMetrics["k8s.node.image_fs.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes used by the filesystem holding the container runtime images.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.io.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.io.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.io.pressure.avg")
+						validatedMetrics["k8s.node.io.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the node were stalled waiting for IO, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.io.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.io.pressure.avg")
+						validatedMetrics["k8s.node.io.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the node were stalled waiting for IO, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.io.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "k8s.node.io.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.io.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.io.pressure.time")
+						validatedMetrics["k8s.node.io.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the node were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.io.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.io.pressure.time")
+						validatedMetrics["k8s.node.io.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the node were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.io.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "k8s.node.memory.available":
+					assert.False(t, validatedMetrics["k8s.node.memory.available"], "Found a duplicate in the metrics slice: k8s.node.memory.available")
+					validatedMetrics["k8s.node.memory.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Memory available to the node before its limit (limit minus working set); absent when there is no limit.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.memory.major_page_faults":
+					assert.False(t, validatedMetrics["k8s.node.memory.major_page_faults"], "Found a duplicate in the metrics slice: k8s.node.memory.major_page_faults")
+					validatedMetrics["k8s.node.memory.major_page_faults"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Cumulative number of major page faults of the node, as the kernel counts them.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.memory.page_faults":
+					assert.False(t, validatedMetrics["k8s.node.memory.page_faults"], "Found a duplicate in the metrics slice: k8s.node.memory.page_faults")
+					validatedMetrics["k8s.node.memory.page_faults"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Cumulative number of page faults of the node, as the kernel counts them.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.memory.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.memory.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.memory.pressure.avg")
+						validatedMetrics["k8s.node.memory.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the node were stalled waiting for memory, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.memory.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.memory.pressure.avg")
+						validatedMetrics["k8s.node.memory.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the node were stalled waiting for memory, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.memory.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "k8s.node.memory.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.memory.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.memory.pressure.time")
+						validatedMetrics["k8s.node.memory.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the node were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.memory.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.memory.pressure.time")
+						validatedMetrics["k8s.node.memory.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the node were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.memory.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "k8s.node.memory.rss":
+					assert.False(t, validatedMetrics["k8s.node.memory.rss"], "Found a duplicate in the metrics slice: k8s.node.memory.rss")
+					validatedMetrics["k8s.node.memory.rss"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Anonymous and swap-cache memory of the node.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.memory.usage":
+					assert.False(t, validatedMetrics["k8s.node.memory.usage"], "Found a duplicate in the metrics slice: k8s.node.memory.usage")
+					validatedMetrics["k8s.node.memory.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total memory in use by the node, page cache included.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.memory.working_set":
+					assert.False(t, validatedMetrics["k8s.node.memory.working_set"], "Found a duplicate in the metrics slice: k8s.node.memory.working_set")
+					validatedMetrics["k8s.node.memory.working_set"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Working set memory of the node: usage minus inactive file-backed pages.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.network.errors":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.network.errors"], "Found a duplicate in the metrics slice: k8s.node.network.errors")
+						validatedMetrics["k8s.node.network.errors"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Receive and transmit errors of the node, per interface and direction.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						interfaceAttrVal, ok := dp.Attributes().Get("interface")
+						assert.True(t, ok)
+						assert.Equal(t, "interface-val", interfaceAttrVal.Str())
+						directionAttrVal, ok := dp.Attributes().Get("direction")
+						assert.True(t, ok)
+						assert.Equal(t, "receive", directionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.network.errors"], "Found a duplicate in the metrics slice: k8s.node.network.errors")
+						validatedMetrics["k8s.node.network.errors"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Receive and transmit errors of the node, per interface and direction.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.node.network.errors"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("interface")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("direction")
+						assert.False(t, ok)
+					}
+				case "k8s.node.network.io":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.network.io"], "Found a duplicate in the metrics slice: k8s.node.network.io")
+						validatedMetrics["k8s.node.network.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes received and transmitted by the node, per interface and direction.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						interfaceAttrVal, ok := dp.Attributes().Get("interface")
+						assert.True(t, ok)
+						assert.Equal(t, "interface-val", interfaceAttrVal.Str())
+						directionAttrVal, ok := dp.Attributes().Get("direction")
+						assert.True(t, ok)
+						assert.Equal(t, "receive", directionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.network.io"], "Found a duplicate in the metrics slice: k8s.node.network.io")
+						validatedMetrics["k8s.node.network.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes received and transmitted by the node, per interface and direction.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.node.network.io"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("interface")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("direction")
+						assert.False(t, ok)
+					}
+				case "k8s.node.pid.limit":
+					assert.False(t, validatedMetrics["k8s.node.pid.limit"], "Found a duplicate in the metrics slice: k8s.node.pid.limit")
+					validatedMetrics["k8s.node.pid.limit"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Largest number of processes (PIDs) the node allows: the smaller of pid_max and threads-max.", mi.Description())
+					assert.Equal(t, "{pid}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.pid.usage":
+					assert.False(t, validatedMetrics["k8s.node.pid.usage"], "Found a duplicate in the metrics slice: k8s.node.pid.usage")
+					validatedMetrics["k8s.node.pid.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Number of processes (PIDs) running on the node.", mi.Description())
+					assert.Equal(t, "{pid}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.swap.available":
+					assert.False(t, validatedMetrics["k8s.node.swap.available"], "Found a duplicate in the metrics slice: k8s.node.swap.available")
+					validatedMetrics["k8s.node.swap.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Swap space still available to the node before its swap limit.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.swap.usage":
+					assert.False(t, validatedMetrics["k8s.node.swap.usage"], "Found a duplicate in the metrics slice: k8s.node.swap.usage")
+					validatedMetrics["k8s.node.swap.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Swap space in use by the node.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.cpu.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.system_container.cpu.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.system_container.cpu.pressure.avg")
+						validatedMetrics["k8s.node.system_container.cpu.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the system container were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.system_container.cpu.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.system_container.cpu.pressure.avg")
+						validatedMetrics["k8s.node.system_container.cpu.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the system container were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.system_container.cpu.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "k8s.node.system_container.cpu.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.system_container.cpu.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.system_container.cpu.pressure.time")
+						validatedMetrics["k8s.node.system_container.cpu.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the system container were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.system_container.cpu.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.system_container.cpu.pressure.time")
+						validatedMetrics["k8s.node.system_container.cpu.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the system container were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.system_container.cpu.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "k8s.node.system_container.cpu.time":
+					assert.False(t, validatedMetrics["k8s.node.system_container.cpu.time"], "Found a duplicate in the metrics slice: k8s.node.system_container.cpu.time")
+					validatedMetrics["k8s.node.system_container.cpu.time"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Total CPU time consumed by the system container since it started, summed over all cores.", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.node.system_container.cpu.usage":
+					assert.False(t, validatedMetrics["k8s.node.system_container.cpu.usage"], "Found a duplicate in the metrics slice: k8s.node.system_container.cpu.usage")
+					validatedMetrics["k8s.node.system_container.cpu.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "CPU usage of the system container in cores, averaged over the sample window of the source.", mi.Description())
+					assert.Equal(t, "{cpu}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.node.system_container.filesystem.available":
+					assert.False(t, validatedMetrics["k8s.node.system_container.filesystem.available"], "Found a duplicate in the metrics slice: k8s.node.system_container.filesystem.available")
+					validatedMetrics["k8s.node.system_container.filesystem.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes available on the rootfs of the system container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.filesystem.capacity":
+					assert.False(t, validatedMetrics["k8s.node.system_container.filesystem.capacity"], "Found a duplicate in the metrics slice: k8s.node.system_container.filesystem.capacity")
+					validatedMetrics["k8s.node.system_container.filesystem.capacity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total capacity in bytes of the rootfs of the system container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.filesystem.inodes":
+					assert.False(t, validatedMetrics["k8s.node.system_container.filesystem.inodes"], "Found a duplicate in the metrics slice: k8s.node.system_container.filesystem.inodes")
+					validatedMetrics["k8s.node.system_container.filesystem.inodes"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the rootfs of the system container.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.filesystem.inodes.free":
+					assert.False(t, validatedMetrics["k8s.node.system_container.filesystem.inodes.free"], "Found a duplicate in the metrics slice: k8s.node.system_container.filesystem.inodes.free")
+					validatedMetrics["k8s.node.system_container.filesystem.inodes.free"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the rootfs of the system container.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.filesystem.inodes.used":
+					assert.False(t, validatedMetrics["k8s.node.system_container.filesystem.inodes.used"], "Found a duplicate in the metrics slice: k8s.node.system_container.filesystem.inodes.used")
+					validatedMetrics["k8s.node.system_container.filesystem.inodes.used"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Inodes used by the rootfs of the system container.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.filesystem.usage":
+					assert.False(t, validatedMetrics["k8s.node.system_container.filesystem.usage"], "Found a duplicate in the metrics slice: k8s.node.system_container.filesystem.usage")
+					validatedMetrics["k8s.node.system_container.filesystem.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes used by the rootfs of the system container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.io.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.system_container.io.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.system_container.io.pressure.avg")
+						validatedMetrics["k8s.node.system_container.io.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the system container were stalled waiting for IO, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.system_container.io.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.system_container.io.pressure.avg")
+						validatedMetrics["k8s.node.system_container.io.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the system container were stalled waiting for IO, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.system_container.io.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "k8s.node.system_container.io.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.system_container.io.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.system_container.io.pressure.time")
+						validatedMetrics["k8s.node.system_container.io.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the system container were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.system_container.io.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.system_container.io.pressure.time")
+						validatedMetrics["k8s.node.system_container.io.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the system container were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.system_container.io.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "k8s.node.system_container.logs.available":
+					assert.False(t, validatedMetrics["k8s.node.system_container.logs.available"], "Found a duplicate in the metrics slice: k8s.node.system_container.logs.available")
+					validatedMetrics["k8s.node.system_container.logs.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes available on the log files of the system container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.logs.capacity":
+					assert.False(t, validatedMetrics["k8s.node.system_container.logs.capacity"], "Found a duplicate in the metrics slice: k8s.node.system_container.logs.capacity")
+					validatedMetrics["k8s.node.system_container.logs.capacity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total capacity in bytes of the log files of the system container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.logs.inodes":
+					assert.False(t, validatedMetrics["k8s.node.system_container.logs.inodes"], "Found a duplicate in the metrics slice: k8s.node.system_container.logs.inodes")
+					validatedMetrics["k8s.node.system_container.logs.inodes"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the log files of the system container.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.logs.inodes.free":
+					assert.False(t, validatedMetrics["k8s.node.system_container.logs.inodes.free"], "Found a duplicate in the metrics slice: k8s.node.system_container.logs.inodes.free")
+					validatedMetrics["k8s.node.system_container.logs.inodes.free"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the log files of the system container.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.logs.inodes.used":
+					assert.False(t, validatedMetrics["k8s.node.system_container.logs.inodes.used"], "Found a duplicate in the metrics slice: k8s.node.system_container.logs.inodes.used")
+					validatedMetrics["k8s.node.system_container.logs.inodes.used"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Inodes used by the log files of the system container.", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.logs.usage":
+					assert.False(t, validatedMetrics["k8s.node.system_container.logs.usage"], "Found a duplicate in the metrics slice: k8s.node.system_container.logs.usage")
+					validatedMetrics["k8s.node.system_container.logs.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes used by the log files of the system container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.memory.available":
+					assert.False(t, validatedMetrics["k8s.node.system_container.memory.available"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.available")
+					validatedMetrics["k8s.node.system_container.memory.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Memory available to the system container before its limit (limit minus working set); absent when there is no limit.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.memory.major_page_faults":
+					assert.False(t, validatedMetrics["k8s.node.system_container.memory.major_page_faults"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.major_page_faults")
+					validatedMetrics["k8s.node.system_container.memory.major_page_faults"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Cumulative number of major page faults of the system container, as the kernel counts them.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.memory.page_faults":
+					assert.False(t, validatedMetrics["k8s.node.system_container.memory.page_faults"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.page_faults")
+					validatedMetrics["k8s.node.system_container.memory.page_faults"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Cumulative number of page faults of the system container, as the kernel counts them.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.memory.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.system_container.memory.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.pressure.avg")
+						validatedMetrics["k8s.node.system_container.memory.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the system container were stalled waiting for memory, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.system_container.memory.pressure.avg"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.pressure.avg")
+						validatedMetrics["k8s.node.system_container.memory.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the system container were stalled waiting for memory, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.system_container.memory.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "k8s.node.system_container.memory.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.node.system_container.memory.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.pressure.time")
+						validatedMetrics["k8s.node.system_container.memory.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the system container were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.node.system_container.memory.pressure.time"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.pressure.time")
+						validatedMetrics["k8s.node.system_container.memory.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the system container were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.node.system_container.memory.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
+				case "k8s.node.system_container.memory.rss":
+					assert.False(t, validatedMetrics["k8s.node.system_container.memory.rss"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.rss")
+					validatedMetrics["k8s.node.system_container.memory.rss"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Anonymous and swap-cache memory of the system container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.memory.usage":
+					assert.False(t, validatedMetrics["k8s.node.system_container.memory.usage"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.usage")
+					validatedMetrics["k8s.node.system_container.memory.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total memory in use by the system container, page cache included.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.memory.working_set":
+					assert.False(t, validatedMetrics["k8s.node.system_container.memory.working_set"], "Found a duplicate in the metrics slice: k8s.node.system_container.memory.working_set")
+					validatedMetrics["k8s.node.system_container.memory.working_set"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Working set memory of the system container: usage minus inactive file-backed pages.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.swap.available":
+					assert.False(t, validatedMetrics["k8s.node.system_container.swap.available"], "Found a duplicate in the metrics slice: k8s.node.system_container.swap.available")
+					validatedMetrics["k8s.node.system_container.swap.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Swap space still available to the system container before its swap limit.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.system_container.swap.usage":
+					assert.False(t, validatedMetrics["k8s.node.system_container.swap.usage"], "Found a duplicate in the metrics slice: k8s.node.system_container.swap.usage")
+					validatedMetrics["k8s.node.system_container.swap.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Swap space in use by the system container.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.uptime":
+					assert.False(t, validatedMetrics["k8s.node.uptime"], "Found a duplicate in the metrics slice: k8s.node.uptime")
+					validatedMetrics["k8s.node.uptime"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Seconds since the node started, at the scrape time.", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.cpu.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.cpu.pressure.avg"], "Found a duplicate in the metrics slice: k8s.pod.cpu.pressure.avg")
+						validatedMetrics["k8s.pod.cpu.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the pod were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.cpu.pressure.avg"], "Found a duplicate in the metrics slice: k8s.pod.cpu.pressure.avg")
+						validatedMetrics["k8s.pod.cpu.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the pod were stalled waiting for CPU, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.pod.cpu.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.cpu.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.cpu.pressure.time"], "Found a duplicate in the metrics slice: k8s.pod.cpu.pressure.time")
+						validatedMetrics["k8s.pod.cpu.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the pod were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.cpu.pressure.time"], "Found a duplicate in the metrics slice: k8s.pod.cpu.pressure.time")
+						validatedMetrics["k8s.pod.cpu.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the pod were stalled waiting for CPU (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.pod.cpu.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
 				case "k8s.pod.cpu.time":
 					assert.False(t, validatedMetrics["k8s.pod.cpu.time"], "Found a duplicate in the metrics slice: k8s.pod.cpu.time")
 					validatedMetrics["k8s.pod.cpu.time"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Total CPU time consumed by the pod, in seconds.", mi.Description())
+					assert.Equal(t, "Total CPU time consumed by the pod since it started, summed over all cores.", mi.Description())
 					assert.Equal(t, "s", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -267,13 +2619,174 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.cpu.usage"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "CPU usage of the pod in cores, averaged over the runtime's sample window.", mi.Description())
+					assert.Equal(t, "CPU usage of the pod in cores, averaged over the sample window of the source.", mi.Description())
 					assert.Equal(t, "{cpu}", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.pod.filesystem.available":
+					assert.False(t, validatedMetrics["k8s.pod.filesystem.available"], "Found a duplicate in the metrics slice: k8s.pod.filesystem.available")
+					validatedMetrics["k8s.pod.filesystem.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes available on the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.filesystem.capacity":
+					assert.False(t, validatedMetrics["k8s.pod.filesystem.capacity"], "Found a duplicate in the metrics slice: k8s.pod.filesystem.capacity")
+					validatedMetrics["k8s.pod.filesystem.capacity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total capacity in bytes of the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.filesystem.inodes":
+					assert.False(t, validatedMetrics["k8s.pod.filesystem.inodes"], "Found a duplicate in the metrics slice: k8s.pod.filesystem.inodes")
+					validatedMetrics["k8s.pod.filesystem.inodes"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.filesystem.inodes.free":
+					assert.False(t, validatedMetrics["k8s.pod.filesystem.inodes.free"], "Found a duplicate in the metrics slice: k8s.pod.filesystem.inodes.free")
+					validatedMetrics["k8s.pod.filesystem.inodes.free"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.filesystem.inodes.used":
+					assert.False(t, validatedMetrics["k8s.pod.filesystem.inodes.used"], "Found a duplicate in the metrics slice: k8s.pod.filesystem.inodes.used")
+					validatedMetrics["k8s.pod.filesystem.inodes.used"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Inodes used by the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.filesystem.usage":
+					assert.False(t, validatedMetrics["k8s.pod.filesystem.usage"], "Found a duplicate in the metrics slice: k8s.pod.filesystem.usage")
+					validatedMetrics["k8s.pod.filesystem.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes used by the ephemeral storage of the pod (container rootfs and logs plus local ephemeral volumes).", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.io.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.io.pressure.avg"], "Found a duplicate in the metrics slice: k8s.pod.io.pressure.avg")
+						validatedMetrics["k8s.pod.io.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the pod were stalled waiting for IO, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.io.pressure.avg"], "Found a duplicate in the metrics slice: k8s.pod.io.pressure.avg")
+						validatedMetrics["k8s.pod.io.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the pod were stalled waiting for IO, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.pod.io.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.io.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.io.pressure.time"], "Found a duplicate in the metrics slice: k8s.pod.io.pressure.time")
+						validatedMetrics["k8s.pod.io.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the pod were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.io.pressure.time"], "Found a duplicate in the metrics slice: k8s.pod.io.pressure.time")
+						validatedMetrics["k8s.pod.io.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the pod were stalled waiting for IO (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.pod.io.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
 				case "k8s.pod.memory.available":
 					assert.False(t, validatedMetrics["k8s.pod.memory.available"], "Found a duplicate in the metrics slice: k8s.pod.memory.available")
 					validatedMetrics["k8s.pod.memory.available"] = true
@@ -291,7 +2804,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.major_page_faults"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Cumulative number of major page faults of the pod.", mi.Description())
+					assert.Equal(t, "Cumulative number of major page faults of the pod, as the kernel counts them.", mi.Description())
 					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -303,19 +2816,108 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.page_faults"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Cumulative number of page faults of the pod.", mi.Description())
+					assert.Equal(t, "Cumulative number of page faults of the pod, as the kernel counts them.", mi.Description())
 					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.pressure.avg":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.pressure.avg"], "Found a duplicate in the metrics slice: k8s.pod.memory.pressure.avg")
+						validatedMetrics["k8s.pod.memory.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the pod were stalled waiting for memory, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+						pressureWindowAttrVal, ok := dp.Attributes().Get("pressure.window")
+						assert.True(t, ok)
+						assert.Equal(t, "10s", pressureWindowAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.pressure.avg"], "Found a duplicate in the metrics slice: k8s.pod.memory.pressure.avg")
+						validatedMetrics["k8s.pod.memory.pressure.avg"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of wall time tasks of the pod were stalled waiting for memory, as a percentage averaged over the given window, per stall type.", mi.Description())
+						assert.Equal(t, "%", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.pod.memory.pressure.avg"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("pressure.window")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.memory.pressure.time":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.pressure.time"], "Found a duplicate in the metrics slice: k8s.pod.memory.pressure.time")
+						validatedMetrics["k8s.pod.memory.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the pod were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pressureTypeAttrVal, ok := dp.Attributes().Get("pressure.type")
+						assert.True(t, ok)
+						assert.Equal(t, "some", pressureTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.pressure.time"], "Found a duplicate in the metrics slice: k8s.pod.memory.pressure.time")
+						validatedMetrics["k8s.pod.memory.pressure.time"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Total time tasks of the pod were stalled waiting for memory (pressure stall information), cumulative, per stall type (some, full).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["k8s.pod.memory.pressure.time"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("pressure.type")
+						assert.False(t, ok)
+					}
 				case "k8s.pod.memory.rss":
 					assert.False(t, validatedMetrics["k8s.pod.memory.rss"], "Found a duplicate in the metrics slice: k8s.pod.memory.rss")
 					validatedMetrics["k8s.pod.memory.rss"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Anonymous and swap-cache memory of the pod (RSS).", mi.Description())
+					assert.Equal(t, "Anonymous and swap-cache memory of the pod.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -339,8 +2941,230 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.working_set"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Working set memory of the pod (usage minus inactive file-backed pages).", mi.Description())
+					assert.Equal(t, "Working set memory of the pod: usage minus inactive file-backed pages.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.network.errors":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.network.errors"], "Found a duplicate in the metrics slice: k8s.pod.network.errors")
+						validatedMetrics["k8s.pod.network.errors"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Receive and transmit errors of the pod, per interface and direction.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						interfaceAttrVal, ok := dp.Attributes().Get("interface")
+						assert.True(t, ok)
+						assert.Equal(t, "interface-val", interfaceAttrVal.Str())
+						directionAttrVal, ok := dp.Attributes().Get("direction")
+						assert.True(t, ok)
+						assert.Equal(t, "receive", directionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.network.errors"], "Found a duplicate in the metrics slice: k8s.pod.network.errors")
+						validatedMetrics["k8s.pod.network.errors"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Receive and transmit errors of the pod, per interface and direction.", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.network.errors"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("interface")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("direction")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.network.io":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.network.io"], "Found a duplicate in the metrics slice: k8s.pod.network.io")
+						validatedMetrics["k8s.pod.network.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes received and transmitted by the pod, per interface and direction.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						interfaceAttrVal, ok := dp.Attributes().Get("interface")
+						assert.True(t, ok)
+						assert.Equal(t, "interface-val", interfaceAttrVal.Str())
+						directionAttrVal, ok := dp.Attributes().Get("direction")
+						assert.True(t, ok)
+						assert.Equal(t, "receive", directionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.network.io"], "Found a duplicate in the metrics slice: k8s.pod.network.io")
+						validatedMetrics["k8s.pod.network.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes received and transmitted by the pod, per interface and direction.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.network.io"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("interface")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("direction")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.process.count":
+					assert.False(t, validatedMetrics["k8s.pod.process.count"], "Found a duplicate in the metrics slice: k8s.pod.process.count")
+					validatedMetrics["k8s.pod.process.count"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Number of processes running in the pod.", mi.Description())
+					assert.Equal(t, "{process}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.swap.available":
+					assert.False(t, validatedMetrics["k8s.pod.swap.available"], "Found a duplicate in the metrics slice: k8s.pod.swap.available")
+					validatedMetrics["k8s.pod.swap.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Swap space still available to the pod before its swap limit.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.swap.usage":
+					assert.False(t, validatedMetrics["k8s.pod.swap.usage"], "Found a duplicate in the metrics slice: k8s.pod.swap.usage")
+					validatedMetrics["k8s.pod.swap.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Swap space in use by the pod.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.uptime":
+					assert.False(t, validatedMetrics["k8s.pod.uptime"], "Found a duplicate in the metrics slice: k8s.pod.uptime")
+					validatedMetrics["k8s.pod.uptime"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Seconds since the pod started, at the scrape time.", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.volume.usage":
+					assert.False(t, validatedMetrics["k8s.pod.volume.usage"], "Found a duplicate in the metrics slice: k8s.pod.volume.usage")
+					validatedMetrics["k8s.pod.volume.usage"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Bytes used by the volume of the pod.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					assert.False(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.volume.available":
+					assert.False(t, validatedMetrics["k8s.volume.available"], "Found a duplicate in the metrics slice: k8s.volume.available")
+					validatedMetrics["k8s.volume.available"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Bytes available on the volume.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.volume.capacity":
+					assert.False(t, validatedMetrics["k8s.volume.capacity"], "Found a duplicate in the metrics slice: k8s.volume.capacity")
+					validatedMetrics["k8s.volume.capacity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total capacity in bytes of the volume.", mi.Description())
+					assert.Equal(t, "By", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.volume.inodes":
+					assert.False(t, validatedMetrics["k8s.volume.inodes"], "Found a duplicate in the metrics slice: k8s.volume.inodes")
+					validatedMetrics["k8s.volume.inodes"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the filesystem of the volume.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.volume.inodes.free":
+					assert.False(t, validatedMetrics["k8s.volume.inodes.free"], "Found a duplicate in the metrics slice: k8s.volume.inodes.free")
+					validatedMetrics["k8s.volume.inodes.free"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the filesystem of the volume.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.volume.inodes.used":
+					assert.False(t, validatedMetrics["k8s.volume.inodes.used"], "Found a duplicate in the metrics slice: k8s.volume.inodes.used")
+					validatedMetrics["k8s.volume.inodes.used"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Inodes used by the volume; may differ from inodes minus free when the filesystem is shared.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())

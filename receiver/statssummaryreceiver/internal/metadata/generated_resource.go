@@ -35,6 +35,13 @@ func (rb *ResourceBuilder) SetK8sContainerName(val string) {
 	}
 }
 
+// SetK8sContainerRestartCount sets provided value as "k8s.container.restart_count" attribute.
+func (rb *ResourceBuilder) SetK8sContainerRestartCount(val int64) {
+	if rb.config.K8sContainerRestartCount.Enabled {
+		rb.res.Attributes().PutInt("k8s.container.restart_count", val)
+	}
+}
+
 // SetK8sNamespaceName sets provided value as "k8s.namespace.name" attribute.
 func (rb *ResourceBuilder) SetK8sNamespaceName(val string) {
 	if rb.config.K8sNamespaceName.Enabled {
@@ -49,6 +56,20 @@ func (rb *ResourceBuilder) SetK8sNodeName(val string) {
 	}
 }
 
+// SetK8sNodeSystemContainerName sets provided value as "k8s.node.system_container.name" attribute.
+func (rb *ResourceBuilder) SetK8sNodeSystemContainerName(val string) {
+	if rb.config.K8sNodeSystemContainerName.Enabled {
+		rb.res.Attributes().PutStr("k8s.node.system_container.name", val)
+	}
+}
+
+// SetK8sPersistentvolumeclaimName sets provided value as "k8s.persistentvolumeclaim.name" attribute.
+func (rb *ResourceBuilder) SetK8sPersistentvolumeclaimName(val string) {
+	if rb.config.K8sPersistentvolumeclaimName.Enabled {
+		rb.res.Attributes().PutStr("k8s.persistentvolumeclaim.name", val)
+	}
+}
+
 // SetK8sPodName sets provided value as "k8s.pod.name" attribute.
 func (rb *ResourceBuilder) SetK8sPodName(val string) {
 	if rb.config.K8sPodName.Enabled {
@@ -60,6 +81,20 @@ func (rb *ResourceBuilder) SetK8sPodName(val string) {
 func (rb *ResourceBuilder) SetK8sPodUID(val string) {
 	if rb.config.K8sPodUID.Enabled {
 		rb.res.Attributes().PutStr("k8s.pod.uid", val)
+	}
+}
+
+// SetK8sVolumeName sets provided value as "k8s.volume.name" attribute.
+func (rb *ResourceBuilder) SetK8sVolumeName(val string) {
+	if rb.config.K8sVolumeName.Enabled {
+		rb.res.Attributes().PutStr("k8s.volume.name", val)
+	}
+}
+
+// SetK8sVolumeType sets provided value as "k8s.volume.type" attribute.
+func (rb *ResourceBuilder) SetK8sVolumeType(val string) {
+	if rb.config.K8sVolumeType.Enabled {
+		rb.res.Attributes().PutStr("k8s.volume.type", val)
 	}
 }
 

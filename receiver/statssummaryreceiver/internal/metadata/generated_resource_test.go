@@ -15,19 +15,24 @@ func TestResourceBuilder(t *testing.T) {
 			rb := NewResourceBuilder(cfg)
 			rb.SetContainerID("container.id-val")
 			rb.SetK8sContainerName("k8s.container.name-val")
+			rb.SetK8sContainerRestartCount(27)
 			rb.SetK8sNamespaceName("k8s.namespace.name-val")
 			rb.SetK8sNodeName("k8s.node.name-val")
+			rb.SetK8sNodeSystemContainerName("k8s.node.system_container.name-val")
+			rb.SetK8sPersistentvolumeclaimName("k8s.persistentvolumeclaim.name-val")
 			rb.SetK8sPodName("k8s.pod.name-val")
 			rb.SetK8sPodUID("k8s.pod.uid-val")
+			rb.SetK8sVolumeName("k8s.volume.name-val")
+			rb.SetK8sVolumeType("k8s.volume.type-val")
 
 			res := rb.Emit()
 			assert.Equal(t, 0, rb.Emit().Attributes().Len()) // Second call should return empty Resource
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 6, res.Attributes().Len())
+				assert.Equal(t, 11, res.Attributes().Len())
 			case "all_set":
-				assert.Equal(t, 6, res.Attributes().Len())
+				assert.Equal(t, 11, res.Attributes().Len())
 			case "none_set":
 				assert.Equal(t, 0, res.Attributes().Len())
 				return
@@ -44,6 +49,11 @@ func TestResourceBuilder(t *testing.T) {
 			if ok {
 				assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 			}
+			k8sContainerRestartCountAttrVal, ok := res.Attributes().Get("k8s.container.restart_count")
+			assert.True(t, ok)
+			if ok {
+				assert.EqualValues(t, 27, k8sContainerRestartCountAttrVal.Int())
+			}
 			k8sNamespaceNameAttrVal, ok := res.Attributes().Get("k8s.namespace.name")
 			assert.True(t, ok)
 			if ok {
@@ -54,6 +64,16 @@ func TestResourceBuilder(t *testing.T) {
 			if ok {
 				assert.Equal(t, "k8s.node.name-val", k8sNodeNameAttrVal.Str())
 			}
+			k8sNodeSystemContainerNameAttrVal, ok := res.Attributes().Get("k8s.node.system_container.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "k8s.node.system_container.name-val", k8sNodeSystemContainerNameAttrVal.Str())
+			}
+			k8sPersistentvolumeclaimNameAttrVal, ok := res.Attributes().Get("k8s.persistentvolumeclaim.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "k8s.persistentvolumeclaim.name-val", k8sPersistentvolumeclaimNameAttrVal.Str())
+			}
 			k8sPodNameAttrVal, ok := res.Attributes().Get("k8s.pod.name")
 			assert.True(t, ok)
 			if ok {
@@ -63,6 +83,16 @@ func TestResourceBuilder(t *testing.T) {
 			assert.True(t, ok)
 			if ok {
 				assert.Equal(t, "k8s.pod.uid-val", k8sPodUIDAttrVal.Str())
+			}
+			k8sVolumeNameAttrVal, ok := res.Attributes().Get("k8s.volume.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "k8s.volume.name-val", k8sVolumeNameAttrVal.Str())
+			}
+			k8sVolumeTypeAttrVal, ok := res.Attributes().Get("k8s.volume.type")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "k8s.volume.type-val", k8sVolumeTypeAttrVal.Str())
 			}
 		})
 	}
