@@ -17,6 +17,7 @@ import (
 type Config struct {
 	scraperhelper.ControllerConfig `mapstructure:",squash"`
 	metadata.MetricsBuilderConfig  `mapstructure:",squash"`
+	GroupsConfig                   `mapstructure:",squash"`
 
 	// NodeName is written into the Summary and onto every resource as
 	// k8s.node.name. Empty means the K8S_NODE_NAME environment variable, else the
@@ -67,6 +68,9 @@ type CRIConfig struct {
 // Validate checks the configuration; each error names the field at fault.
 func (cfg *Config) Validate() error {
 	var errs []error
+	if err := cfg.GroupsConfig.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.CRI.Endpoint != "" {
 		if _, err := cri.NormalizeEndpoint(cfg.CRI.Endpoint); err != nil {
 			errs = append(errs, fmt.Errorf("cri.endpoint: %w", err))

@@ -36,6 +36,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		ControllerConfig:     cc,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
+		GroupsConfig:         defaultGroupsConfig(),
 		CRI:                  CRIConfig{Timeout: defaultCRITimeout},
 		Server:               defaultServer(),
 		Mode:                 string(summary.ModeAuto),

@@ -86,7 +86,7 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 			StatsPath:  statsPath,
 		}),
 	}))
-	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.settings)
+	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig, s.settings)
 	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: s.scrapeTimeout()})
 	if srvCfg := s.cfg.Server.Get(); srvCfg != nil {
 		maxAge := srvCfg.MaxAge
