@@ -35,6 +35,7 @@ type statsScraper struct {
 	providers *providers // cgroup and host providers (providers.go)
 	assembler *summary.Assembler
 	converter *converter
+	telemetry *scrapeTelemetry
 	failing   bool // the last scrape had a source error
 
 	// stopCtx ends when the receiver shuts down; scrapes derive from it so that
@@ -62,6 +63,9 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 	endpoint, err := s.resolveEndpoint()
 	if err != nil {
 		return err
+	}
+	if s.telemetry, err = newScrapeTelemetry(s.settings.TelemetrySettings); err != nil {
+		return fmt.Errorf("receiver telemetry: %w", err)
 	}
 	grpcCfg := criClientConfig(endpoint)
 	extensions, telemetry := host.GetExtensions(), s.settings.TelemetrySettings
@@ -169,6 +173,7 @@ func resolveNodeName(configured string) (string, error) {
 }
 
 func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
+	started := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.stopCtx, cancel)()
@@ -176,11 +181,13 @@ func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	// and an assembly a request started at this moment is joined, not repeated.
 	snap, err := s.store.Get(ctx, 0)
 	if err != nil {
+		s.telemetry.record(ctx, started, nil)
 		s.noteHealth(err)
 		return pmetric.NewMetrics(), err
 	}
 	a, err := snap.Assembly, snap.Err
-	md := s.converter.convert(a, time.Now())
+	md := s.converter.convert(a, started)
+	s.telemetry.record(ctx, started, err)
 	s.noteHealth(err)
 	if err != nil {
 		// What the healthy sources gave is still emitted.
@@ -212,6 +219,10 @@ func countSourceErrors(err error) int {
 
 func (s *statsScraper) shutdown(ctx context.Context) error {
 	s.cancelScrapes()
+	if s.telemetry != nil {
+		// Kept, not cleared: a scrape cancelled by this shutdown may still record.
+		s.telemetry.shutdown()
+	}
 	var errs []error
 	// The store first: an assembly in flight ends, and so do the requests
 	// waiting for it.

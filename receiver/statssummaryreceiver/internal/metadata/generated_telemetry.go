@@ -68,7 +68,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverStatsSummarySourceErrors, err = builder.meter.Int64Counter(
 		"otelcol_receiver_stats_summary_source_errors",
-		metric.WithDescription("Number of assemblies in which a stats source failed, per source. CRI call durations and errors per RPC come from the gRPC client instrumentation (rpc.client.* metrics with rpc.method). [Development]"),
+		metric.WithDescription("Number of assemblies in which a stats source failed, per source. CRI call durations and errors per RPC come from the gRPC client instrumentation on the same meter (rpc.client.call.duration with rpc.method and rpc.response.status_code). [Development]"),
 		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)

@@ -39,7 +39,7 @@ func AssertEqualReceiverStatsSummaryScrapeDuration(t *testing.T, tt *componentte
 func AssertEqualReceiverStatsSummarySourceErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_stats_summary_source_errors",
-		Description: "Number of assemblies in which a stats source failed, per source. CRI call durations and errors per RPC come from the gRPC client instrumentation (rpc.client.* metrics with rpc.method). [Development]",
+		Description: "Number of assemblies in which a stats source failed, per source. CRI call durations and errors per RPC come from the gRPC client instrumentation on the same meter (rpc.client.call.duration with rpc.method and rpc.response.status_code). [Development]",
 		Unit:        "{error}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
