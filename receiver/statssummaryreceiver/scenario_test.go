@@ -1,0 +1,278 @@
+package statssummaryreceiver
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
+)
+
+// updateGolden rewrites the expected_metrics.yaml files from the current output.
+// Review every diff it makes before committing it.
+var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/scenarios/*/expected_metrics.yaml")
+
+const scenariosDir = "testdata/scenarios"
+
+// scenario is testdata/scenarios/<name>/scenario.yaml: what is fed to the
+// receiver, next to expected_metrics.yaml, what it must emit. Paths are
+// relative to the scenario's folder.
+type scenario struct {
+	// Summary is a kubelet /stats/summary JSON document, converted directly.
+	Summary string `json:"summary"`
+	// Time is the assembly (scrape) time of a Summary scenario.
+	Time time.Time `json:"time"`
+	// Containers gives the runtime identity of a Summary scenario's containers.
+	Containers []struct {
+		PodUID  string `json:"pod_uid"`
+		Name    string `json:"name"`
+		ID      string `json:"id"`
+		Attempt uint32 `json:"attempt"`
+	} `json:"containers"`
+
+	// CRI is the state crifake serves (cri.json), scraped through the receiver.
+	CRI string `json:"cri"`
+	// CRIErrors makes CRI RPCs fail with a gRPC code, by RPC name.
+	CRIErrors map[string]string `json:"cri_errors"`
+	// PartialError: the scrape must return a partial scrape error.
+	PartialError bool `json:"partial_error"`
+
+	// Config is laid over the receiver's default configuration.
+	Config map[string]any `json:"config"`
+}
+
+// TestScenarios runs every folder of testdata/scenarios and compares the
+// output with its expected_metrics.yaml (timestamps aside).
+func TestScenarios(t *testing.T) {
+	dirs, err := os.ReadDir(scenariosDir)
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs)
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			dir := filepath.Join(scenariosDir, d.Name())
+			sc := readScenario(t, dir)
+			cfg := scenarioConfig(t, sc.Config)
+
+			var md pmetric.Metrics
+			switch {
+			case sc.Summary != "" && sc.CRI == "":
+				md = convertSummaryScenario(t, dir, sc, cfg)
+			case sc.CRI != "" && sc.Summary == "":
+				md = scrapeCRIScenario(t, dir, sc, cfg)
+			default:
+				t.Fatalf("%s: scenario.yaml needs exactly one of summary and cri", dir)
+			}
+
+			expectedFile := filepath.Join(dir, "expected_metrics.yaml")
+			if *updateGolden {
+				golden.WriteMetrics(t, expectedFile, md)
+			}
+			expected, err := golden.ReadMetrics(expectedFile)
+			require.NoError(t, err)
+			require.NoError(t, pmetrictest.CompareMetrics(expected, md,
+				pmetrictest.IgnoreTimestamp(),
+				pmetrictest.IgnoreStartTimestamp(),
+				pmetrictest.IgnoreResourceMetricsOrder(),
+				pmetrictest.IgnoreMetricsOrder(),
+				pmetrictest.IgnoreMetricDataPointsOrder()))
+			requireTimestamps(t, md)
+		})
+	}
+}
+
+func readScenario(t *testing.T, dir string) scenario {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "scenario.yaml"))
+	require.NoError(t, err)
+	var sc scenario
+	require.NoError(t, yaml.UnmarshalStrict(raw, &sc), "%s/scenario.yaml", dir)
+	return sc
+}
+
+// scenarioConfig lays overlay over the default configuration, as the collector
+// would, and validates the result.
+func scenarioConfig(t *testing.T, overlay map[string]any) *Config {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	cfg.NodeName = "node-a"
+	require.NoError(t, confmap.NewFromStringMap(overlay).Unmarshal(cfg))
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+func convertSummaryScenario(t *testing.T, dir string, sc scenario, cfg *Config) pmetric.Metrics {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, sc.Summary))
+	require.NoError(t, err)
+	var s statsapi.Summary
+	require.NoError(t, json.Unmarshal(raw, &s))
+	require.False(t, sc.Time.IsZero(), "a Summary scenario needs its scrape time")
+	a := &summary.Assembly{Summary: &s, Time: sc.Time, Containers: map[cri.ContainerKey]cri.ContainerInfo{}}
+	for _, c := range sc.Containers {
+		a.Containers[cri.ContainerKey{PodUID: c.PodUID, Name: c.Name}] = cri.ContainerInfo{ID: c.ID, Attempt: c.Attempt}
+	}
+	conv := newConverter(cfg.MetricsBuilderConfig, cfg.GroupsConfig, receivertest.NewNopSettings(metadata.Type))
+	return conv.convert(a, time.Time{})
+}
+
+func scrapeCRIScenario(t *testing.T, dir string, sc scenario, cfg *Config) pmetric.Metrics {
+	t.Helper()
+	srv := crifake.New(t)
+	srv.SetState(readCRIState(t, filepath.Join(dir, sc.CRI)))
+	for rpc, code := range sc.CRIErrors {
+		var c codes.Code
+		require.NoError(t, c.UnmarshalJSON([]byte(`"`+code+`"`)), "cri_errors %s", rpc)
+		srv.SetError(rpc, status.Error(c, "injected by the scenario"))
+	}
+	cfg.CRI.Endpoint = srv.Endpoint
+	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, s.start(t.Context(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(t.Context())) })
+
+	md, err := s.scrape(t.Context())
+	if sc.PartialError {
+		require.Error(t, err)
+		require.True(t, scrapererror.IsPartialScrapeError(err), "%v", err)
+	} else {
+		require.NoError(t, err)
+	}
+	return md
+}
+
+// criState is cri.json: the CRI messages in their protobuf JSON form.
+type criState struct {
+	Sandboxes       []json.RawMessage `json:"sandboxes"`
+	Containers      []json.RawMessage `json:"containers"`
+	ContainerStats  []json.RawMessage `json:"containerStats"`
+	PodSandboxStats []json.RawMessage `json:"podSandboxStats"`
+	ImageFs         json.RawMessage   `json:"imageFs"`
+}
+
+func readCRIState(t *testing.T, path string) crifake.State {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var in criState
+	require.NoError(t, json.Unmarshal(raw, &in), path)
+	var st crifake.State
+	st.Sandboxes = decodeAll[runtimeapi.PodSandbox](t, in.Sandboxes)
+	st.Containers = decodeAll[runtimeapi.Container](t, in.Containers)
+	st.ContainerStats = decodeAll[runtimeapi.ContainerStats](t, in.ContainerStats)
+	st.PodSandboxStats = decodeAll[runtimeapi.PodSandboxStats](t, in.PodSandboxStats)
+	if len(in.ImageFs) > 0 {
+		st.ImageFs = &runtimeapi.ImageFsInfoResponse{}
+		require.NoError(t, protojson.Unmarshal(in.ImageFs, st.ImageFs))
+	}
+	return st
+}
+
+func decodeAll[T any, P interface {
+	*T
+	proto.Message
+}](t *testing.T, raws []json.RawMessage) []P {
+	t.Helper()
+	out := make([]P, 0, len(raws))
+	for _, raw := range raws {
+		m := P(new(T))
+		require.NoError(t, protojson.Unmarshal(raw, m), "%s", raw)
+		out = append(out, m)
+	}
+	return out
+}
+
+// requireTimestamps checks what the golden comparison ignores: one timestamp
+// for every data point of a scrape, and no zero start timestamp.
+func requireTimestamps(t *testing.T, md pmetric.Metrics) {
+	t.Helper()
+	var scrapeTS uint64
+	forEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
+		if scrapeTS == 0 {
+			scrapeTS = uint64(dp.Timestamp())
+		}
+		require.Equal(t, scrapeTS, uint64(dp.Timestamp()), "%s: timestamp", name)
+		require.NotZero(t, dp.StartTimestamp(), "%s: start timestamp", name)
+		require.LessOrEqual(t, dp.StartTimestamp(), dp.Timestamp(), "%s: start after the scrape", name)
+	})
+}
+
+func forEachNumberPoint(md pmetric.Metrics, fn func(name string, dp pmetric.NumberDataPoint)) {
+	for i := 0; i < md.ResourceMetrics().Len(); i++ {
+		sms := md.ResourceMetrics().At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				m := ms.At(k)
+				var dps pmetric.NumberDataPointSlice
+				switch m.Type() {
+				case pmetric.MetricTypeGauge:
+					dps = m.Gauge().DataPoints()
+				case pmetric.MetricTypeSum:
+					dps = m.Sum().DataPoints()
+				default:
+					continue
+				}
+				for l := 0; l < dps.Len(); l++ {
+					fn(m.Name(), dps.At(l))
+				}
+			}
+		}
+	}
+}
+
+// TestEveryMetricIsProduced converts the full Summary of all_groups with every
+// metric enabled: each metric of the catalogue must appear, so none is declared
+// without a Summary field feeding it.
+func TestEveryMetricIsProduced(t *testing.T) {
+	sc := readScenario(t, filepath.Join(scenariosDir, "all_metrics_enabled"))
+	cfg := scenarioConfig(t, sc.Config)
+	md := convertSummaryScenario(t, filepath.Join(scenariosDir, "all_metrics_enabled"), sc, cfg)
+
+	produced := map[string]bool{}
+	forEachNumberPoint(md, func(name string, _ pmetric.NumberDataPoint) { produced[name] = true })
+	declared := declaredMetrics(t)
+	require.Len(t, declared, 129, "the catalogue changed: update this count and the scenarios")
+	for _, name := range declared {
+		assert.True(t, produced[name], "%s is declared but never produced", name)
+	}
+	assert.Len(t, produced, len(declared))
+}
+
+// declaredMetrics lists the metric names of the generated configuration.
+func declaredMetrics(t *testing.T) []string {
+	t.Helper()
+	typ := reflect.TypeOf(metadata.MetricsConfig{})
+	names := make([]string, 0, typ.NumField())
+	for i := range typ.NumField() {
+		if tag := typ.Field(i).Tag.Get("mapstructure"); tag != "" {
+			names = append(names, tag)
+		}
+	}
+	return names
+}
