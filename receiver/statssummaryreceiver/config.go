@@ -68,7 +68,7 @@ type CRIConfig struct {
 // Validate checks the configuration; each error names the field at fault.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if err := cfg.GroupsConfig.validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if cfg.CRI.Endpoint != "" {

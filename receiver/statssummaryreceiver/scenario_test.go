@@ -92,7 +92,7 @@ func TestScenarios(t *testing.T) {
 
 			expectedFile := filepath.Join(dir, "expected_metrics.yaml")
 			if *updateGolden {
-				golden.WriteMetrics(t, expectedFile, md)
+				require.NoError(t, golden.WriteMetrics(t, expectedFile, md))
 			}
 			expected, err := golden.ReadMetrics(expectedFile)
 			require.NoError(t, err)
