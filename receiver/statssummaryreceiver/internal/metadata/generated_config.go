@@ -3597,16 +3597,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			EnabledAttributes:   []ContainerIoPressureTimeMetricAttributeKey{ContainerIoPressureTimeMetricAttributeKeyPressureType},
 		},
 		ContainerLogsAvailable: ContainerLogsAvailableMetricConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		ContainerLogsCapacity: ContainerLogsCapacityMetricConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		ContainerLogsInodes: ContainerLogsInodesMetricConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		ContainerLogsInodesFree: ContainerLogsInodesFreeMetricConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		ContainerLogsInodesUsed: ContainerLogsInodesUsedMetricConfig{
 			Enabled: true,

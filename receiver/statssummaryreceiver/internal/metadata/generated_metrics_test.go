@@ -152,16 +152,16 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				mb.RecordContainerIoPressureTimeDataPoint(ts, 3, AttributePressureTypeFull)
 			}
-			defaultMetricsCount++
+
 			allMetricsCount++
 			mb.RecordContainerLogsAvailableDataPoint(ts, 1)
-			defaultMetricsCount++
+
 			allMetricsCount++
 			mb.RecordContainerLogsCapacityDataPoint(ts, 1)
-			defaultMetricsCount++
+
 			allMetricsCount++
 			mb.RecordContainerLogsInodesDataPoint(ts, 1)
-			defaultMetricsCount++
+
 			allMetricsCount++
 			mb.RecordContainerLogsInodesFreeDataPoint(ts, 1)
 			defaultMetricsCount++
