@@ -149,7 +149,7 @@ func TestConvertStartTimestamps(t *testing.T) {
 		}},
 	}
 	before := time.Now()
-	conv := newConverter(metadata.NewDefaultMetricsBuilderConfig(), defaultGroupsConfig(), receivertest.NewNopSettings(metadata.Type))
+	conv := newConverter(metadata.NewDefaultMetricsBuilderConfig(), GroupsConfig{MetricGroups: allMetricGroups}, receivertest.NewNopSettings(metadata.Type))
 	md := conv.convert(&summary.Assembly{Summary: &s, Time: scrape}, time.Time{})
 	require.Equal(t, 3, md.ResourceMetrics().Len())
 	for i := 0; i < md.ResourceMetrics().Len(); i++ {

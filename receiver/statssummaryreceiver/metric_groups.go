@@ -10,7 +10,9 @@ import (
 // or left out as a whole.
 type MetricGroup string
 
-// The metric groups; all are collected by default.
+// The metric groups. Node, pod and container are collected by default, as
+// kubeletstats does; volume is opt-in, as there. system_container is collected
+// by default but its metrics are all off by default: enabling one is enough.
 const (
 	NodeMetricGroup            MetricGroup = "node"
 	SystemContainerMetricGroup MetricGroup = "system_container"
@@ -19,15 +21,20 @@ const (
 	VolumeMetricGroup          MetricGroup = "volume"
 )
 
-var allMetricGroups = []MetricGroup{
-	NodeMetricGroup, SystemContainerMetricGroup, PodMetricGroup, ContainerMetricGroup, VolumeMetricGroup,
-}
+var (
+	allMetricGroups = []MetricGroup{
+		NodeMetricGroup, SystemContainerMetricGroup, PodMetricGroup, ContainerMetricGroup, VolumeMetricGroup,
+	}
+	defaultMetricGroups = []MetricGroup{
+		NodeMetricGroup, SystemContainerMetricGroup, PodMetricGroup, ContainerMetricGroup,
+	}
+)
 
 // GroupsConfig selects which objects of the Summary become metrics. It sits in
 // Config next to mdatagen's per-metric and per-resource-attribute switches.
 type GroupsConfig struct {
-	// MetricGroups lists the groups to collect: node, system_container, pod,
-	// container, volume. The default is all of them.
+	// MetricGroups lists the groups to collect among node, system_container,
+	// pod, container and volume. The default is all but volume.
 	MetricGroups []MetricGroup `mapstructure:"metric_groups"`
 	// CollectAllNetworkInterfaces records every interface of the node or of a
 	// pod in k8s.{node,pod}.network.*, not only the default one (the kubelet's
@@ -48,7 +55,7 @@ type NetworkInterfacesConfig struct {
 }
 
 func defaultGroupsConfig() GroupsConfig {
-	return GroupsConfig{MetricGroups: slices.Clone(allMetricGroups)}
+	return GroupsConfig{MetricGroups: slices.Clone(defaultMetricGroups)}
 }
 
 // validate rejects an empty list and unknown or repeated group names.

@@ -17,9 +17,9 @@ func TestMetricGroupsConfig(t *testing.T) {
 		wantErr string
 	}{
 		{
-			name: "default is every group",
+			name: "default is every group but volume, as in kubeletstats",
 			conf: map[string]any{},
-			want: []MetricGroup{"node", "system_container", "pod", "container", "volume"},
+			want: []MetricGroup{"node", "system_container", "pod", "container"},
 		},
 		{
 			name:    "a subset and all pod interfaces",
@@ -63,5 +63,5 @@ func TestDefaultGroupsAreNotShared(t *testing.T) {
 	a, b := defaultGroupsConfig(), defaultGroupsConfig()
 	a.MetricGroups[0] = "changed"
 	assert.Equal(t, NodeMetricGroup, b.MetricGroups[0])
-	assert.Equal(t, NodeMetricGroup, allMetricGroups[0])
+	assert.Equal(t, NodeMetricGroup, defaultMetricGroups[0])
 }
