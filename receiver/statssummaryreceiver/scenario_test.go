@@ -152,6 +152,17 @@ func scrapeCRIScenario(t *testing.T, dir string, sc scenario, cfg *Config) pmetr
 		srv.SetError(rpc, status.Error(c, "injected by the scenario"))
 	}
 	cfg.CRI.Endpoint = srv.Endpoint
+	// Only the runtime feeds a CRI scenario: this machine's cgroups are not
+	// read, and the host's directories are empty ones. The node group and the
+	// filesystem metrics, measured on this machine, are left out below.
+	cfg.Mode = "cri"
+	cfg.Cgroups.Enabled = false
+	cfg.Host.KubeletRootDir = t.TempDir()
+	cfg.CRI.PodLogsDir = t.TempDir()
+	if _, set := sc.Config["metric_groups"]; !set {
+		cfg.MetricGroups = []MetricGroup{PodMetricGroup, ContainerMetricGroup}
+	}
+	disableHostFilesystemMetrics(&cfg.Metrics)
 	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, s.start(t.Context(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(t.Context())) })

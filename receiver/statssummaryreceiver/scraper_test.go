@@ -156,7 +156,26 @@ func newTestConfig(endpoint string) *Config {
 	cfg.NodeName = "node-a"
 	cfg.CRI.Endpoint = endpoint
 	cfg.CollectionInterval = time.Hour // scrapes are driven by the test's ticker
+	// The node and its system containers come from this machine's cgroups and
+	// filesystems: their values are not the fixture's, so these tests leave
+	// them out (the scenarios and nodestats tests cover them).
+	cfg.MetricGroups = []MetricGroup{PodMetricGroup, ContainerMetricGroup}
+	disableHostFilesystemMetrics(&cfg.Metrics)
 	return cfg
+}
+
+// disableHostFilesystemMetrics turns off the pod and container filesystem
+// metrics, whose capacity and usage are measured on this machine's disks (by a
+// background walker), not taken from the CRI fixture.
+func disableHostFilesystemMetrics(m *metadata.MetricsConfig) {
+	m.K8sPodFilesystemAvailable.Enabled = false
+	m.K8sPodFilesystemCapacity.Enabled = false
+	m.K8sPodFilesystemUsage.Enabled = false
+	m.ContainerFilesystemAvailable.Enabled = false
+	m.ContainerFilesystemCapacity.Enabled = false
+	m.ContainerFilesystemUsage.Enabled = false
+	m.ContainerLogsUsage.Enabled = false
+	m.ContainerLogsInodesUsed.Enabled = false
 }
 
 // TestReceiverEndToEnd drives the receiver through its factory against the CRI
