@@ -1,0 +1,125 @@
+// Command devruntime runs a command against a private containerd with a few
+// demo pods, and tears the runtime down when the command ends (Ctrl-C included).
+// `make run` uses it when no container runtime is reachable.
+//
+//	devruntime run -- CMD [ARGS...]   bring up, run CMD with CRI_ENDPOINT set, tear down
+//	devruntime down                   remove the demo instance and stale ones
+//
+// It needs root, and the packages containerdenv.Packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+)
+
+const instance = "demo"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "devruntime: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: devruntime run -- CMD [ARGS...] | devruntime down")
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+	switch args[0] {
+	case "down":
+		if err := containerdenv.CleanupStale(context.Background(), logf); err != nil {
+			return err
+		}
+		return containerdenv.Cleanup(context.Background(), filepath.Join(containerdenv.BaseDir, instance))
+	case "run":
+		if len(args) < 3 || args[1] != "--" {
+			return errors.New("usage: devruntime run -- CMD [ARGS...]")
+		}
+		return runWithRuntime(args[2:], logf)
+	default:
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+// demoPods are a busy container, an idle one, a writer, and two pods with their
+// own network namespaces exchanging traffic with each other only.
+func demoPods(serverIP string) []containerdenv.PodSpec {
+	if serverIP == "" {
+		return []containerdenv.PodSpec{{
+			Name: "net-server", Namespace: "demo",
+			Containers: []containerdenv.ContainerSpec{{Name: "server", Command: "while :; do nc -l -p 8080 >/dev/null; done"}},
+		}}
+	}
+	return []containerdenv.PodSpec{
+		{Name: "busy", Namespace: "demo", HostNetwork: true, Containers: []containerdenv.ContainerSpec{
+			{Name: "spin", Command: "while :; do :; done"},
+			{Name: "idle", Command: "exec sleep 2147483647"},
+		}},
+		{Name: "writer", Namespace: "demo", HostNetwork: true, Containers: []containerdenv.ContainerSpec{
+			{Name: "writer", Command: "head -c 33554432 /dev/zero > /dev/shm/blob; head -c 8388608 /dev/zero > /blob; while :; do echo hello from writer; sleep 5; done"},
+		}},
+		{Name: "net-client", Namespace: "demo", Containers: []containerdenv.ContainerSpec{
+			{Name: "client", Command: "while :; do head -c 1048576 /dev/zero | nc -w 2 " + serverIP + " 8080; sleep 1; done"},
+		}},
+	}
+}
+
+func runWithRuntime(cmdArgs []string, logf func(string, ...any)) (err error) {
+	// Ctrl-C reaches the whole foreground group: the command stops itself; this
+	// process only waits for it and then tears the runtime down.
+	signal.Ignore(syscall.SIGINT)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+
+	began := time.Now()
+	env, err := containerdenv.Start(ctx, containerdenv.Options{Name: instance, Logf: logf})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		logf("devruntime: tearing down %s", env.Dir)
+		if cerr := env.Close(context.Background()); cerr != nil {
+			err = errors.Join(err, cerr)
+		} else {
+			logf("devruntime: runtime removed")
+		}
+	}()
+	server, err := env.RunPod(ctx, demoPods("")[0])
+	if err != nil {
+		return err
+	}
+	for _, spec := range demoPods(server.IP) {
+		if _, err := env.RunPod(ctx, spec); err != nil {
+			return err
+		}
+	}
+	logf("\ndevruntime: private containerd %s with 4 demo pods (namespace demo) ready in %s", env.Endpoint, time.Since(began).Round(time.Millisecond))
+	logf("devruntime: containerd log: %s; pod logs under %s/pods", filepath.Join(env.Dir, "containerd.log"), env.Dir)
+	logf("devruntime: the debug exporter prints each scrape below (DEBUG_VERBOSITY=detailed shows every value); Ctrl-C stops and tears down\n")
+
+	cmd := exec.CommandContext(ctx, cmdArgs[0], cmdArgs[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "CRI_ENDPOINT="+env.Endpoint, "STATSSUMMARY_DEMO_STARTED="+time.Now().UTC().Format(time.RFC3339Nano))
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = 15 * time.Second
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		// Stopped by Ctrl-C: a normal end of the demo.
+		if errors.As(err, &exit) && (exit.ExitCode() == 130 || !exit.Exited()) {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", cmdArgs[0], err)
+	}
+	return nil
+}
