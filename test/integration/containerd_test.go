@@ -1,0 +1,246 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+)
+
+// What the writer container does, so the test knows the bytes it expects.
+const (
+	tmpfsBytes  = 32 << 20 // written to /dev/shm (tmpfs): charged to its memory
+	rootfsBytes = 8 << 20  // written to /blob, in its writable layer
+	logLines    = 2000
+	logLine     = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopq" // 100 bytes
+	printed     = logLines*(len(logLine)+1) + len("ready\n")
+)
+
+var writerCommand = fmt.Sprintf(
+	"head -c %d /dev/zero > /dev/shm/blob && head -c %d /dev/zero > /blob && i=0; while [ $i -lt %d ]; do echo %s; i=$((i+1)); done; echo ready; exec sleep 2147483647",
+	tmpfsBytes, rootfsBytes, logLines, logLine)
+
+func TestMain(m *testing.M) {
+	// The suite needs a real runtime: say so plainly instead of skipping.
+	if err := containerdenv.CheckRoot(); err != nil {
+		fmt.Fprintf(os.Stderr, "integration: FAIL: %v\n", err)
+		os.Exit(1)
+	}
+	if err := containerdenv.CheckTools(); err != nil {
+		fmt.Fprintf(os.Stderr, "integration: FAIL: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// pods is the workload of the suite.
+type pods struct {
+	busy, writer, server, client, doomed *containerdenv.Pod
+}
+
+func startPods(t *testing.T, env *containerdenv.Env) pods {
+	t.Helper()
+	ctx := t.Context()
+	run := func(spec containerdenv.PodSpec) *containerdenv.Pod {
+		t.Helper()
+		p, err := env.RunPod(ctx, spec)
+		require.NoError(t, err)
+		return p
+	}
+	var ps pods
+	ps.busy = run(containerdenv.PodSpec{Name: "busy", Namespace: "it", HostNetwork: true, Containers: []containerdenv.ContainerSpec{
+		{Name: "spin", Command: "while :; do :; done"},
+		{Name: "idle", Command: "exec sleep 2147483647"},
+	}})
+	ps.writer = run(containerdenv.PodSpec{Name: "writer", Namespace: "it", HostNetwork: true, Containers: []containerdenv.ContainerSpec{
+		{Name: "writer", Command: writerCommand},
+	}})
+	ps.server = run(containerdenv.PodSpec{Name: "net-server", Namespace: "it", Containers: []containerdenv.ContainerSpec{
+		{Name: "server", Command: "while :; do nc -l -p 8080 > /dev/null; done"},
+	}})
+	// Traffic goes only from this pod to the server pod, over the instance's bridge.
+	ps.client = run(containerdenv.PodSpec{Name: "net-client", Namespace: "it", Containers: []containerdenv.ContainerSpec{
+		{Name: "client", Command: fmt.Sprintf("while :; do head -c 262144 /dev/zero | nc -w 2 %s 8080; sleep 0.5; done", ps.server.IP)},
+	}})
+	ps.doomed = run(containerdenv.PodSpec{Name: "doomed", Namespace: "it", HostNetwork: true, Containers: []containerdenv.ContainerSpec{
+		{Name: "sleeper", Command: "exec sleep 2147483647"},
+	}})
+	return ps
+}
+
+// TestContainerd runs the receiver against a private containerd with real pods.
+// The subtests run in order on one runtime: some change its state.
+func TestContainerd(t *testing.T) {
+	began := time.Now()
+	name := fmt.Sprintf("it%d", os.Getpid()%1000000)
+	env, err := containerdenv.Start(t.Context(), containerdenv.Options{Name: name, Logf: t.Logf})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		// t.Context is done by now: the teardown has its own bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		assert.NoError(t, env.Close(ctx), "teardown")
+		assertNothingLeft(t, env)
+	})
+	ps := startPods(t, env)
+	t.Logf("runtime and %d pods up in %s", 5, time.Since(began).Round(time.Millisecond))
+
+	c := startCollector(t, env)
+
+	t.Run("identity", func(t *testing.T) {
+		s := c.scrape(t)
+		for _, p := range []*containerdenv.Pod{ps.busy, ps.writer, ps.server, ps.client, ps.doomed} {
+			pod := s[key{p.Spec.Name, ""}]
+			require.NotNil(t, pod.attrs, "pod %s missing (resources: %v)", p.Spec.Name, s.keys())
+			assert.Equal(t, p.UID, pod.attrs["k8s.pod.uid"], p.Spec.Name)
+			assert.Equal(t, "it", pod.attrs["k8s.namespace.name"], p.Spec.Name)
+			assert.Equal(t, nodeName, pod.attrs["k8s.node.name"], p.Spec.Name)
+			for _, ctr := range p.Spec.Containers {
+				r := s[key{p.Spec.Name, ctr.Name}]
+				require.NotNil(t, r.attrs, "container %s/%s missing", p.Spec.Name, ctr.Name)
+				assert.Equal(t, p.ContainerID(ctr.Name), r.attrs["container.id"], "%s/%s", p.Spec.Name, ctr.Name)
+			}
+		}
+		// The sandbox (pause) container is not a container of the pod.
+		assert.Len(t, s, 5+5+1, "5 pods and 6 containers: %v", s.keys())
+	})
+
+	t.Run("cpu", func(t *testing.T) {
+		spin, idle := key{"busy", "spin"}, key{"busy", "idle"}
+		before := cpuNanos(t, ps.busy, "spin")
+		s1 := c.scrape(t)
+		after := cpuNanos(t, ps.busy, "spin")
+		t1 := s1.value(t, spin, "container.cpu.time")
+		assert.GreaterOrEqual(t, t1*1e9, float64(before)*(1-1e-12), "cpu time at the scrape vs cpuacct.usage just before")
+		assert.LessOrEqual(t, t1*1e9, float64(after)*(1+1e-12), "cpu time at the scrape vs cpuacct.usage just after")
+
+		// Let the spinner burn at least 0.3 s of CPU, then scrape again.
+		waitFor(t, "the spinner to use 0.3 s of CPU", time.Minute, func() bool {
+			return cpuNanos(t, ps.busy, "spin") > after+300_000_000
+		})
+		s2 := c.scrape(t)
+		t2 := s2.value(t, spin, "container.cpu.time")
+		assert.Greater(t, t2, t1+0.3, "cpu time grows between scrapes")
+
+		waitFor(t, "the spinner to use 0.3 s more of CPU", time.Minute, func() bool {
+			return cpuNanos(t, ps.busy, "spin") > uint64(t2*1e9)+300_000_000
+		})
+		s3 := c.scrape(t)
+		// A busy loop uses a real share of a core (the machine is shared, so not
+		// a whole one) and never more than the machine has.
+		cores := float64(runtime.NumCPU())
+		usage := s3.value(t, spin, "container.cpu.usage")
+		assert.Greater(t, usage, 0.05, "busy loop usage in cores")
+		assert.LessOrEqual(t, usage, cores*1.05, "busy loop usage in cores")
+		idleUsage := s3.value(t, idle, "container.cpu.usage")
+		assert.GreaterOrEqual(t, idleUsage, 0.0)
+		assert.Less(t, idleUsage, 0.01, "a sleeping container uses next to no CPU")
+		// The pod's CPU covers its containers'.
+		assert.GreaterOrEqual(t, s3.value(t, key{"busy", ""}, "k8s.pod.cpu.time"), s3.value(t, spin, "container.cpu.time"))
+	})
+
+	t.Run("memory", func(t *testing.T) {
+		waitForLog(t, env, ps.writer, "writer", "ready")
+		const tolerance = 1 << 20 // the files are read a moment before and after the scrape
+		dir := ps.writer.CgroupDir("memory", "writer")
+		before := memoryOf(t, dir)
+		s := c.scrape(t)
+		after := memoryOf(t, dir)
+		t.Logf("writer cgroup before %v, after %v", before, after)
+		w := key{"writer", "writer"}
+		ws := s.value(t, w, "container.memory.working_set")
+		assert.GreaterOrEqual(t, ws, float64(tmpfsBytes), "working set holds the tmpfs bytes written")
+		assert.InDelta(t, float64(before.workingSet+after.workingSet)/2, ws, tolerance+absDiff(before.workingSet, after.workingSet), "working set vs the cgroup")
+		usage := s.value(t, w, "container.memory.usage")
+		assert.InDelta(t, float64(before.usage+after.usage)/2, usage, tolerance+absDiff(before.usage, after.usage), "usage vs memory.usage_in_bytes")
+		assert.GreaterOrEqual(t, usage, ws)
+		podWS := s.value(t, key{"writer", ""}, "k8s.pod.memory.working_set")
+		assert.GreaterOrEqual(t, podWS, ws, "pod working set covers its container's")
+	})
+
+	t.Run("restart gets a fresh cpu baseline", func(t *testing.T) {
+		spin := key{"busy", "spin"}
+		s1 := c.scrape(t)
+		oldTime := s1.value(t, spin, "container.cpu.time")
+		oldID := ps.busy.ContainerID("spin")
+		require.NoError(t, env.RestartContainer(t.Context(), ps.busy, "spin"))
+		require.NotEqual(t, oldID, ps.busy.ContainerID("spin"))
+
+		s2 := c.scrape(t)
+		r := s2[spin]
+		require.NotNil(t, r.attrs, "restarted container missing")
+		assert.Equal(t, ps.busy.ContainerID("spin"), r.attrs["container.id"])
+		assert.Less(t, s2.value(t, spin, "container.cpu.time"), oldTime, "the new container's counter starts again")
+		// The first sample of the new container has no rate, or a plausible one —
+		// never one computed across the two containers' counters.
+		cores := float64(runtime.NumCPU())
+		if u, ok := r.values["container.cpu.usage"]; ok {
+			assert.GreaterOrEqual(t, u, 0.0)
+			assert.LessOrEqual(t, u, cores*1.05)
+		}
+		waitFor(t, "the new spinner to use 0.2 s of CPU", time.Minute, func() bool {
+			return cpuNanos(t, ps.busy, "spin") > uint64(s2.value(t, spin, "container.cpu.time")*1e9)+200_000_000
+		})
+		s3 := c.scrape(t)
+		u := s3.value(t, spin, "container.cpu.usage")
+		assert.Greater(t, u, 0.05)
+		assert.LessOrEqual(t, u, cores*1.05)
+	})
+
+	t.Run("a deleted pod disappears", func(t *testing.T) {
+		s1 := c.scrape(t)
+		require.Contains(t, s1, key{"doomed", ""})
+		require.NoError(t, env.RemovePod(t.Context(), ps.doomed))
+		s2 := c.scrape(t)
+		for k := range s2 {
+			assert.NotEqual(t, "doomed", k.pod, "resource %v of the deleted pod", k)
+		}
+		assert.Contains(t, s2, key{"busy", ""}, "the other pods stay")
+	})
+}
+
+// waitForLog polls a container's CRI log until a line ends with want.
+func waitForLog(t *testing.T, env *containerdenv.Env, p *containerdenv.Pod, container, want string) {
+	t.Helper()
+	path := env.LogPath(p, container)
+	waitFor(t, fmt.Sprintf("%q in %s", want, path), time.Minute, func() bool {
+		data, err := os.ReadFile(path)
+		return err == nil && bytes.Contains(data, []byte(" "+want+"\n"))
+	})
+}
+
+func absDiff(a, b uint64) float64 {
+	if a > b {
+		return float64(a - b)
+	}
+	return float64(b - a)
+}
+
+// assertNothingLeft checks that the teardown left no trace of the instance.
+func assertNothingLeft(t *testing.T, env *containerdenv.Env) {
+	t.Helper()
+	_, err := os.Stat(env.Dir)
+	assert.True(t, os.IsNotExist(err), "instance directory %s remains", env.Dir)
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	assert.NotContains(t, string(mounts), env.Dir, "mounts remain under the instance directory")
+	_, err = os.Stat("/sys/class/net/ss-" + env.Name)
+	assert.True(t, os.IsNotExist(err), "bridge ss-%s remains", env.Name)
+	procs, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	for _, d := range procs {
+		data, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(data), env.Socket) {
+			t.Errorf("process %s still refers to %s: %q", d.Name(), env.Socket, data)
+		}
+	}
+}

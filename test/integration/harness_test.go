@@ -1,0 +1,208 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
+)
+
+const nodeName = "integration-node"
+
+// collector is the real receiver, scraping when the test says so.
+type collector struct {
+	sink *consumertest.MetricsSink
+	tick chan time.Time
+}
+
+// startCollector starts the receiver through its public config against env and
+// waits for the scrape it makes at Start.
+func startCollector(t *testing.T, env *containerdenv.Env) *collector {
+	t.Helper()
+	f := statssummaryreceiver.NewFactory()
+	cfg := f.CreateDefaultConfig().(*statssummaryreceiver.Config)
+	cfg.NodeName = nodeName
+	cfg.CRI.Endpoint = env.Endpoint
+	cfg.CRI.Timeout = 10 * time.Second // a shared 2-core machine can be slow
+	cfg.CollectionInterval = time.Hour // scrapes are driven by tick
+	cfg.InitialDelay = 0
+	require.NoError(t, cfg.Validate())
+	set := receivertest.NewNopSettings(f.Type())
+	set.Logger = zaptest.NewLogger(t)
+	c := &collector{sink: new(consumertest.MetricsSink), tick: make(chan time.Time)}
+	r, err := statssummaryreceiver.NewManualMetricsReceiver(cfg, set, c.sink, c.tick)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(t.Context())) })
+	waitFor(t, "the scrape at start", 30*time.Second, func() bool { return c.sink.DataPointCount() > 0 || len(c.sink.AllMetrics()) > 0 })
+	return c
+}
+
+// scrape makes the receiver scrape once and returns what it emitted. Anything
+// read before the call happened before the scrape; anything read after it,
+// after.
+func (c *collector) scrape(t *testing.T) scraped {
+	t.Helper()
+	n := len(c.sink.AllMetrics())
+	select {
+	case c.tick <- time.Now():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the receiver did not take the scrape tick within 30 s")
+	}
+	waitFor(t, "a scrape", 30*time.Second, func() bool { return len(c.sink.AllMetrics()) > n })
+	return index(t, c.sink.AllMetrics()[n])
+}
+
+// key identifies a resource: pod name and container name ("" for the pod).
+type key struct{ pod, container string }
+
+type resource struct {
+	attrs  map[string]string
+	values map[string]float64 // metric name → value, for metrics without attributes
+}
+
+type scraped map[key]resource
+
+// value returns a metric of a resource, failing the test when it is absent.
+func (s scraped) value(t *testing.T, k key, metric string) float64 {
+	t.Helper()
+	r, ok := s[k]
+	require.True(t, ok, "no resource for %v in the scrape (resources: %v)", k, s.keys())
+	v, ok := r.values[metric]
+	require.True(t, ok, "%v has no %s (metrics: %v)", k, metric, r.values)
+	return v
+}
+
+func (s scraped) keys() []key {
+	out := make([]key, 0, len(s))
+	for k := range s {
+		out = append(out, k)
+	}
+	return out
+}
+
+func index(t *testing.T, md pmetric.Metrics) scraped {
+	t.Helper()
+	out := scraped{}
+	for i := 0; i < md.ResourceMetrics().Len(); i++ {
+		rm := md.ResourceMetrics().At(i)
+		attrs := map[string]string{}
+		for k, v := range rm.Resource().Attributes().All() {
+			attrs[k] = v.AsString()
+		}
+		k := key{attrs["k8s.pod.name"], attrs["k8s.container.name"]}
+		r, ok := out[k]
+		if !ok {
+			r = resource{attrs: attrs, values: map[string]float64{}}
+		}
+		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
+			ms := rm.ScopeMetrics().At(j).Metrics()
+			for m := 0; m < ms.Len(); m++ {
+				metric := ms.At(m)
+				var dps pmetric.NumberDataPointSlice
+				switch metric.Type() {
+				case pmetric.MetricTypeGauge:
+					dps = metric.Gauge().DataPoints()
+				case pmetric.MetricTypeSum:
+					dps = metric.Sum().DataPoints()
+				default:
+					continue
+				}
+				for d := 0; d < dps.Len(); d++ {
+					dp := dps.At(d)
+					if dp.Attributes().Len() > 0 {
+						continue
+					}
+					if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+						r.values[metric.Name()] = float64(dp.IntValue())
+					} else {
+						r.values[metric.Name()] = dp.DoubleValue()
+					}
+				}
+			}
+		}
+		out[k] = r
+	}
+	return out
+}
+
+// waitFor polls cond every 50 ms until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("test ended while waiting for %s", what)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// cgroupUint reads a cgroup file holding one number.
+func cgroupUint(t *testing.T, path string) uint64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	v, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	require.NoError(t, err, "parse %s", path)
+	return v
+}
+
+// cgroupStat reads one key of a cgroup v1 memory.stat-like file.
+func cgroupStat(t *testing.T, path, name string) uint64 {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && k == name {
+			n, err := strconv.ParseUint(v, 10, 64)
+			require.NoError(t, err, "parse %s in %s", name, path)
+			return n
+		}
+	}
+	require.NoError(t, sc.Err())
+	t.Fatalf("%s has no %s", path, name)
+	return 0
+}
+
+// cpuNanos is the container's cumulative CPU time from its cpuacct cgroup.
+func cpuNanos(t *testing.T, p *containerdenv.Pod, container string) uint64 {
+	return cgroupUint(t, filepath.Join(p.CgroupDir("cpuacct", container), "cpuacct.usage"))
+}
+
+// memory is a v1 memory cgroup's usage and working set (usage minus inactive
+// file pages, as the kubelet and containerd compute it).
+type memory struct{ usage, workingSet uint64 }
+
+func memoryOf(t *testing.T, dir string) memory {
+	usage := cgroupUint(t, filepath.Join(dir, "memory.usage_in_bytes"))
+	inactive := cgroupStat(t, filepath.Join(dir, "memory.stat"), "total_inactive_file")
+	ws := uint64(0)
+	if usage > inactive {
+		ws = usage - inactive
+	}
+	return memory{usage: usage, workingSet: ws}
+}
+
+func (m memory) String() string { return fmt.Sprintf("usage %d, working set %d", m.usage, m.workingSet) }
