@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -84,14 +85,15 @@ func TestContainerd(t *testing.T) {
 	name := fmt.Sprintf("it%d", os.Getpid()%1000000)
 	env, err := containerdenv.Start(t.Context(), containerdenv.Options{Name: name, Logf: t.Logf})
 	require.NoError(t, err)
+	var ps pods
 	t.Cleanup(func() {
 		// t.Context is done by now: the teardown has its own bound.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		assert.NoError(t, env.Close(ctx), "teardown")
-		assertNothingLeft(t, env)
+		assertNothingLeft(t, env, ps)
 	})
-	ps := startPods(t, env)
+	ps = startPods(t, env)
 	t.Logf("runtime and %d pods up in %s", 5, time.Since(began).Round(time.Millisecond))
 
 	c := startCollector(t, env)
@@ -130,6 +132,7 @@ func TestContainerd(t *testing.T) {
 		s2 := c.scrape(t)
 		t2 := s2.value(t, spin, "container.cpu.time")
 		assert.Greater(t, t2, t1+0.3, "cpu time grows between scrapes")
+		t.Logf("spin cpu time %.3f s in [%d, %d] ns, then %.3f s", t1, before, after, t2)
 
 		waitFor(t, "the spinner to use 0.3 s more of CPU", time.Minute, func() bool {
 			return cpuNanos(t, ps.busy, "spin") > uint64(t2*1e9)+300_000_000
@@ -142,6 +145,7 @@ func TestContainerd(t *testing.T) {
 		assert.Greater(t, usage, 0.05, "busy loop usage in cores")
 		assert.LessOrEqual(t, usage, cores*1.05, "busy loop usage in cores")
 		idleUsage := s3.value(t, idle, "container.cpu.usage")
+		t.Logf("usage: spin %.3f cores, idle %.6f cores (%v cpus)", usage, idleUsage, cores)
 		assert.GreaterOrEqual(t, idleUsage, 0.0)
 		assert.Less(t, idleUsage, 0.01, "a sleeping container uses next to no CPU")
 		// The pod's CPU covers its containers'.
@@ -163,6 +167,7 @@ func TestContainerd(t *testing.T) {
 		usage := s.value(t, w, "container.memory.usage")
 		assert.InDelta(t, float64(before.usage+after.usage)/2, usage, tolerance+absDiff(before.usage, after.usage), "usage vs memory.usage_in_bytes")
 		assert.GreaterOrEqual(t, usage, ws)
+		t.Logf("writer working set %.0f, usage %.0f", ws, usage)
 		podWS := s.value(t, key{"writer", ""}, "k8s.pod.memory.working_set")
 		assert.GreaterOrEqual(t, podWS, ws, "pod working set covers its container's")
 	})
@@ -179,7 +184,9 @@ func TestContainerd(t *testing.T) {
 		r := s2[spin]
 		require.NotNil(t, r.attrs, "restarted container missing")
 		assert.Equal(t, ps.busy.ContainerID("spin"), r.attrs["container.id"])
-		assert.Less(t, s2.value(t, spin, "container.cpu.time"), oldTime, "the new container's counter starts again")
+		newTime := s2.value(t, spin, "container.cpu.time")
+		assert.Less(t, newTime, oldTime, "the new container's counter starts again")
+		t.Logf("spin cpu time %.3f s before the restart, %.3f s after; usage on the first sample: %v", oldTime, newTime, r.values["container.cpu.usage"])
 		// The first sample of the new container has no rate, or a plausible one —
 		// never one computed across the two containers' counters.
 		cores := float64(runtime.NumCPU())
@@ -226,8 +233,16 @@ func absDiff(a, b uint64) float64 {
 }
 
 // assertNothingLeft checks that the teardown left no trace of the instance.
-func assertNothingLeft(t *testing.T, env *containerdenv.Env) {
+func assertNothingLeft(t *testing.T, env *containerdenv.Env, ps pods) {
 	t.Helper()
+	for _, p := range []*containerdenv.Pod{ps.busy, ps.writer, ps.server, ps.client, ps.doomed} {
+		if p == nil {
+			continue
+		}
+		dirs, err := filepath.Glob("/sys/fs/cgroup/*/kubepods/besteffort/pod" + p.UID)
+		require.NoError(t, err)
+		assert.Empty(t, dirs, "cgroups of pod %s remain", p.Spec.Name)
+	}
 	_, err := os.Stat(env.Dir)
 	assert.True(t, os.IsNotExist(err), "instance directory %s remains", env.Dir)
 	mounts, err := os.ReadFile("/proc/self/mountinfo")

@@ -205,4 +205,6 @@ func memoryOf(t *testing.T, dir string) memory {
 	return memory{usage: usage, workingSet: ws}
 }
 
-func (m memory) String() string { return fmt.Sprintf("usage %d, working set %d", m.usage, m.workingSet) }
+func (m memory) String() string {
+	return fmt.Sprintf("usage %d, working set %d", m.usage, m.workingSet)
+}
