@@ -12,7 +12,7 @@ LINT_MOD   := tools/lint/go.mod
 RECEIVER   := receiver/statssummaryreceiver
 PKGS       := ./...
 
-.PHONY: all generate check-generate build run test test-unit lint fmt vet tidy bench clean
+.PHONY: all generate check-generate build run test test-integration runtime-down test-unit lint fmt vet tidy bench clean
 
 all: build
 
@@ -30,13 +30,27 @@ build:
 	@mkdir -p $(BUILD_DIR)
 	$(GO) tool -modfile=$(TOOLS_MOD) builder --config builder-config.yaml
 
-## run: build and run the collector with the default config (CRI_ENDPOINT picks the runtime)
+## run: build and run the collector with the default config. CRI_ENDPOINT picks the
+## runtime; without it and without a runtime socket, a private containerd with demo
+## pods is brought up (root; packages installed if missing) and torn down on Ctrl-C.
 run: build
-	$(COLLECTOR) --config $(CONFIG)
+	@hack/run.sh $(COLLECTOR) $(CONFIG)
 
-## test: the whole suite with the race detector
+## test: the whole suite with the race detector, including the integration suite
+## against a private containerd (test/integration: needs root; installs the runtime
+## packages when they are missing)
 test:
+	@hack/install-runtime.sh
 	$(GO) test -race -count=1 $(PKGS)
+
+## test-integration: only the integration suite, verbose (root)
+test-integration:
+	@hack/install-runtime.sh
+	$(GO) test -race -count=1 -v ./test/integration/
+
+## runtime-down: remove the demo runtime of `make run` and any instance whose owner died
+runtime-down:
+	$(GO) run ./hack/devruntime down
 
 ## lint: golangci-lint (pinned in tools/lint)
 lint:

@@ -110,7 +110,7 @@ func runWithRuntime(cmdArgs []string, logf func(string, ...any)) (err error) {
 
 	cmd := exec.CommandContext(ctx, cmdArgs[0], cmdArgs[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), "CRI_ENDPOINT="+env.Endpoint, "STATSSUMMARY_DEMO_STARTED="+time.Now().UTC().Format(time.RFC3339Nano))
+	cmd.Env = append(os.Environ(), "CRI_ENDPOINT="+env.Endpoint)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = 15 * time.Second
 	if err := cmd.Run(); err != nil {

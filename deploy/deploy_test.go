@@ -1,0 +1,231 @@
+package deploy
+
+import (
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/otelcol/otelcoltest"
+	"go.opentelemetry.io/collector/pipeline"
+	"go.opentelemetry.io/collector/processor/batchprocessor"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+
+	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
+)
+
+// manifests are the objects of every *.yaml file here, each decoded strictly
+// (an unknown or duplicated field fails) into its API type.
+type manifests struct {
+	daemonSets      []*appsv1.DaemonSet
+	configMaps      []*corev1.ConfigMap
+	serviceAccounts []*corev1.ServiceAccount
+}
+
+var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)
+
+func load(t *testing.T) manifests {
+	t.Helper()
+	files, err := filepath.Glob("*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	var m manifests
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for i, doc := range docSeparator.Split(string(data), -1) {
+			if strings.TrimSpace(stripComments(doc)) == "" {
+				continue
+			}
+			var tm metav1.TypeMeta
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &tm), "%s document %d", f, i)
+			var obj any
+			switch tm.APIVersion + "/" + tm.Kind {
+			case "apps/v1/DaemonSet":
+				ds := &appsv1.DaemonSet{}
+				m.daemonSets, obj = append(m.daemonSets, ds), ds
+			case "v1/ConfigMap":
+				cm := &corev1.ConfigMap{}
+				m.configMaps, obj = append(m.configMaps, cm), cm
+			case "v1/ServiceAccount":
+				sa := &corev1.ServiceAccount{}
+				m.serviceAccounts, obj = append(m.serviceAccounts, sa), sa
+			default:
+				t.Fatalf("%s document %d: unexpected kind %s %s", f, i, tm.APIVersion, tm.Kind)
+			}
+			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), obj), "%s document %d (%s)", f, i, tm.Kind)
+		}
+	}
+	return m
+}
+
+func stripComments(doc string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestManifests(t *testing.T) {
+	m := load(t)
+	require.Len(t, m.daemonSets, 1)
+	require.Len(t, m.configMaps, 1)
+	require.Len(t, m.serviceAccounts, 1)
+	ds, cm, sa := m.daemonSets[0], m.configMaps[0], m.serviceAccounts[0]
+
+	t.Run("one namespace", func(t *testing.T) {
+		assert.NotEmpty(t, ds.Namespace)
+		assert.Equal(t, ds.Namespace, cm.Namespace)
+		assert.Equal(t, ds.Namespace, sa.Namespace)
+	})
+
+	spec := ds.Spec.Template.Spec
+	require.Len(t, spec.Containers, 1)
+	ctr := spec.Containers[0]
+
+	t.Run("selector matches the pod template", func(t *testing.T) {
+		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
+		require.NoError(t, err)
+		assert.False(t, sel.Empty())
+		assert.True(t, sel.Matches(labels.Set(ds.Spec.Template.Labels)))
+	})
+
+	t.Run("no API access", func(t *testing.T) {
+		assert.Equal(t, sa.Name, spec.ServiceAccountName)
+		require.NotNil(t, spec.AutomountServiceAccountToken)
+		assert.False(t, *spec.AutomountServiceAccountToken)
+	})
+
+	t.Run("node name from the downward API", func(t *testing.T) {
+		env := envByName(ctr.Env)
+		nodeName, ok := env["K8S_NODE_NAME"]
+		require.True(t, ok)
+		require.NotNil(t, nodeName.ValueFrom)
+		require.NotNil(t, nodeName.ValueFrom.FieldRef)
+		assert.Equal(t, "spec.nodeName", nodeName.ValueFrom.FieldRef.FieldPath)
+	})
+
+	volumes := map[string]corev1.Volume{}
+	for _, v := range spec.Volumes {
+		volumes[v.Name] = v
+	}
+
+	t.Run("host paths read-only", func(t *testing.T) {
+		want := map[string]bool{"/run/containerd": false, "/sys/fs/cgroup": false, "/var/lib/kubelet/pods": false, "/var/log/pods": false}
+		for _, vm := range ctr.VolumeMounts {
+			assert.True(t, vm.ReadOnly, "volume mount %s must be read-only", vm.Name)
+			v, ok := volumes[vm.Name]
+			require.True(t, ok, "volume mount %s has no volume", vm.Name)
+			if v.HostPath == nil {
+				continue
+			}
+			_, expected := want[v.HostPath.Path]
+			assert.True(t, expected, "unexpected host path %s", v.HostPath.Path)
+			assert.Equal(t, v.HostPath.Path, vm.MountPath, "host path %s mounted where the receiver expects it", v.HostPath.Path)
+			want[v.HostPath.Path] = true
+		}
+		for p, mounted := range want {
+			assert.True(t, mounted, "host path %s not mounted", p)
+		}
+		require.NotNil(t, ctr.SecurityContext)
+		require.NotNil(t, ctr.SecurityContext.ReadOnlyRootFilesystem)
+		assert.True(t, *ctr.SecurityContext.ReadOnlyRootFilesystem)
+		require.NotNil(t, ctr.SecurityContext.AllowPrivilegeEscalation)
+		assert.False(t, *ctr.SecurityContext.AllowPrivilegeEscalation)
+	})
+
+	t.Run("collector config from the ConfigMap", func(t *testing.T) {
+		configPath := flagValue(ctr.Args, "--config")
+		require.NotEmpty(t, configPath, "container args %v have no --config", ctr.Args)
+		var mountPath string
+		for _, vm := range ctr.VolumeMounts {
+			if v := volumes[vm.Name]; v.ConfigMap != nil && v.ConfigMap.Name == cm.Name {
+				mountPath = vm.MountPath
+			}
+		}
+		require.NotEmpty(t, mountPath, "ConfigMap %s is not mounted", cm.Name)
+		require.Equal(t, mountPath, path.Dir(configPath))
+		data, ok := cm.Data[path.Base(configPath)]
+		require.True(t, ok, "ConfigMap %s has no key %s", cm.Name, path.Base(configPath))
+
+		// The environment the DaemonSet gives, as the collector would see it.
+		for name, e := range envByName(ctr.Env) {
+			if e.ValueFrom != nil {
+				t.Setenv(name, "node-from-downward-api")
+			} else {
+				t.Setenv(name, e.Value)
+			}
+		}
+		cfg := loadCollectorConfig(t, data)
+		rcfg, ok := cfg.Receivers[component.MustNewID("stats_summary")].(*statssummaryreceiver.Config)
+		require.True(t, ok, "stats_summary receiver configured")
+		assert.Equal(t, "node-from-downward-api", rcfg.NodeName)
+		endpoint, err := cri.NormalizeEndpoint(rcfg.CRI.Endpoint)
+		require.NoError(t, err)
+		socketDir := path.Dir(cri.SocketPath(endpoint))
+		assert.True(t, mountedReadOnly(ctr, socketDir), "CRI socket directory %s is mounted into the container", socketDir)
+		require.Contains(t, cfg.Exporters, component.MustNewID("otlp"))
+		assert.Contains(t, cfg.Service.Pipelines, pipeline.NewID(pipeline.SignalMetrics))
+	})
+}
+
+func loadCollectorConfig(t *testing.T, data string) *otelcol.Config {
+	t.Helper()
+	factories, err := otelcoltest.NopFactories()
+	require.NoError(t, err)
+	factories.Receivers, err = otelcol.MakeFactoryMap(statssummaryreceiver.NewFactory())
+	require.NoError(t, err)
+	factories.Processors, err = otelcol.MakeFactoryMap(batchprocessor.NewFactory())
+	require.NoError(t, err)
+	factories.Exporters, err = otelcol.MakeFactoryMap(otlpexporter.NewFactory())
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "collector.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(data), 0o600))
+	cfg, err := otelcoltest.LoadConfigAndValidate(file, factories)
+	require.NoError(t, err)
+	return cfg
+}
+
+func mountedReadOnly(ctr corev1.Container, dir string) bool {
+	for _, vm := range ctr.VolumeMounts {
+		if vm.MountPath == dir && vm.ReadOnly {
+			return true
+		}
+	}
+	return false
+}
+
+func envByName(env []corev1.EnvVar) map[string]corev1.EnvVar {
+	out := map[string]corev1.EnvVar{}
+	for _, e := range env {
+		out[e.Name] = e
+	}
+	return out
+}
+
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
