@@ -105,7 +105,7 @@ func runWithRuntime(cmdArgs []string, logf func(string, ...any)) (err error) {
 		}
 	}
 	logf("\ndevruntime: private containerd %s with 4 demo pods (namespace demo) ready in %s", env.Endpoint, time.Since(began).Round(time.Millisecond))
-	logf("devruntime: containerd log: %s; pod logs under %s/pods", filepath.Join(env.Dir, "containerd.log"), env.Dir)
+	logf("devruntime: containerd log: %s; pod logs: %s/demo_*", filepath.Join(env.Dir, "containerd.log"), containerdenv.PodLogsDir)
 	logf("devruntime: the debug exporter prints each scrape below (DEBUG_VERBOSITY=detailed shows every value); Ctrl-C stops and tears down\n")
 
 	cmd := exec.CommandContext(ctx, cmdArgs[0], cmdArgs[1:]...)

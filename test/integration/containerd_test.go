@@ -101,23 +101,30 @@ func TestContainerd(t *testing.T) {
 	t.Run("identity", func(t *testing.T) {
 		s := c.scrape(t)
 		for _, p := range []*containerdenv.Pod{ps.busy, ps.writer, ps.server, ps.client, ps.doomed} {
-			pod := s[key{p.Spec.Name, ""}]
+			pod := s[key{pod: p.Spec.Name}]
 			require.NotNil(t, pod.attrs, "pod %s missing (resources: %v)", p.Spec.Name, s.keys())
 			assert.Equal(t, p.UID, pod.attrs["k8s.pod.uid"], p.Spec.Name)
 			assert.Equal(t, "it", pod.attrs["k8s.namespace.name"], p.Spec.Name)
 			assert.Equal(t, nodeName, pod.attrs["k8s.node.name"], p.Spec.Name)
 			for _, ctr := range p.Spec.Containers {
-				r := s[key{p.Spec.Name, ctr.Name}]
+				r := s[key{pod: p.Spec.Name, container: ctr.Name}]
 				require.NotNil(t, r.attrs, "container %s/%s missing", p.Spec.Name, ctr.Name)
 				assert.Equal(t, p.ContainerID(ctr.Name), r.attrs["container.id"], "%s/%s", p.Spec.Name, ctr.Name)
 			}
 		}
 		// The sandbox (pause) container is not a container of the pod.
-		assert.Len(t, s, 5+5+1, "5 pods and 6 containers: %v", s.keys())
+		var podResources []key
+		for k := range s {
+			if k.pod != "" {
+				podResources = append(podResources, k)
+			}
+		}
+		assert.Len(t, podResources, 5+6, "5 pods and 6 containers: %v", podResources)
 	})
 
 	t.Run("cpu", func(t *testing.T) {
-		spin, idle := key{"busy", "spin"}, key{"busy", "idle"}
+		spin, idle := key{pod: "busy", container: "spin"}, key{pod: "busy", container: "idle"}
+		c.waitGap(t, rateGap)
 		before := cpuNanos(t, ps.busy, "spin")
 		s1 := c.scrape(t)
 		after := cpuNanos(t, ps.busy, "spin")
@@ -129,7 +136,10 @@ func TestContainerd(t *testing.T) {
 		waitFor(t, "the spinner to use 0.3 s of CPU", time.Minute, func() bool {
 			return cpuNanos(t, ps.busy, "spin") > after+300_000_000
 		})
+		c.waitGap(t, rateGap)
+		b2 := sampleCPU(t, ps.busy, "spin")
 		s2 := c.scrape(t)
+		a2 := sampleCPU(t, ps.busy, "spin")
 		t2 := s2.value(t, spin, "container.cpu.time")
 		assert.Greater(t, t2, t1+0.3, "cpu time grows between scrapes")
 		t.Logf("spin cpu time %.3f s in [%d, %d] ns, then %.3f s", t1, before, after, t2)
@@ -137,11 +147,21 @@ func TestContainerd(t *testing.T) {
 		waitFor(t, "the spinner to use 0.3 s more of CPU", time.Minute, func() bool {
 			return cpuNanos(t, ps.busy, "spin") > uint64(t2*1e9)+300_000_000
 		})
+		c.waitGap(t, rateGap)
+		b3 := sampleCPU(t, ps.busy, "spin")
 		s3 := c.scrape(t)
+		a3 := sampleCPU(t, ps.busy, "spin")
 		// A busy loop uses a real share of a core (the machine is shared, so not
 		// a whole one) and never more than the machine has.
 		cores := float64(runtime.NumCPU())
 		usage := s3.value(t, spin, "container.cpu.usage")
+		// The rate between the two scrapes' samples lies between what the cgroup
+		// says over the shortest and the longest windows that contain them.
+		lo := float64(b3.nanos-a2.nanos) / a3.at.Sub(b2.at).Seconds() / 1e9
+		hi := float64(a3.nanos-b2.nanos) / b3.at.Sub(a2.at).Seconds() / 1e9
+		assert.GreaterOrEqual(t, usage, lo*0.99, "usage vs the cgroup's rate between the scrapes")
+		assert.LessOrEqual(t, usage, hi*1.01, "usage vs the cgroup's rate between the scrapes")
+		t.Logf("spin usage %.3f cores; the cgroup says [%.3f, %.3f]", usage, lo, hi)
 		assert.Greater(t, usage, 0.05, "busy loop usage in cores")
 		assert.LessOrEqual(t, usage, cores*1.05, "busy loop usage in cores")
 		idleUsage := s3.value(t, idle, "container.cpu.usage")
@@ -149,7 +169,7 @@ func TestContainerd(t *testing.T) {
 		assert.GreaterOrEqual(t, idleUsage, 0.0)
 		assert.Less(t, idleUsage, 0.01, "a sleeping container uses next to no CPU")
 		// The pod's CPU covers its containers'.
-		assert.GreaterOrEqual(t, s3.value(t, key{"busy", ""}, "k8s.pod.cpu.time"), s3.value(t, spin, "container.cpu.time"))
+		assert.GreaterOrEqual(t, s3.value(t, key{pod: "busy"}, "k8s.pod.cpu.time"), s3.value(t, spin, "container.cpu.time"))
 	})
 
 	t.Run("memory", func(t *testing.T) {
@@ -160,7 +180,7 @@ func TestContainerd(t *testing.T) {
 		s := c.scrape(t)
 		after := memoryOf(t, dir)
 		t.Logf("writer cgroup before %v, after %v", before, after)
-		w := key{"writer", "writer"}
+		w := key{pod: "writer", container: "writer"}
 		ws := s.value(t, w, "container.memory.working_set")
 		assert.GreaterOrEqual(t, ws, float64(tmpfsBytes), "working set holds the tmpfs bytes written")
 		assert.InDelta(t, float64(before.workingSet+after.workingSet)/2, ws, tolerance+absDiff(before.workingSet, after.workingSet), "working set vs the cgroup")
@@ -168,12 +188,12 @@ func TestContainerd(t *testing.T) {
 		assert.InDelta(t, float64(before.usage+after.usage)/2, usage, tolerance+absDiff(before.usage, after.usage), "usage vs memory.usage_in_bytes")
 		assert.GreaterOrEqual(t, usage, ws)
 		t.Logf("writer working set %.0f, usage %.0f", ws, usage)
-		podWS := s.value(t, key{"writer", ""}, "k8s.pod.memory.working_set")
+		podWS := s.value(t, key{pod: "writer"}, "k8s.pod.memory.working_set")
 		assert.GreaterOrEqual(t, podWS, ws, "pod working set covers its container's")
 	})
 
 	t.Run("restart gets a fresh cpu baseline", func(t *testing.T) {
-		spin := key{"busy", "spin"}
+		spin := key{pod: "busy", container: "spin"}
 		s1 := c.scrape(t)
 		oldTime := s1.value(t, spin, "container.cpu.time")
 		oldID := ps.busy.ContainerID("spin")
@@ -197,6 +217,7 @@ func TestContainerd(t *testing.T) {
 		waitFor(t, "the new spinner to use 0.2 s of CPU", time.Minute, func() bool {
 			return cpuNanos(t, ps.busy, "spin") > uint64(s2.value(t, spin, "container.cpu.time")*1e9)+200_000_000
 		})
+		c.waitGap(t, rateGap)
 		s3 := c.scrape(t)
 		u := s3.value(t, spin, "container.cpu.usage")
 		assert.Greater(t, u, 0.05)
@@ -205,13 +226,13 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("a deleted pod disappears", func(t *testing.T) {
 		s1 := c.scrape(t)
-		require.Contains(t, s1, key{"doomed", ""})
+		require.Contains(t, s1, key{pod: "doomed"})
 		require.NoError(t, env.RemovePod(t.Context(), ps.doomed))
 		s2 := c.scrape(t)
 		for k := range s2 {
 			assert.NotEqual(t, "doomed", k.pod, "resource %v of the deleted pod", k)
 		}
-		assert.Contains(t, s2, key{"busy", ""}, "the other pods stay")
+		assert.Contains(t, s2, key{pod: "busy"}, "the other pods stay")
 	})
 }
 
@@ -242,6 +263,8 @@ func assertNothingLeft(t *testing.T, env *containerdenv.Env, ps pods) {
 		dirs, err := filepath.Glob("/sys/fs/cgroup/*/kubepods/besteffort/pod" + p.UID)
 		require.NoError(t, err)
 		assert.Empty(t, dirs, "cgroups of pod %s remain", p.Spec.Name)
+		_, err = os.Stat(env.LogDir(p))
+		assert.True(t, os.IsNotExist(err), "log directory of pod %s remains", p.Spec.Name)
 	}
 	_, err := os.Stat(env.Dir)
 	assert.True(t, os.IsNotExist(err), "instance directory %s remains", env.Dir)

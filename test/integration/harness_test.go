@@ -2,9 +2,11 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,12 +23,27 @@ import (
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
 )
 
-const nodeName = "integration-node"
+const (
+	nodeName           = "integration-node"
+	collectionInterval = 5 * time.Second
+)
 
 // collector is the real receiver, scraping when the test says so.
 type collector struct {
 	sink *consumertest.MetricsSink
 	tick chan time.Time
+	last time.Time // when the last scrape was asked for
+}
+
+// rateGap is the least time between two scrapes whose CPU rate the tests read:
+// a rate measured over a shorter window is not one (the provider keeps the
+// previous rate, or none, for samples closer than a second).
+const rateGap = 2 * time.Second
+
+// waitGap waits until at least gap has passed since the last scrape.
+func (c *collector) waitGap(t *testing.T, gap time.Duration) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%s since the last scrape", gap), gap+time.Second, func() bool { return time.Since(c.last) >= gap })
 }
 
 // startCollector starts the receiver through its public config against env and
@@ -37,8 +54,10 @@ func startCollector(t *testing.T, env *containerdenv.Env) *collector {
 	cfg := f.CreateDefaultConfig().(*statssummaryreceiver.Config)
 	cfg.NodeName = nodeName
 	cfg.CRI.Endpoint = env.Endpoint
-	cfg.CRI.Timeout = 10 * time.Second // a shared 2-core machine can be slow
-	cfg.CollectionInterval = time.Hour // scrapes are driven by tick
+	// Scrapes are driven by tick; the interval still paces what providers
+	// refresh in the background (cgroup housekeeping, disk usage walks).
+	cfg.CollectionInterval = collectionInterval
+	cfg.CRI.Timeout = collectionInterval // a shared 2-core machine can be slow
 	cfg.InitialDelay = 0
 	require.NoError(t, cfg.Validate())
 	set := receivertest.NewNopSettings(f.Type())
@@ -47,8 +66,14 @@ func startCollector(t *testing.T, env *containerdenv.Env) *collector {
 	r, err := statssummaryreceiver.NewManualMetricsReceiver(cfg, set, c.sink, c.tick)
 	require.NoError(t, err)
 	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, r.Shutdown(t.Context())) })
-	waitFor(t, "the scrape at start", 30*time.Second, func() bool { return c.sink.DataPointCount() > 0 || len(c.sink.AllMetrics()) > 0 })
+	t.Cleanup(func() {
+		// t.Context is done when cleanups run: shutdown gets its own bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, r.Shutdown(ctx))
+	})
+	c.last = time.Now()
+	waitFor(t, "the scrape at start", 30*time.Second, func() bool { return len(c.sink.AllMetrics()) > 0 })
 	return c
 }
 
@@ -58,8 +83,9 @@ func startCollector(t *testing.T, env *containerdenv.Env) *collector {
 func (c *collector) scrape(t *testing.T) scraped {
 	t.Helper()
 	n := len(c.sink.AllMetrics())
+	c.last = time.Now()
 	select {
-	case c.tick <- time.Now():
+	case c.tick <- c.last:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the receiver did not take the scrape tick within 30 s")
 	}
@@ -67,12 +93,16 @@ func (c *collector) scrape(t *testing.T) scraped {
 	return index(t, c.sink.AllMetrics()[n])
 }
 
-// key identifies a resource: pod name and container name ("" for the pod).
-type key struct{ pod, container string }
+// key identifies a resource: pod name and container name ("" for the pod);
+// the node is key{} and its system containers key{system: name}.
+type key struct{ pod, container, system string }
 
 type resource struct {
-	attrs  map[string]string
-	values map[string]float64 // metric name → value, for metrics without attributes
+	attrs map[string]string
+	// values maps a metric name to its value; a data point with attributes is
+	// under name{k=v,…} (attributes sorted), e.g.
+	// k8s.pod.network.io{direction=receive,interface=eth0}.
+	values map[string]float64
 }
 
 type scraped map[key]resource
@@ -104,7 +134,7 @@ func index(t *testing.T, md pmetric.Metrics) scraped {
 		for k, v := range rm.Resource().Attributes().All() {
 			attrs[k] = v.AsString()
 		}
-		k := key{attrs["k8s.pod.name"], attrs["k8s.container.name"]}
+		k := key{attrs["k8s.pod.name"], attrs["k8s.container.name"], attrs["k8s.node.system_container.name"]}
 		r, ok := out[k]
 		if !ok {
 			r = resource{attrs: attrs, values: map[string]float64{}}
@@ -124,13 +154,19 @@ func index(t *testing.T, md pmetric.Metrics) scraped {
 				}
 				for d := 0; d < dps.Len(); d++ {
 					dp := dps.At(d)
+					name := metric.Name()
 					if dp.Attributes().Len() > 0 {
-						continue
+						var kv []string
+						for k, v := range dp.Attributes().All() {
+							kv = append(kv, k+"="+v.AsString())
+						}
+						sort.Strings(kv)
+						name += "{" + strings.Join(kv, ",") + "}"
 					}
 					if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
-						r.values[metric.Name()] = float64(dp.IntValue())
+						r.values[name] = float64(dp.IntValue())
 					} else {
-						r.values[metric.Name()] = dp.DoubleValue()
+						r.values[name] = dp.DoubleValue()
 					}
 				}
 			}
@@ -189,6 +225,20 @@ func cgroupStat(t *testing.T, path, name string) uint64 {
 // cpuNanos is the container's cumulative CPU time from its cpuacct cgroup.
 func cpuNanos(t *testing.T, p *containerdenv.Pod, container string) uint64 {
 	return cgroupUint(t, filepath.Join(p.CgroupDir("cpuacct", container), "cpuacct.usage"))
+}
+
+// cpuSample is a container's cumulative CPU time and when it was read.
+type cpuSample struct {
+	nanos uint64
+	at    time.Time
+}
+
+// sampleCPU reads a container's CPU time and the time of the read. A read takes
+// microseconds; the windows it bounds last seconds.
+func sampleCPU(t *testing.T, p *containerdenv.Pod, container string) cpuSample {
+	t.Helper()
+	at := time.Now()
+	return cpuSample{nanos: cpuNanos(t, p, container), at: at}
 }
 
 // memory is a v1 memory cgroup's usage and working set (usage minus inactive

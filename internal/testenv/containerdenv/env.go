@@ -81,12 +81,15 @@ func (p paths) state() string    { return filepath.Join(p.dir, "state") }
 func (p paths) runcRoot() string { return filepath.Join(p.dir, "runc") }
 func (p paths) cniConf() string  { return filepath.Join(p.dir, "cni", "conf") }
 func (p paths) cniIPAM() string  { return filepath.Join(p.dir, "cni", "ipam") }
-func (p paths) logs() string     { return filepath.Join(p.dir, "pods") }
 func (p paths) pidFile() string  { return filepath.Join(p.dir, "containerd.pid") }
 func (p paths) ownerFile() string {
 	return filepath.Join(p.dir, "owner.pid")
 }
 func (p paths) podsFile() string { return filepath.Join(p.dir, "pod-uids") }
+
+// createdLogsDir marks that this instance created PodLogsDir, so its teardown
+// removes it once empty.
+func (p paths) createdLogsDir() string { return filepath.Join(p.dir, "created-pod-logs-dir") }
 func (p paths) daemonLog() string {
 	return filepath.Join(p.dir, "containerd.log")
 }
@@ -153,13 +156,21 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := Cleanup(ctx, p.dir); err != nil {
 		return nil, fmt.Errorf("clean up the previous instance %s: %w", opts.Name, err)
 	}
-	for _, d := range []string{p.root(), p.state(), p.runcRoot(), p.cniConf(), p.cniIPAM(), p.logs()} {
+	for _, d := range []string{p.root(), p.state(), p.runcRoot(), p.cniConf(), p.cniIPAM()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
 	if err := os.WriteFile(p.ownerFile(), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return nil, fmt.Errorf("write owner: %w", err)
+	}
+	if _, err := os.Stat(PodLogsDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(p.createdLogsDir(), nil, 0o600); err != nil {
+			return nil, fmt.Errorf("write marker: %w", err)
+		}
+		if err := os.MkdirAll(PodLogsDir, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", PodLogsDir, err)
+		}
 	}
 	defer func() {
 		if err != nil {

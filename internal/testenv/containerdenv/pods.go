@@ -74,9 +74,14 @@ func (p *Pod) CgroupDir(controller, container string) string {
 	return filepath.Join("/sys/fs/cgroup", controller, p.CgroupParent(), p.ContainerID(container))
 }
 
+// PodLogsDir is where the kubelet keeps pod logs, and so where log stats
+// providers look for them. Pods of an instance have unique UIDs, so their
+// directories never collide with anyone else's; teardown removes them.
+const PodLogsDir = "/var/log/pods"
+
 // LogDir is the pod's log directory, named as the kubelet names it.
 func (e *Env) LogDir(p *Pod) string {
-	return filepath.Join(paths{e.Dir}.logs(), p.Spec.Namespace+"_"+p.Spec.Name+"_"+p.UID)
+	return filepath.Join(PodLogsDir, p.Spec.Namespace+"_"+p.Spec.Name+"_"+p.UID)
 }
 
 // LogPath is the log file of a container's current attempt.

@@ -77,6 +77,7 @@ func Cleanup(ctx context.Context, dir string) error {
 	note(removePodCgroups(p))
 	note(deleteBridge(ctx, bridgeName(name)))
 	note(removeGlob(filepath.Join(cniResultsDir, networkName(name)+"-*")))
+	note(removePodLogs(p))
 	if len(errs) == 0 {
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
@@ -353,6 +354,23 @@ func removeCgroupTree(dir string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("remove cgroup %s: %w", dir, last)
+}
+
+// removePodLogs removes the log directories of the instance's pods, and the
+// pod logs directory itself when the instance created it and it is empty.
+func removePodLogs(p paths) error {
+	data, err := os.ReadFile(p.podsFile())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read pod uids: %w", err)
+	}
+	var errs []error
+	for _, uid := range strings.Fields(string(data)) {
+		errs = append(errs, removeGlob(filepath.Join(PodLogsDir, "*_"+uid)))
+	}
+	if _, err := os.Stat(p.createdLogsDir()); err == nil {
+		_ = syscall.Rmdir(PodLogsDir) // fails, as it should, while other pods log there
+	}
+	return errors.Join(errs...)
 }
 
 func deleteBridge(ctx context.Context, name string) error {
