@@ -3,7 +3,11 @@ package integration
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,10 +18,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap/zaptest"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
@@ -33,6 +39,7 @@ type collector struct {
 	sink *consumertest.MetricsSink
 	tick chan time.Time
 	last time.Time // when the last scrape was asked for
+	url  string    // the JSON endpoint
 }
 
 // rateGap is the least time between two scrapes whose CPU rate the tests read:
@@ -46,23 +53,30 @@ func (c *collector) waitGap(t *testing.T, gap time.Duration) {
 	waitFor(t, fmt.Sprintf("%s since the last scrape", gap), gap+time.Second, func() bool { return time.Since(c.last) >= gap })
 }
 
-// startCollector starts the receiver through its public config against env and
-// waits for the scrape it makes at Start.
+// startCollector starts the receiver against env, configured the way the
+// collector configures it (from a confmap), with its JSON endpoint on a free
+// loopback port, and waits for the scrape it makes at Start.
 func startCollector(t *testing.T, env *containerdenv.Env) *collector {
 	t.Helper()
 	f := statssummaryreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*statssummaryreceiver.Config)
-	cfg.NodeName = nodeName
-	cfg.CRI.Endpoint = env.Endpoint
-	// Scrapes are driven by tick; the interval still paces what providers
-	// refresh in the background (cgroup housekeeping, disk usage walks).
-	cfg.CollectionInterval = collectionInterval
-	cfg.CRI.Timeout = collectionInterval // a shared 2-core machine can be slow
-	cfg.InitialDelay = 0
-	require.NoError(t, cfg.Validate())
+	addr := freeLoopbackAddr(t)
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{
+		"node_name": nodeName,
+		// Scrapes are driven by tick; the interval still paces what providers
+		// refresh in the background (cgroup housekeeping, disk usage walks).
+		"collection_interval": collectionInterval.String(),
+		"initial_delay":       "0s",
+		"cri": map[string]any{
+			"endpoint": env.Endpoint,
+			"timeout":  collectionInterval.String(), // a shared 2-core machine can be slow
+		},
+		"server": map[string]any{"endpoint": addr},
+	}).Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
 	set := receivertest.NewNopSettings(f.Type())
 	set.Logger = zaptest.NewLogger(t)
-	c := &collector{sink: new(consumertest.MetricsSink), tick: make(chan time.Time)}
+	c := &collector{sink: new(consumertest.MetricsSink), tick: make(chan time.Time), url: "http://" + addr + "/stats/summary"}
 	r, err := statssummaryreceiver.NewManualMetricsReceiver(cfg, set, c.sink, c.tick)
 	require.NoError(t, err)
 	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
@@ -75,6 +89,56 @@ func startCollector(t *testing.T, env *containerdenv.Env) *collector {
 	c.last = time.Now()
 	waitFor(t, "the scrape at start", 30*time.Second, func() bool { return len(c.sink.AllMetrics()) > 0 })
 	return c
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// summary fetches the Summary the receiver serves on its JSON endpoint: right
+// after a scrape, that scrape's own assembly.
+func (c *collector) summary(t *testing.T) *statsapi.Summary {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, c.url, http.NoBody)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", c.url, body)
+	var s statsapi.Summary
+	require.NoError(t, json.Unmarshal(body, &s), "decode the Summary")
+	return &s
+}
+
+// podStats finds a pod of a Summary by name, failing the test when absent.
+func podStats(t *testing.T, s *statsapi.Summary, name string) *statsapi.PodStats {
+	t.Helper()
+	for i := range s.Pods {
+		if s.Pods[i].PodRef.Name == name {
+			return &s.Pods[i]
+		}
+	}
+	t.Fatalf("pod %s not in the Summary", name)
+	return nil
+}
+
+// containerStats finds a container of a pod by name, failing the test when absent.
+func containerStats(t *testing.T, p *statsapi.PodStats, name string) *statsapi.ContainerStats {
+	t.Helper()
+	for i := range p.Containers {
+		if p.Containers[i].Name == name {
+			return &p.Containers[i]
+		}
+	}
+	t.Fatalf("container %s not in pod %s", name, p.PodRef.Name)
+	return nil
 }
 
 // scrape makes the receiver scrape once and returns what it emitted. Anything

@@ -1,0 +1,129 @@
+package integration
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+)
+
+// The subtests here read the Summary the receiver serves on its JSON endpoint
+// right after a scrape: the blocks beyond CPU and memory (filesystems, pod
+// networks) that the runtime gives.
+
+// testFilesystems: the writer's writable layer holds what it wrote there, its
+// logs what it printed, each on the filesystem it lives on.
+func testFilesystems(t *testing.T, c *collector, env *containerdenv.Env, ps pods) {
+	waitForLog(t, env, ps.writer, "writer", "ready")
+	// The runtime refreshes writable-layer sizes every stats_collect_period (2 s)
+	// and log sizes are measured in the background: scrape until both are in.
+	var ctr *statsapi.ContainerStats
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c.scrape(t)
+		ctr = containerStats(t, podStats(t, c.summary(t), "writer"), "writer")
+		if used(ctr.Rootfs) >= rootfsBytes && used(ctr.Logs) >= uint64(printed) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the writer's rootfs is %+v (it wrote %d bytes) and its logs %+v (it printed %d bytes)", ctr.Rootfs, rootfsBytes, ctr.Logs, printed)
+		}
+		time.Sleep(500 * time.Millisecond) // between scrapes, not waiting for a state
+	}
+	t.Logf("writer rootfs %d bytes (wrote %d), logs %d bytes (printed %d)", used(ctr.Rootfs), rootfsBytes, used(ctr.Logs), printed)
+	// Each on the filesystem that holds it: the runtime's root and the pod logs.
+	assertCapacity(t, filepath.Join(env.Dir, "root"), ctr.Rootfs, "rootfs")
+	assertCapacity(t, containerdenv.PodLogsDir, ctr.Logs, "logs")
+}
+
+func used(fs *statsapi.FsStats) uint64 {
+	if fs == nil || fs.UsedBytes == nil {
+		return 0
+	}
+	return *fs.UsedBytes
+}
+
+// assertCapacity checks a block's capacity against the filesystem of path.
+func assertCapacity(t *testing.T, path string, fs *statsapi.FsStats, what string) {
+	t.Helper()
+	var st syscall.Statfs_t
+	require.NoError(t, syscall.Statfs(path, &st))
+	require.NotNil(t, fs.CapacityBytes, "%s capacity", what)
+	assert.Equal(t, st.Blocks*uint64(st.Bsize), *fs.CapacityBytes, "%s capacity is that of the filesystem of %s", what, path)
+}
+
+// testNetwork: the own-netns pods' traffic grows and matches their namespace's
+// eth0 counters at the moment of the scrape; host-network pods have none.
+func testNetwork(t *testing.T, c *collector, ps pods) {
+	before := netDev(t, ps.server, "server")
+	c.scrape(t)
+	s1 := c.summary(t)
+	after := netDev(t, ps.server, "server")
+	server1, client1 := podStats(t, s1, "net-server").Network, podStats(t, s1, "net-client").Network
+	require.NotNil(t, server1, "the server pod has its own network namespace: it has network stats")
+	require.NotNil(t, client1, "the client pod has its own network namespace: it has network stats")
+	assert.Equal(t, "eth0", server1.Name)
+	require.NotNil(t, server1.RxBytes)
+	assert.GreaterOrEqual(t, *server1.RxBytes, before.rx, "server rx vs its eth0 just before the scrape")
+	assert.LessOrEqual(t, *server1.RxBytes, after.rx, "server rx vs its eth0 just after the scrape")
+
+	require.NotNil(t, client1.TxBytes)
+	waitFor(t, "the client to send 512 KiB more", time.Minute, func() bool {
+		return netDev(t, ps.client, "client").tx > *client1.TxBytes+512<<10
+	})
+	c.scrape(t)
+	s2 := c.summary(t)
+	server2, client2 := podStats(t, s2, "net-server").Network, podStats(t, s2, "net-client").Network
+	require.NotNil(t, server2)
+	require.NotNil(t, client2)
+	assert.Greater(t, *server2.RxBytes, *server1.RxBytes, "server rx grows")
+	assert.Greater(t, *client2.TxBytes, *client1.TxBytes, "client tx grows")
+	t.Logf("server rx %d → %d, client tx %d → %d", *server1.RxBytes, *server2.RxBytes, *client1.TxBytes, *client2.TxBytes)
+
+	for _, host := range []string{"busy", "writer"} {
+		assert.Nil(t, podStats(t, s2, host).Network, "host-network pod %s has no network stats of its own", host)
+	}
+}
+
+// netCounters are an interface's byte counters.
+type netCounters struct{ rx, tx uint64 }
+
+// netDev reads eth0's counters in a container's network namespace, through
+// /proc/PID/net/dev of a process of the container.
+func netDev(t *testing.T, p *containerdenv.Pod, container string) netCounters {
+	t.Helper()
+	procs, err := os.ReadFile(filepath.Join(p.CgroupDir("cpuacct", container), "cgroup.procs"))
+	require.NoError(t, err)
+	pid, _, _ := strings.Cut(strings.TrimSpace(string(procs)), "\n")
+	require.NotEmpty(t, pid, "container %s/%s has no process", p.Spec.Name, container)
+	f, err := os.Open("/proc/" + pid + "/net/dev")
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.TrimSpace(name) != "eth0" {
+			continue
+		}
+		fields := strings.Fields(rest)
+		require.GreaterOrEqual(t, len(fields), 9)
+		rx, err := strconv.ParseUint(fields[0], 10, 64)
+		require.NoError(t, err)
+		tx, err := strconv.ParseUint(fields[8], 10, 64)
+		require.NoError(t, err)
+		return netCounters{rx: rx, tx: tx}
+	}
+	require.NoError(t, sc.Err())
+	t.Fatalf("no eth0 in the network namespace of %s/%s", p.Spec.Name, container)
+	return netCounters{}
+}
