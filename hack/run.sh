@@ -31,4 +31,7 @@ if [[ $EUID -ne 0 ]]; then
 fi
 hack/install-runtime.sh
 go build -o build/devruntime ./hack/devruntime
-exec build/devruntime run -- "$collector" --config "$config"
+# The demo also serves the Summary as JSON on the receiver's default loopback address.
+json_addr=127.0.0.1:10265
+exec build/devruntime run -json "http://$json_addr/stats/summary" -- \
+  "$collector" --config "$config" --set "receivers::stats_summary::server::endpoint=$json_addr"

@@ -2,7 +2,7 @@
 // demo pods, and tears the runtime down when the command ends (Ctrl-C included).
 // `make run` uses it when no container runtime is reachable.
 //
-//	devruntime run -- CMD [ARGS...]   bring up, run CMD with CRI_ENDPOINT set, tear down
+//	devruntime run [-json URL] -- CMD [ARGS...]   bring up, run CMD with CRI_ENDPOINT set, tear down
 //	devruntime down                   remove the demo instance and stale ones
 //
 // It needs root, and the packages containerdenv.Packages.
@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -33,7 +34,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: devruntime run -- CMD [ARGS...] | devruntime down")
+		return errors.New("usage: devruntime run [-json URL] -- CMD [ARGS...] | devruntime down")
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 	switch args[0] {
@@ -43,10 +44,15 @@ func run(args []string) error {
 		}
 		return containerdenv.Cleanup(context.Background(), filepath.Join(containerdenv.BaseDir, instance))
 	case "run":
-		if len(args) < 3 || args[1] != "--" {
-			return errors.New("usage: devruntime run -- CMD [ARGS...]")
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		jsonURL := fs.String("json", "", "the collector's JSON endpoint, to print")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
 		}
-		return runWithRuntime(args[2:], logf)
+		if fs.NArg() == 0 {
+			return errors.New("usage: devruntime run [-json URL] -- CMD [ARGS...]")
+		}
+		return runWithRuntime(fs.Args(), *jsonURL, logf)
 	default:
 		return fmt.Errorf("unknown command %q", args[0])
 	}
@@ -75,7 +81,7 @@ func demoPods(serverIP string) []containerdenv.PodSpec {
 	}
 }
 
-func runWithRuntime(cmdArgs []string, logf func(string, ...any)) (err error) {
+func runWithRuntime(cmdArgs []string, jsonURL string, logf func(string, ...any)) (err error) {
 	// Ctrl-C reaches the whole foreground group: the command stops itself; this
 	// process only waits for it and then tears the runtime down.
 	signal.Ignore(syscall.SIGINT)
@@ -106,6 +112,9 @@ func runWithRuntime(cmdArgs []string, logf func(string, ...any)) (err error) {
 	}
 	logf("\ndevruntime: private containerd %s with 4 demo pods (namespace demo) ready in %s", env.Endpoint, time.Since(began).Round(time.Millisecond))
 	logf("devruntime: containerd log: %s; pod logs: %s/demo_*", filepath.Join(env.Dir, "containerd.log"), containerdenv.PodLogsDir)
+	if jsonURL != "" {
+		logf("devruntime: the Summary as JSON: curl -s %s", jsonURL)
+	}
 	logf("devruntime: the debug exporter prints each scrape below (DEBUG_VERBOSITY=detailed shows every value); Ctrl-C stops and tears down\n")
 
 	cmd := exec.CommandContext(ctx, cmdArgs[0], cmdArgs[1:]...)
