@@ -111,6 +111,11 @@ func TestManifests(t *testing.T) {
 		assert.False(t, *spec.AutomountServiceAccountToken)
 	})
 
+	t.Run("the node's network namespace", func(t *testing.T) {
+		assert.True(t, spec.HostNetwork, "node network stats must be the node's")
+		assert.Equal(t, corev1.DNSClusterFirstWithHostNet, spec.DNSPolicy, "the gateway's service name resolves with host networking")
+	})
+
 	t.Run("node name from the downward API", func(t *testing.T) {
 		env := envByName(ctr.Env)
 		nodeName, ok := env["K8S_NODE_NAME"]

@@ -321,11 +321,32 @@ func removePodCgroups(p paths) error {
 				errs = append(errs, err)
 			}
 		}
-		// The parents go too once no other pod uses them.
-		_ = syscall.Rmdir(filepath.Join(root, "kubepods", "besteffort"))
-		_ = syscall.Rmdir(filepath.Join(root, "kubepods"))
+		// The parents go too once no other pod uses them — left to the last
+		// instance, so as not to remove one that another is about to fill.
+		if !otherInstanceAlive(p.dir) {
+			_ = syscall.Rmdir(filepath.Join(root, "kubepods", "besteffort"))
+			_ = syscall.Rmdir(filepath.Join(root, "kubepods"))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// otherInstanceAlive tells whether an instance other than dir has a live owner.
+func otherInstanceAlive(dir string) bool {
+	entries, err := os.ReadDir(BaseDir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		other := filepath.Join(BaseDir, e.Name())
+		if other == filepath.Clean(dir) {
+			continue
+		}
+		if pid, ok := readPID(paths{other}.ownerFile()); ok && processAlive(pid) {
+			return true
+		}
+	}
+	return false
 }
 
 // removeCgroupTree removes a cgroup and its children, children first; cgroup
