@@ -190,8 +190,12 @@ func TestContainerd(t *testing.T) {
 		t.Logf("writer working set %.0f, usage %.0f", ws, usage)
 		podWS := s.value(t, key{pod: "writer"}, "k8s.pod.memory.working_set")
 		assert.GreaterOrEqual(t, podWS, ws, "pod working set covers its container's")
+		// …and is at most the pod cgroup's, which holds the sandbox's too.
+		podCgroup := filepath.Join("/sys/fs/cgroup/memory", ps.writer.CgroupParent())
+		assert.LessOrEqual(t, podWS, float64(memoryOf(t, podCgroup).workingSet)+tolerance, "pod working set vs the pod cgroup's")
 	})
 
+	t.Run("processes", func(t *testing.T) { testProcesses(t, c, ps) })
 	t.Run("filesystems", func(t *testing.T) { testFilesystems(t, c, env, ps) })
 	t.Run("network", func(t *testing.T) { testNetwork(t, c, ps) })
 

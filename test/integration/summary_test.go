@@ -21,6 +21,30 @@ import (
 // right after a scrape: the blocks beyond CPU and memory (filesystems, pod
 // networks) that the runtime gives.
 
+// testProcesses: a pod's process count is the number of processes in its
+// containers' cgroups (the sandbox's pause process is not counted).
+func testProcesses(t *testing.T, c *collector, ps pods) {
+	count := func() uint64 {
+		var n uint64
+		for _, ctr := range ps.busy.Spec.Containers {
+			data, err := os.ReadFile(filepath.Join(ps.busy.CgroupDir("pids", ctr.Name), "cgroup.procs"))
+			require.NoError(t, err)
+			n += uint64(len(strings.Fields(string(data))))
+		}
+		return n
+	}
+	// The busy pod's processes neither fork nor exit: the count is stable.
+	before := count()
+	c.scrape(t)
+	after := count()
+	require.Equal(t, before, after, "the busy pod's processes changed during the scrape")
+	busy := podStats(t, c.summary(t), "busy")
+	require.NotNil(t, busy.ProcessStats, "busy pod process stats")
+	require.NotNil(t, busy.ProcessStats.ProcessCount, "busy pod process count")
+	assert.Equal(t, before, *busy.ProcessStats.ProcessCount, "process count vs the containers' cgroup.procs")
+	t.Logf("busy pod: %d processes, the cgroups hold %d", *busy.ProcessStats.ProcessCount, before)
+}
+
 // testFilesystems: the writer's writable layer holds what it wrote there, its
 // logs what it printed, each on the filesystem it lives on.
 func testFilesystems(t *testing.T, c *collector, env *containerdenv.Env, ps pods) {
