@@ -2,8 +2,8 @@
 // demo pods, and tears the runtime down when the command ends (Ctrl-C included).
 // `make run` uses it when no container runtime is reachable.
 //
-//	devruntime run [-json URL] -- CMD [ARGS...]   bring up, run CMD with CRI_ENDPOINT set, tear down
-//	devruntime down                   remove the demo instance and stale ones
+//	devruntime run [-name N] [-json URL] -- CMD [ARGS...]   bring up, run CMD with CRI_ENDPOINT set, tear down
+//	devruntime down [-name N]                                remove the instance and any whose owner died
 //
 // It needs root, and the packages containerdenv.Packages.
 package main
@@ -23,7 +23,8 @@ import (
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
 )
 
-const instance = "demo"
+// defaultInstance names the demo's runtime; -name picks another (tests do).
+const defaultInstance = "demo"
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -34,25 +35,31 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: devruntime run [-json URL] -- CMD [ARGS...] | devruntime down")
+		return errors.New("usage: devruntime run [-name N] [-json URL] -- CMD [ARGS...] | devruntime down [-name N]")
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 	switch args[0] {
 	case "down":
+		fs := flag.NewFlagSet("down", flag.ContinueOnError)
+		name := fs.String("name", defaultInstance, "the instance to remove")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
 		if err := containerdenv.CleanupStale(context.Background(), logf); err != nil {
 			return err
 		}
-		return containerdenv.Cleanup(context.Background(), filepath.Join(containerdenv.BaseDir, instance))
+		return containerdenv.Cleanup(context.Background(), filepath.Join(containerdenv.BaseDir, *name))
 	case "run":
 		fs := flag.NewFlagSet("run", flag.ContinueOnError)
 		jsonURL := fs.String("json", "", "the collector's JSON endpoint, to print")
+		name := fs.String("name", defaultInstance, "the instance's name")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() == 0 {
-			return errors.New("usage: devruntime run [-json URL] -- CMD [ARGS...]")
+			return errors.New("usage: devruntime run [-name NAME] [-json URL] -- CMD [ARGS...]")
 		}
-		return runWithRuntime(fs.Args(), *jsonURL, logf)
+		return runWithRuntime(*name, fs.Args(), *jsonURL, logf)
 	default:
 		return fmt.Errorf("unknown command %q", args[0])
 	}
@@ -81,7 +88,7 @@ func demoPods(serverIP string) []containerdenv.PodSpec {
 	}
 }
 
-func runWithRuntime(cmdArgs []string, jsonURL string, logf func(string, ...any)) (err error) {
+func runWithRuntime(instance string, cmdArgs []string, jsonURL string, logf func(string, ...any)) (err error) {
 	// Ctrl-C reaches the whole foreground group: the command stops itself; this
 	// process only waits for it and then tears the runtime down.
 	signal.Ignore(syscall.SIGINT)

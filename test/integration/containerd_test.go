@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -281,12 +280,5 @@ func assertNothingLeft(t *testing.T, env *containerdenv.Env, ps pods) {
 	assert.NotContains(t, string(mounts), env.Dir, "mounts remain under the instance directory")
 	_, err = os.Stat("/sys/class/net/ss-" + env.Name)
 	assert.True(t, os.IsNotExist(err), "bridge ss-%s remains", env.Name)
-	procs, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	for _, d := range procs {
-		data, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if err == nil && strings.Contains(string(data), env.Socket) {
-			t.Errorf("process %s still refers to %s: %q", d.Name(), env.Socket, data)
-		}
-	}
+	assertNoProcessRefersTo(t, env.Socket)
 }
