@@ -204,6 +204,8 @@ func TestContainerd(t *testing.T) {
 	t.Run("filesystems", func(t *testing.T) { testFilesystems(t, c, env, ps) })
 	t.Run("network", func(t *testing.T) { testNetwork(t, c, ps) })
 
+	t.Run("node", func(t *testing.T) { testNode(t, c) })
+
 	t.Run("restart gets a fresh cpu baseline", func(t *testing.T) {
 		spin := key{pod: "busy", container: "spin"}
 		s1 := c.scrape(t)

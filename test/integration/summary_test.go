@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -117,6 +118,81 @@ func testNetwork(t *testing.T, c *collector, ps pods) {
 	for _, host := range []string{"busy", "writer"} {
 		assert.Nil(t, podStats(t, s2, host).Network, "host-network pod %s has no network stats of its own", host)
 	}
+}
+
+// testNode: node stats are there and hold the pods.
+func testNode(t *testing.T, c *collector) {
+	rootCPU := "/sys/fs/cgroup/cpuacct/cpuacct.usage"
+	before := cgroupUint(t, rootCPU)
+	c.scrape(t)
+	after := cgroupUint(t, rootCPU)
+	s := c.summary(t)
+
+	require.NotNil(t, s.Node.CPU, "node cpu")
+	require.NotNil(t, s.Node.CPU.UsageCoreNanoSeconds, "node cpu time")
+	// Node stats may come from a cgroup sample up to one collection interval
+	// old, so the node's CPU time is at most one interval (on every CPU) behind
+	// the root cgroup's at the scrape, and never ahead of it.
+	cpu := float64(*s.Node.CPU.UsageCoreNanoSeconds)
+	staleness := (collectionInterval + 2*time.Second).Seconds() * float64(runtime.NumCPU()) * 1e9
+	assert.GreaterOrEqual(t, cpu, float64(before)-staleness, "node cpu time vs the root cpuacct before the scrape, less one interval")
+	assert.LessOrEqual(t, cpu, float64(after), "node cpu time vs the root cpuacct just after the scrape")
+	t.Logf("node cpu time %.3f s, root cpuacct %.3f s before the scrape, %.3f s after", cpu/1e9, float64(before)/1e9, float64(after)/1e9)
+
+	require.NotNil(t, s.Node.Memory, "node memory")
+	require.NotNil(t, s.Node.Memory.WorkingSetBytes, "node working set")
+	var podsWS uint64
+	for _, p := range s.Pods {
+		if p.Memory != nil && p.Memory.WorkingSetBytes != nil {
+			podsWS += *p.Memory.WorkingSetBytes
+		}
+	}
+	assert.GreaterOrEqual(t, *s.Node.Memory.WorkingSetBytes, podsWS, "node working set holds the pods'")
+	t.Logf("node working set %d, pods' %d", *s.Node.Memory.WorkingSetBytes, podsWS)
+
+	// The node filesystem is the one holding the kubelet's root directory (its
+	// nearest existing parent on a machine without a kubelet).
+	dir := "/var/lib/kubelet"
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	require.NotNil(t, s.Node.Fs, "node fs")
+	assertCapacity(t, dir, s.Node.Fs, "node fs")
+
+	// Boot time and pid limits, as /proc says.
+	assert.Equal(t, bootTime(t), s.Node.StartTime.Unix(), "node start time is the boot time")
+	require.NotNil(t, s.Node.Rlimit, "node rlimit")
+	require.NotNil(t, s.Node.Rlimit.MaxPID, "node max pid")
+	want := min(procInt(t, "/proc/sys/kernel/pid_max"), procInt(t, "/proc/sys/kernel/threads-max"))
+	assert.Equal(t, want, *s.Node.Rlimit.MaxPID, "max pid is min(pid_max, threads-max)")
+}
+
+func procInt(t *testing.T, path string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	v, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	require.NoError(t, err, "parse %s", path)
+	return v
+}
+
+// bootTime is btime of /proc/stat, in seconds since the epoch.
+func bootTime(t *testing.T) int64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/stat")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatal("/proc/stat has no btime")
+	return 0
 }
 
 // netCounters are an interface's byte counters.
