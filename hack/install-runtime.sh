@@ -18,9 +18,12 @@ if [[ $EUID -ne 0 ]]; then
 fi
 echo "install-runtime: apt-get install ${packages[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# The package lists of a fresh machine may be missing or stale: update, then install.
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+# The package lists of a fresh machine may be missing or stale: update, then
+# install; a mirror caught mid-sync gets one more try.
+install() {
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+}
+install || { echo "install-runtime: retrying once" >&2; sleep 5; install; }
 for f in "${need[@]}"; do
   [[ -e $f ]] || { echo "install-runtime: $f still missing after installing ${packages[*]}" >&2; exit 1; }
 done
