@@ -206,6 +206,8 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("node", func(t *testing.T) { testNode(t, c) })
 
+	t.Run("metrics match the summary", func(t *testing.T) { testMetricsMatchSummary(t, c) })
+
 	t.Run("restart gets a fresh cpu baseline", func(t *testing.T) {
 		spin := key{pod: "busy", container: "spin"}
 		s1 := c.scrape(t)

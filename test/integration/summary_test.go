@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -193,6 +194,40 @@ func bootTime(t *testing.T) int64 {
 	}
 	t.Fatal("/proc/stat has no btime")
 	return 0
+}
+
+// testMetricsMatchSummary: the metrics of a scrape carry the same values as
+// the Summary that scrape assembled.
+func testMetricsMatchSummary(t *testing.T, c *collector) {
+	m := c.scrape(t)
+	s := c.summary(t)
+	check := func(k key, metric string, v *uint64) {
+		t.Helper()
+		require.NotNil(t, v, "%v: the Summary has no value for %s", k, metric)
+		assert.Equal(t, float64(*v), m.value(t, k, metric), "%v %s", k, metric)
+	}
+	w := containerStats(t, podStats(t, s, "writer"), "writer")
+	check(key{pod: "writer", container: "writer"}, "container.filesystem.usage", w.Rootfs.UsedBytes)
+	check(key{pod: "writer", container: "writer"}, "container.logs.usage", w.Logs.UsedBytes)
+	for _, name := range []string{"net-server", "net-client"} {
+		n := podStats(t, s, name).Network
+		require.NotNil(t, n, "%s network", name)
+		check(key{pod: name}, fmt.Sprintf("k8s.pod.network.io{direction=receive,interface=%s}", n.Name), n.RxBytes)
+		check(key{pod: name}, fmt.Sprintf("k8s.pod.network.io{direction=transmit,interface=%s}", n.Name), n.TxBytes)
+	}
+	for _, host := range []string{"busy", "writer"} {
+		for name := range m[key{pod: host}].values {
+			assert.False(t, strings.HasPrefix(name, "k8s.pod.network."), "host-network pod %s has %s", host, name)
+		}
+	}
+	busy := podStats(t, s, "busy")
+	require.NotNil(t, busy.ProcessStats, "busy pod process stats")
+	check(key{pod: "busy"}, "k8s.pod.process.count", busy.ProcessStats.ProcessCount)
+	require.NotNil(t, s.Node.Memory, "node memory")
+	check(key{}, "k8s.node.memory.working_set", s.Node.Memory.WorkingSetBytes)
+	require.NotNil(t, s.Node.Fs, "node fs")
+	check(key{}, "k8s.node.filesystem.capacity", s.Node.Fs.CapacityBytes)
+	check(key{}, "k8s.node.filesystem.usage", s.Node.Fs.UsedBytes)
 }
 
 // netCounters are an interface's byte counters.
