@@ -18,6 +18,11 @@ type PodStatsProvider interface {
 	PodStats(ctx context.Context) (cri.PodStatsResult, error)
 }
 
+// RuntimeFsProvider gives the runtime's image and container filesystems.
+type RuntimeFsProvider interface {
+	ImageFsStats(ctx context.Context) (*statsapi.RuntimeStats, error)
+}
+
 // Assembly is one assembled Summary and what the runtime told of its containers
 // beyond it (IDs, restart attempts), keyed by pod UID and container name.
 type Assembly struct {
@@ -45,6 +50,10 @@ type Options struct {
 	NodeName string
 	// Pods provides pod and container stats (the CRI provider).
 	Pods PodStatsProvider
+	// RuntimeFs provides the node's runtime filesystems (the CRI provider's
+	// ImageFsInfo); nil leaves Node.Runtime out. It is asked only when Pods
+	// answered, so a runtime that is down costs one timeout, not two.
+	RuntimeFs RuntimeFsProvider
 	// Now returns the assembly time; time.Now when nil.
 	Now func() time.Time
 
@@ -111,6 +120,13 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 			out.Summary.Pods = res.Pods
 		}
 		out.Containers = res.Containers
+		if err == nil && a.opts.RuntimeFs != nil {
+			rt, ferr := a.opts.RuntimeFs.ImageFsStats(ctx)
+			if ferr != nil {
+				errs = append(errs, &SourceError{Source: "cri", Err: ferr})
+			}
+			out.Summary.Node.Runtime = rt
+		}
 	}
 	cgroupsRead.Wait()
 	if a.opts.Cgroups != nil {

@@ -126,6 +126,7 @@ func TestModesWithRealCgroups(t *testing.T) {
 			Metadata: &runtimeapi.ContainerMetadata{Name: "app"}}},
 		ContainerStats: []*runtimeapi.ContainerStats{{Attributes: &runtimeapi.ContainerAttributes{Id: cid},
 			Cpu: &runtimeapi.CpuUsage{Timestamp: ns(100 * time.Second), UsageCoreNanoSeconds: u64(runtimeCPU)}}},
+		ImageFs: &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{UsedBytes: u64(1 << 30)}}},
 	}
 	tests := []struct {
 		mode                     string

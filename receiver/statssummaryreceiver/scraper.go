@@ -82,13 +82,15 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 	if s.providers, err = startProviders(s.cfg, s.logger); err != nil {
 		return err
 	}
+	criProvider := cri.NewProvider(client, cri.Options{
+		Logger:     s.logger,
+		PodLogsDir: s.cfg.CRI.PodLogsDir,
+		StatsPath:  statsPath,
+	})
 	s.assembler = summary.NewAssembler(s.providers.options(summary.Options{
-		NodeName: nodeName,
-		Pods: cri.NewProvider(client, cri.Options{
-			Logger:     s.logger,
-			PodLogsDir: s.cfg.CRI.PodLogsDir,
-			StatsPath:  statsPath,
-		}),
+		NodeName:  nodeName,
+		Pods:      criProvider,
+		RuntimeFs: criProvider,
 	}))
 	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig, s.settings)
 	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: s.scrapeTimeout()})

@@ -74,6 +74,9 @@ func twoPodsState() crifake.State {
 	}
 	R, X := runtimeapi.ContainerState_CONTAINER_RUNNING, runtimeapi.ContainerState_CONTAINER_EXITED
 	return crifake.State{
+		ImageFs: &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{
+			Timestamp: ns(100 * time.Second), UsedBytes: u64(3 << 30), InodesUsed: u64(12000),
+		}}},
 		Sandboxes: []*runtimeapi.PodSandbox{
 			sandbox("sb-web", "web", "uid-web", runtimeapi.PodSandboxState_SANDBOX_READY),
 			sandbox("sb-db", "db", "uid-db", runtimeapi.PodSandboxState_SANDBOX_READY),
