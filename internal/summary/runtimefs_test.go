@@ -14,7 +14,9 @@ import (
 
 type runtimeFsFunc func(context.Context) (*statsapi.RuntimeStats, error)
 
-func (f runtimeFsFunc) ImageFsStats(ctx context.Context) (*statsapi.RuntimeStats, error) { return f(ctx) }
+func (f runtimeFsFunc) ImageFsStats(ctx context.Context) (*statsapi.RuntimeStats, error) {
+	return f(ctx)
+}
 
 // TestAssemblerRuntimeFs checks that the runtime's filesystems land in
 // Node.Runtime, that their failure is a cri source error that keeps the pods,
@@ -24,7 +26,9 @@ func TestAssemblerRuntimeFs(t *testing.T) {
 	rt := &statsapi.RuntimeStats{ImageFs: &statsapi.FsStats{UsedBytes: &used}, ContainerFs: &statsapi.FsStats{UsedBytes: &used}}
 	pods := []statsapi.PodStats{{PodRef: statsapi.PodReference{Name: "web", Namespace: "shop", UID: "u1"}}}
 	podsOK := podsFunc(func(context.Context) (cri.PodStatsResult, error) { return cri.PodStatsResult{Pods: pods}, nil })
-	podsDown := podsFunc(func(context.Context) (cri.PodStatsResult, error) { return cri.PodStatsResult{}, errors.New("runtime down") })
+	podsDown := podsFunc(func(context.Context) (cri.PodStatsResult, error) {
+		return cri.PodStatsResult{}, errors.New("runtime down")
+	})
 
 	tests := []struct {
 		name        string
