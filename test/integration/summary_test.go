@@ -70,6 +70,20 @@ func testFilesystems(t *testing.T, c *collector, env *containerdenv.Env, ps pods
 	// Each on the filesystem that holds it: the runtime's root and the pod logs.
 	assertCapacity(t, filepath.Join(env.Dir, "root"), ctr.Rootfs, "rootfs")
 	assertCapacity(t, containerdenv.PodLogsDir, ctr.Logs, "logs")
+
+	// The runtime's image filesystem (ImageFsInfo) holds the imported images,
+	// on the filesystem of the runtime's root; containerd keeps the writable
+	// layers there too, so the container fs is the same filesystem.
+	rt := c.summary(t).Node.Runtime
+	require.NotNil(t, rt, "node runtime stats")
+	require.NotNil(t, rt.ImageFs, "image fs")
+	assert.Positive(t, used(rt.ImageFs), "image fs used bytes: the imported images")
+	require.NotNil(t, rt.ImageFs.InodesUsed, "image fs inodes used")
+	assert.Positive(t, *rt.ImageFs.InodesUsed, "image fs inodes used")
+	assertCapacity(t, filepath.Join(env.Dir, "root"), rt.ImageFs, "image fs")
+	require.NotNil(t, rt.ContainerFs, "container fs")
+	assertCapacity(t, filepath.Join(env.Dir, "root"), rt.ContainerFs, "container fs")
+	t.Logf("image fs used %d bytes, %d inodes", used(rt.ImageFs), *rt.ImageFs.InodesUsed)
 }
 
 func used(fs *statsapi.FsStats) uint64 {
