@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,6 +175,9 @@ func TestWalkVolumesLogsEtcHosts(t *testing.T) {
 		if vols[name] != [2]uint64{b, i} {
 			t.Errorf("volume %s used bytes, inodes = %v; du says %d, %d", name, vols[name], b, i)
 		}
+	}
+	if want := map[string]string{"cache": "emptyDir", "data": "csi"}; !maps.Equal(got.VolumeTypes, want) {
+		t.Errorf("volume types = %v, want %v (from the plugin directories)", got.VolumeTypes, want)
 	}
 	eb, ei := du(t, emptyDir)
 	if got.EphemeralVolumeBytes != eb || got.EphemeralVolumeInodes != ei {

@@ -63,6 +63,9 @@ type NodeStats struct {
 type PodStats struct {
 	// Volumes by volume name, with usage and capacity.
 	Volumes []statsapi.VolumeStats
+	// VolumeTypes names each volume's source as the pod spec does
+	// (emptyDir, configMap, secret, csi, …), read from its plugin directory.
+	VolumeTypes map[string]string
 	// EphemeralVolumeBytes and EphemeralVolumeInodes sum the disk-backed
 	// ephemeral volumes (emptyDir, configMap, secret, projected, …).
 	EphemeralVolumeBytes, EphemeralVolumeInodes uint64
@@ -279,6 +282,10 @@ func (p *Provider) walkVolumes(ctx context.Context, dir string, ps *PodStats, no
 				tmpfs = st.Type == unix.TMPFS_MAGIC
 			}
 			ps.Volumes = append(ps.Volumes, statsapi.VolumeStats{FsStats: fs, Name: v.Name()})
+			if ps.VolumeTypes == nil {
+				ps.VolumeTypes = map[string]string{}
+			}
+			ps.VolumeTypes[v.Name()] = VolumeType(pl.Name())
 			if ephemeralPlugins[pl.Name()] && !tmpfs {
 				ps.EphemeralVolumeBytes += u.bytes
 				ps.EphemeralVolumeInodes += u.inodes

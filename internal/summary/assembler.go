@@ -25,11 +25,20 @@ type RuntimeFsProvider interface {
 
 // Assembly is one assembled Summary and what the runtime told of its containers
 // beyond it (IDs, restart attempts), keyed by pod UID and container name.
+// VolumeKey names a volume within the Summary: its pod's UID and its name.
+type VolumeKey struct {
+	PodUID string
+	Name   string
+}
+
 type Assembly struct {
 	Summary    *statsapi.Summary
 	Containers map[cri.ContainerKey]cri.ContainerInfo
 	// Provenance says which source fed each pod and container block.
 	Provenance Provenance
+	// VolumeTypes names each pod volume's source (emptyDir, configMap, csi,
+	// …) as the pod spec would, where the host provider found it.
+	VolumeTypes map[VolumeKey]string
 	// Time is when the assembly started.
 	Time time.Time
 }
@@ -147,6 +156,12 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 			p := &out.Summary.Pods[i]
 			hp, known := a.opts.Host.Pod(p.PodRef.UID)
 			fillPodFromHost(p, hp, known, hn.Fs)
+			for name, typ := range hp.VolumeTypes {
+				if out.VolumeTypes == nil {
+					out.VolumeTypes = map[VolumeKey]string{}
+				}
+				out.VolumeTypes[VolumeKey{PodUID: p.PodRef.UID, Name: name}] = typ
+			}
 		}
 	}
 	return out, errors.Join(errs...)

@@ -64,7 +64,8 @@ func (c *converter) convert(a *summary.Assembly, now time.Time) pmetric.Metrics 
 		}
 		if c.groups[VolumeMetricGroup] {
 			for j := range pod.VolumeStats {
-				c.volume(node, pod, &pod.VolumeStats[j], ts)
+				v := &pod.VolumeStats[j]
+				c.volume(node, pod, v, a.VolumeTypes[summary.VolumeKey{PodUID: pod.PodRef.UID, Name: v.Name}], ts)
 			}
 		}
 		if c.groups[PodMetricGroup] {
@@ -144,11 +145,11 @@ func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.C
 
 // volume emits a volume of a pod; a volume has no start time of its own, so its
 // points start with the pod.
-func (c *converter) volume(node string, pod *statsapi.PodStats, v *statsapi.VolumeStats, ts pcommon.Timestamp) {
+func (c *converter) volume(node string, pod *statsapi.PodStats, v *statsapi.VolumeStats, volumeType string, ts pcommon.Timestamp) {
 	recordVolume(c.mb, ts, v)
 	rb := c.mb.NewResourceBuilder()
 	setPodAttributes(rb, node, pod.PodRef)
-	setVolumeAttributes(rb, v)
+	setVolumeAttributes(rb, v, volumeType)
 	c.emit(rb, pod.StartTime)
 }
 

@@ -54,11 +54,12 @@ func TestConvertEdgeCases(t *testing.T) {
 	scrape := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	started := metav1.NewTime(scrape.Add(-90 * time.Second))
 	tests := []struct {
-		name      string
-		summary   statsapi.Summary
-		allNets   NetworkInterfacesConfig
-		wantAttrs map[string]any
-		want      map[string]float64
+		name        string
+		summary     statsapi.Summary
+		allNets     NetworkInterfacesConfig
+		volumeTypes map[summary.VolumeKey]string
+		wantAttrs   map[string]any
+		want        map[string]float64
 	}{
 		{
 			name: "counter beyond int64 saturates",
@@ -103,6 +104,19 @@ func TestConvertEdgeCases(t *testing.T) {
 			want: map[string]float64{"k8s.pod.volume.usage": 4096, "k8s.volume.inodes.used": 9},
 		},
 		{
+			name: "volume typed by the host provider",
+			summary: statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n"}, Pods: []statsapi.PodStats{{
+				PodRef:      statsapi.PodReference{Name: "p", Namespace: "ns", UID: "u"},
+				VolumeStats: []statsapi.VolumeStats{{Name: "cache", FsStats: statsapi.FsStats{UsedBytes: p64(8192)}}},
+			}}},
+			volumeTypes: map[summary.VolumeKey]string{{PodUID: "u", Name: "cache"}: "emptyDir", {PodUID: "other", Name: "cache"}: "csi"},
+			wantAttrs: map[string]any{
+				"k8s.node.name": "n", "k8s.pod.name": "p", "k8s.namespace.name": "ns", "k8s.pod.uid": "u",
+				"k8s.volume.name": "cache", "k8s.volume.type": "emptyDir",
+			},
+			want: map[string]float64{"k8s.pod.volume.usage": 8192},
+		},
+		{
 			name: "container without runtime identity: no container.id nor restart count",
 			summary: statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n"}, Pods: []statsapi.PodStats{{
 				PodRef:     statsapi.PodReference{Name: "p", Namespace: "ns", UID: "u"},
@@ -122,7 +136,7 @@ func TestConvertEdgeCases(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			conv := newConverter(allEnabled(t), GroupsConfig{MetricGroups: allMetricGroups, CollectAllNetworkInterfaces: tt.allNets},
 				receivertest.NewNopSettings(metadata.Type))
-			md := conv.convert(&summary.Assembly{Summary: &tt.summary, Time: scrape}, time.Time{})
+			md := conv.convert(&summary.Assembly{Summary: &tt.summary, VolumeTypes: tt.volumeTypes, Time: scrape}, time.Time{})
 			require.Equal(t, 1, md.ResourceMetrics().Len())
 			rm := md.ResourceMetrics().At(0)
 			assert.Equal(t, tt.wantAttrs, rm.Resource().Attributes().AsRaw())

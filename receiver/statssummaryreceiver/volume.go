@@ -26,11 +26,15 @@ func recordVolume(mb *metadata.MetricsBuilder, ts pcommon.Timestamp, v *statsapi
 }
 
 // setVolumeAttributes names the volume on its resource: the Summary gives its
-// name and, when a claim backs it, the claim; the volume source is not in it.
-func setVolumeAttributes(rb *metadata.ResourceBuilder, v *statsapi.VolumeStats) {
+// name and, when a claim backs it, the claim; the volume source is not in it,
+// so its type comes from the host provider (volumeType, "" when unknown).
+func setVolumeAttributes(rb *metadata.ResourceBuilder, v *statsapi.VolumeStats, volumeType string) {
 	rb.SetK8sVolumeName(v.Name)
-	if v.PVCRef != nil {
+	switch {
+	case v.PVCRef != nil:
 		rb.SetK8sVolumeType(volumeTypePVC)
 		rb.SetK8sPersistentvolumeclaimName(v.PVCRef.Name)
+	case volumeType != "":
+		rb.SetK8sVolumeType(volumeType)
 	}
 }
