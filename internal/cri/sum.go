@@ -1,6 +1,9 @@
 package cri
 
 import (
+	"math"
+	"math/bits"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
@@ -59,6 +62,9 @@ func sumContainers(containers []statsapi.ContainerStats) podTotals {
 	return t
 }
 
+// addPtr adds v into total, saturating at the largest uint64: a runtime that
+// reports absurd values must not make a pod total wrap around below one of its
+// containers' values.
 func addPtr(total, v *uint64) *uint64 {
 	if v == nil {
 		return total
@@ -67,7 +73,11 @@ func addPtr(total, v *uint64) *uint64 {
 		x := *v
 		return &x
 	}
-	*total += *v
+	sum, carry := bits.Add64(*total, *v, 0)
+	if carry != 0 {
+		sum = math.MaxUint64
+	}
+	*total = sum
 	return total
 }
 
