@@ -7,13 +7,18 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 )
 
 // LazyConn is a grpc.ClientConnInterface that dials the runtime's socket only
 // once the socket exists. Until then every call fails at once with Unavailable,
 // naming the socket, and nothing is dialled: no background reconnect loop
-// fills the log while no runtime is installed. It is safe for concurrent use.
+// fills the log while no runtime is installed. A connection that has failed
+// (gRPC's TRANSIENT_FAILURE, where it waits out a reconnect backoff of up to
+// two minutes) is dropped and dialled again on the next call, so the first
+// call after a restarted runtime is back reaches it. It is safe for
+// concurrent use.
 type LazyConn struct {
 	socket string
 	dial   func() (*grpc.ClientConn, error)
@@ -34,7 +39,13 @@ func (l *LazyConn) get() (*grpc.ClientConn, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.conn != nil {
-		return l.conn, nil
+		if l.conn.GetState() != connectivity.TransientFailure {
+			return l.conn, nil
+		}
+		// The runtime went away: gRPC would fail every call until its backoff
+		// ends. Start over instead (and check the socket is there again).
+		_ = l.conn.Close()
+		l.conn = nil
 	}
 	if _, err := os.Stat(l.socket); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "runtime socket %s: %v", l.socket, err)
