@@ -93,7 +93,7 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		RuntimeFs: criProvider,
 	}))
 	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig, s.settings)
-	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: s.scrapeTimeout()})
+	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: assemblyTimeout(s.scrapeTimeout())})
 	if srvCfg := s.cfg.Server.Get(); srvCfg != nil {
 		maxAge := srvCfg.MaxAge
 		if maxAge == 0 {
@@ -160,6 +160,14 @@ func (s *statsScraper) scrapeTimeout() time.Duration {
 	return s.cfg.CollectionInterval
 }
 
+// assemblyTimeout bounds one assembly a little below the scrape's own
+// deadline, so that a slow runtime ends the assembly first: the scrape then
+// reports which call was cut short (a partial scrape, counted), rather than
+// only that its deadline passed while it waited.
+func assemblyTimeout(scrape time.Duration) time.Duration {
+	return scrape - scrape/10
+}
+
 func resolveNodeName(configured string) (string, error) {
 	if configured != "" {
 		return configured, nil
@@ -183,9 +191,11 @@ func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	// and an assembly a request started at this moment is joined, not repeated.
 	snap, err := s.store.Get(ctx, 0)
 	if err != nil {
+		// The scrape ended before the assembly: nothing was gathered, and
+		// it still counts as a failed source.
 		s.telemetry.record(ctx, started, nil)
 		s.noteHealth(err)
-		return pmetric.NewMetrics(), err
+		return pmetric.NewMetrics(), scrapererror.NewPartialScrapeError(err, 1)
 	}
 	a, err := snap.Assembly, snap.Err
 	md := s.converter.convert(a, started)
