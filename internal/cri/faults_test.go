@@ -8,11 +8,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
 )
@@ -59,4 +63,127 @@ func TestLazyConnRedialsAfterRuntimeRestart(t *testing.T) {
 	assert.Equal(t, "crifake", v.GetRuntimeName())
 	assert.Len(t, conns, 2, "dialled again once")
 	assert.Equal(t, connectivity.Shutdown, conns[0].GetState(), "the failed connection was closed")
+}
+
+// TestSourceFaultsLeaveOnlyTheirFieldsOut breaks one filesystem source at a
+// time: the affected fields are absent, every other field of the container is
+// still there, and the failure is logged with the container and the path.
+func TestSourceFaultsLeaveOnlyTheirFieldsOut(t *testing.T) {
+	const s = time.Second
+	tests := []struct {
+		name string
+		// breakIt sets up the fault under the log root and returns the
+		// writable layer's mountpoint.
+		breakIt     func(t *testing.T, logRoot, mount string) string
+		wantLogs    bool
+		wantRootCap bool
+		wantLog     string // in the logged error
+	}{
+		{
+			name: "healthy: logs and rootfs capacity",
+			breakIt: func(t *testing.T, logRoot, mount string) string {
+				require.NoError(t, os.MkdirAll(filepath.Join(logRoot, "shop_a_uid-a", "app"), 0o755))
+				return mount
+			},
+			wantLogs: true, wantRootCap: true,
+		},
+		{
+			name: "the container's log directory is unreadable (a file)",
+			breakIt: func(t *testing.T, logRoot, mount string) string {
+				require.NoError(t, os.MkdirAll(filepath.Join(logRoot, "shop_a_uid-a"), 0o755))
+				require.NoError(t, os.WriteFile(filepath.Join(logRoot, "shop_a_uid-a", "app"), nil, 0o644))
+				return mount
+			},
+			wantRootCap: true, wantLog: "read log directory",
+		},
+		{
+			name: "the pod logs root is unreadable (a file)",
+			breakIt: func(t *testing.T, logRoot, mount string) string {
+				require.NoError(t, os.RemoveAll(logRoot))
+				require.NoError(t, os.WriteFile(logRoot, nil, 0o644))
+				return mount
+			},
+			wantRootCap: true, wantLog: "not a directory",
+		},
+		{
+			name: "statfs of the writable layer's filesystem fails",
+			breakIt: func(t *testing.T, logRoot, mount string) string {
+				require.NoError(t, os.MkdirAll(filepath.Join(logRoot, "shop_a_uid-a", "app"), 0o755))
+				return filepath.Join(mount, "gone")
+			},
+			wantLogs: true, wantLog: "statfs ",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logRoot := filepath.Join(t.TempDir(), "pods")
+			require.NoError(t, os.MkdirAll(logRoot, 0o755))
+			mount := tt.breakIt(t, logRoot, t.TempDir())
+			st := cpuMem("c1", 1000, 10)
+			st.WritableLayer = &runtimeapi.FilesystemUsage{Timestamp: at(100 * s), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: mount}, UsedBytes: u64(4096), InodesUsed: u64(7)}
+			srv := crifake.New(t)
+			srv.SetState(crifake.State{
+				Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+				Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, s)},
+				ContainerStats: []*runtimeapi.ContainerStats{st},
+			})
+			core, logs := observer.New(zapcore.DebugLevel)
+			res, err := newTestProvider(t, srv, Options{PodLogsDir: logRoot, Logger: zap.New(core), StatsPath: PathPartial}).PodStats(t.Context())
+			require.NoError(t, err, "a filesystem fault is never a CRI error")
+			require.Len(t, res.Pods, 1)
+			require.Len(t, res.Pods[0].Containers, 1)
+			c := res.Pods[0].Containers[0]
+
+			// What the faults do not touch is always there.
+			require.NotNil(t, c.CPU)
+			assert.Equal(t, p64(1000), c.CPU.UsageCoreNanoSeconds)
+			require.NotNil(t, c.Memory)
+			assert.Equal(t, p64(10), c.Memory.WorkingSetBytes)
+			require.NotNil(t, c.Rootfs)
+			assert.Equal(t, p64(4096), c.Rootfs.UsedBytes)
+			assert.Equal(t, p64(7), c.Rootfs.InodesUsed)
+			require.NotNil(t, res.Pods[0].CPU)
+			require.NotNil(t, res.Pods[0].Memory)
+
+			assert.Equal(t, tt.wantLogs, c.Logs != nil, "logs block")
+			assert.Equal(t, tt.wantRootCap, c.Rootfs.CapacityBytes != nil, "rootfs capacity")
+			assert.Equal(t, tt.wantRootCap, c.Rootfs.AvailableBytes != nil, "rootfs available")
+			if tt.wantLog == "" {
+				assert.Zero(t, logs.Len(), "nothing to say: %v", logs.All())
+				return
+			}
+			require.Equal(t, 1, logs.Len(), "one line per failed measurement: %v", logs.All())
+			e := logs.All()[0]
+			assert.Equal(t, "c1", e.ContextMap()["container_id"])
+			assert.Contains(t, e.ContextMap()["error"], tt.wantLog)
+		})
+	}
+}
+
+// TestImageFsFaults: ImageFsInfo failing with each code is an error naming
+// the call; a statfs failure on its mountpoint leaves capacity out only.
+func TestImageFsFaults(t *testing.T) {
+	for _, code := range []codes.Code{codes.Unimplemented, codes.Unknown, codes.Internal, codes.ResourceExhausted, codes.Unavailable} {
+		t.Run(code.String(), func(t *testing.T) {
+			srv := crifake.New(t)
+			srv.SetError("ImageFsInfo", status.Error(code, "injected"))
+			_, err := newTestProvider(t, srv, Options{}).ImageFsStats(t.Context())
+			require.Error(t, err)
+			assert.Equal(t, code, status.Code(err))
+			assert.ErrorContains(t, err, "cri ImageFsInfo")
+		})
+	}
+	t.Run("statfs fails", func(t *testing.T) {
+		srv := crifake.New(t)
+		srv.SetState(crifake.State{ImageFs: &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{
+			Timestamp: at(time.Second), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: "/nonexistent/statssummary"}, UsedBytes: u64(1 << 30), InodesUsed: u64(9),
+		}}}})
+		rs, err := newTestProvider(t, srv, Options{}).ImageFsStats(t.Context())
+		require.NoError(t, err)
+		require.NotNil(t, rs.ImageFs)
+		assert.Equal(t, p64(1<<30), rs.ImageFs.UsedBytes)
+		assert.Equal(t, p64(9), rs.ImageFs.InodesUsed)
+		assert.Nil(t, rs.ImageFs.CapacityBytes)
+		assert.Nil(t, rs.ImageFs.AvailableBytes)
+	})
 }
