@@ -12,7 +12,7 @@ LINT_MOD   := tools/lint/go.mod
 RECEIVER   := receiver/statssummaryreceiver
 PKGS       := ./...
 
-.PHONY: all generate check-generate build run test test-integration runtime-down test-unit lint fmt vet tidy bench clean
+.PHONY: all generate check-generate build run test test-integration runtime-down test-unit lint fmt vet tidy bench fuzz fuzz-short soak clean
 
 all: build
 
@@ -70,6 +70,25 @@ tidy:
 ## bench: Go benchmarks (run twice and compare with benchstat)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS)
+
+## fuzz: run each fuzz target for FUZZTIME (default 60s; e.g. FUZZTIME=1000000x), one at a time
+FUZZTIME    ?= 60s
+FUZZ_TARGETS := ./internal/cri:FuzzPodStats ./internal/server:FuzzServeHTTP ./$(RECEIVER):FuzzConvert
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+## fuzz-short: the short fuzz pass CI runs (10 s per target)
+fuzz-short:
+	$(MAKE) fuzz FUZZTIME=10s
+
+## soak: the receiver under rotating runtime faults and HTTP load for SOAKTIME (default 10m)
+SOAKTIME ?= 10m
+soak:
+	STATSSUMMARY_SOAK=$(SOAKTIME) $(GO) test -race -count=1 -timeout 0 -run '^TestSoak$$' -v ./$(RECEIVER)
 
 clean:
 	rm -rf $(BUILD_DIR)
