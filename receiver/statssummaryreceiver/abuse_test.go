@@ -43,10 +43,10 @@ func abuseServer(t *testing.T, headerTimeout, idleTimeout time.Duration) (*stats
 	return s, s.server.addr.String(), cri
 }
 
-// rawExchange writes req on a fresh connection and reads one response (or
-// whatever the server sends before closing). It fails the test when the
-// server neither answers nor closes within the deadline.
-func rawExchange(t *testing.T, addr string, req []byte) (*http.Response, []byte) {
+// rawExchange writes req on a fresh connection and reads one response,
+// returning its status code. It fails the test when the server neither
+// answers nor closes within the deadline.
+func rawExchange(t *testing.T, addr string, req []byte) int {
 	t.Helper()
 	var d net.Dialer
 	conn, err := d.DialContext(t.Context(), "tcp", addr)
@@ -61,9 +61,8 @@ func rawExchange(t *testing.T, addr string, req []byte) (*http.Response, []byte)
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err, "the server answers malformed requests")
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, body
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestServerAbuse sends what a hostile or broken client might, over the real
@@ -209,8 +208,7 @@ func TestServerAbuse(t *testing.T) {
 	}
 	for _, tt := range raw {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, _ := rawExchange(t, addr, []byte(tt.req))
-			assert.Equal(t, tt.wantCode, resp.StatusCode)
+			assert.Equal(t, tt.wantCode, rawExchange(t, addr, []byte(tt.req)))
 		})
 	}
 
