@@ -30,8 +30,21 @@ import (
 )
 
 // fullResources is what a healthy scrape of twoPodsState or strictState
-// emits: 3 pods and their 5 containers.
+// emits for pods: 3 pods and their 5 containers.
 const fullResources = 8
+
+// podResources counts the pod and container resources in md (those with a
+// pod UID); node-level resources, which the runtime does not feed, are left
+// out of the count.
+func podResources(md pmetric.Metrics) int {
+	n := 0
+	for i := 0; i < md.ResourceMetrics().Len(); i++ {
+		if _, ok := md.ResourceMetrics().At(i).Resource().Attributes().Get("k8s.pod.uid"); ok {
+			n++
+		}
+	}
+	return n
+}
 
 // waitFor bounds every wait of the fault tests; it is far beyond any deadline
 // a test asserts.
@@ -189,7 +202,7 @@ func (rig *faultRig) scrapeErrors() []string {
 // receiver's error counter moved by one failed source.
 func (rig *faultRig) requireFault(md pmetric.Metrics, wantResources int, errorsBefore int, erroredBefore int64, want ...string) {
 	rig.t.Helper()
-	assert.Equal(rig.t, wantResources, md.ResourceMetrics().Len(), "resources of the partial scrape")
+	assert.Equal(rig.t, wantResources, podResources(md), "pod and container resources of the partial scrape")
 	logged := rig.scrapeErrors()
 	require.Len(rig.t, logged, errorsBefore+1, "one more scrape error logged")
 	for _, w := range want {
@@ -201,7 +214,7 @@ func (rig *faultRig) requireFault(md pmetric.Metrics, wantResources int, errorsB
 // requireHealthy checks a complete scrape: every resource, no new error.
 func (rig *faultRig) requireHealthy(md pmetric.Metrics, errorsBefore int, erroredBefore int64) {
 	rig.t.Helper()
-	assert.Equal(rig.t, fullResources, md.ResourceMetrics().Len(), "resources of a complete scrape")
+	assert.Equal(rig.t, fullResources, podResources(md), "pod and container resources of a complete scrape")
 	assert.Len(rig.t, rig.scrapeErrors(), errorsBefore, "no new scrape error")
 	assert.Equal(rig.t, erroredBefore, rig.errored(), "errored metric points unchanged")
 }
