@@ -187,6 +187,25 @@ func (rig *faultRig) counter(name string) int64 {
 
 func (rig *faultRig) errored() int64 { return rig.counter("otelcol_scraper_errored_metric_points") }
 
+// sourceErrors is the receiver's own count of failed sources for source
+// ("" for every source).
+func (rig *faultRig) sourceErrors(source string) int64 {
+	rig.t.Helper()
+	m, err := rig.tel.GetMetric("otelcol_receiver_stats_summary_source_errors")
+	if err != nil {
+		return 0
+	}
+	sum, ok := m.Data.(metricdata.Sum[int64])
+	require.True(rig.t, ok, "source errors are %T", m.Data)
+	var total int64
+	for _, dp := range sum.DataPoints {
+		if v, _ := dp.Attributes.Value("source"); source == "" || v.AsString() == source {
+			total += dp.Value
+		}
+	}
+	return total
+}
+
 // scrapeErrors returns the errors the scraper helper logged, oldest first.
 func (rig *faultRig) scrapeErrors() []string {
 	var out []string
@@ -197,9 +216,10 @@ func (rig *faultRig) scrapeErrors() []string {
 	return out
 }
 
-// requireFault checks one failed scrape: what the healthy sources gave
-// (wantResources), one more logged error holding every want, and the
-// receiver's error counter moved by one failed source.
+// requireFault checks one failed scrape of the runtime: what the healthy
+// sources gave (wantResources), one more logged error holding every want,
+// and the error counters moved by one failed source: the scraper helper's
+// errored points and the receiver's own source errors for "cri".
 func (rig *faultRig) requireFault(md pmetric.Metrics, wantResources int, errorsBefore int, erroredBefore int64, want ...string) {
 	rig.t.Helper()
 	assert.Equal(rig.t, wantResources, podResources(md), "pod and container resources of the partial scrape")
@@ -209,6 +229,8 @@ func (rig *faultRig) requireFault(md pmetric.Metrics, wantResources int, errorsB
 		assert.Contains(rig.t, logged[len(logged)-1], w)
 	}
 	assert.Equal(rig.t, erroredBefore+1, rig.errored(), "errored metric points: one failed source")
+	assert.Equal(rig.t, erroredBefore+1, rig.sourceErrors("cri"), "source errors of cri")
+	assert.Equal(rig.t, erroredBefore+1, rig.sourceErrors(""), "source errors of any source")
 }
 
 // requireHealthy checks a complete scrape: every resource, no new error.
@@ -217,6 +239,7 @@ func (rig *faultRig) requireHealthy(md pmetric.Metrics, errorsBefore int, errore
 	assert.Equal(rig.t, fullResources, podResources(md), "pod and container resources of a complete scrape")
 	assert.Len(rig.t, rig.scrapeErrors(), errorsBefore, "no new scrape error")
 	assert.Equal(rig.t, erroredBefore, rig.errored(), "errored metric points unchanged")
+	assert.Equal(rig.t, erroredBefore, rig.sourceErrors(""), "source errors unchanged")
 }
 
 // strictState is twoPodsState served by a runtime that implements

@@ -3,6 +3,7 @@ package statssummaryreceiver
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -35,7 +36,8 @@ var convertSeeds = []string{
 }
 
 // FuzzConvert decodes arbitrary JSON as a Summary, converts it to metrics as a
-// scrape does, and checks that it never panics, that every resource carries
+// scrape does — with the default configuration, and with every metric,
+// resource attribute, metric group and network interface enabled — and checks that it never panics, that every resource carries
 // the node name, and that no data point is NaN, infinite or negative.
 func FuzzConvert(f *testing.F) {
 	for _, s := range convertSeeds {
@@ -43,6 +45,10 @@ func FuzzConvert(f *testing.F) {
 	}
 	set := receivertest.NewNopSettings(metadata.Type)
 	now := time.Date(2026, 11, 1, 12, 5, 0, 0, time.UTC)
+	everything := metadata.NewDefaultMetricsBuilderConfig()
+	enableAll(reflect.ValueOf(&everything.Metrics).Elem())
+	enableAll(reflect.ValueOf(&everything.ResourceAttributes).Elem())
+	all := GroupsConfig{MetricGroups: allMetricGroups, CollectAllNetworkInterfaces: NetworkInterfacesConfig{Node: true, Pod: true}}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s statsapi.Summary
@@ -55,11 +61,25 @@ func FuzzConvert(f *testing.F) {
 				a.Containers[cri.ContainerKey{PodUID: p.PodRef.UID, Name: c.Name}] = cri.ContainerInfo{ID: c.Name + "-id", Attempt: uint32(i)}
 			}
 		}
-		c := newConverter(metadata.NewDefaultMetricsBuilderConfig(), set)
-		for range 2 { // twice: the builder is reused scrape after scrape
-			checkMetrics(t, s.Node.NodeName, c.convert(a, now))
+		for _, c := range []*converter{
+			newConverter(metadata.NewDefaultMetricsBuilderConfig(), defaultGroupsConfig(), set),
+			newConverter(everything, all, set), // every metric, group and interface
+		} {
+			for range 2 { // twice: the builder is reused scrape after scrape
+				checkMetrics(t, s.Node.NodeName, c.convert(a, now))
+			}
 		}
 	})
+}
+
+// enableAll sets Enabled on every field of a generated metrics or resource
+// attributes configuration.
+func enableAll(v reflect.Value) {
+	for i := 0; i < v.NumField(); i++ {
+		if f := v.Field(i).FieldByName("Enabled"); f.IsValid() && f.CanSet() {
+			f.SetBool(true)
+		}
+	}
 }
 
 func checkMetrics(t *testing.T, node string, md pmetric.Metrics) {

@@ -101,7 +101,10 @@ func newSourceFaultRig(t *testing.T, cg summary.CgroupStatsProvider, hs summary.
 	cfg := newTestConfig(fake.Endpoint)
 	cfg.InitialDelay = 0
 	s := newStatsScraper(cfg, set)
-	s.converter = newConverter(cfg.MetricsBuilderConfig, set)
+	s.converter = newConverter(cfg.MetricsBuilderConfig, cfg.GroupsConfig, set)
+	s.telemetry, err = newScrapeTelemetry(set.TelemetrySettings)
+	require.NoError(t, err)
+	t.Cleanup(s.telemetry.shutdown)
 	s.store = summary.NewStore(summary.NewAssembler(summary.Options{
 		NodeName: "node-a",
 		Pods:     cri.NewProvider(cri.NewClient(conn, 5*time.Second), cri.Options{PodLogsDir: t.TempDir()}),
@@ -160,6 +163,13 @@ func TestSourceFaultsKeepWhatHealthySourcesGave(t *testing.T) {
 				assert.Contains(t, logged[0], w)
 			}
 			assert.Equal(t, failed, rig.errored(), "errored metric points: one per failed source")
+			for source, broken := range map[string]bool{"cri": false, "cadvisor": tt.cgroups, "host": tt.host} {
+				want := int64(0)
+				if broken {
+					want = 1
+				}
+				assert.Equal(t, want, rig.sourceErrors(source), "source errors of %s", source)
+			}
 			assert.Equal(t, 1, rig.logs.FilterMessage("stats sources failing; scrapes are partial until they recover").Len())
 
 			cg.set(false)
