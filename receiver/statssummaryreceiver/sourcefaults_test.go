@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/scraper"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
@@ -87,8 +88,10 @@ func (h *flakyHost) Pod(string) (host.PodStats, bool) { return host.PodStats{Tim
 func newSourceFaultRig(t *testing.T, cg summary.CgroupStatsProvider, hs summary.HostStatsProvider) *faultRig {
 	t.Helper()
 	fake := newCRI(t)
-	conn, err := grpc.NewClient(fake.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
+	// As the receiver connects: through a LazyConn.
+	conn := cri.NewLazyConn(fake.SocketPath, func() (*grpc.ClientConn, error) {
+		return grpc.NewClient(fake.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	})
 	t.Cleanup(func() { _ = conn.Close() })
 
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -100,8 +103,10 @@ func newSourceFaultRig(t *testing.T, cg summary.CgroupStatsProvider, hs summary.
 
 	cfg := newTestConfig(fake.Endpoint)
 	cfg.InitialDelay = 0
+	cfg.MetricGroups = []MetricGroup{NodeMetricGroup, PodMetricGroup, ContainerMetricGroup}
 	s := newStatsScraper(cfg, set)
 	s.converter = newConverter(cfg.MetricsBuilderConfig, cfg.GroupsConfig, set)
+	var err error
 	s.telemetry, err = newScrapeTelemetry(set.TelemetrySettings)
 	require.NoError(t, err)
 	t.Cleanup(s.telemetry.shutdown)
@@ -178,4 +183,51 @@ func TestSourceFaultsKeepWhatHealthySourcesGave(t *testing.T) {
 			assert.Equal(t, 1, rig.logs.FilterMessage("stats sources recovered").Len())
 		})
 	}
+}
+
+// nodeCPUTime returns the node resource's k8s.node.cpu.time, and whether md
+// has it.
+func nodeCPUTime(md pmetric.Metrics) (float64, bool) {
+	for i := 0; i < md.ResourceMetrics().Len(); i++ {
+		rm := md.ResourceMetrics().At(i)
+		if _, pod := rm.Resource().Attributes().Get("k8s.pod.uid"); pod {
+			continue
+		}
+		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
+			ms := rm.ScopeMetrics().At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				if m := ms.At(k); m.Name() == "k8s.node.cpu.time" {
+					return m.Sum().DataPoints().At(0).DoubleValue(), true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// TestRuntimeFaultKeepsNodeStats kills the runtime while the cgroup and host
+// providers stay healthy: the partial scrape has no pods but still the node's
+// stats from the cgroups, the error names the runtime, and after a restart
+// on the same socket the next scrape has both again.
+func TestRuntimeFaultKeepsNodeStats(t *testing.T) {
+	rig := newSourceFaultRig(t, &flakyCgroups{}, &flakyHost{})
+	md := rig.first()
+	rig.requireHealthy(md, 0, 0)
+	v, ok := nodeCPUTime(md)
+	require.True(t, ok, "node cpu time in a healthy scrape")
+	assert.InDelta(t, 5.0, v, 1e-9)
+
+	path := rig.cri.SocketPath
+	rig.killCRI()
+	md = rig.scrape()
+	rig.requireFault(md, 0, 0, 0, "source cri", "code = Unavailable")
+	v, ok = nodeCPUTime(md)
+	assert.True(t, ok, "node cpu time kept while the runtime is down")
+	assert.InDelta(t, 5.0, v, 1e-9)
+
+	rig.startCRI(path)
+	md = rig.scrape()
+	rig.requireHealthy(md, 1, 1)
+	_, ok = nodeCPUTime(md)
+	assert.True(t, ok)
 }
