@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
@@ -244,10 +245,31 @@ func (g *fuzzGen) answers() fuzzAnswers {
 	return a
 }
 
-// advance is the same answers one step later: every CPU counter and sample
-// time moved by amounts the input chooses (possibly backwards, possibly not
-// at all), so that the rate cache sees successive samples of one container.
+// clone is a deep copy of the answers.
+func (a fuzzAnswers) clone() fuzzAnswers {
+	return fuzzAnswers{
+		strict:     a.strict,
+		sandboxes:  cloneMsgs(a.sandboxes),
+		containers: cloneMsgs(a.containers),
+		ctrStats:   cloneMsgs(a.ctrStats),
+		podStats:   cloneMsgs(a.podStats),
+	}
+}
+
+func cloneMsgs[T proto.Message](in []T) []T {
+	out := make([]T, len(in))
+	for i, m := range in {
+		out[i] = proto.Clone(m).(T)
+	}
+	return out
+}
+
+// advance is a copy of the answers one step later: every CPU counter and
+// sample time moved by amounts the input chooses (possibly backwards,
+// possibly not at all), so that the rate cache sees successive samples of one
+// container.
 func (g *fuzzGen) advance(a fuzzAnswers) fuzzAnswers {
+	a = a.clone()
 	bump := func(c *runtimeapi.CpuUsage) {
 		if c == nil {
 			return
@@ -290,9 +312,10 @@ var fuzzSeeds = [][]byte{
 // containers reported at most once (a pod UID names one pod, a container name
 // one container of its pod); every reported container named in the result's
 // container map; pod totals summed from containers never smaller than a
-// container's value (no wrap-around); the Summary encodes as JSON; and the
-// rate cache empties once its entries are older than the purge age (no
-// unbounded memory).
+// container's value (no wrap-around); a container whose counter went
+// backwards has no usageNanoCores (a reset, as in the kubelet); the Summary
+// encodes as JSON; and the rate cache empties once its entries are older than
+// the purge age (no unbounded memory).
 func FuzzPodStats(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(s)
@@ -321,8 +344,10 @@ func FuzzPodStats(f *testing.F) {
 
 		clk := newClock(t0.Add(200 * time.Second))
 		p := NewProvider(nil, Options{Now: clk.Now, PodLogsDir: logs})
+		received := make([]time.Time, len(rounds))
 		for r, ans := range rounds {
 			inv := newInventory(ans.sandboxes, ans.containers)
+			received[r] = clk.Now()
 			a := p.newAssembly(inv)
 			var res PodStatsResult
 			if ans.strict {
@@ -332,6 +357,9 @@ func FuzzPodStats(f *testing.F) {
 			}
 			p.rates.purge(clk.Now().Add(-p.opts.RatePurgeAfter))
 			checkPodStats(t, r, ans, inv, res)
+			if r == 1 && !ans.strict {
+				checkResets(t, rounds[0], received[0], ans, received[1], res)
+			}
 			clk.Set(clk.Now().Add(time.Duration(g.byte()) * time.Second / 2))
 		}
 		// Nothing seen for longer than the purge age: the cache is empty.
@@ -393,6 +421,39 @@ func checkPodStats(t *testing.T, round int, ans fuzzAnswers, inv *inventory, res
 	}
 	if _, err := json.Marshal(statsapi.Summary{Pods: res.Pods}); err != nil {
 		t.Fatalf("round %d: the Summary does not encode: %v", round, err)
+	}
+}
+
+// checkResets fails when a container whose CPU counter went backwards from
+// one round to the next (at a sample time not earlier) still has a
+// usageNanoCores. On the partial path, as the provider does, a container's
+// stats are the last listed with its ID.
+func checkResets(t *testing.T, before fuzzAnswers, at0 time.Time, after fuzzAnswers, at1 time.Time, res PodStatsResult) {
+	t.Helper()
+	last := func(stats []*runtimeapi.ContainerStats) map[string]*runtimeapi.CpuUsage {
+		m := map[string]*runtimeapi.CpuUsage{}
+		for _, s := range stats {
+			if id := s.GetAttributes().GetId(); id != "" {
+				m[id] = s.GetCpu()
+			}
+		}
+		return m
+	}
+	cpu0, cpu1 := last(before.ctrStats), last(after.ctrStats)
+	for _, pod := range res.Pods {
+		for _, c := range pod.Containers {
+			id := res.Containers[ContainerKey{PodUID: pod.PodRef.UID, Name: c.Name}].ID
+			s0, s1 := cpu0[id], cpu1[id]
+			if s0.GetUsageCoreNanoSeconds() == nil || s1.GetUsageCoreNanoSeconds() == nil || c.CPU == nil {
+				continue
+			}
+			backwards := s1.GetUsageCoreNanoSeconds().GetValue() < s0.GetUsageCoreNanoSeconds().GetValue()
+			notEarlier := sampleNanos(s1.GetTimestamp(), at1) >= sampleNanos(s0.GetTimestamp(), at0)
+			if backwards && notEarlier && c.CPU.UsageNanoCores != nil {
+				t.Fatalf("container %s: counter went from %d to %d, yet usageNanoCores is %d", id,
+					s0.GetUsageCoreNanoSeconds().GetValue(), s1.GetUsageCoreNanoSeconds().GetValue(), *c.CPU.UsageNanoCores)
+			}
+		}
 	}
 }
 
