@@ -29,7 +29,10 @@ type rateEntry struct {
 	prev, last cpuSample
 	hasPrev    bool
 	rate       *uint64 // nanocores between prev and last; nil when unknown
-	seen       time.Time
+	// reset says last showed the counter going backwards, so that every
+	// reader of that same sample is told so, not only the first.
+	reset bool
+	seen  time.Time
 }
 
 // rateCache computes usageNanoCores from successive counter samples. It does
@@ -63,11 +66,12 @@ func (c *rateCache) observe(key string, s cpuSample, now time.Time) (rate *uint6
 	switch {
 	case s.total < e.last.total && dt >= 0:
 		// Counter went backwards: start over from this sample.
-		*e = rateEntry{last: s, seen: now}
+		*e = rateEntry{last: s, seen: now, reset: true}
 		return nil, true
 	case dt == 0 && s.total == e.last.total:
-		// The same sample another reader already recorded.
-		return clonePtr(e.rate), false
+		// The same sample another reader already recorded (a reset for
+		// one reader is a reset for all).
+		return clonePtr(e.rate), e.reset
 	case dt <= 0:
 		// Older than what is held (a slower concurrent reader) or a clash of
 		// timestamps: measure against the sample before, if that is older.
@@ -87,7 +91,7 @@ func (c *rateCache) observe(key string, s cpuSample, now time.Time) (rate *uint6
 		return nil, false
 	default:
 		r := nanoCores(s.total-e.last.total, dt)
-		e.prev, e.hasPrev, e.last, e.rate = e.last, true, s, r
+		e.prev, e.hasPrev, e.last, e.rate, e.reset = e.last, true, s, r, false
 		return clonePtr(r), false
 	}
 }
