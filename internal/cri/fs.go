@@ -94,14 +94,23 @@ func filesystemStats(u *runtimeapi.FilesystemUsage, received time.Time, sfs stat
 }
 
 // containerLogsDir is <root>/<namespace>_<name>_<uid>/<container>. It is ""
-// when a part is empty or could step out of root.
+// when a part is empty or could step out of root. It is filepath.Join of those
+// parts, made with one concatenation (the parts hold no separator).
 func containerLogsDir(root string, pod statsapi.PodReference, container string) string {
-	for _, part := range []string{pod.Namespace, pod.Name, pod.UID, container} {
+	for _, part := range [...]string{pod.Namespace, pod.Name, pod.UID, container} {
 		if part == "" || part == "." || part == ".." || strings.ContainsRune(part, '/') {
 			return ""
 		}
 	}
-	return filepath.Join(root, pod.Namespace+"_"+pod.Name+"_"+pod.UID, container)
+	podDir := pod.Namespace + "_" + pod.Name + "_" + pod.UID
+	if root == "" {
+		return podDir + "/" + container
+	}
+	root = filepath.Clean(root) // allocates nothing when root is already clean
+	if strings.HasSuffix(root, "/") {
+		return root + podDir + "/" + container
+	}
+	return root + "/" + podDir + "/" + container
 }
 
 // logStats measures a container's log directory: the disk usage (allocated

@@ -154,18 +154,29 @@ func TestContainerLogsDir(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
+		root      string
 		pod       statsapi.PodReference
 		container string
 		want      string
 	}{
-		{name: "kubelet layout", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "/var/log/pods/shop_web-0_1234/nginx"},
-		{name: "a slash in a name could leave the root", pod: pod("shop", "../../etc", "1234"), container: "nginx", want: ""},
-		{name: "a dot-dot container", pod: pod("shop", "web-0", "1234"), container: "..", want: ""},
-		{name: "an empty part", pod: pod("", "web-0", "1234"), container: "nginx", want: ""},
+		{name: "kubelet layout", root: "/var/log/pods", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "/var/log/pods/shop_web-0_1234/nginx"},
+		{name: "a slash in a name could leave the root", root: "/var/log/pods", pod: pod("shop", "../../etc", "1234"), container: "nginx", want: ""},
+		{name: "a dot-dot container", root: "/var/log/pods", pod: pod("shop", "web-0", "1234"), container: "..", want: ""},
+		{name: "an empty part", root: "/var/log/pods", pod: pod("", "web-0", "1234"), container: "nginx", want: ""},
+		{name: "root with a trailing slash", root: "/var/log/pods/", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "/var/log/pods/shop_web-0_1234/nginx"},
+		{name: "unclean root", root: "/var/log/../log//pods", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "/var/log/pods/shop_web-0_1234/nginx"},
+		{name: "filesystem root", root: "/", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "/shop_web-0_1234/nginx"},
+		{name: "relative root", root: "logs", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "logs/shop_web-0_1234/nginx"},
+		{name: "empty root", root: "", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "shop_web-0_1234/nginx"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, containerLogsDir("/var/log/pods", tt.pod, tt.container))
+			root := tt.root
+			assert.Equal(t, tt.want, containerLogsDir(root, tt.pod, tt.container))
+			if tt.want != "" {
+				podDir := tt.pod.Namespace + "_" + tt.pod.Name + "_" + tt.pod.UID
+				assert.Equal(t, filepath.Join(root, podDir, tt.container), tt.want, "same as filepath.Join")
+			}
 		})
 	}
 }

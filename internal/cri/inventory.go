@@ -41,7 +41,7 @@ type inventory struct {
 // Sandboxes or containers without an ID, a pod UID or a name are dropped.
 func newInventory(sandboxes []*runtimeapi.PodSandbox, containers []*runtimeapi.Container) *inventory {
 	type podName struct{ namespace, name string }
-	groups := map[podName][]*runtimeapi.PodSandbox{}
+	groups := make(map[podName][]*runtimeapi.PodSandbox, len(sandboxes))
 	refs := make(map[string]statsapi.PodReference, len(sandboxes))
 	for _, sb := range sandboxes {
 		ref := podRef(sb)
@@ -56,8 +56,8 @@ func newInventory(sandboxes []*runtimeapi.PodSandbox, containers []*runtimeapi.C
 		groups[k] = append(groups[k], sb)
 	}
 
-	kept := map[string]bool{}
-	newestByUID := map[string]*runtimeapi.PodSandbox{}
+	kept := make(map[string]bool, len(refs))
+	newestByUID := make(map[string]*runtimeapi.PodSandbox, len(refs))
 	keep := func(sb *runtimeapi.PodSandbox) {
 		uid := refs[sb.GetId()].UID
 		if cur, ok := newestByUID[uid]; ok {
@@ -89,7 +89,7 @@ func newInventory(sandboxes []*runtimeapi.PodSandbox, containers []*runtimeapi.C
 	type slot struct {
 		sandbox, name string
 	}
-	chosen := map[slot]*runtimeapi.Container{}
+	chosen := make(map[slot]*runtimeapi.Container, len(containers))
 	for _, c := range containers {
 		if c.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING || c.GetId() == "" || !kept[c.GetPodSandboxId()] {
 			continue
@@ -105,9 +105,10 @@ func newInventory(sandboxes []*runtimeapi.PodSandbox, containers []*runtimeapi.C
 	}
 
 	inv := &inventory{
-		refs:       map[string]statsapi.PodReference{},
+		pods:       make([]*runtimeapi.PodSandbox, 0, len(kept)),
+		refs:       make(map[string]statsapi.PodReference, len(kept)),
 		containers: make(map[string]*runtimeapi.Container, len(chosen)),
-		bySandbox:  map[string][]*runtimeapi.Container{},
+		bySandbox:  make(map[string][]*runtimeapi.Container, len(kept)),
 	}
 	for _, c := range containers {
 		if chosen[slot{c.GetPodSandboxId(), containerName(c)}] != c {

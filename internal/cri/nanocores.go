@@ -35,17 +35,25 @@ type rateEntry struct {
 	seen  time.Time
 }
 
+// rateKey names a rate cache entry: a container's or a pod sandbox's CPU
+// counter, by runtime ID. A struct, not a joined string, so a lookup allocates
+// nothing.
+type rateKey struct {
+	pod bool
+	id  string
+}
+
 // rateCache computes usageNanoCores from successive counter samples. It does
 // not belong to one caller: every reader feeds it and an entry only moves
 // forward when a sample is newer than the one it holds, so concurrent readers
 // cannot shrink each other's interval to nothing. It is safe for concurrent use.
 type rateCache struct {
 	mu      sync.Mutex
-	entries map[string]*rateEntry
+	entries map[rateKey]*rateEntry
 }
 
 func newRateCache() *rateCache {
-	return &rateCache{entries: map[string]*rateEntry{}}
+	return &rateCache{entries: map[rateKey]*rateEntry{}}
 }
 
 // observe records s under key and returns the rate that ends at s (or at the
@@ -53,7 +61,7 @@ func newRateCache() *rateCache {
 // backwards (a reset: the container's cgroup was recreated, or the runtime
 // restarted it under the same ID). The rate is nil on the first sample, after
 // a reset, for a non-positive interval and when the arithmetic overflows.
-func (c *rateCache) observe(key string, s cpuSample, now time.Time) (rate *uint64, reset bool) {
+func (c *rateCache) observe(key rateKey, s cpuSample, now time.Time) (rate *uint64, reset bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]

@@ -154,43 +154,55 @@ func (p *Provider) newAssembly(inv *inventory) *assembly {
 // fromContainerStats is the partial path: container stats from
 // ListContainerStats, pod CPU, memory and swap summed from them.
 func (a *assembly) fromContainerStats(stats []*runtimeapi.ContainerStats) PodStatsResult {
-	byID := make(map[string]*runtimeapi.ContainerStats, len(stats))
+	byID := make(map[sandboxContainer]*runtimeapi.ContainerStats, len(stats))
 	for _, s := range stats {
 		if id := s.GetAttributes().GetId(); id != "" {
-			byID[id] = s
+			byID[sandboxContainer{container: id}] = s
 		}
 	}
 	res := a.result(PathPartial)
 	for _, sb := range a.inv.pods {
-		ps := a.pod(sb, byID, &res)
+		ps := a.pod(sb, byID, false, &res)
 		a.fillFromSums(&ps)
 		res.Pods = append(res.Pods, ps)
 	}
 	return res
 }
 
+// sandboxContainer keys container stats by container ID, and on the strict
+// path also by the ID of the sandbox whose answer listed them.
+type sandboxContainer struct {
+	sandbox, container string
+}
+
 // fromSandboxStats is the strict path: pod and container stats from
 // ListPodSandboxStats. Pod blocks the runtime left empty are summed from the
 // containers, as on the partial path.
 func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats) PodStatsResult {
+	// One map for every container of every sandbox, keyed by both IDs: a
+	// container is only found under the sandbox that lists it.
 	bySandbox := make(map[string]*runtimeapi.LinuxPodSandboxStats, len(stats))
+	n := 0
 	for _, s := range stats {
 		if id := s.GetAttributes().GetId(); id != "" && s.GetLinux() != nil {
 			bySandbox[id] = s.GetLinux()
+			n += len(s.GetLinux().GetContainers())
+		}
+	}
+	byID := make(map[sandboxContainer]*runtimeapi.ContainerStats, n)
+	for sbID, linux := range bySandbox {
+		for _, s := range linux.GetContainers() {
+			if id := s.GetAttributes().GetId(); id != "" {
+				byID[sandboxContainer{sbID, id}] = s
+			}
 		}
 	}
 	res := a.result(PathStrict)
 	for _, sb := range a.inv.pods {
 		linux := bySandbox[sb.GetId()]
-		byID := make(map[string]*runtimeapi.ContainerStats, len(linux.GetContainers()))
-		for _, s := range linux.GetContainers() {
-			if id := s.GetAttributes().GetId(); id != "" {
-				byID[id] = s
-			}
-		}
-		ps := a.pod(sb, byID, &res)
+		ps := a.pod(sb, byID, true, &res)
 		if linux != nil {
-			ps.CPU = a.cpu("pod/"+sb.GetId(), linux.GetCpu())
+			ps.CPU = a.cpu(rateKey{pod: true, id: sb.GetId()}, linux.GetCpu())
 			ps.Memory = memoryStats(linux.GetMemory(), a.received)
 			ps.Network = networkStats(linux.GetNetwork(), a.received)
 			ps.ProcessStats = processStats(linux.GetProcess())
@@ -211,16 +223,23 @@ func (a *assembly) result(path StatsPath) PodStatsResult {
 }
 
 // pod builds a pod's identity and its containers from their stats; a
-// container the runtime gave no stats for is left out.
-func (a *assembly) pod(sb *runtimeapi.PodSandbox, statsByID map[string]*runtimeapi.ContainerStats, res *PodStatsResult) statsapi.PodStats {
+// container the runtime gave no stats for is left out. bySandbox says whether
+// statsByID is keyed by sandbox ID too (the strict path).
+func (a *assembly) pod(sb *runtimeapi.PodSandbox, statsByID map[sandboxContainer]*runtimeapi.ContainerStats, bySandbox bool, res *PodStatsResult) statsapi.PodStats {
 	ref := a.inv.refs[sb.GetId()]
+	containers := a.inv.bySandbox[sb.GetId()]
 	ps := statsapi.PodStats{
 		PodRef:     ref,
 		StartTime:  timeFromNanos(sb.GetCreatedAt()),
-		Containers: []statsapi.ContainerStats{},
+		Containers: make([]statsapi.ContainerStats, 0, len(containers)),
 	}
-	for _, c := range a.inv.bySandbox[sb.GetId()] {
-		s, ok := statsByID[c.GetId()]
+	key := sandboxContainer{}
+	if bySandbox {
+		key.sandbox = sb.GetId()
+	}
+	for _, c := range containers {
+		key.container = c.GetId()
+		s, ok := statsByID[key]
 		if !ok {
 			continue
 		}
@@ -242,7 +261,7 @@ func (a *assembly) container(pod statsapi.PodReference, c *runtimeapi.Container,
 	cs := statsapi.ContainerStats{
 		Name:      name,
 		StartTime: timeFromNanos(c.GetCreatedAt()),
-		CPU:       a.cpu("container/"+c.GetId(), s.GetCpu()),
+		CPU:       a.cpu(rateKey{id: c.GetId()}, s.GetCpu()),
 		Memory:    memoryStats(s.GetMemory(), a.received),
 		Swap:      swapStats(s.GetSwap(), a.received),
 		IO:        ioStats(s.GetIo(), a.received),
@@ -259,7 +278,7 @@ func (a *assembly) container(pod statsapi.PodReference, c *runtimeapi.Container,
 
 // cpu converts a CPU block and decides its usageNanoCores with the rate cache,
 // keyed by key.
-func (a *assembly) cpu(key string, c *runtimeapi.CpuUsage) *statsapi.CPUStats {
+func (a *assembly) cpu(key rateKey, c *runtimeapi.CpuUsage) *statsapi.CPUStats {
 	if c == nil {
 		return nil
 	}
