@@ -9,11 +9,15 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
+// SyntheticAt is the sample time of a synthetic node whose At is zero.
+var SyntheticAt = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
 // SyntheticNode describes a node for benchmarks and load tests.
 type SyntheticNode struct {
 	Pods             int
 	ContainersPerPod int
-	// At is the sample time of every stat; creation times lie an hour before.
+	// At is the sample time of every stat (SyntheticAt when zero); creation
+	// times lie an hour before.
 	At time.Time
 }
 
@@ -24,7 +28,7 @@ type SyntheticNode struct {
 // deterministic functions of the pod and container index.
 func Synthetic(n SyntheticNode) State {
 	if n.At.IsZero() {
-		n.At = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+		n.At = SyntheticAt
 	}
 	at := n.At.UnixNano()
 	created := n.At.Add(-time.Hour).UnixNano()

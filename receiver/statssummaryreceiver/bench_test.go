@@ -1,7 +1,6 @@
 package statssummaryreceiver
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -10,25 +9,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/statssummary/statssummary/internal/benchnode"
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
-// benchSizes are the node sizes of the performance budget: a small node, the
-// kubelet's default max-pods, and two dense nodes; 1 and 3 containers per pod.
-var benchSizes = []crifake.SyntheticNode{
-	{Pods: 10, ContainersPerPod: 1}, {Pods: 10, ContainersPerPod: 3},
-	{Pods: 110, ContainersPerPod: 1}, {Pods: 110, ContainersPerPod: 3},
-	{Pods: 500, ContainersPerPod: 1}, {Pods: 500, ContainersPerPod: 3},
-	{Pods: 1000, ContainersPerPod: 1}, {Pods: 1000, ContainersPerPod: 3},
-}
-
-func sizeName(n crifake.SyntheticNode) string {
-	return fmt.Sprintf("pods=%d/containers=%d", n.Pods, n.ContainersPerPod)
-}
-
-func startBenchScraper(b *testing.B, n crifake.SyntheticNode) (*statsScraper, *crifake.Server) {
+func startBenchScraper(b testing.TB, n crifake.SyntheticNode) (*statsScraper, *crifake.Server) {
 	b.Helper()
 	srv := crifake.New(b)
 	srv.SetState(crifake.Synthetic(n))
@@ -44,19 +31,23 @@ func startBenchScraper(b *testing.B, n crifake.SyntheticNode) (*statsScraper, *c
 
 // BenchmarkScrape is one full scrape: CRI calls, assembly and conversion to pdata.
 func BenchmarkScrape(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(sizeName(n), func(b *testing.B) {
+	for _, n := range benchnode.Sizes {
+		b.Run(benchnode.SizeName(n), func(b *testing.B) {
 			s, _ := startBenchScraper(b, n)
+			points := 0
 			b.ReportAllocs()
 			for b.Loop() {
 				md, err := s.scrape(b.Context())
 				if err != nil {
 					b.Fatal(err)
 				}
-				if md.ResourceMetrics().Len() == 0 {
+				if points = md.DataPointCount(); points == 0 {
 					b.Fatal("empty scrape")
 				}
 			}
+			// allocs/op ÷ datapoints/op is the allocation cost per data point
+			// (docs/performance.md): it must stay flat across sizes.
+			b.ReportMetric(float64(points), "datapoints/op")
 		})
 	}
 }
@@ -66,8 +57,8 @@ func BenchmarkScrape(b *testing.B) {
 // ListPodSandboxStats, so the provider is on the strict path: ListPodSandbox,
 // ListContainers and ListPodSandboxStats (see cri.Provider.PodStats).
 func BenchmarkRawCRI(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(sizeName(n), func(b *testing.B) {
+	for _, n := range benchnode.Sizes {
+		b.Run(benchnode.SizeName(n), func(b *testing.B) {
 			srv := crifake.New(b)
 			srv.SetState(crifake.Synthetic(n))
 			conn, err := grpc.NewClient(srv.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -95,21 +86,23 @@ func BenchmarkRawCRI(b *testing.B) {
 
 // BenchmarkConvert is Summary → pdata alone, from one assembly of the node.
 func BenchmarkConvert(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(sizeName(n), func(b *testing.B) {
+	for _, n := range benchnode.Sizes {
+		b.Run(benchnode.SizeName(n), func(b *testing.B) {
 			s, _ := startBenchScraper(b, n)
 			a, err := s.assembler.Get(b.Context())
 			if err != nil {
 				b.Fatal(err)
 			}
 			now := time.Now()
+			points := 0
 			b.ReportAllocs()
 			for b.Loop() {
 				md := s.converter.convert(a, now)
-				if md.DataPointCount() == 0 {
+				if points = md.DataPointCount(); points == 0 {
 					b.Fatal("no data points")
 				}
 			}
+			b.ReportMetric(float64(points), "datapoints/op")
 		})
 	}
 }
