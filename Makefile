@@ -12,7 +12,7 @@ LINT_MOD   := tools/lint/go.mod
 RECEIVER   := receiver/statssummaryreceiver
 PKGS       := ./...
 
-.PHONY: all generate check-generate build run test test-integration runtime-down test-unit lint fmt vet tidy bench fuzz fuzz-short soak clean
+.PHONY: all generate check-generate build run test test-integration runtime-down test-unit lint fmt vet tidy bench benchstat bench-ratios bench-load bench-data bench-steady fuzz fuzz-short soak clean
 
 all: build
 
@@ -67,9 +67,43 @@ tidy:
 	cd tools && $(GO) mod tidy
 	cd tools/lint && $(GO) mod tidy
 
-## bench: Go benchmarks (run twice and compare with benchstat)
+## bench: the performance benchmarks (docs/performance.md) — Scrape, RawCRI, Convert
+## and SummaryJSON at 10–1000 pods — one package at a time, BENCH_COUNT runs each,
+## into BENCH_OUT. BENCH narrows them: make bench BENCH='/pods=(110|1000)/'
+BENCH       ?= .
+BENCH_COUNT ?= 6
+BENCH_OUT   ?= $(BUILD_DIR)/bench/new.txt
+BENCHSTAT   := $(GO) tool -modfile=$(TOOLS_MOD) benchstat
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS)
+	@mkdir -p $(dir $(BENCH_OUT))
+	$(GO) test -p 1 -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) \
+		./receiver/statssummaryreceiver ./internal/server | tee $(BENCH_OUT)
+
+## benchstat: compare two bench runs: make benchstat OLD=build/bench/old.txt NEW=build/bench/new.txt
+OLD ?= $(BUILD_DIR)/bench/old.txt
+NEW ?= $(BENCH_OUT)
+benchstat:
+	$(BENCHSTAT) $(OLD) $(NEW)
+
+## bench-ratios: the budget's ratios from one run: Scrape against RawCRI, and the
+## Summary handler against the static-bytes handler
+bench-ratios:
+	$(BENCHSTAT) -filter '.name:(Scrape OR RawCRI)' -col .name -row /pods,/containers $(NEW)
+	$(BENCHSTAT) -filter '.name:SummaryJSON' -col /handler -row /pods,/containers,/encoding $(NEW)
+
+## bench-load: the bounded loopback load run of the JSON endpoint (64 clients, fixed
+## request count): make bench-load LOADRUN_FLAGS='-pods 1000 -gzip'
+LOADRUN_FLAGS ?=
+bench-load:
+	$(GO) run ./hack/perf/loadrun $(LOADRUN_FLAGS)
+
+## bench-data: regenerate testdata/bench/*.json, the synthetic nodes' Summaries
+bench-data:
+	$(GO) generate ./internal/benchnode
+
+## bench-steady: the collector's CPU and RSS in steady state (hack/perf/steady-state.sh)
+bench-steady: build
+	hack/perf/steady-state.sh
 
 ## fuzz: run each fuzz target for FUZZTIME (default 60s; e.g. FUZZTIME=1000000x), one at a time
 FUZZTIME    ?= 60s

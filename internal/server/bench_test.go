@@ -61,6 +61,7 @@ func benchmarkServe(b *testing.B, h http.Handler, gzipped bool, size int) {
 	url := srv.URL + server.SummaryPath
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
+	report := benchnode.CPUPerOp(b)
 	for b.Loop() {
 		req, err := http.NewRequestWithContext(b.Context(), http.MethodGet, url, http.NoBody)
 		if err != nil {
@@ -79,4 +80,5 @@ func benchmarkServe(b *testing.B, h http.Handler, gzipped bool, size int) {
 			b.Fatalf("status %d, %d of %d bytes, err %v", resp.StatusCode, n, size, err)
 		}
 	}
+	report()
 }

@@ -36,6 +36,7 @@ func BenchmarkScrape(b *testing.B) {
 			s, _ := startBenchScraper(b, n)
 			points := 0
 			b.ReportAllocs()
+			report := benchnode.CPUPerOp(b)
 			for b.Loop() {
 				md, err := s.scrape(b.Context())
 				if err != nil {
@@ -45,6 +46,7 @@ func BenchmarkScrape(b *testing.B) {
 					b.Fatal("empty scrape")
 				}
 			}
+			report()
 			// allocs/op ÷ datapoints/op is the allocation cost per data point
 			// (docs/performance.md): it must stay flat across sizes.
 			b.ReportMetric(float64(points), "datapoints/op")
@@ -69,6 +71,7 @@ func BenchmarkRawCRI(b *testing.B) {
 			b.Cleanup(func() { _ = conn.Close() })
 			client := cri.NewClient(conn, 30*time.Second)
 			b.ReportAllocs()
+			report := benchnode.CPUPerOp(b)
 			for b.Loop() {
 				if _, err := client.ListPodSandbox(b.Context()); err != nil {
 					b.Fatal(err)
@@ -80,6 +83,7 @@ func BenchmarkRawCRI(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			report()
 		})
 	}
 }
@@ -96,12 +100,14 @@ func BenchmarkConvert(b *testing.B) {
 			now := time.Now()
 			points := 0
 			b.ReportAllocs()
+			report := benchnode.CPUPerOp(b)
 			for b.Loop() {
 				md := s.converter.convert(a, now)
 				if points = md.DataPointCount(); points == 0 {
 					b.Fatal("no data points")
 				}
 			}
+			report()
 			b.ReportMetric(float64(points), "datapoints/op")
 		})
 	}
