@@ -62,7 +62,15 @@ func TestStaticServesTheHandlersBytes(t *testing.T) {
 	for _, gzipped := range []bool{false, true} {
 		body, err := Body(h, gzipped)
 		require.NoError(t, err)
-		static := httptest.NewServer(&Static{Body: body, Gzipped: gzipped})
+		st, err := NewStatic(h, gzipped)
+		require.NoError(t, err)
+		assert.Equal(t, body, st.Body)
+		again, err := record(h, gzipped)
+		require.NoError(t, err)
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding", "Cache-Control", "Vary", server.HeaderSummaryTime} {
+			assert.Equal(t, again.Header().Values(k), st.Header.Values(k), k)
+		}
+		static := httptest.NewServer(st)
 		t.Cleanup(static.Close)
 		for _, url := range []string{served.URL + server.SummaryPath, static.URL} {
 			res, err := Load(t.Context(), LoadOptions{URL: url, Clients: 4, Requests: 10, Gzip: gzipped, Timeout: time.Minute})

@@ -1,6 +1,7 @@
 // Command loadrun is the bounded loopback load run of the JSON endpoint: it
 // serves a synthetic node's Summary from the Summary handler (a cached
-// snapshot) and the same bytes from a static-bytes handler (the floor), each
+// snapshot) and the same header fields and bytes from a static handler (the
+// floor), each
 // on its own 127.0.0.1 listener, and sends each a fixed number of requests from
 // a fixed number of concurrent clients, alternating the handlers round by
 // round. It prints requests/s and p50/p99 latency per run as a Markdown table,
@@ -61,14 +62,15 @@ func run(ctx context.Context, n crifake.SyntheticNode, opts benchnode.LoadOption
 	if err != nil {
 		return err
 	}
-	body, err := benchnode.Body(h, opts.Gzip)
+	static, err := benchnode.NewStatic(h, opts.Gzip)
 	if err != nil {
 		return err
 	}
+	body := static.Body
 	handlers := []struct {
 		name string
 		h    http.Handler
-	}{{"snapshot", h}, {"static", &benchnode.Static{Body: body, Gzipped: opts.Gzip}}}
+	}{{"snapshot", h}, {"static", static}}
 	urls := make([]string, len(handlers))
 	for i, hd := range handlers {
 		url, stop, err := serve(hd.h)
@@ -98,8 +100,8 @@ func run(ctx context.Context, n crifake.SyntheticNode, opts benchnode.LoadOption
 				float64(res.Bytes)/res.Elapsed.Seconds()/1e6, ms(res.P50), ms(res.P99), ms(res.Max))
 		}
 	}
-	snap, static := median(perSecond[0]), median(perSecond[1])
-	fmt.Printf("\nmedian req/s: snapshot %.0f, static %.0f; snapshot/static = %.2f\n", snap, static, snap/static)
+	snapRate, staticRate := median(perSecond[0]), median(perSecond[1])
+	fmt.Printf("\nmedian req/s: snapshot %.0f, static %.0f; snapshot/static = %.2f\n", snapRate, staticRate, snapRate/staticRate)
 	return nil
 }
 
