@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -274,4 +275,29 @@ func TestImageFsStats(t *testing.T) {
 			assert.NotSame(t, got.ImageFs.UsedBytes, got.ContainerFs.UsedBytes, "the two blocks share no pointer")
 		})
 	}
+}
+
+func TestReadDirUnsorted(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"1.log", "0.log", "2.log.20261101-120000"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
+	}
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
+
+	entries, err := readDirUnsorted(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"0.log", "1.log", "2.log.20261101-120000", "sub"}, names)
+
+	_, err = readDirUnsorted(filepath.Join(dir, "missing"))
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+
+	_, err = readDirUnsorted(filepath.Join(dir, "0.log"))
+	var pe *fs.PathError
+	require.ErrorAs(t, err, &pe, "not a directory")
+	assert.Equal(t, filepath.Join(dir, "0.log"), pe.Path)
+	assert.ErrorIs(t, err, unix.ENOTDIR)
 }
