@@ -119,11 +119,11 @@ func containerLogsDir(root string, pod statsapi.PodReference, container string) 
 // fs.ErrNotExist.
 func readDirUnsorted(dir string) ([]fs.DirEntry, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	for err == unix.EINTR { //nolint:errorlint // a bare Errno from the syscall
+	for err == unix.EINTR {
 		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
-		if err == unix.ENOENT { //nolint:errorlint // a bare Errno from the syscall
+		if err == unix.ENOENT {
 			return nil, err
 		}
 		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}

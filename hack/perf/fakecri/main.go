@@ -18,6 +18,13 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "fakecri:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	var n crifake.SyntheticNode
 	socket := flag.String("socket", "/tmp/statssummary-fakecri.sock", "unix socket to serve on")
 	flag.IntVar(&n.Pods, "pods", 110, "pods on the synthetic node")
@@ -30,8 +37,7 @@ func main() {
 	_ = os.Remove(*socket)
 	srv, err := crifake.Start(*socket)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "fakecri:", err)
-		os.Exit(1)
+		return err
 	}
 	defer srv.Stop()
 	fmt.Printf("fakecri: %d pods × %d containers on unix://%s\n", n.Pods, n.ContainersPerPod, *socket)
@@ -42,7 +48,7 @@ func main() {
 		srv.SetState(crifake.Synthetic(n))
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}

@@ -41,8 +41,9 @@ func main() {
 	flag.DurationVar(&timeout, "timeout", 10*time.Minute, "bound of the whole load run")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := run(ctx, n, opts, rounds); err != nil {
+	err := run(ctx, n, opts, rounds)
+	cancel()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadrun:", err)
 		os.Exit(1)
 	}
