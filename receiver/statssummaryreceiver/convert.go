@@ -19,14 +19,19 @@ import (
 // per volume, each carrying k8s.node.name. It is used by one scraper goroutine
 // at a time.
 type converter struct {
-	mb      *metadata.MetricsBuilder
+	mb *metadata.MetricsBuilder
+	// rb builds every resource's attributes in turn: emit hands its resource
+	// over (rb.Emit starts an empty one), so one builder serves a scrape.
+	rb      *metadata.ResourceBuilder
 	groups  groupSet
 	allNets NetworkInterfacesConfig
 }
 
 func newConverter(mbc metadata.MetricsBuilderConfig, gc GroupsConfig, set receiver.Settings) *converter {
+	mb := metadata.NewMetricsBuilder(mbc, set)
 	return &converter{
-		mb:      metadata.NewMetricsBuilder(mbc, set),
+		mb:      mb,
+		rb:      mb.NewResourceBuilder(),
 		groups:  newGroupSet(gc.MetricGroups),
 		allNets: gc.CollectAllNetworkInterfaces,
 	}
@@ -89,7 +94,7 @@ func (c *converter) node(s *statsapi.NodeStats, ts pcommon.Timestamp, now time.T
 	}
 	recordRlimit(mb, ts, s.Rlimit)
 	recordUptime(mb, (*metadata.MetricsBuilder).RecordK8sNodeUptimeDataPoint, ts, s.StartTime, now)
-	rb := mb.NewResourceBuilder()
+	rb := c.rb
 	rb.SetK8sNodeName(s.NodeName)
 	c.emit(rb, s.StartTime)
 }
@@ -102,7 +107,7 @@ func (c *converter) systemContainer(node string, s *statsapi.ContainerStats, ts 
 	recordPressure(mb, systemContainerPressure, ts, s.CPU, s.Memory, s.IO)
 	recordFs(mb, systemContainerRootfs, ts, s.Rootfs)
 	recordFs(mb, systemContainerLogs, ts, s.Logs)
-	rb := mb.NewResourceBuilder()
+	rb := c.rb
 	rb.SetK8sNodeName(node)
 	rb.SetK8sNodeSystemContainerName(s.Name)
 	c.emit(rb, s.StartTime)
@@ -118,7 +123,7 @@ func (c *converter) pod(node string, s *statsapi.PodStats, ts pcommon.Timestamp,
 	recordFs(mb, podEphemeralStorage, ts, s.EphemeralStorage)
 	recordProcesses(mb, ts, s.ProcessStats)
 	recordUptime(mb, (*metadata.MetricsBuilder).RecordK8sPodUptimeDataPoint, ts, s.StartTime, now)
-	rb := mb.NewResourceBuilder()
+	rb := c.rb
 	setPodAttributes(rb, node, s.PodRef)
 	c.emit(rb, s.StartTime)
 }
@@ -133,7 +138,7 @@ func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.C
 	recordFs(mb, containerLogs, ts, s.Logs)
 	recordContainerEphemeralStorage(mb, ts, s.Rootfs, s.Logs)
 	recordUptime(mb, (*metadata.MetricsBuilder).RecordContainerUptimeDataPoint, ts, s.StartTime, now)
-	rb := mb.NewResourceBuilder()
+	rb := c.rb
 	setPodAttributes(rb, node, pod.PodRef)
 	rb.SetK8sContainerName(s.Name)
 	if info, ok := infos[cri.ContainerKey{PodUID: pod.PodRef.UID, Name: s.Name}]; ok {
@@ -147,19 +152,21 @@ func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.C
 // points start with the pod.
 func (c *converter) volume(node string, pod *statsapi.PodStats, v *statsapi.VolumeStats, volumeType string, ts pcommon.Timestamp) {
 	recordVolume(c.mb, ts, v)
-	rb := c.mb.NewResourceBuilder()
+	rb := c.rb
 	setPodAttributes(rb, node, pod.PodRef)
 	setVolumeAttributes(rb, v, volumeType)
 	c.emit(rb, pod.StartTime)
 }
 
 // emit moves what was recorded into a resource; nothing recorded, no resource.
+// It always takes rb's resource, so attributes never carry over to the next.
 func (c *converter) emit(rb *metadata.ResourceBuilder, start metav1.Time) {
-	opts := []metadata.ResourceMetricsOption{metadata.WithResource(rb.Emit())}
-	if !start.IsZero() {
-		opts = append(opts, metadata.WithStartTimeOverride(pcommon.NewTimestampFromTime(start.Time)))
+	res := metadata.WithResource(rb.Emit())
+	if start.IsZero() {
+		c.mb.EmitForResource(res)
+		return
 	}
-	c.mb.EmitForResource(opts...)
+	c.mb.EmitForResource(res, metadata.WithStartTimeOverride(pcommon.NewTimestampFromTime(start.Time)))
 }
 
 func setPodAttributes(rb *metadata.ResourceBuilder, node string, ref statsapi.PodReference) {
