@@ -29,7 +29,7 @@ func TestRateResetSeenByEveryReader(t *testing.T) {
 		{"that sample again: no reset", cpuSample{ts: at(20 * time.Second), total: 2e9}, false, runtime},
 	}
 	for _, tt := range tests {
-		computed, reset := c.observe("container/c", tt.sample, now)
+		computed, reset := c.observe(rateKey{id: "c"}, tt.sample, now)
 		assert.Equal(t, tt.wantReset, reset, tt.name)
 		assert.Equal(t, tt.wantRate, chooseNanoCores(runtime, computed, reset), tt.name)
 	}
