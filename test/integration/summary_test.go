@@ -183,6 +183,32 @@ func testNode(t *testing.T, c *collector) {
 	require.NotNil(t, s.Node.Rlimit.MaxPID, "node max pid")
 	want := min(procInt(t, "/proc/sys/kernel/pid_max"), procInt(t, "/proc/sys/kernel/threads-max"))
 	assert.Equal(t, want, *s.Node.Rlimit.MaxPID, "max pid is min(pid_max, threads-max)")
+
+	// Network: the default interface is the one carrying the default route, and
+	// its counters are the kernel's (read after the scrape, so never below).
+	ifname := defaultRouteInterface(t)
+	require.NotNil(t, s.Node.Network, "node network")
+	assert.Equal(t, ifname, s.Node.Network.Name, "node default interface carries the default route")
+	require.NotNil(t, s.Node.Network.RxBytes, "node rx bytes")
+	rx := procInt(t, filepath.Join("/sys/class/net", ifname, "statistics", "rx_bytes"))
+	assert.Positive(t, *s.Node.Network.RxBytes, "node rx bytes")
+	assert.LessOrEqual(t, *s.Node.Network.RxBytes, uint64(rx), "node rx bytes vs the kernel's after the scrape")
+	t.Logf("node network %s rx %d bytes (kernel now %d)", ifname, *s.Node.Network.RxBytes, rx)
+}
+
+// defaultRouteInterface is the interface of the default route in /proc/net/route.
+func defaultRouteInterface(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/route")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[1] == "00000000" {
+			return f[0]
+		}
+	}
+	t.Fatal("no default route in /proc/net/route")
+	return ""
 }
 
 func procInt(t *testing.T, path string) int64 {
