@@ -6,6 +6,9 @@
 // reported follows the kubelet (inventory.go); stats come from
 // ListPodSandboxStats or, on runtimes without it, ListContainerStats
 // (statspath.go); usageNanoCores is computed from counter samples when the
-// runtime's value is missing or untrustworthy (nanocores.go). It knows nothing
+// runtime's value is missing or untrustworthy (nanocores.go). Container log
+// usage is read from the pod log directories on each call unless
+// Options.SkipLogs leaves it to the host provider's walker, as the receiver
+// does. It knows nothing
 // of OpenTelemetry.
 package cri

@@ -301,3 +301,30 @@ func TestReadDirUnsorted(t *testing.T) {
 	assert.Equal(t, filepath.Join(dir, "0.log"), pe.Path)
 	assert.ErrorIs(t, err, unix.ENOTDIR)
 }
+
+// With SkipLogs the provider leaves log usage to another source: a container
+// with a log directory gets no Logs block, and its rootfs is still read.
+func TestSkipLogsLeavesLogsUnset(t *testing.T) {
+	logRoot := t.TempDir()
+	logDir := filepath.Join(logRoot, "shop_a_uid-a", "app")
+	require.NoError(t, os.MkdirAll(logDir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(logDir, "0.log"), []byte("log line\n"), 0o644))
+	srv := crifake.New(t)
+	srv.SetState(crifake.State{
+		Sandboxes:  []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", runtimeapi.PodSandboxState_SANDBOX_READY, 0)},
+		Containers: []*runtimeapi.Container{container("c1", "sb-a", "app", runtimeapi.ContainerState_CONTAINER_RUNNING, 1)},
+		ContainerStats: []*runtimeapi.ContainerStats{{
+			Attributes:    &runtimeapi.ContainerAttributes{Id: "c1"},
+			WritableLayer: &runtimeapi.FilesystemUsage{Timestamp: 1, UsedBytes: &runtimeapi.UInt64Value{Value: 4096}},
+		}},
+	})
+	for _, skip := range []bool{false, true} {
+		res, err := newTestProvider(t, srv, Options{PodLogsDir: logRoot, SkipLogs: skip}).PodStats(t.Context())
+		require.NoError(t, err)
+		require.Len(t, res.Pods, 1)
+		require.Len(t, res.Pods[0].Containers, 1)
+		c := res.Pods[0].Containers[0]
+		assert.NotNil(t, c.Rootfs, "skip=%v", skip)
+		assert.Equal(t, skip, c.Logs == nil, "skip=%v: logs %+v", skip, c.Logs)
+	}
+}

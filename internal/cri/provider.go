@@ -17,6 +17,10 @@ type Options struct {
 	// PodLogsDir is the root of the pod log directories; DefaultPodLogsDir
 	// when empty.
 	PodLogsDir string
+	// SkipLogs leaves container log usage unset: another source (the host
+	// provider's background walker) measures the log directories, so a scrape
+	// does not read them. By default the provider reads them on every call.
+	SkipLogs bool
 	// StatsPath forces the strict or the partial path; PathAuto (or "")
 	// detects it.
 	StatsPath StatsPath
@@ -269,6 +273,9 @@ func (a *assembly) container(pod statsapi.PodReference, c *runtimeapi.Container,
 	var err error
 	if cs.Rootfs, err = filesystemStats(s.GetWritableLayer(), a.received, a.statfs); err != nil {
 		a.p.opts.Logger.Debug("container rootfs capacity unknown", zap.String("container_id", c.GetId()), zap.Error(err))
+	}
+	if a.p.opts.SkipLogs {
+		return cs
 	}
 	if cs.Logs, err = logStats(containerLogsDir(a.p.opts.PodLogsDir, pod, name), a.received, a.statfs); err != nil {
 		a.p.opts.Logger.Debug("container log usage unknown", zap.String("container_id", c.GetId()), zap.Error(err))

@@ -3,5 +3,8 @@
 // filesystem (statfs of the kubelet root directory), and per pod the volume
 // usage, container log usage and etc-hosts file that make up ephemeral storage.
 // Directory usage is measured by a background walker on a period, never on the
-// scrape path; a scrape only reads the walker's last results.
+// scrape path; a scrape only reads the walker's last results. Volumes and
+// etc-hosts are walked on Options.WalkPeriod, container log directories on
+// their own, shorter Options.LogWalkPeriod (the receiver sets it to the
+// collection interval): the runtime provider leaves logs to this walker.
 package host

@@ -234,3 +234,38 @@ func TestPodUnknownUntilFirstWalk(t *testing.T) {
 		t.Errorf("pod the walk did not find = %+v, %v; want zero usage at the walk time", got, ok)
 	}
 }
+
+// Logs are walked on their own period: a log written after the first walk is
+// measured within LogWalkPeriod, while volumes wait for WalkPeriod.
+func TestLogsWalkedOnTheirOwnPeriod(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	root, logs := t.TempDir(), t.TempDir()
+	uid := "11111111-2222-3333-4444-666666666666"
+	writeFile(t, filepath.Join(root, "pods", uid, "etc-hosts"), "127.0.0.1 localhost\n")
+	p := New(Options{KubeletRootDir: root, PodLogsDir: logs, WalkPeriod: time.Hour, LogWalkPeriod: 20 * time.Millisecond})
+	p.Start()
+	defer p.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, ok := p.Pod(uid); !ok; _, ok = p.Pod(uid) {
+		if time.Now().After(deadline) {
+			t.Fatal("walker never measured the pod")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	logDir := filepath.Join(logs, "default_web_"+uid, "app")
+	writeFile(t, filepath.Join(logDir, "0.log"), strings.Repeat("l", 300000))
+	lb, li := du(t, logDir)
+	for {
+		got, _ := p.Pod(uid)
+		if l := got.Logs["app"]; l != nil && *l.UsedBytes == lb && *l.InodesUsed == li {
+			if got.EtcHostsBytes == 0 {
+				t.Error("etc-hosts lost when the logs were walked")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs of app = %+v after 10 s; du says %d, %d", got.Logs["app"], lb, li)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

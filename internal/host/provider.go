@@ -22,6 +22,10 @@ const (
 	DefaultPodLogsDir     = "/var/log/pods"
 	// DefaultWalkPeriod is the kubelet's volume stats period.
 	DefaultWalkPeriod = time.Minute
+	// DefaultLogWalkPeriod is how often container log usage is measured when
+	// Options.LogWalkPeriod is zero: the receiver's default collection
+	// interval, so that log figures are as fresh as a scrape.
+	DefaultLogWalkPeriod = 10 * time.Second
 )
 
 // ephemeralPlugins are the volume plugins whose data lives on the node's
@@ -45,9 +49,14 @@ type Options struct {
 	PodLogsDir string
 	// ProcRoot is the proc filesystem, "/proc" when empty.
 	ProcRoot string
-	// WalkPeriod is how often volume and log usage is measured;
+	// WalkPeriod is how often volume and etc-hosts usage is measured;
 	// DefaultWalkPeriod when zero.
 	WalkPeriod time.Duration
+	// LogWalkPeriod is how often container log usage is measured, on its own
+	// period: the runtime provider leaves logs to this walker, so it should
+	// be no longer than the collection interval. DefaultLogWalkPeriod when
+	// zero.
+	LogWalkPeriod time.Duration
 	// Logger receives walk problems; a no-op logger when nil.
 	Logger *zap.Logger
 }
@@ -83,9 +92,12 @@ type Provider struct {
 	opts Options
 
 	mu       sync.RWMutex
-	pods     map[string]PodStats // by pod UID
+	pods     map[string]PodStats // by pod UID, without logs
 	walked   bool                // a walk has completed
 	walkTime time.Time           // when the last completed walk started
+	// logs are the last log walk's figures: container name → usage, by pod
+	// UID. They are measured on their own period and joined in Pod.
+	logs map[string]map[string]*statsapi.FsStats
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -104,6 +116,9 @@ func New(opts Options) *Provider {
 	}
 	if opts.WalkPeriod <= 0 {
 		opts.WalkPeriod = DefaultWalkPeriod
+	}
+	if opts.LogWalkPeriod <= 0 {
+		opts.LogWalkPeriod = DefaultLogWalkPeriod
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
@@ -145,29 +160,43 @@ func (p *Provider) Pod(uid string) (PodStats, bool) {
 	if !p.walked {
 		return PodStats{}, false
 	}
-	if s, ok := p.pods[uid]; ok {
-		return s, true
+	s, ok := p.pods[uid]
+	if !ok {
+		s = PodStats{Time: p.walkTime}
 	}
-	return PodStats{Time: p.walkTime}, true
+	s.Logs = p.logs[uid]
+	if s.Logs == nil && ok {
+		s.Logs = map[string]*statsapi.FsStats{}
+	}
+	return s, true
 }
 
-// Start walks once in the background right away, then every WalkPeriod until
-// Stop.
+// Start walks once in the background right away, then volumes and etc-hosts
+// every WalkPeriod and container logs every LogWalkPeriod, until Stop.
 func (p *Provider) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	go func() {
 		defer close(p.done)
-		t := time.NewTicker(p.opts.WalkPeriod)
-		defer t.Stop()
+		if err := p.Walk(ctx); err != nil && ctx.Err() == nil {
+			p.opts.Logger.Debug("host: volume and log walk incomplete", zap.Error(err))
+		}
+		volumes := time.NewTicker(p.opts.WalkPeriod)
+		defer volumes.Stop()
+		logs := time.NewTicker(p.opts.LogWalkPeriod)
+		defer logs.Stop()
 		for {
-			if err := p.Walk(ctx); err != nil && ctx.Err() == nil {
-				p.opts.Logger.Debug("host: volume and log walk incomplete", zap.Error(err))
-			}
+			var err error
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-volumes.C:
+				err = p.walkPods(ctx)
+			case <-logs.C:
+				err = p.walkLogs(ctx)
+			}
+			if err != nil && ctx.Err() == nil {
+				p.opts.Logger.Debug("host: volume or log walk incomplete", zap.Error(err))
 			}
 		}
 	}()
@@ -186,8 +215,14 @@ func (p *Provider) Stop() {
 
 // Walk measures every pod's volumes, logs and etc-hosts once and replaces the
 // results, unless ctx ends first (the last results are then kept). Start runs
-// it on the period.
+// it once, then its two halves on their periods.
 func (p *Provider) Walk(ctx context.Context) error {
+	return errors.Join(p.walkPods(ctx), p.walkLogs(ctx))
+}
+
+// walkPods measures every pod's volumes and etc-hosts and replaces those
+// results, unless ctx ends first.
+func (p *Provider) walkPods(ctx context.Context) error {
 	var errs []error
 	pods := map[string]PodStats{}
 	now := time.Now()
@@ -201,14 +236,29 @@ func (p *Provider) Walk(ctx context.Context) error {
 			continue
 		}
 		uid := e.Name()
-		ps := PodStats{Time: now, Logs: map[string]*statsapi.FsStats{}}
+		ps := PodStats{Time: now}
 		errs = append(errs, p.walkVolumes(ctx, filepath.Join(podsDir, uid, "volumes"), &ps, now)...)
 		if u, err := diskUsage(ctx, filepath.Join(podsDir, uid, "etc-hosts")); err == nil {
 			ps.EtcHostsBytes, ps.EtcHostsInodes = u.bytes, u.inodes
 		}
 		pods[uid] = ps
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.pods, p.walked, p.walkTime = pods, true, now
+	p.mu.Unlock()
+	return errors.Join(errs...)
+}
 
+// walkLogs measures every container's log directory and replaces those
+// results, unless ctx ends first. Pods with logs but no pod directory are
+// known from their logs alone.
+func (p *Provider) walkLogs(ctx context.Context) error {
+	var errs []error
+	logs := map[string]map[string]*statsapi.FsStats{}
+	now := time.Now()
 	logDirs, err := os.ReadDir(p.opts.PodLogsDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("list %s: %w", p.opts.PodLogsDir, err))
@@ -220,9 +270,9 @@ func (p *Provider) Walk(ctx context.Context) error {
 			continue
 		}
 		uid := e.Name()[i+1:]
-		ps, ok := pods[uid]
-		if !ok {
-			ps = PodStats{Time: now, Logs: map[string]*statsapi.FsStats{}}
+		pl := logs[uid]
+		if pl == nil {
+			pl = map[string]*statsapi.FsStats{}
 		}
 		dir := filepath.Join(p.opts.PodLogsDir, e.Name())
 		containers, err := os.ReadDir(dir)
@@ -238,16 +288,15 @@ func (p *Provider) Walk(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("log usage %s: %w", filepath.Join(dir, c.Name()), err))
 				continue
 			}
-			ps.Logs[c.Name()] = &statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
+			pl[c.Name()] = &statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
 		}
-		pods[uid] = ps
+		logs[uid] = pl
 	}
-
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	p.mu.Lock()
-	p.pods, p.walked, p.walkTime = pods, true, now
+	p.logs = logs
 	p.mu.Unlock()
 	return errors.Join(errs...)
 }

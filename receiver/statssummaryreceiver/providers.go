@@ -1,6 +1,8 @@
 package statssummaryreceiver
 
 import (
+	"time"
+
 	"go.uber.org/zap"
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
@@ -54,6 +56,7 @@ func startProviders(cfg *Config, logger *zap.Logger) (*providers, error) {
 		KubeletRootDir: cfg.Host.KubeletRootDir,
 		PodLogsDir:     cfg.CRI.PodLogsDir, // empty: host.DefaultPodLogsDir
 		WalkPeriod:     cfg.Host.VolumeWalkPeriod,
+		LogWalkPeriod:  cfg.logWalkPeriod(),
 		Logger:         logger,
 	})
 	p.host.Start()
@@ -84,4 +87,13 @@ func (p *providers) stop() {
 		p.cgroups.Stop()
 	}
 	p.host.Stop()
+}
+
+// logWalkPeriod is host.log_walk_period, or the collection interval when it
+// is zero (host.DefaultLogWalkPeriod when that is unset too).
+func (cfg *Config) logWalkPeriod() time.Duration {
+	if cfg.Host.LogWalkPeriod > 0 {
+		return cfg.Host.LogWalkPeriod
+	}
+	return cfg.CollectionInterval
 }

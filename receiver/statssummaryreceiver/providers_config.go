@@ -40,9 +40,14 @@ type HostConfig struct {
 	// KubeletRootDir is the kubelet's --root-dir: the node fs is statfs of it,
 	// and pods/<uid>/volumes and etc-hosts are measured under it.
 	KubeletRootDir string `mapstructure:"kubelet_root_dir"`
-	// VolumeWalkPeriod is how often volume and log usage is measured by the
-	// background walker (never on the scrape path).
+	// VolumeWalkPeriod is how often volume and etc-hosts usage is measured
+	// by the background walker (never on the scrape path).
 	VolumeWalkPeriod time.Duration `mapstructure:"volume_walk_period"`
+	// LogWalkPeriod is how often the background walker measures container
+	// log usage. The scrape does not read log directories itself, so the
+	// default, zero, is the collection interval: the figures are as fresh as
+	// a scrape.
+	LogWalkPeriod time.Duration `mapstructure:"log_walk_period"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -95,6 +100,9 @@ func (cfg *Config) validateProviders() []error {
 	}
 	if cfg.Host.VolumeWalkPeriod <= 0 {
 		errs = append(errs, fmt.Errorf("host.volume_walk_period: must be positive, got %s", cfg.Host.VolumeWalkPeriod))
+	}
+	if cfg.Host.LogWalkPeriod < 0 {
+		errs = append(errs, fmt.Errorf("host.log_walk_period: must not be negative, got %s", cfg.Host.LogWalkPeriod))
 	}
 	return errs
 }

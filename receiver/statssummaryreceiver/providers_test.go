@@ -33,6 +33,8 @@ func TestValidateProviders(t *testing.T) {
 		{"unclean cgroup", func(c *Config) { c.Cgroups.PodsCgroup = "/kubepods/" }, "cgroups.pods_cgroup"},
 		{"relative root dir", func(c *Config) { c.Host.KubeletRootDir = "var/lib/kubelet" }, "host.kubelet_root_dir"},
 		{"no walk period", func(c *Config) { c.Host.VolumeWalkPeriod = 0 }, "host.volume_walk_period"},
+		{"log walk period", func(c *Config) { c.Host.LogWalkPeriod = 5 * time.Second }, ""},
+		{"negative log walk period", func(c *Config) { c.Host.LogWalkPeriod = -time.Second }, "host.log_walk_period"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +108,7 @@ func TestLoadProvidersConfig(t *testing.T) {
 	full.Cgroups.MiscCgroup = "/system.slice"
 	full.Host.KubeletRootDir = "/data/kubelet"
 	full.Host.VolumeWalkPeriod = 2 * time.Minute
+	full.Host.LogWalkPeriod = 5 * time.Second
 	noCgroups := createDefaultConfig().(*Config)
 	noCgroups.Mode = "cri"
 	noCgroups.Cgroups.Enabled = false
@@ -146,5 +149,16 @@ func TestLoadProvidersConfig(t *testing.T) {
 				t.Errorf("system cgroups = %v", got)
 			}
 		})
+	}
+}
+
+func TestLogWalkPeriodDefaultsToCollectionInterval(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	if got := cfg.logWalkPeriod(); got != cfg.CollectionInterval {
+		t.Errorf("log walk period = %s, want the collection interval %s", got, cfg.CollectionInterval)
+	}
+	cfg.Host.LogWalkPeriod = 3 * time.Second
+	if got := cfg.logWalkPeriod(); got != 3*time.Second {
+		t.Errorf("log walk period = %s, want 3s as configured", got)
 	}
 }

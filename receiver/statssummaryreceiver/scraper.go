@@ -86,6 +86,9 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		Logger:     s.logger,
 		PodLogsDir: s.cfg.CRI.PodLogsDir,
 		StatsPath:  statsPath,
+		// The host provider's walker measures container logs on its log
+		// period; the scrape path does not read log directories.
+		SkipLogs: s.providers.host != nil,
 	})
 	s.assembler = summary.NewAssembler(s.providers.options(summary.Options{
 		NodeName:  nodeName,
