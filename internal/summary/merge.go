@@ -264,7 +264,10 @@ func emptyProcess(s *statsapi.ProcessStats) bool { return isZero(s.ProcessCount)
 // cgroup's own totals (which include the sandbox) then win over those sums in
 // every mode but ModeCRI.
 func mergePods(pods []statsapi.PodStats, ids map[cri.ContainerKey]cri.ContainerInfo, snap cadvisor.Snapshot, mode Mode, derivedPodTotals bool) Provenance {
-	prov := Provenance{Pods: map[string]BlockOrigins{}, Containers: map[cri.ContainerKey]BlockOrigins{}}
+	prov := Provenance{
+		Pods:       make(map[string]BlockOrigins, len(pods)),
+		Containers: make(map[cri.ContainerKey]BlockOrigins, len(ids)),
+	}
 	prec := criFirst
 	if mode == ModeCAdvisor {
 		prec = cgroupFirst
