@@ -35,12 +35,15 @@ func sampleNanos(ns int64, received time.Time) int64 {
 	return ns
 }
 
+// uint64Ptr points at the value inside the decoded answer instead of copying
+// it: no allocation per field. Every answer is decoded afresh for one
+// assembly and nothing writes through Summary pointers (sums copy first, see
+// addPtr), so sharing the decoded value is safe.
 func uint64Ptr(v *runtimeapi.UInt64Value) *uint64 {
 	if v == nil {
 		return nil
 	}
-	x := v.GetValue()
-	return &x
+	return &v.Value
 }
 
 // cpuStats converts a CPU block; usageNanoCores is decided by the caller, who

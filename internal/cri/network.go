@@ -26,24 +26,33 @@ func networkStats(n *runtimeapi.NetworkUsage, received time.Time) *statsapi.Netw
 		return nil
 	}
 	out := &statsapi.NetworkStats{Time: sampleTime(n.GetTimestamp(), received)}
-	seen := map[string]bool{}
+	def := n.GetDefaultInterface()
+	out.Interfaces = make([]statsapi.InterfaceStats, 0, len(n.GetInterfaces())+1)
 	add := func(i *runtimeapi.NetworkInterfaceUsage) {
-		if i == nil || i.GetName() == "" || seen[i.GetName()] {
+		if i == nil || i.GetName() == "" {
 			return
 		}
-		seen[i.GetName()] = true
+		// A pod has a handful of interfaces: a scan, not a map per pod.
+		for j := range out.Interfaces {
+			if out.Interfaces[j].Name == i.GetName() {
+				return
+			}
+		}
 		out.Interfaces = append(out.Interfaces, interfaceStats(i))
 	}
-	def := n.GetDefaultInterface()
 	add(def)
 	for _, i := range n.GetInterfaces() {
 		add(i)
+	}
+	if len(out.Interfaces) == 0 {
+		out.Interfaces = nil
 	}
 	if def.GetName() == loopbackName {
 		def = nil
 	}
 	if def.GetName() != "" {
-		out.InterfaceStats = interfaceStats(def)
+		// A copy: the list entry points into the decoded answer already.
+		out.InterfaceStats = cloneInterface(interfaceStats(def))
 		return out
 	}
 	// Pick a default among the listed interfaces.
