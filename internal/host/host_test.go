@@ -261,6 +261,9 @@ func TestLogsWalkedOnTheirOwnPeriod(t *testing.T) {
 			if got.EtcHostsBytes == 0 {
 				t.Error("etc-hosts lost when the logs were walked")
 			}
+			if l.CapacityBytes == nil || *l.CapacityBytes == 0 {
+				t.Error("logs without the capacity of their filesystem")
+			}
 			return
 		}
 		if time.Now().After(deadline) {

@@ -263,6 +263,9 @@ func (p *Provider) walkLogs(ctx context.Context) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("list %s: %w", p.opts.PodLogsDir, err))
 	}
+	// Logs carry the capacity of the filesystem that holds them, as the
+	// runtime provider's own measurement did; unknown when statfs fails.
+	logFs, _ := FsStats(p.opts.PodLogsDir, now)
 	for _, e := range logDirs {
 		// <namespace>_<name>_<uid>
 		i := strings.LastIndex(e.Name(), "_")
@@ -288,7 +291,12 @@ func (p *Provider) walkLogs(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("log usage %s: %w", filepath.Join(dir, c.Name()), err))
 				continue
 			}
-			pl[c.Name()] = &statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
+			l := &statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
+			if logFs != nil {
+				l.CapacityBytes, l.AvailableBytes = logFs.CapacityBytes, logFs.AvailableBytes
+				l.Inodes, l.InodesFree = logFs.Inodes, logFs.InodesFree
+			}
+			pl[c.Name()] = l
 		}
 		logs[uid] = pl
 	}

@@ -39,7 +39,11 @@ func fillPodFromHost(p *statsapi.PodStats, h host.PodStats, known bool, nodeFs *
 	for i := range p.Containers {
 		c := &p.Containers[i]
 		if c.Logs == nil && h.Logs[c.Name] != nil {
-			l := withFsCapacity(*h.Logs[c.Name], nodeFs)
+			l := *h.Logs[c.Name]
+			if l.CapacityBytes == nil {
+				// The walker could not statfs the log filesystem.
+				l = withFsCapacity(l, nodeFs)
+			}
 			c.Logs = &l
 		}
 	}
