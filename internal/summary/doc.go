@@ -2,7 +2,9 @@
 // (k8s.io/kubelet/pkg/apis/stats/v1alpha1) from the stats providers: the
 // runtime (CRI) for pods and containers, cgroups (cAdvisor) for the node,
 // system containers and pod cgroups, the host for boot time, rlimit, node fs,
-// volumes and ephemeral storage. The runtime and cgroups are merged field by
+// volumes, ephemeral storage and container logs (the host provider's walker
+// measures log directories in the background; the receiver's runtime provider
+// leaves them to it, and fillPodFromHost fills the containers' Logs). The runtime and cgroups are merged field by
 // field (merge.go): a value the runtime gave is never replaced, and the
 // Assembly records which source fed each pod and container block. One failing
 // provider never loses what the others gave: the assembler returns the partial
