@@ -1,13 +1,13 @@
 package cri
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 )
 
 // t0 is the fixtures' time origin: sandboxes and containers are created at
@@ -59,32 +59,12 @@ func cpuMem(id string, cpuNs, workingSet uint64) *runtimeapi.ContainerStats {
 	}
 }
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // newTestProvider is a provider talking to srv over its real socket. Unless
 // opts sets one, its clock stands still at t0+200s.
 func newTestProvider(t *testing.T, srv *crifake.Server, opts Options) *Provider {
 	t.Helper()
 	if opts.Now == nil {
-		opts.Now = newClock(t0.Add(200 * time.Second)).Now
+		opts.Now = fakeclock.New(t0.Add(200 * time.Second)).Now
 	}
 	if opts.PodLogsDir == "" {
 		opts.PodLogsDir = t.TempDir()

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 )
 
 // fuzzGen turns fuzz bytes into CRI answers: nil or set fields, extreme and
@@ -342,7 +344,7 @@ func FuzzPodStats(f *testing.F) {
 		first := g.answers()
 		rounds := []fuzzAnswers{first, g.advance(first), g.answers()}
 
-		clk := newClock(t0.Add(200 * time.Second))
+		clk := fakeclock.New(t0.Add(200 * time.Second))
 		p := NewProvider(nil, Options{Now: clk.Now, PodLogsDir: logs})
 		received := make([]time.Time, len(rounds))
 		for r, ans := range rounds {

@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 )
 
 // rateStep is one assembly: the runtime's CPU sample for container c1, the
@@ -124,7 +125,7 @@ func TestNanoCores(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := crifake.New(t)
-			clk := newClock(t0)
+			clk := fakeclock.New(t0)
 			p := newTestProvider(t, srv, Options{Now: clk.Now})
 			for i, st := range tt.steps {
 				c := st.clock
@@ -262,7 +263,7 @@ func TestNanoCoresPod(t *testing.T) {
 // dropped once it has not been seen for RatePurgeAfter, and not before.
 func TestRateCachePurge(t *testing.T) {
 	srv := crifake.New(t)
-	clk := newClock(t0)
+	clk := fakeclock.New(t0)
 	p := newTestProvider(t, srv, Options{Now: clk.Now, RatePurgeAfter: 10 * time.Minute})
 	srv.SetState(oneContainerState(rateStep{ts: 10 * time.Second, counter: p64(1e9)}))
 	_, err := p.PodStats(t.Context())

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 )
 
 // base is the CRI timestamp origin of the fixture.
@@ -92,32 +92,12 @@ func fixtureState() crifake.State {
 	}
 }
 
-// fakeClock is a clock that moves only when the test says so.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: base.Add(time.Hour)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // criEnv is the real chain from a CRI server on a unix socket to the handler
 // on a loopback listener: crifake → gRPC → cri.Provider → summary.Assembler →
 // summary.Store → Handler → httptest.Server.
 type criEnv struct {
 	cri     *crifake.Server
-	clock   *fakeClock
+	clock   *fakeclock.Clock
 	store   *summary.Store
 	handler *Handler
 	url     string // the server's base URL
@@ -131,7 +111,7 @@ func newCRIEnv(t *testing.T, st crifake.State, maxAge time.Duration) *criEnv {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
 
-	clock := newFakeClock()
+	clock := fakeclock.New(base.Add(time.Hour))
 	asm := summary.NewAssembler(summary.Options{NodeName: "node-a", Pods: cri.NewProvider(cri.NewClient(conn, 5*time.Second), cri.Options{Now: clock.Now})})
 	store := summary.NewStore(asm, summary.StoreOptions{Now: clock.Now, Timeout: 10 * time.Second})
 	t.Cleanup(store.Close)

@@ -10,29 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 )
-
-// fakeClock is a clock that moves only when the test says so.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // countingSource counts its assemblies. When gate is set, each assembly waits
 // for a value on it (or for its context to end); errs makes the n-th assembly
@@ -67,7 +47,7 @@ func (c *countingSource) Calls() int {
 	return c.calls
 }
 
-func newTestStore(t *testing.T, src Source, clock *fakeClock) *Store {
+func newTestStore(t *testing.T, src Source, clock *fakeclock.Clock) *Store {
 	t.Helper()
 	s := NewStore(src, StoreOptions{Now: clock.Now})
 	t.Cleanup(s.Close)
@@ -87,7 +67,7 @@ func pollUntil(t *testing.T, what string, cond func() bool) {
 }
 
 func TestStoreGetHonoursMaxAge(t *testing.T) {
-	clock := newFakeClock()
+	clock := fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	src := &countingSource{}
 	s := newTestStore(t, src, clock)
 
@@ -119,7 +99,7 @@ func TestStoreGetHonoursMaxAge(t *testing.T) {
 
 func TestStoreSharesOneAssemblyInFlight(t *testing.T) {
 	const callers = 32
-	clock := newFakeClock()
+	clock := fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	src := &countingSource{gate: make(chan struct{})}
 	s := newTestStore(t, src, clock)
 
@@ -142,7 +122,7 @@ func TestStoreSharesOneAssemblyInFlight(t *testing.T) {
 }
 
 func TestStoreAssemblyOutlivesCallerThatGivesUp(t *testing.T) {
-	clock := newFakeClock()
+	clock := fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	src := &countingSource{gate: make(chan struct{})}
 	s := newTestStore(t, src, clock)
 
@@ -174,7 +154,7 @@ func TestStoreAssemblyOutlivesCallerThatGivesUp(t *testing.T) {
 }
 
 func TestStoreKeepsLastGoodSnapshot(t *testing.T) {
-	clock := newFakeClock()
+	clock := fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	boom := &SourceError{Source: "cri", Err: errors.New("boom")}
 	src := &countingSource{errs: map[int]error{2: boom, 3: boom}}
 	s := newTestStore(t, src, clock)
@@ -226,7 +206,7 @@ func TestStoreSurvivesMisbehavingSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newTestStore(t, tt.src, newFakeClock())
+			s := newTestStore(t, tt.src, fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)))
 			snap, err := s.Get(t.Context(), 0)
 			require.NoError(t, err)
 			require.EqualError(t, snap.Err, tt.wantErr)

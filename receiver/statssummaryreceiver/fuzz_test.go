@@ -93,13 +93,8 @@ func checkMetrics(t *testing.T, node string, md pmetric.Metrics) {
 			ms := rm.ScopeMetrics().At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
-				var dps pmetric.NumberDataPointSlice
-				switch m.Type() {
-				case pmetric.MetricTypeGauge:
-					dps = m.Gauge().DataPoints()
-				case pmetric.MetricTypeSum:
-					dps = m.Sum().DataPoints()
-				default:
+				dps, ok := numberPoints(m)
+				if !ok {
 					t.Fatalf("metric %s: unexpected type %s", m.Name(), m.Type())
 				}
 				for d := 0; d < dps.Len(); d++ {

@@ -236,30 +236,6 @@ func requireTimestamps(t *testing.T, md pmetric.Metrics) {
 	})
 }
 
-func forEachNumberPoint(md pmetric.Metrics, fn func(name string, dp pmetric.NumberDataPoint)) {
-	for i := 0; i < md.ResourceMetrics().Len(); i++ {
-		sms := md.ResourceMetrics().At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				m := ms.At(k)
-				var dps pmetric.NumberDataPointSlice
-				switch m.Type() {
-				case pmetric.MetricTypeGauge:
-					dps = m.Gauge().DataPoints()
-				case pmetric.MetricTypeSum:
-					dps = m.Sum().DataPoints()
-				default:
-					continue
-				}
-				for l := 0; l < dps.Len(); l++ {
-					fn(m.Name(), dps.At(l))
-				}
-			}
-		}
-	}
-}
-
 // TestEveryMetricIsProduced converts the full Summary of all_groups with every
 // metric enabled: each metric of the catalogue must appear, so none is declared
 // without a Summary field feeding it.

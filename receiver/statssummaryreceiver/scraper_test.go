@@ -130,13 +130,8 @@ func index(t *testing.T, md pmetric.Metrics) map[resourceKey]scraped {
 		ms := rm.ScopeMetrics().At(0).Metrics()
 		for j := 0; j < ms.Len(); j++ {
 			m := ms.At(j)
-			var dps pmetric.NumberDataPointSlice
-			switch m.Type() {
-			case pmetric.MetricTypeGauge:
-				dps = m.Gauge().DataPoints()
-			case pmetric.MetricTypeSum:
-				dps = m.Sum().DataPoints()
-			default:
+			dps, ok := numberPoints(m)
+			if !ok {
 				t.Fatalf("metric %s has unexpected type %s", m.Name(), m.Type())
 			}
 			require.Equal(t, 1, dps.Len(), "metric %s", m.Name())

@@ -40,6 +40,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/server"
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -378,7 +379,7 @@ func TestServerConcurrentClientsOneAssemblyPerWindow(t *testing.T) {
 		maxAge            = 10 * time.Second
 	)
 	cri := newCRI(t)
-	clock := newFakeClock()
+	clock := fakeclock.New(base.Add(time.Hour))
 	cfg := newTestConfig(cri.Endpoint)
 	cfg.Server = serverConfig(t, "127.0.0.1:0", maxAge)
 	s := startScraper(t, cfg, componenttest.NewNopHost(), clock.Now)
@@ -510,24 +511,4 @@ func checkSummary(t *testing.T, body []byte) {
 	require.NoError(t, err)
 	assert.Equal(t, "node-a", s.Node.NodeName)
 	assert.Len(t, s.Pods, 3, "twoPodsState: web, db and the NOTREADY-only pod old")
-}
-
-// fakeClock is a clock that moves only when the test says so.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: base.Add(time.Hour)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }

@@ -197,34 +197,19 @@ func TestSoak(t *testing.T) {
 
 // badPoints describes the first NaN, infinite or negative data point in md.
 func badPoints(md pmetric.Metrics) string {
-	for i := 0; i < md.ResourceMetrics().Len(); i++ {
-		sms := md.ResourceMetrics().At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				m := ms.At(k)
-				var dps pmetric.NumberDataPointSlice
-				switch m.Type() {
-				case pmetric.MetricTypeGauge:
-					dps = m.Gauge().DataPoints()
-				case pmetric.MetricTypeSum:
-					dps = m.Sum().DataPoints()
-				default:
-					continue
-				}
-				for d := 0; d < dps.Len(); d++ {
-					dp := dps.At(d)
-					if v := dp.DoubleValue(); dp.ValueType() == pmetric.NumberDataPointValueTypeDouble && (math.IsNaN(v) || math.IsInf(v, 0) || v < 0) {
-						return fmt.Sprintf("%s = %v", m.Name(), v)
-					}
-					if v := dp.IntValue(); dp.ValueType() == pmetric.NumberDataPointValueTypeInt && v < 0 {
-						return fmt.Sprintf("%s = %d", m.Name(), v)
-					}
-				}
-			}
+	var bad string
+	forEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
+		if bad != "" {
+			return
 		}
-	}
-	return ""
+		if v := dp.DoubleValue(); dp.ValueType() == pmetric.NumberDataPointValueTypeDouble && (math.IsNaN(v) || math.IsInf(v, 0) || v < 0) {
+			bad = fmt.Sprintf("%s = %v", name, v)
+		}
+		if v := dp.IntValue(); dp.ValueType() == pmetric.NumberDataPointValueTypeInt && v < 0 {
+			bad = fmt.Sprintf("%s = %d", name, v)
+		}
+	})
+	return bad
 }
 
 func heapInUse() uint64 {
