@@ -104,10 +104,8 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		}
 		s.server, err = startJSONServer(ctx, *srvCfg, maxAge, s.store, s.now, host, telemetry)
 		if err != nil {
-			s.store.Close()
-			s.providers.stop()
-			_ = s.conn.Close()
-			s.conn = nil
+			// Undo what started: the store, the providers, the connection.
+			_ = s.shutdown(ctx)
 			return err
 		}
 	}
