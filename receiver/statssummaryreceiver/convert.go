@@ -22,7 +22,9 @@ type converter struct {
 	mb *metadata.MetricsBuilder
 	// rb builds every resource's attributes in turn: emit hands its resource
 	// over (rb.Emit starts an empty one), so one builder serves a scrape.
-	rb      *metadata.ResourceBuilder
+	rb *metadata.ResourceBuilder
+	// opt hands each resource to the builder; reused, it allocates nothing.
+	opt     metadata.ResourceEmit
 	groups  groupSet
 	allNets NetworkInterfacesConfig
 }
@@ -95,6 +97,7 @@ func (c *converter) node(s *statsapi.NodeStats, ts pcommon.Timestamp, now time.T
 	recordRlimit(mb, ts, s.Rlimit)
 	recordUptime(mb, (*metadata.MetricsBuilder).RecordK8sNodeUptimeDataPoint, ts, s.StartTime, now)
 	rb := c.rb
+	rb.Reserve(1)
 	rb.SetK8sNodeName(s.NodeName)
 	c.emit(rb, s.StartTime)
 }
@@ -108,6 +111,7 @@ func (c *converter) systemContainer(node string, s *statsapi.ContainerStats, ts 
 	recordFs(mb, systemContainerRootfs, ts, s.Rootfs)
 	recordFs(mb, systemContainerLogs, ts, s.Logs)
 	rb := c.rb
+	rb.Reserve(2)
 	rb.SetK8sNodeName(node)
 	rb.SetK8sNodeSystemContainerName(s.Name)
 	c.emit(rb, s.StartTime)
@@ -124,6 +128,7 @@ func (c *converter) pod(node string, s *statsapi.PodStats, ts pcommon.Timestamp,
 	recordProcesses(mb, ts, s.ProcessStats)
 	recordUptime(mb, (*metadata.MetricsBuilder).RecordK8sPodUptimeDataPoint, ts, s.StartTime, now)
 	rb := c.rb
+	rb.Reserve(podAttributes)
 	setPodAttributes(rb, node, s.PodRef)
 	c.emit(rb, s.StartTime)
 }
@@ -139,6 +144,7 @@ func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.C
 	recordContainerEphemeralStorage(mb, ts, s.Rootfs, s.Logs)
 	recordUptime(mb, (*metadata.MetricsBuilder).RecordContainerUptimeDataPoint, ts, s.StartTime, now)
 	rb := c.rb
+	rb.Reserve(podAttributes + 3)
 	setPodAttributes(rb, node, pod.PodRef)
 	rb.SetK8sContainerName(s.Name)
 	if info, ok := infos[cri.ContainerKey{PodUID: pod.PodRef.UID, Name: s.Name}]; ok {
@@ -153,6 +159,7 @@ func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.C
 func (c *converter) volume(node string, pod *statsapi.PodStats, v *statsapi.VolumeStats, volumeType string, ts pcommon.Timestamp) {
 	recordVolume(c.mb, ts, v)
 	rb := c.rb
+	rb.Reserve(podAttributes + 3)
 	setPodAttributes(rb, node, pod.PodRef)
 	setVolumeAttributes(rb, v, volumeType)
 	c.emit(rb, pod.StartTime)
@@ -161,13 +168,16 @@ func (c *converter) volume(node string, pod *statsapi.PodStats, v *statsapi.Volu
 // emit moves what was recorded into a resource; nothing recorded, no resource.
 // It always takes rb's resource, so attributes never carry over to the next.
 func (c *converter) emit(rb *metadata.ResourceBuilder, start metav1.Time) {
-	res := metadata.WithResource(rb.Emit())
-	if start.IsZero() {
-		c.mb.EmitForResource(res)
-		return
+	c.opt.Resource = rb.Emit()
+	c.opt.Start = 0
+	if !start.IsZero() {
+		c.opt.Start = pcommon.NewTimestampFromTime(start.Time)
 	}
-	c.mb.EmitForResource(res, metadata.WithStartTimeOverride(pcommon.NewTimestampFromTime(start.Time)))
+	c.mb.EmitForResource(&c.opt)
 }
+
+// podAttributes is how many attributes setPodAttributes sets.
+const podAttributes = 4
 
 func setPodAttributes(rb *metadata.ResourceBuilder, node string, ref statsapi.PodReference) {
 	rb.SetK8sNodeName(node)
