@@ -21,6 +21,13 @@ func startBenchScraper(b testing.TB, n crifake.SyntheticNode) (*statsScraper, *c
 	srv.SetState(crifake.Synthetic(n))
 	cfg := newTestConfig(srv.Endpoint)
 	cfg.CRI.Timeout = 30 * time.Second
+	// The synthetic pods have no cgroups, so the cgroup (cAdvisor) provider has
+	// nothing to add to them; left on, it reads whatever this machine runs
+	// under /kubepods, at most once per second (CgroupMaxAge) however many
+	// scrapes that second holds. Its cost depends on time and on the
+	// neighbours, not on the scrape, so it is measured apart: internal/cadvisor
+	// BenchmarkRefresh, and the steady-state run (docs/performance.md).
+	cfg.Cgroups.Enabled = false
 	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	if err := s.start(b.Context(), componenttest.NewNopHost()); err != nil {
 		b.Fatal(err)
