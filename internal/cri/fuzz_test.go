@@ -398,8 +398,8 @@ func checkPodStats(t *testing.T, round int, ans fuzzAnswers, inv *inventory, res
 				t.Fatalf("round %d: pod %s: container name %q empty or repeated", round, pod.PodRef.UID, c.Name)
 			}
 			names[c.Name] = true
-			if _, ok := res.Containers[ContainerKey{PodUID: pod.PodRef.UID, Name: c.Name}]; !ok {
-				t.Fatalf("round %d: container %s/%s not in the container map", round, pod.PodRef.UID, c.Name)
+			if _, ok := res.Containers.Find(res.Pods, ContainerKey{PodUID: pod.PodRef.UID, Name: c.Name}); !ok {
+				t.Fatalf("round %d: container %s/%s has no container info", round, pod.PodRef.UID, c.Name)
 			}
 			total++
 			if pod.CPU != nil && c.CPU != nil && !ans.strict {
@@ -418,8 +418,8 @@ func checkPodStats(t *testing.T, round int, ans fuzzAnswers, inv *inventory, res
 			}
 		}
 	}
-	if len(res.Containers) != total {
-		t.Fatalf("round %d: container map holds %d entries for %d reported containers", round, len(res.Containers), total)
+	if len(res.Containers) != len(res.Pods) || res.Containers.Len() != total {
+		t.Fatalf("round %d: container infos for %d pods, %d containers; reported %d pods, %d containers", round, len(res.Containers), res.Containers.Len(), len(res.Pods), total)
 	}
 	if _, err := json.Marshal(statsapi.Summary{Pods: res.Pods}); err != nil {
 		t.Fatalf("round %d: the Summary does not encode: %v", round, err)
@@ -444,7 +444,8 @@ func checkResets(t *testing.T, before fuzzAnswers, at0 time.Time, after fuzzAnsw
 	cpu0, cpu1 := last(before.ctrStats), last(after.ctrStats)
 	for _, pod := range res.Pods {
 		for _, c := range pod.Containers {
-			id := res.Containers[ContainerKey{PodUID: pod.PodRef.UID, Name: c.Name}].ID
+			info, _ := res.Containers.Find(res.Pods, ContainerKey{PodUID: pod.PodRef.UID, Name: c.Name})
+			id := info.ID
 			s0, s1 := cpu0[id], cpu1[id]
 			if s0.GetUsageCoreNanoSeconds() == nil || s1.GetUsageCoreNanoSeconds() == nil || c.CPU == nil {
 				continue

@@ -169,7 +169,7 @@ func TestInventory(t *testing.T) {
 				assert.Equal(t, "shop", p.PodRef.Namespace)
 				names := []string{}
 				for _, c := range p.Containers {
-					info, ok := res.Containers[ContainerKey{PodUID: p.PodRef.UID, Name: c.Name}]
+					info, ok := res.Containers.Find(res.Pods, ContainerKey{PodUID: p.PodRef.UID, Name: c.Name})
 					require.True(t, ok, "no container info for %s/%s", key, c.Name)
 					names = append(names, c.Name+"="+info.ID)
 				}

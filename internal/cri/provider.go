@@ -87,11 +87,51 @@ type ContainerInfo struct {
 	SandboxID string
 }
 
+// ContainerInfos holds the runtime's identity of the containers of a list of
+// Summary pods: [i][j] is that of pods[i].Containers[j]. It parallels the pods
+// instead of being a map by pod UID and name, so that neither the provider nor
+// its readers hash two strings per container on the scrape path.
+type ContainerInfos [][]ContainerInfo
+
+// Of returns the info of pods[pod].Containers[container], if there is one.
+func (c ContainerInfos) Of(pod, container int) (ContainerInfo, bool) {
+	if pod < 0 || pod >= len(c) || container < 0 || container >= len(c[pod]) {
+		return ContainerInfo{}, false
+	}
+	return c[pod][container], true
+}
+
+// Find looks a container up by its key among pods, the pods c parallels: a
+// linear search, for readers that hold no indices.
+func (c ContainerInfos) Find(pods []statsapi.PodStats, key ContainerKey) (ContainerInfo, bool) {
+	for i := range pods {
+		if pods[i].PodRef.UID != key.PodUID {
+			continue
+		}
+		for j := range pods[i].Containers {
+			if pods[i].Containers[j].Name == key.Name {
+				return c.Of(i, j)
+			}
+		}
+	}
+	return ContainerInfo{}, false
+}
+
+// Len is the number of containers c holds.
+func (c ContainerInfos) Len() int {
+	n := 0
+	for _, p := range c {
+		n += len(p)
+	}
+	return n
+}
+
 // PodStatsResult is the provider's answer: Summary pod stats, and the runtime's
 // identity of each container in them.
 type PodStatsResult struct {
-	Pods       []statsapi.PodStats
-	Containers map[ContainerKey]ContainerInfo
+	Pods []statsapi.PodStats
+	// Containers parallels Pods: Containers[i][j] is Pods[i].Containers[j]'s.
+	Containers ContainerInfos
 	// Path is the stats path this answer was read through.
 	Path StatsPath
 }
@@ -158,53 +198,36 @@ func (p *Provider) newAssembly(inv *inventory) *assembly {
 // fromContainerStats is the partial path: container stats from
 // ListContainerStats, pod CPU, memory and swap summed from them.
 func (a *assembly) fromContainerStats(stats []*runtimeapi.ContainerStats) PodStatsResult {
-	byID := make(map[sandboxContainer]*runtimeapi.ContainerStats, len(stats))
+	byID := make(map[string]*runtimeapi.ContainerStats, len(stats))
 	for _, s := range stats {
 		if id := s.GetAttributes().GetId(); id != "" {
-			byID[sandboxContainer{container: id}] = s
+			byID[id] = s
 		}
 	}
 	res := a.result(PathPartial)
 	for _, sb := range a.inv.pods {
-		ps := a.pod(sb, byID, false, &res)
+		ps := a.pod(sb, containerStatsFinder{byID: byID}, res)
 		a.fillFromSums(&ps)
 		res.Pods = append(res.Pods, ps)
 	}
-	return res
-}
-
-// sandboxContainer keys container stats by container ID, and on the strict
-// path also by the ID of the sandbox whose answer listed them.
-type sandboxContainer struct {
-	sandbox, container string
+	return res.PodStatsResult
 }
 
 // fromSandboxStats is the strict path: pod and container stats from
 // ListPodSandboxStats. Pod blocks the runtime left empty are summed from the
-// containers, as on the partial path.
+// containers, as on the partial path. A container is only found in the
+// answer of the sandbox that lists it.
 func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats) PodStatsResult {
-	// One map for every container of every sandbox, keyed by both IDs: a
-	// container is only found under the sandbox that lists it.
 	bySandbox := make(map[string]*runtimeapi.LinuxPodSandboxStats, len(stats))
-	n := 0
 	for _, s := range stats {
 		if id := s.GetAttributes().GetId(); id != "" && s.GetLinux() != nil {
 			bySandbox[id] = s.GetLinux()
-			n += len(s.GetLinux().GetContainers())
-		}
-	}
-	byID := make(map[sandboxContainer]*runtimeapi.ContainerStats, n)
-	for sbID, linux := range bySandbox {
-		for _, s := range linux.GetContainers() {
-			if id := s.GetAttributes().GetId(); id != "" {
-				byID[sandboxContainer{sbID, id}] = s
-			}
 		}
 	}
 	res := a.result(PathStrict)
 	for _, sb := range a.inv.pods {
 		linux := bySandbox[sb.GetId()]
-		ps := a.pod(sb, byID, true, &res)
+		ps := a.pod(sb, newSandboxFinder(linux.GetContainers()), res)
 		if linux != nil {
 			ps.CPU = a.cpu(rateKey{pod: true, id: sb.GetId()}, linux.GetCpu())
 			ps.Memory = memoryStats(linux.GetMemory(), a.received)
@@ -215,21 +238,68 @@ func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats) PodStat
 		a.fillFromSums(&ps)
 		res.Pods = append(res.Pods, ps)
 	}
-	return res
+	return res.PodStatsResult
 }
 
-func (a *assembly) result(path StatsPath) PodStatsResult {
-	return PodStatsResult{
-		Pods:       make([]statsapi.PodStats, 0, len(a.inv.pods)),
-		Containers: make(map[ContainerKey]ContainerInfo, len(a.inv.containers)),
-		Path:       path,
+// containerStatsFinder finds a container's stats by ID: in byID, or, when
+// byID is nil, in list (one sandbox's few containers: a scan costs less than
+// hashing). Of several stats with one ID the last listed wins.
+type containerStatsFinder struct {
+	byID map[string]*runtimeapi.ContainerStats
+	list []*runtimeapi.ContainerStats
+}
+
+// scanLimit is the longest list a finder scans; a sandbox listing more
+// containers gets a map.
+const scanLimit = 16
+
+func newSandboxFinder(list []*runtimeapi.ContainerStats) containerStatsFinder {
+	if len(list) <= scanLimit {
+		return containerStatsFinder{list: list}
+	}
+	byID := make(map[string]*runtimeapi.ContainerStats, len(list))
+	for _, s := range list {
+		if id := s.GetAttributes().GetId(); id != "" {
+			byID[id] = s
+		}
+	}
+	return containerStatsFinder{byID: byID}
+}
+
+func (f containerStatsFinder) find(id string) *runtimeapi.ContainerStats {
+	if f.byID != nil {
+		return f.byID[id]
+	}
+	for i := len(f.list) - 1; i >= 0; i-- {
+		if f.list[i].GetAttributes().GetId() == id {
+			return f.list[i]
+		}
+	}
+	return nil
+}
+
+// result is a PodStatsResult being built, with the one array that every
+// pod's container infos are cut from.
+type result struct {
+	PodStatsResult
+	infos []ContainerInfo
+}
+
+func (a *assembly) result(path StatsPath) *result {
+	return &result{
+		PodStatsResult: PodStatsResult{
+			Pods:       make([]statsapi.PodStats, 0, len(a.inv.pods)),
+			Containers: make(ContainerInfos, 0, len(a.inv.pods)),
+			Path:       path,
+		},
+		infos: make([]ContainerInfo, 0, len(a.inv.containers)),
 	}
 }
 
-// pod builds a pod's identity and its containers from their stats; a
-// container the runtime gave no stats for is left out. bySandbox says whether
-// statsByID is keyed by sandbox ID too (the strict path).
-func (a *assembly) pod(sb *runtimeapi.PodSandbox, statsByID map[sandboxContainer]*runtimeapi.ContainerStats, bySandbox bool, res *PodStatsResult) statsapi.PodStats {
+// pod builds a pod's identity and its containers from their stats, and
+// appends the containers' infos to res; a container the runtime gave no
+// stats for is left out.
+func (a *assembly) pod(sb *runtimeapi.PodSandbox, stats containerStatsFinder, res *result) statsapi.PodStats {
 	ref := a.inv.refs[sb.GetId()]
 	containers := a.inv.bySandbox[sb.GetId()]
 	ps := statsapi.PodStats{
@@ -237,24 +307,22 @@ func (a *assembly) pod(sb *runtimeapi.PodSandbox, statsByID map[sandboxContainer
 		StartTime:  timeFromNanos(sb.GetCreatedAt()),
 		Containers: make([]statsapi.ContainerStats, 0, len(containers)),
 	}
-	key := sandboxContainer{}
-	if bySandbox {
-		key.sandbox = sb.GetId()
-	}
+	first := len(res.infos)
 	for _, c := range containers {
-		key.container = c.GetId()
-		s, ok := statsByID[key]
-		if !ok {
+		s := stats.find(c.GetId())
+		if s == nil {
 			continue
 		}
-		cs := a.container(ref, c, s)
-		res.Containers[ContainerKey{PodUID: ref.UID, Name: cs.Name}] = ContainerInfo{
+		ps.Containers = append(ps.Containers, a.container(ref, c, s))
+		res.infos = append(res.infos, ContainerInfo{
 			ID:        c.GetId(),
 			Attempt:   c.GetMetadata().GetAttempt(),
 			SandboxID: sb.GetId(),
-		}
-		ps.Containers = append(ps.Containers, cs)
+		})
 	}
+	// A full slice expression: appending to one pod's infos cannot overwrite
+	// the next pod's.
+	res.Containers = append(res.Containers, res.infos[first:len(res.infos):len(res.infos)])
 	return ps
 }
 

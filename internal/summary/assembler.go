@@ -23,17 +23,19 @@ type RuntimeFsProvider interface {
 	ImageFsStats(ctx context.Context) (*statsapi.RuntimeStats, error)
 }
 
-// Assembly is one assembled Summary and what the runtime told of its containers
-// beyond it (IDs, restart attempts), keyed by pod UID and container name.
 // VolumeKey names a volume within the Summary: its pod's UID and its name.
 type VolumeKey struct {
 	PodUID string
 	Name   string
 }
 
+// Assembly is one assembled Summary and what the runtime told of its containers
+// beyond it (IDs, restart attempts).
 type Assembly struct {
-	Summary    *statsapi.Summary
-	Containers map[cri.ContainerKey]cri.ContainerInfo
+	Summary *statsapi.Summary
+	// Containers parallels Summary.Pods: Containers[i][j] is the runtime's
+	// identity of Summary.Pods[i].Containers[j].
+	Containers cri.ContainerInfos
 	// Provenance says which source fed each pod and container block.
 	Provenance Provenance
 	// VolumeTypes names each pod volume's source (emptyDir, configMap, csi,

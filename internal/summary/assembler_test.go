@@ -19,14 +19,18 @@ func (f podsFunc) PodStats(ctx context.Context) (cri.PodStatsResult, error) { re
 
 func TestAssemblerGet(t *testing.T) {
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	pods := []statsapi.PodStats{{PodRef: statsapi.PodReference{Name: "web", Namespace: "shop", UID: "u1"}}}
-	ids := map[cri.ContainerKey]cri.ContainerInfo{{PodUID: "u1", Name: "nginx"}: {ID: "c1", Attempt: 2}}
+	pods := []statsapi.PodStats{{
+		PodRef:     statsapi.PodReference{Name: "web", Namespace: "shop", UID: "u1"},
+		Containers: []statsapi.ContainerStats{{Name: "nginx"}},
+	}}
+	ids := cri.ContainerInfos{{{ID: "c1", Attempt: 2}}}
 	boom := errors.New("boom")
 
 	tests := []struct {
 		name     string
 		provider PodStatsProvider
 		wantPods []statsapi.PodStats
+		wantIDs  cri.ContainerInfos
 		wantErr  string
 	}{
 		{
@@ -35,6 +39,7 @@ func TestAssemblerGet(t *testing.T) {
 				return cri.PodStatsResult{Pods: pods, Containers: ids}, nil
 			}),
 			wantPods: pods,
+			wantIDs:  ids,
 		},
 		{
 			name: "a failing provider yields an empty pod list and a source error",
@@ -57,6 +62,7 @@ func TestAssemblerGet(t *testing.T) {
 			assert.Equal(t, "node-a", got.Summary.Node.NodeName)
 			assert.Equal(t, at, got.Time)
 			assert.Equal(t, tt.wantPods, got.Summary.Pods)
+			assert.Equal(t, tt.wantIDs, got.Containers)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return

@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
-	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/host"
 )
 
@@ -80,7 +79,7 @@ func TestHostFailureKeepsPods(t *testing.T) {
 	if len(got.Summary.Pods) != 1 {
 		t.Fatalf("pods lost: %+v", got.Summary.Pods)
 	}
-	if _, ok := got.Provenance.Containers[cri.ContainerKey{PodUID: podUID, Name: "app"}]; !ok {
+	if _, ok := got.Provenance.Container(podUID, "app"); !ok {
 		t.Error("no provenance for the container")
 	}
 }

@@ -33,10 +33,50 @@ type BlockOrigins struct {
 }
 
 // Provenance records the sources of every pod and container block of an
-// assembly.
+// assembly. Pods parallels the Summary's pods (slices, not maps: nothing is
+// hashed per pod or container on the scrape path).
 type Provenance struct {
-	Pods       map[string]BlockOrigins           // by pod UID
-	Containers map[cri.ContainerKey]BlockOrigins // by pod UID and container name
+	Pods []PodProvenance
+}
+
+// PodProvenance is the provenance of one pod's blocks and of its containers'.
+type PodProvenance struct {
+	UID string
+	BlockOrigins
+	// Containers parallels the pod's containers.
+	Containers []ContainerProvenance
+}
+
+// ContainerProvenance is the provenance of one container's blocks.
+type ContainerProvenance struct {
+	Name string
+	BlockOrigins
+}
+
+// Pod returns the origins of the blocks of the pod with uid.
+func (p Provenance) Pod(uid string) (BlockOrigins, bool) {
+	for i := range p.Pods {
+		if p.Pods[i].UID == uid {
+			return p.Pods[i].BlockOrigins, true
+		}
+	}
+	return BlockOrigins{}, false
+}
+
+// Container returns the origins of the blocks of container name of the pod
+// with uid.
+func (p Provenance) Container(uid, name string) (BlockOrigins, bool) {
+	for i := range p.Pods {
+		if p.Pods[i].UID != uid {
+			continue
+		}
+		for _, c := range p.Pods[i].Containers {
+			if c.Name == name {
+				return c.BlockOrigins, true
+			}
+		}
+	}
+	return BlockOrigins{}, false
 }
 
 // precedence says which source wins a field both have.
@@ -263,11 +303,14 @@ func emptyProcess(s *statsapi.ProcessStats) bool { return isZero(s.ProcessCount)
 // the pods' CPU, memory and swap are sums of their containers: the pod
 // cgroup's own totals (which include the sandbox) then win over those sums in
 // every mode but ModeCRI.
-func mergePods(pods []statsapi.PodStats, ids map[cri.ContainerKey]cri.ContainerInfo, snap cadvisor.Snapshot, mode Mode, derivedPodTotals bool) Provenance {
-	prov := Provenance{
-		Pods:       make(map[string]BlockOrigins, len(pods)),
-		Containers: make(map[cri.ContainerKey]BlockOrigins, len(ids)),
+func mergePods(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.Snapshot, mode Mode, derivedPodTotals bool) Provenance {
+	n := 0
+	for i := range pods {
+		n += len(pods[i].Containers)
 	}
+	prov := Provenance{Pods: make([]PodProvenance, len(pods))}
+	// Every pod's container provenance is cut from one array.
+	all := make([]ContainerProvenance, n)
 	prec := criFirst
 	if mode == ModeCAdvisor {
 		prec = cgroupFirst
@@ -282,15 +325,19 @@ func mergePods(pods []statsapi.PodStats, ids map[cri.ContainerKey]cri.ContainerI
 		if derivedPodTotals {
 			usagePrec = cgroupFirst
 		}
-		prov.Pods[p.PodRef.UID] = mergeBlocksUsage(podBlocks(p), podCg, prec, usagePrec)
+		pp := &prov.Pods[i]
+		pp.UID = p.PodRef.UID
+		pp.BlockOrigins = mergeBlocksUsage(podBlocks(p), podCg, prec, usagePrec)
+		pp.Containers, all = all[:len(p.Containers):len(p.Containers)], all[len(p.Containers):]
 		for j := range p.Containers {
 			c := &p.Containers[j]
-			key := cri.ContainerKey{PodUID: p.PodRef.UID, Name: c.Name}
 			var cg *cadvisor.CgroupStats
 			if mode == ModeCAdvisor {
-				cg = snap.Containers[ids[key].ID]
+				if info, ok := ids.Of(i, j); ok {
+					cg = snap.Containers[info.ID]
+				}
 			}
-			prov.Containers[key] = mergeBlocks(containerBlocks(c), cg, prec)
+			pp.Containers[j] = ContainerProvenance{Name: c.Name, BlockOrigins: mergeBlocks(containerBlocks(c), cg, prec)}
 		}
 	}
 	return prov

@@ -7,7 +7,6 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
-	"github.com/statssummary/statssummary/internal/cri"
 )
 
 // BenchmarkMergePods measures the field-by-field merge of pod cgroup samples
@@ -28,7 +27,7 @@ func BenchmarkMergePods(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				copy(pods, base)
-				mergePods(pods, map[cri.ContainerKey]cri.ContainerInfo{}, snap, ModeCRIFill, true)
+				mergePods(pods, nil, snap, ModeCRIFill, true)
 			}
 		})
 	}

@@ -50,7 +50,7 @@ func onePod(podCPU *statsapi.CPUStats, podMem *statsapi.MemoryStats, cCPU *stats
 				Name: "app", CPU: cCPU, Memory: cMem,
 			}},
 		}},
-		Containers: map[cri.ContainerKey]cri.ContainerInfo{{PodUID: podUID, Name: "app"}: {ID: containerID}},
+		Containers: cri.ContainerInfos{{{ID: containerID}}},
 	}
 }
 
@@ -215,10 +215,12 @@ func TestMergeCRIFirst(t *testing.T) {
 			if d := cmp.Diff(tt.wantCont, statsapi.ContainerStats{CPU: c.CPU, Memory: c.Memory}); d != "" {
 				t.Errorf("container blocks (-want +got):\n%s", d)
 			}
-			if d := cmp.Diff(tt.wantPodSrc, got.Provenance.Pods[podUID]); d != "" {
+			gotPodSrc, _ := got.Provenance.Pod(podUID)
+			if d := cmp.Diff(tt.wantPodSrc, gotPodSrc); d != "" {
 				t.Errorf("pod provenance (-want +got):\n%s", d)
 			}
-			if d := cmp.Diff(tt.wantCSrc, got.Provenance.Containers[cri.ContainerKey{PodUID: podUID, Name: "app"}]); d != "" {
+			gotCSrc, _ := got.Provenance.Container(podUID, "app")
+			if d := cmp.Diff(tt.wantCSrc, gotCSrc); d != "" {
 				t.Errorf("container provenance (-want +got):\n%s", d)
 			}
 			// The merge must not write into the provider's shared samples.
@@ -319,7 +321,9 @@ func TestAssemblerMergesAndRecordsProvenance(t *testing.T) {
 				t.Errorf("pod, container cpu = %d, %d; want %d and the runtime's 4000",
 					*pod.CPU.UsageCoreNanoSeconds, *pod.Containers[0].CPU.UsageCoreNanoSeconds, tt.wantPodCPU)
 			}
-			if got.Provenance.Pods[podUID].CPU != tt.wantOrigin || got.Provenance.Containers[cri.ContainerKey{PodUID: podUID, Name: "app"}].CPU != OriginCRI {
+			podSrc, _ := got.Provenance.Pod(podUID)
+			cSrc, _ := got.Provenance.Container(podUID, "app")
+			if podSrc.CPU != tt.wantOrigin || cSrc.CPU != OriginCRI {
 				t.Errorf("provenance = %+v", got.Provenance)
 			}
 		})
@@ -386,7 +390,8 @@ func TestMergeNetworkAndPressure(t *testing.T) {
 		t.Errorf("io (-want +got):\n%s", d)
 	}
 	want := BlockOrigins{CPU: OriginMixed, Memory: OriginNone, Swap: OriginNone, IO: OriginCAdvisor, Network: OriginMixed, Process: OriginNone}
-	if d := cmp.Diff(want, prov.Pods[podUID]); d != "" {
+	gotOrigins, _ := prov.Pod(podUID)
+	if d := cmp.Diff(want, gotOrigins); d != "" {
 		t.Errorf("provenance (-want +got):\n%s", d)
 	}
 	if len(cg.Network.Interfaces) != 2 || *cg.Network.Interfaces[0].RxBytes != 1 {

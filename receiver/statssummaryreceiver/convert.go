@@ -66,7 +66,8 @@ func (c *converter) convert(a *summary.Assembly, now time.Time) pmetric.Metrics 
 		pod := &s.Pods[i]
 		if c.groups[ContainerMetricGroup] {
 			for j := range pod.Containers {
-				c.container(node, pod, &pod.Containers[j], a.Containers, ts, now)
+				info, known := a.Containers.Of(i, j)
+				c.container(node, pod, &pod.Containers[j], info, known, ts, now)
 			}
 		}
 		if c.groups[VolumeMetricGroup] {
@@ -133,7 +134,9 @@ func (c *converter) pod(node string, s *statsapi.PodStats, ts pcommon.Timestamp,
 	c.emit(rb, s.StartTime)
 }
 
-func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.ContainerStats, infos map[cri.ContainerKey]cri.ContainerInfo, ts pcommon.Timestamp, now time.Time) {
+// container emits a container of a pod; info is the runtime's identity of it,
+// when known.
+func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.ContainerStats, info cri.ContainerInfo, known bool, ts pcommon.Timestamp, now time.Time) {
 	mb := c.mb
 	recordCPU(mb, containerCPU, ts, s.CPU)
 	recordMemory(mb, containerMemory, ts, s.Memory)
@@ -147,7 +150,7 @@ func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.C
 	rb.Reserve(podAttributes + 3)
 	setPodAttributes(rb, node, pod.PodRef)
 	rb.SetK8sContainerName(s.Name)
-	if info, ok := infos[cri.ContainerKey{PodUID: pod.PodRef.UID, Name: s.Name}]; ok {
+	if known {
 		rb.SetContainerID(info.ID)
 		rb.SetK8sContainerRestartCount(int64(info.Attempt))
 	}

@@ -55,11 +55,15 @@ func FuzzConvert(f *testing.F) {
 		if err := json.Unmarshal(data, &s); err != nil {
 			return
 		}
-		a := &summary.Assembly{Summary: &s, Containers: map[cri.ContainerKey]cri.ContainerInfo{}, Time: now}
-		for i, p := range s.Pods {
-			for _, c := range p.Containers {
-				a.Containers[cri.ContainerKey{PodUID: p.PodRef.UID, Name: c.Name}] = cri.ContainerInfo{ID: c.Name + "-id", Attempt: uint32(i)}
+		// Infos for every container but the last pod's: a Summary the
+		// infos do not fully cover converts too.
+		a := &summary.Assembly{Summary: &s, Time: now}
+		for i, p := range s.Pods[:max(len(s.Pods)-1, 0)] {
+			infos := make([]cri.ContainerInfo, len(p.Containers))
+			for j, c := range p.Containers {
+				infos[j] = cri.ContainerInfo{ID: c.Name + "-id", Attempt: uint32(i)}
 			}
+			a.Containers = append(a.Containers, infos)
 		}
 		for _, c := range []*converter{
 			newConverter(metadata.NewDefaultMetricsBuilderConfig(), defaultGroupsConfig(), set),

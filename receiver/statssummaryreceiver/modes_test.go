@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
@@ -166,11 +165,11 @@ func TestModesWithRealCgroups(t *testing.T) {
 			if got := *p.Containers[0].CPU.UsageCoreNanoSeconds; got != tt.wantCtrCPU {
 				t.Errorf("container cpu = %d, want %d", got, tt.wantCtrCPU)
 			}
-			if got := a.Provenance.Pods[uid].CPU; got != tt.wantPodFrom {
-				t.Errorf("pod cpu from %s, want %s", got, tt.wantPodFrom)
+			if got, _ := a.Provenance.Pod(uid); got.CPU != tt.wantPodFrom {
+				t.Errorf("pod cpu from %s, want %s", got.CPU, tt.wantPodFrom)
 			}
-			if got := a.Provenance.Containers[cri.ContainerKey{PodUID: uid, Name: "app"}].CPU; got != tt.wantCtrFrom {
-				t.Errorf("container cpu from %s, want %s", got, tt.wantCtrFrom)
+			if got, _ := a.Provenance.Container(uid, "app"); got.CPU != tt.wantCtrFrom {
+				t.Errorf("container cpu from %s, want %s", got.CPU, tt.wantCtrFrom)
 			}
 		})
 	}

@@ -134,12 +134,30 @@ func convertSummaryScenario(t *testing.T, dir string, sc scenario, cfg *Config) 
 	var s statsapi.Summary
 	require.NoError(t, json.Unmarshal(raw, &s))
 	require.False(t, sc.Time.IsZero(), "a Summary scenario needs its scrape time")
-	a := &summary.Assembly{Summary: &s, Time: sc.Time, Containers: map[cri.ContainerKey]cri.ContainerInfo{}}
+	a := &summary.Assembly{Summary: &s, Time: sc.Time, Containers: make(cri.ContainerInfos, len(s.Pods))}
 	for _, c := range sc.Containers {
-		a.Containers[cri.ContainerKey{PodUID: c.PodUID, Name: c.Name}] = cri.ContainerInfo{ID: c.ID, Attempt: c.Attempt}
+		i, j := containerIndex(s.Pods, c.PodUID, c.Name)
+		require.True(t, i >= 0, "scenario container %s/%s is not in the Summary", c.PodUID, c.Name)
+		if len(a.Containers[i]) == 0 {
+			a.Containers[i] = make([]cri.ContainerInfo, len(s.Pods[i].Containers))
+		}
+		a.Containers[i][j] = cri.ContainerInfo{ID: c.ID, Attempt: c.Attempt}
 	}
 	conv := newConverter(cfg.MetricsBuilderConfig, cfg.GroupsConfig, receivertest.NewNopSettings(metadata.Type))
 	return conv.convert(a, time.Time{})
+}
+
+// containerIndex finds container name of the pod with uid: its pod's index
+// and its own; -1, -1 when absent.
+func containerIndex(pods []statsapi.PodStats, uid, name string) (int, int) {
+	for i := range pods {
+		for j := range pods[i].Containers {
+			if pods[i].PodRef.UID == uid && pods[i].Containers[j].Name == name {
+				return i, j
+			}
+		}
+	}
+	return -1, -1
 }
 
 func scrapeCRIScenario(t *testing.T, dir string, sc scenario, cfg *Config) pmetric.Metrics {
