@@ -1,26 +1,40 @@
 package summary
 
 import (
+	"fmt"
+
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
 	"github.com/statssummary/statssummary/internal/cri"
 )
 
-// Origin names where a Summary block's values came from.
-type Origin string
+// Origin names where a Summary block's values came from. It is a small
+// integer, printed by String, so that a scrape's provenance costs a few bytes
+// per block.
+type Origin uint8
 
 // Origins of a block.
 const (
 	// OriginNone: no source had the block; it is nil.
-	OriginNone Origin = "none"
+	OriginNone Origin = iota
 	// OriginCRI: every value came from the runtime.
-	OriginCRI Origin = "cri"
+	OriginCRI
 	// OriginCAdvisor: every value came from the cgroup (cAdvisor).
-	OriginCAdvisor Origin = "cadvisor"
+	OriginCAdvisor
 	// OriginMixed: the primary source's block with fields filled by the other.
-	OriginMixed Origin = "cri+cadvisor"
+	OriginMixed
 )
+
+var originNames = [...]string{OriginNone: "none", OriginCRI: "cri", OriginCAdvisor: "cadvisor", OriginMixed: "cri+cadvisor"}
+
+// String is the origin's name: none, cri, cadvisor or cri+cadvisor.
+func (o Origin) String() string {
+	if int(o) < len(originNames) {
+		return originNames[o]
+	}
+	return fmt.Sprintf("Origin(%d)", uint8(o))
+}
 
 // BlockOrigins says which source fed each block of a pod or container.
 type BlockOrigins struct {

@@ -398,3 +398,11 @@ func TestMergeNetworkAndPressure(t *testing.T) {
 		t.Errorf("the cgroup sample was modified: %+v", cg.Network.Interfaces)
 	}
 }
+
+func TestOriginString(t *testing.T) {
+	for o, want := range map[Origin]string{OriginNone: "none", OriginCRI: "cri", OriginCAdvisor: "cadvisor", OriginMixed: "cri+cadvisor", 9: "Origin(9)"} {
+		if got := o.String(); got != want {
+			t.Errorf("Origin(%d).String() = %q, want %q", uint8(o), got, want)
+		}
+	}
+}
