@@ -18,13 +18,17 @@ const (
 // ListPodSandbox and ListContainers before any stats are read.
 type inventory struct {
 	// pods are the sandboxes reported, in the runtime's listing order.
-	pods []*runtimeapi.PodSandbox
-	// refs holds each reported sandbox's pod reference, by sandbox ID.
-	refs map[string]statsapi.PodReference
-	// containers holds the reported containers by ID.
-	containers map[string]*runtimeapi.Container
-	// bySandbox lists each reported sandbox's containers in listing order.
-	bySandbox map[string][]*runtimeapi.Container
+	pods []invPod
+	// containers counts the containers of all pods.
+	containers int
+}
+
+// invPod is a reported sandbox, its pod and its reported containers in
+// listing order.
+type invPod struct {
+	sandbox    *runtimeapi.PodSandbox
+	ref        statsapi.PodReference
+	containers []*runtimeapi.Container
 }
 
 // newInventory chooses what to report, as the kubelet does:
@@ -38,97 +42,134 @@ type inventory struct {
 //   - a kept sandbox is reported when it is READY or still has a running
 //     container.
 //
-// Sandboxes or containers without an ID, a pod UID or a name are dropped.
+// Sandboxes or containers without an ID, a pod UID or a name are dropped; of
+// two listings of one sandbox ID the first counts. It hashes each sandbox ID,
+// pod name and UID once and each container's sandbox ID once: it runs on
+// every scrape.
 func newInventory(sandboxes []*runtimeapi.PodSandbox, containers []*runtimeapi.Container) *inventory {
+	type candidate struct {
+		invPod
+		kept bool
+		n    int // running containers listed for it
+	}
+	cands := make([]candidate, 0, len(sandboxes))
+	byID := make(map[string]int, len(sandboxes)) // sandbox ID → index in cands
+
 	type podName struct{ namespace, name string }
-	groups := make(map[podName][]*runtimeapi.PodSandbox, len(sandboxes))
-	refs := make(map[string]statsapi.PodReference, len(sandboxes))
+	type group struct {
+		ready  bool
+		newest int
+	}
+	groups := make(map[podName]group, len(sandboxes))
+	newestByUID := make(map[string]int, len(sandboxes))
+	keep := func(i int) {
+		if cur, ok := newestByUID[cands[i].ref.UID]; ok {
+			if !newerSandbox(cands[i].sandbox, cands[cur].sandbox) {
+				return
+			}
+			cands[cur].kept = false
+		}
+		newestByUID[cands[i].ref.UID] = i
+		cands[i].kept = true
+	}
 	for _, sb := range sandboxes {
 		ref := podRef(sb)
 		if sb.GetId() == "" || ref.UID == "" || ref.Name == "" {
 			continue
 		}
-		if _, dup := refs[sb.GetId()]; dup {
+		if _, dup := byID[sb.GetId()]; dup {
 			continue
 		}
-		refs[sb.GetId()] = ref
+		i := len(cands)
+		byID[sb.GetId()] = i
+		cands = append(cands, candidate{invPod: invPod{sandbox: sb, ref: ref}})
 		k := podName{ref.Namespace, ref.Name}
-		groups[k] = append(groups[k], sb)
-	}
-
-	kept := make(map[string]bool, len(refs))
-	newestByUID := make(map[string]*runtimeapi.PodSandbox, len(refs))
-	keep := func(sb *runtimeapi.PodSandbox) {
-		uid := refs[sb.GetId()].UID
-		if cur, ok := newestByUID[uid]; ok {
-			if !newerSandbox(sb, cur) {
-				return
-			}
-			delete(kept, cur.GetId())
+		g, seen := groups[k]
+		if !seen || newerSandbox(sb, cands[g.newest].sandbox) {
+			g.newest = i
 		}
-		newestByUID[uid] = sb
-		kept[sb.GetId()] = true
-	}
-	for _, group := range groups {
-		var newest *runtimeapi.PodSandbox
-		ready := false
-		for _, sb := range group {
-			if sb.GetState() == runtimeapi.PodSandboxState_SANDBOX_READY {
-				ready = true
-				keep(sb)
-			}
-			if newest == nil || newerSandbox(sb, newest) {
-				newest = sb
-			}
+		if sb.GetState() == runtimeapi.PodSandboxState_SANDBOX_READY {
+			g.ready = true
+			keep(i)
 		}
-		if !ready {
-			keep(newest)
+		groups[k] = g
+	}
+	for _, g := range groups {
+		if !g.ready {
+			keep(g.newest)
 		}
 	}
 
-	type slot struct {
-		sandbox, name string
+	// Running containers of kept sandboxes, counted first so that every
+	// sandbox's list is cut from one array.
+	sandboxOf := func(c *runtimeapi.Container) int {
+		if c.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING || c.GetId() == "" {
+			return -1
+		}
+		if i, ok := byID[c.GetPodSandboxId()]; ok && cands[i].kept {
+			return i
+		}
+		return -1
 	}
-	chosen := make(map[slot]*runtimeapi.Container, len(containers))
-	for _, c := range containers {
-		if c.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING || c.GetId() == "" || !kept[c.GetPodSandboxId()] {
+	where := make([]int32, len(containers))
+	total := 0
+	for j, c := range containers {
+		i := sandboxOf(c)
+		where[j] = int32(i)
+		if i >= 0 {
+			cands[i].n++
+			total++
+		}
+	}
+	all := make([]*runtimeapi.Container, 0, total)
+	for i := range cands {
+		if cands[i].n > 0 {
+			cands[i].containers, all = all[:0:cands[i].n], all[cands[i].n:cap(all)]
+		}
+	}
+	for j, c := range containers {
+		i := where[j]
+		if i < 0 {
 			continue
 		}
 		name := containerName(c)
 		if name == "" {
 			continue
 		}
-		k := slot{c.GetPodSandboxId(), name}
-		if cur, ok := chosen[k]; !ok || newerContainer(c, cur) {
-			chosen[k] = c
-		}
+		cands[i].containers = appendNewestByName(cands[i].containers, c, name)
 	}
 
-	inv := &inventory{
-		pods:       make([]*runtimeapi.PodSandbox, 0, len(kept)),
-		refs:       make(map[string]statsapi.PodReference, len(kept)),
-		containers: make(map[string]*runtimeapi.Container, len(chosen)),
-		bySandbox:  make(map[string][]*runtimeapi.Container, len(kept)),
-	}
-	for _, c := range containers {
-		if chosen[slot{c.GetPodSandboxId(), containerName(c)}] != c {
+	inv := &inventory{pods: make([]invPod, 0, len(newestByUID))}
+	for i := range cands {
+		cd := &cands[i]
+		if !cd.kept {
 			continue
 		}
-		inv.containers[c.GetId()] = c
-		inv.bySandbox[c.GetPodSandboxId()] = append(inv.bySandbox[c.GetPodSandboxId()], c)
-	}
-	for _, sb := range sandboxes {
-		id := sb.GetId()
-		if !kept[id] || inv.refs[id].UID != "" {
+		if cd.sandbox.GetState() != runtimeapi.PodSandboxState_SANDBOX_READY && len(cd.containers) == 0 {
 			continue
 		}
-		if sb.GetState() != runtimeapi.PodSandboxState_SANDBOX_READY && len(inv.bySandbox[id]) == 0 {
-			continue
-		}
-		inv.pods = append(inv.pods, sb)
-		inv.refs[id] = refs[id]
+		inv.pods = append(inv.pods, cd.invPod)
+		inv.containers += len(cd.containers)
 	}
 	return inv
+}
+
+// appendNewestByName adds c, named name, to one sandbox's containers: when
+// one with that name is there already only the newer of the two stays, and
+// the one that stays takes its listing position (a scan: a sandbox has few
+// containers).
+func appendNewestByName(list []*runtimeapi.Container, c *runtimeapi.Container, name string) []*runtimeapi.Container {
+	for k, cur := range list {
+		if containerName(cur) != name {
+			continue
+		}
+		if !newerContainer(c, cur) {
+			return list
+		}
+		list = append(list[:k], list[k+1:]...)
+		break
+	}
+	return append(list, c)
 }
 
 // newerSandbox orders sandboxes by creation time, then by ID so the choice is

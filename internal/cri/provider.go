@@ -205,8 +205,8 @@ func (a *assembly) fromContainerStats(stats []*runtimeapi.ContainerStats) PodSta
 		}
 	}
 	res := a.result(PathPartial)
-	for _, sb := range a.inv.pods {
-		ps := a.pod(sb, containerStatsFinder{byID: byID}, res)
+	for i := range a.inv.pods {
+		ps := a.pod(&a.inv.pods[i], containerStatsFinder{byID: byID}, res)
 		a.fillFromSums(&ps)
 		res.Pods = append(res.Pods, ps)
 	}
@@ -225,9 +225,10 @@ func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats) PodStat
 		}
 	}
 	res := a.result(PathStrict)
-	for _, sb := range a.inv.pods {
+	for i := range a.inv.pods {
+		sb := a.inv.pods[i].sandbox
 		linux := bySandbox[sb.GetId()]
-		ps := a.pod(sb, newSandboxFinder(linux.GetContainers()), res)
+		ps := a.pod(&a.inv.pods[i], newSandboxFinder(linux.GetContainers()), res)
 		if linux != nil {
 			ps.CPU = a.cpu(rateKey{pod: true, id: sb.GetId()}, linux.GetCpu())
 			ps.Memory = memoryStats(linux.GetMemory(), a.received)
@@ -292,16 +293,15 @@ func (a *assembly) result(path StatsPath) *result {
 			Containers: make(ContainerInfos, 0, len(a.inv.pods)),
 			Path:       path,
 		},
-		infos: make([]ContainerInfo, 0, len(a.inv.containers)),
+		infos: make([]ContainerInfo, 0, a.inv.containers),
 	}
 }
 
 // pod builds a pod's identity and its containers from their stats, and
 // appends the containers' infos to res; a container the runtime gave no
 // stats for is left out.
-func (a *assembly) pod(sb *runtimeapi.PodSandbox, stats containerStatsFinder, res *result) statsapi.PodStats {
-	ref := a.inv.refs[sb.GetId()]
-	containers := a.inv.bySandbox[sb.GetId()]
+func (a *assembly) pod(p *invPod, stats containerStatsFinder, res *result) statsapi.PodStats {
+	sb, ref, containers := p.sandbox, p.ref, p.containers
 	ps := statsapi.PodStats{
 		PodRef:     ref,
 		StartTime:  timeFromNanos(sb.GetCreatedAt()),
