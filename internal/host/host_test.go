@@ -272,3 +272,27 @@ func TestLogsWalkedOnTheirOwnPeriod(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The boot time is read once it can be, and kept: /proc/stat's btime moves
+// with clock adjustments, the node's start time does not.
+func TestNodeBootTimeReadOnce(t *testing.T) {
+	proc := t.TempDir()
+	p := New(Options{ProcRoot: proc, KubeletRootDir: t.TempDir()})
+	if _, err := p.Node(); err == nil || !strings.Contains(err.Error(), "stat") {
+		t.Fatalf("without /proc/stat: err = %v, want one naming it", err)
+	}
+	write := func(btime string) {
+		if err := os.WriteFile(filepath.Join(proc, "stat"), []byte("cpu  1 2 3\nbtime "+btime+"\nprocesses 9\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("1700000000")
+	got, _ := p.Node()
+	if got.StartTime.Unix() != 1700000000 {
+		t.Fatalf("start time = %d, want 1700000000", got.StartTime.Unix())
+	}
+	write("1700000001")
+	if got, _ := p.Node(); got.StartTime.Unix() != 1700000000 {
+		t.Errorf("start time after btime moved = %d, want the first reading 1700000000", got.StartTime.Unix())
+	}
+}

@@ -99,6 +99,11 @@ type Provider struct {
 	// UID. They are measured on their own period and joined in Pod.
 	logs map[string]map[string]*statsapi.FsStats
 
+	// bootTime is read from /proc/stat once, as the kubelet does: it is the
+	// node's start time for the life of the process.
+	bootMu   sync.Mutex
+	bootTime time.Time
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -133,7 +138,7 @@ func (p *Provider) Node() (NodeStats, error) {
 	now := time.Now()
 	var out NodeStats
 	var errs []error
-	bt, err := BootTime(p.opts.ProcRoot)
+	bt, err := p.boot()
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -149,6 +154,20 @@ func (p *Provider) Node() (NodeStats, error) {
 		errs = append(errs, fmt.Errorf("node fs: %w", err))
 	}
 	return out, errors.Join(errs...)
+}
+
+// boot returns the node's boot time, read on the first call that succeeds.
+func (p *Provider) boot() (time.Time, error) {
+	p.bootMu.Lock()
+	defer p.bootMu.Unlock()
+	if !p.bootTime.IsZero() {
+		return p.bootTime, nil
+	}
+	bt, err := BootTime(p.opts.ProcRoot)
+	if err == nil {
+		p.bootTime = bt
+	}
+	return bt, err
 }
 
 // Pod returns the last walk's usage for a pod: zero for a pod the walk did not
