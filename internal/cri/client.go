@@ -38,10 +38,10 @@ func NewClient(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
 
 // call runs one RPC under the client's timeout and names the RPC in its error.
 // The gRPC status stays reachable through errors.As / status.FromError.
-func call[Req, Resp any](ctx context.Context, c *Client, name string, rpc func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+func call[Req, Resp any](ctx context.Context, c *Client, name string, rpc func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req, opts ...grpc.CallOption) (Resp, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := rpc(ctx, req)
+	resp, err := rpc(ctx, req, opts...)
 	if err != nil {
 		return resp, fmt.Errorf("cri %s: %w", name, err)
 	}
@@ -53,27 +53,32 @@ func (c *Client) Version(ctx context.Context) (*runtimeapi.VersionResponse, erro
 	return call(ctx, c, "Version", c.runtime.Version, &runtimeapi.VersionRequest{})
 }
 
-// ListPodSandbox lists all pod sandboxes the runtime knows, in any state.
+// ListPodSandbox lists all pod sandboxes the runtime knows, in any state,
+// without their annotations (see trim.go).
 func (c *Client) ListPodSandbox(ctx context.Context) ([]*runtimeapi.PodSandbox, error) {
-	resp, err := call(ctx, c, "ListPodSandbox", c.runtime.ListPodSandbox, &runtimeapi.ListPodSandboxRequest{})
+	resp, err := call(ctx, c, "ListPodSandbox", c.runtime.ListPodSandbox, &runtimeapi.ListPodSandboxRequest{}, trimPodSandboxes)
 	return resp.GetItems(), err
 }
 
-// ListContainers lists all containers the runtime knows, in any state.
+// ListContainers lists all containers the runtime knows, in any state,
+// without their annotations (see trim.go).
 func (c *Client) ListContainers(ctx context.Context) ([]*runtimeapi.Container, error) {
-	resp, err := call(ctx, c, "ListContainers", c.runtime.ListContainers, &runtimeapi.ListContainersRequest{})
+	resp, err := call(ctx, c, "ListContainers", c.runtime.ListContainers, &runtimeapi.ListContainersRequest{}, trimContainers)
 	return resp.GetContainers(), err
 }
 
-// ListContainerStats returns the stats of every container.
+// ListContainerStats returns the stats of every container, without the
+// labels and annotations of their attributes (see trim.go).
 func (c *Client) ListContainerStats(ctx context.Context) ([]*runtimeapi.ContainerStats, error) {
-	resp, err := call(ctx, c, "ListContainerStats", c.runtime.ListContainerStats, &runtimeapi.ListContainerStatsRequest{})
+	resp, err := call(ctx, c, "ListContainerStats", c.runtime.ListContainerStats, &runtimeapi.ListContainerStatsRequest{}, trimContainerStats)
 	return resp.GetStats(), err
 }
 
-// ListPodSandboxStats returns the stats of every pod sandbox, containers included.
+// ListPodSandboxStats returns the stats of every pod sandbox, containers
+// included, without the labels and annotations of their attributes (see
+// trim.go).
 func (c *Client) ListPodSandboxStats(ctx context.Context) ([]*runtimeapi.PodSandboxStats, error) {
-	resp, err := call(ctx, c, "ListPodSandboxStats", c.runtime.ListPodSandboxStats, &runtimeapi.ListPodSandboxStatsRequest{})
+	resp, err := call(ctx, c, "ListPodSandboxStats", c.runtime.ListPodSandboxStats, &runtimeapi.ListPodSandboxStatsRequest{}, trimPodSandboxStats)
 	return resp.GetStats(), err
 }
 

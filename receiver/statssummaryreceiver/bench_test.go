@@ -1,6 +1,7 @@
 package statssummaryreceiver
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/benchnode"
 	"github.com/statssummary/statssummary/internal/cri"
@@ -62,10 +64,47 @@ func BenchmarkScrape(b *testing.B) {
 }
 
 // BenchmarkRawCRI is the floor of a scrape: the CRI RPCs the provider makes
-// for the same node, decoded, and nothing else. Synthetic nodes implement
+// for the same node, decoded as any CRI client decodes them (the generated
+// client and gRPC's proto codec), and nothing else. Synthetic nodes implement
 // ListPodSandboxStats, so the provider is on the strict path: ListPodSandbox,
 // ListContainers and ListPodSandboxStats (see cri.Provider.PodStats).
 func BenchmarkRawCRI(b *testing.B) {
+	benchmarkRawCRI(b, func(conn *grpc.ClientConn) rawCalls {
+		rt := runtimeapi.NewRuntimeServiceClient(conn)
+		return rawCalls{
+			func(ctx context.Context) error {
+				_, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+				return err
+			},
+			func(ctx context.Context) error {
+				_, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
+				return err
+			},
+			func(ctx context.Context) error {
+				_, err := rt.ListPodSandboxStats(ctx, &runtimeapi.ListPodSandboxStatsRequest{})
+				return err
+			},
+		}
+	})
+}
+
+// BenchmarkRawCRITrimmed is BenchmarkRawCRI through cri.Client, which decodes
+// the answers without the labels and annotations the provider does not read
+// (internal/cri/trim.go): the floor of what the scrape itself decodes.
+func BenchmarkRawCRITrimmed(b *testing.B) {
+	benchmarkRawCRI(b, func(conn *grpc.ClientConn) rawCalls {
+		client := cri.NewClient(conn, 30*time.Second)
+		return rawCalls{
+			func(ctx context.Context) error { _, err := client.ListPodSandbox(ctx); return err },
+			func(ctx context.Context) error { _, err := client.ListContainers(ctx); return err },
+			func(ctx context.Context) error { _, err := client.ListPodSandboxStats(ctx); return err },
+		}
+	})
+}
+
+type rawCalls []func(context.Context) error
+
+func benchmarkRawCRI(b *testing.B, calls func(*grpc.ClientConn) rawCalls) {
 	for _, n := range benchnode.Sizes {
 		b.Run(benchnode.SizeName(n), func(b *testing.B) {
 			srv := crifake.New(b)
@@ -76,18 +115,14 @@ func BenchmarkRawCRI(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = conn.Close() })
-			client := cri.NewClient(conn, 30*time.Second)
+			rpcs := calls(conn)
 			b.ReportAllocs()
 			report := benchnode.CPUPerOp(b)
 			for b.Loop() {
-				if _, err := client.ListPodSandbox(b.Context()); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := client.ListContainers(b.Context()); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := client.ListPodSandboxStats(b.Context()); err != nil {
-					b.Fatal(err)
+				for _, rpc := range rpcs {
+					if err := rpc(b.Context()); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 			report()

@@ -1,0 +1,175 @@
+package cri
+
+import (
+	"fmt"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+// Answers are decoded without the fields nothing here reads.
+//
+// The runtime repeats every sandbox's and container's labels and annotations
+// in the list and stats answers; they are most of those answers' bytes, and
+// decoding a map costs far more than the numbers around it (on the synthetic
+// 1000-pod node, maps were two thirds of the decode). The provider reads
+// labels only from the lists (as a fallback for missing metadata) and never
+// reads annotations, so the list answers are decoded without annotations and
+// the stats answers without either: the trimming codec drops those fields
+// from the wire bytes (a copy, no allocation per field) before the standard
+// protobuf decode. Everything else, unknown fields included, is decoded as
+// it came. A message it cannot walk is an error of the call, as a message the
+// standard decode rejects would be; a malformed value inside a dropped field
+// goes unnoticed, since nothing reads it.
+
+// Field numbers from k8s.io/cri-api's api.proto (runtime.v1).
+var (
+	// ContainerAttributes and PodSandboxAttributes: 3 labels, 4 annotations.
+	attributesTrim = &wireTrim{drop: []protowire.Number{3, 4}}
+	// ContainerStats: 1 attributes.
+	containerStatsTrim = &wireTrim{inner: []innerTrim{{1, attributesTrim}}}
+
+	// ListPodSandboxStatsResponse: 1 stats (PodSandboxStats: 1 attributes,
+	// 2 linux (LinuxPodSandboxStats: 5 containers)).
+	podSandboxStatsTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{inner: []innerTrim{
+		{1, attributesTrim},
+		{2, &wireTrim{inner: []innerTrim{{5, containerStatsTrim}}}},
+	}}}}}
+	// ListContainerStatsResponse: 1 stats.
+	containerStatsListTrim = &wireTrim{inner: []innerTrim{{1, containerStatsTrim}}}
+	// ListContainersResponse: 1 containers (Container: 9 annotations).
+	containersTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{9}}}}}
+	// ListPodSandboxResponse: 1 items (PodSandbox: 6 annotations).
+	podSandboxesTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{6}}}}}
+)
+
+// wireTrim describes what to drop from one message type: fields by number,
+// and nested messages to trim in turn.
+type wireTrim struct {
+	drop  []protowire.Number
+	inner []innerTrim
+}
+
+type innerTrim struct {
+	num  protowire.Number
+	trim *wireTrim
+}
+
+func (t *wireTrim) dropped(num protowire.Number) bool {
+	for _, d := range t.drop {
+		if d == num {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *wireTrim) innerOf(num protowire.Number) *wireTrim {
+	for _, in := range t.inner {
+		if in.num == num {
+			return in.trim
+		}
+	}
+	return nil
+}
+
+// appendTrimmed appends src, a message t describes, to dst without the fields
+// t drops. A nested message is trimmed into scratch[level] first, since its
+// length prefix changes.
+func (t *wireTrim) appendTrimmed(dst, src []byte, scratch *[][]byte, level int) ([]byte, error) {
+	for len(src) > 0 {
+		num, typ, n := protowire.ConsumeTag(src)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, src[n:])
+		if m < 0 {
+			return nil, fmt.Errorf("field %d: %w", num, protowire.ParseError(m))
+		}
+		field := src[:n+m]
+		src = src[n+m:]
+		if t.dropped(num) {
+			continue
+		}
+		inner := t.innerOf(num)
+		if inner == nil || typ != protowire.BytesType {
+			dst = append(dst, field...)
+			continue
+		}
+		sub, _ := protowire.ConsumeBytes(field[n:])
+		for len(*scratch) <= level {
+			*scratch = append(*scratch, nil)
+		}
+		trimmed, err := inner.appendTrimmed((*scratch)[level][:0], sub, scratch, level+1)
+		if err != nil {
+			return nil, fmt.Errorf("field %d: %w", num, err)
+		}
+		(*scratch)[level] = trimmed
+		dst = protowire.AppendTag(dst, num, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, trimmed)
+	}
+	return dst, nil
+}
+
+// trimBuffers are the buffers of one decode: the trimmed answer and one
+// scratch buffer per nesting level. They are pooled: a dense node's answers
+// are megabytes.
+type trimBuffers struct {
+	out     []byte
+	scratch [][]byte
+}
+
+var trimPool = sync.Pool{New: func() any { return new(trimBuffers) }}
+
+// maxPooledTrimBuffer keeps a single huge answer from pinning its buffers.
+const maxPooledTrimBuffer = 4 * MaxMessageSize
+
+// trimCodec decodes answers through a wireTrim and encodes requests as the
+// standard proto codec does. Its name is the standard codec's, so the content
+// subtype on the wire does not change.
+type trimCodec struct {
+	trim  *wireTrim
+	proto encoding.CodecV2
+}
+
+func newTrimCodec(t *wireTrim) trimCodec {
+	return trimCodec{trim: t, proto: encoding.GetCodecV2(grpcproto.Name)}
+}
+
+func (c trimCodec) Name() string { return grpcproto.Name }
+
+func (c trimCodec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
+
+func (c trimCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	msg, ok := v.(proto.Message)
+	if !ok {
+		return fmt.Errorf("cri: cannot decode into %T, not a proto message", v)
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	b := trimPool.Get().(*trimBuffers)
+	defer func() {
+		if cap(b.out) <= maxPooledTrimBuffer {
+			trimPool.Put(b)
+		}
+	}()
+	out, err := c.trim.appendTrimmed(b.out[:0], buf.ReadOnlyData(), &b.scratch, 0)
+	if err != nil {
+		return fmt.Errorf("cri: malformed answer: %w", err)
+	}
+	b.out = out
+	return proto.Unmarshal(out, msg)
+}
+
+// Call options that decode each list answer trimmed.
+var (
+	trimPodSandboxStats = grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim))
+	trimContainerStats  = grpc.ForceCodecV2(newTrimCodec(containerStatsListTrim))
+	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim))
+	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim))
+)

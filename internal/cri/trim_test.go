@@ -1,0 +1,237 @@
+package cri
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/statssummary/statssummary/internal/crifake"
+)
+
+// trimCase is one list answer type: a codec that trims it, a new empty
+// answer, and what the trimmed decode must equal: the full decode with the
+// dropped fields cleared.
+type trimCase struct {
+	name  string
+	codec trimCodec
+	empty func() proto.Message
+	clear func(proto.Message)
+}
+
+func clearAttrs(a interface {
+	GetLabels() map[string]string
+}) {
+	switch a := a.(type) {
+	case *runtimeapi.PodSandboxAttributes:
+		a.Labels, a.Annotations = nil, nil
+	case *runtimeapi.ContainerAttributes:
+		a.Labels, a.Annotations = nil, nil
+	}
+}
+
+var trimCases = []trimCase{
+	{
+		name:  "ListPodSandboxStats",
+		codec: newTrimCodec(podSandboxStatsTrim),
+		empty: func() proto.Message { return &runtimeapi.ListPodSandboxStatsResponse{} },
+		clear: func(m proto.Message) {
+			for _, s := range m.(*runtimeapi.ListPodSandboxStatsResponse).GetStats() {
+				if s.GetAttributes() != nil {
+					clearAttrs(s.Attributes)
+				}
+				for _, c := range s.GetLinux().GetContainers() {
+					if c.GetAttributes() != nil {
+						clearAttrs(c.Attributes)
+					}
+				}
+			}
+		},
+	},
+	{
+		name:  "ListContainerStats",
+		codec: newTrimCodec(containerStatsListTrim),
+		empty: func() proto.Message { return &runtimeapi.ListContainerStatsResponse{} },
+		clear: func(m proto.Message) {
+			for _, c := range m.(*runtimeapi.ListContainerStatsResponse).GetStats() {
+				if c.GetAttributes() != nil {
+					clearAttrs(c.Attributes)
+				}
+			}
+		},
+	},
+	{
+		name:  "ListContainers",
+		codec: newTrimCodec(containersTrim),
+		empty: func() proto.Message { return &runtimeapi.ListContainersResponse{} },
+		clear: func(m proto.Message) {
+			for _, c := range m.(*runtimeapi.ListContainersResponse).GetContainers() {
+				if c != nil {
+					c.Annotations = nil
+				}
+			}
+		},
+	},
+	{
+		name:  "ListPodSandbox",
+		codec: newTrimCodec(podSandboxesTrim),
+		empty: func() proto.Message { return &runtimeapi.ListPodSandboxResponse{} },
+		clear: func(m proto.Message) {
+			for _, s := range m.(*runtimeapi.ListPodSandboxResponse).GetItems() {
+				if s != nil {
+					s.Annotations = nil
+				}
+			}
+		},
+	},
+}
+
+// syntheticAnswers are the four list answers of a synthetic node, encoded.
+func syntheticAnswers(t testing.TB) map[string][]byte {
+	t.Helper()
+	st := crifake.Synthetic(crifake.SyntheticNode{Pods: 4, ContainersPerPod: 3})
+	out := map[string][]byte{}
+	for name, m := range map[string]proto.Message{
+		"ListPodSandboxStats": &runtimeapi.ListPodSandboxStatsResponse{Stats: st.PodSandboxStats},
+		"ListContainerStats":  &runtimeapi.ListContainerStatsResponse{Stats: st.ContainerStats},
+		"ListContainers":      &runtimeapi.ListContainersResponse{Containers: st.Containers},
+		"ListPodSandbox":      &runtimeapi.ListPodSandboxResponse{Items: st.Sandboxes},
+	} {
+		b, err := proto.Marshal(m)
+		require.NoError(t, err)
+		out[name] = b
+	}
+	return out
+}
+
+func trimDecode(c trimCase, b []byte) (proto.Message, error) {
+	m := c.empty()
+	return m, c.codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, m)
+}
+
+// checkTrimmed fails when the trimmed decode of b differs from the full decode
+// with the dropped fields cleared. A b the full decode rejects is skipped:
+// the trimmed decode may accept it when the fault lies in a dropped field.
+func checkTrimmed(t *testing.T, c trimCase, b []byte) {
+	t.Helper()
+	want := c.empty()
+	if err := proto.Unmarshal(b, want); err != nil {
+		return
+	}
+	c.clear(want)
+	got, err := trimDecode(c, b)
+	if err != nil {
+		t.Fatalf("%s: the full decode accepts the answer, the trimmed one fails: %v", c.name, err)
+	}
+	if !proto.Equal(want, got) {
+		t.Fatalf("%s: trimmed decode differs:\nwant %v\ngot  %v", c.name, want, got)
+	}
+}
+
+func TestTrimmedDecode(t *testing.T) {
+	answers := syntheticAnswers(t)
+	for _, c := range trimCases {
+		t.Run(c.name, func(t *testing.T) {
+			b := answers[c.name]
+			checkTrimmed(t, c, b)
+			got, err := trimDecode(c, b)
+			require.NoError(t, err)
+			// What is kept is really there, and what is dropped really gone.
+			switch m := got.(type) {
+			case *runtimeapi.ListPodSandboxStatsResponse:
+				require.Len(t, m.Stats, 4)
+				assert.NotEmpty(t, m.Stats[0].Attributes.Id)
+				assert.NotEmpty(t, m.Stats[0].Attributes.Metadata.Uid)
+				assert.Empty(t, m.Stats[0].Attributes.Labels)
+				require.Len(t, m.Stats[0].Linux.Containers, 3)
+				assert.NotNil(t, m.Stats[0].Linux.Containers[0].Cpu.UsageCoreNanoSeconds)
+				assert.Empty(t, m.Stats[0].Linux.Containers[0].Attributes.Annotations)
+			case *runtimeapi.ListContainersResponse:
+				require.Len(t, m.Containers, 12)
+				assert.NotEmpty(t, m.Containers[0].Labels, "labels name a container whose metadata is missing")
+				assert.Empty(t, m.Containers[0].Annotations)
+			case *runtimeapi.ListPodSandboxResponse:
+				require.Len(t, m.Items, 4)
+				assert.NotEmpty(t, m.Items[0].Labels)
+				assert.Empty(t, m.Items[0].Annotations)
+			}
+			assert.Less(t, len(mustMarshal(t, got)), len(b), "nothing was trimmed")
+		})
+	}
+}
+
+func mustMarshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	require.NoError(t, err)
+	return b
+}
+
+// Fields this version of the API does not know, at any depth, are decoded as
+// they came (kept as unknown fields), and a dropped field that repeats is
+// dropped every time.
+func TestTrimmedDecodeKeepsUnknownFields(t *testing.T) {
+	attrs := protowire.AppendTag(nil, 1, protowire.BytesType)
+	attrs = protowire.AppendString(attrs, "sb-1")
+	for range 2 {
+		attrs = protowire.AppendTag(attrs, 3, protowire.BytesType) // a labels entry
+		attrs = protowire.AppendBytes(attrs, protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "k"))
+	}
+	attrs = protowire.AppendTag(attrs, 99, protowire.VarintType) // unknown
+	attrs = protowire.AppendVarint(attrs, 7)
+	stats := protowire.AppendTag(nil, 1, protowire.BytesType)
+	stats = protowire.AppendBytes(stats, attrs)
+	stats = protowire.AppendTag(stats, 77, protowire.BytesType) // unknown
+	stats = protowire.AppendString(stats, "future")
+	resp := protowire.AppendTag(nil, 1, protowire.BytesType)
+	resp = protowire.AppendBytes(resp, stats)
+
+	c := trimCases[0]
+	checkTrimmed(t, c, resp)
+	got, err := trimDecode(c, resp)
+	require.NoError(t, err)
+	s := got.(*runtimeapi.ListPodSandboxStatsResponse).Stats[0]
+	assert.Equal(t, "sb-1", s.Attributes.Id)
+	assert.Empty(t, s.Attributes.Labels)
+	assert.NotEmpty(t, s.Attributes.ProtoReflect().GetUnknown(), "attributes' unknown field 99")
+	assert.NotEmpty(t, s.ProtoReflect().GetUnknown(), "stats' unknown field 77")
+}
+
+func TestTrimmedDecodeRejectsMalformedAnswers(t *testing.T) {
+	good := syntheticAnswers(t)["ListPodSandboxStats"]
+	for name, b := range map[string][]byte{
+		"truncated":           good[:len(good)-3],
+		"bad tag":             {0x00},
+		"length past the end": append(protowire.AppendTag(nil, 1, protowire.BytesType), 0x7f),
+		"bad nested message":  protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte{0x0a, 0x05, 0x01}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := trimDecode(trimCases[0], b)
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "cri: malformed answer") || strings.Contains(err.Error(), "proto"), err.Error())
+		})
+	}
+}
+
+func TestTrimCodecKeepsTheProtoName(t *testing.T) {
+	// The content subtype on the wire is the codec's name: it must stay "proto".
+	assert.Equal(t, "proto", newTrimCodec(podSandboxStatsTrim).Name())
+	_, err := trimDecode(trimCase{codec: newTrimCodec(podSandboxStatsTrim), empty: func() proto.Message { return nil }}, nil)
+	assert.Error(t, err, "decoding into a non-message")
+}
+
+// FuzzTrimmedDecode: whatever the bytes, the trimmed decode of an answer the
+// full decode accepts is the full decode with the dropped fields cleared.
+func FuzzTrimmedDecode(f *testing.F) {
+	for i, c := range trimCases {
+		f.Add(uint8(i), syntheticAnswers(f)[c.name])
+	}
+	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
+		checkTrimmed(t, trimCases[int(which)%len(trimCases)], b)
+	})
+}
