@@ -12,7 +12,7 @@ LINT_MOD   := tools/lint/go.mod
 RECEIVER   := receiver/statssummaryreceiver
 PKGS       := ./...
 
-.PHONY: all generate check-generate build run test test-integration runtime-down test-unit lint fmt vet tidy bench benchstat bench-ratios bench-load bench-data bench-steady fuzz fuzz-short soak clean
+.PHONY: all generate check-generate build run test test-integration runtime-down test-unit lint fmt vet tidy bench benchstat bench-ratios bench-pairs bench-load bench-data bench-steady fuzz fuzz-short soak clean
 
 all: build
 
@@ -93,6 +93,11 @@ benchstat:
 bench-ratios:
 	$(BENCHSTAT) -filter '.name:(Scrape OR RawCRI)' -col .name -row /pods,/containers $(NEW)
 	$(BENCHSTAT) -filter '.name:SummaryJSON' -col /handler -row /pods,/containers,/encoding $(NEW)
+
+## bench-pairs: Scrape ÷ RawCRI and ÷ RawCRITrimmed from back-to-back rounds (hack/perf/pairs.sh),
+## steadier than bench-ratios on a shared machine: make bench-pairs ROUNDS=11
+bench-pairs:
+	hack/perf/pairs.sh
 
 ## bench-load: the bounded loopback load run of the JSON endpoint (64 clients, fixed
 ## request count): make bench-load LOADRUN_FLAGS='-pods 1000 -gzip'
