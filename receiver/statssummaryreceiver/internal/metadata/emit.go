@@ -1,8 +1,8 @@
+// Package metadata is the receiver's metric and resource catalogue as mdatagen
+// generates it from metadata.yaml (the generated_*.go files), plus this file,
+// written by hand: what the converter needs from the generated builders on its
+// hot path and the generator does not offer.
 package metadata
-
-// This file is written by hand; mdatagen writes only the generated_*.go files
-// of this package. It adds what the receiver's converter needs from the
-// generated builders on its hot path and the generator does not offer.
 
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
