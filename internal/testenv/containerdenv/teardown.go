@@ -78,6 +78,7 @@ func Cleanup(ctx context.Context, dir string) error {
 	note(removePodCgroups(p))
 	note(deleteBridge(ctx, bridgeName(name)))
 	note(removeGlob(filepath.Join(cniResultsDir, networkName(name)+"-*")))
+	note(removeLoopbackResults(p))
 	note(removePodLogs(p))
 	if len(errs) == 0 {
 		if err := os.RemoveAll(dir); err != nil {
@@ -416,6 +417,31 @@ func removePodLogs(p paths) error {
 	}
 	if _, err := os.Stat(p.createdLogsDir()); err == nil {
 		_ = syscall.Rmdir(PodLogsDir) // fails, as it should, while other pods log there
+	}
+	return errors.Join(errs...)
+}
+
+// removeLoopbackResults removes the results libcni cached for the loopback
+// network containerd attaches to every pod's namespace ("cni-loopback", not
+// named after the instance): those whose namespace lies under the instance's
+// directory. Pods removed through CRI leave none; a crashed daemon leaves one
+// per pod with its own network namespace.
+func removeLoopbackResults(p paths) error {
+	matches, err := filepath.Glob(filepath.Join(cniResultsDir, "cni-loopback-*"))
+	if err != nil {
+		return fmt.Errorf("glob cni results: %w", err)
+	}
+	ours := []byte(strconv.Quote(filepath.Clean(p.dir) + "/"))
+	ours = ours[:len(ours)-1] // a JSON string that starts with the directory
+	var errs []error
+	for _, m := range matches {
+		data, err := os.ReadFile(m)
+		if err != nil || !bytes.Contains(data, ours) {
+			continue
+		}
+		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove cni result: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
