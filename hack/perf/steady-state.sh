@@ -158,7 +158,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$collector/status"; }
 
 sleep "$WARMUP"
 kill -0 "$collector" 2>/dev/null || { echo "steady-state: the collector exited:" >&2; cat "$work/collector.log" >&2; exit 1; }
-t0=$(date +%s.%N); c0=$(ticks_of "$collector")
+t0=$(date +%s.%N); c0=$(ticks_of "$collector"); read -r u0 k0 < <(awk '{print $14, $15}' "/proc/$collector/stat")
 [[ -n $daemon_pid ]] && read -r -d '' d0 s0 < <(runtime_ticks) || true
 lines0=$(wc -l <"$work/collector.log")
 rss_max=0; rss_sum=0; rss_n=0
@@ -168,7 +168,7 @@ while (( $(date +%s) < end )); do
 	(( r > rss_max )) && rss_max=$r
 	sleep "$SAMPLE"
 done
-t1=$(date +%s.%N); c1=$(ticks_of "$collector")
+t1=$(date +%s.%N); c1=$(ticks_of "$collector"); read -r u1 k1 < <(awk '{print $14, $15}' "/proc/$collector/stat")
 [[ -n $daemon_pid ]] && read -r -d '' d1 s1 < <(runtime_ticks) || true
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$collector/status")
 w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
@@ -191,7 +191,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "node: $node"
 	echo "collection_interval $INTERVAL; warm-up ${WARMUP}s"
-	echo "window: $w s; collector CPU: $(millicores $((c1 - c0)) "$w")"
+	echo "window: $w s; collector CPU: $(millicores $((c1 - c0)) "$w") (user $(awk -v c=$((u1 - u0)) -v hz="$ticks" 'BEGIN { printf "%.2f", c / hz }') s, system $(awk -v c=$((k1 - k0)) -v hz="$ticks" 'BEGIN { printf "%.2f", c / hz }') s)"
 	awk -v m="$rss_max" -v s="$rss_sum" -v n="$rss_n" -v h="$hwm" \
 		'BEGIN { printf "collector RSS: mean %.1f MiB, max %.1f MiB over %d samples; peak (VmHWM) %.1f MiB\n", s / n / 1024, m / 1024, n, h / 1024 }'
 	if [[ -n $daemon_pid ]]; then
