@@ -110,8 +110,12 @@ bench-data:
 	$(GO) generate ./internal/benchnode
 
 ## bench-steady: the collector's CPU and RSS in steady state (hack/perf/steady-state.sh)
+## against a synthetic node (hack/perf/fakecri), or with RUNTIME=containerd against a
+## real private containerd running PODS idle pods × CONTAINERS (root; ~8 min at 110):
+## make bench-steady RUNTIME=containerd PODS=110 CONTAINERS=1
+RUNTIME ?=
 bench-steady: build
-	hack/perf/steady-state.sh
+	RUNTIME='$(RUNTIME)' $(if $(PODS),PODS='$(PODS)') $(if $(CONTAINERS),CONTAINERS='$(CONTAINERS)') hack/perf/steady-state.sh
 
 ## fuzz: run each fuzz target for FUZZTIME (default 60s; e.g. FUZZTIME=1000000x), one at a time
 FUZZTIME    ?= 60s

@@ -1,9 +1,16 @@
 // Command devruntime runs a command against a private containerd with a few
 // demo pods, and tears the runtime down when the command ends (Ctrl-C included).
-// `make run` uses it when no container runtime is reachable.
+// `make run` uses it when no container runtime is reachable; the steady-state
+// measurement (hack/perf/steady-state.sh) uses it with many idle pods.
 //
-//	devruntime run [-name N] [-json URL] -- CMD [ARGS...]   bring up, run CMD with CRI_ENDPOINT set, tear down
-//	devruntime down [-name N]                                remove the instance and any whose owner died
+//	devruntime run [-name N] [-json URL] [-pods N [-containers M] [-parallel P]] [-demo=false] -- CMD [ARGS...]
+//	    bring up, run CMD with CRI_ENDPOINT (and DEVRUNTIME_DIR) set, tear down
+//	devruntime down [-name N]
+//	    remove the instance and any whose owner died
+//
+// -pods adds N idle pods (namespace idle), each with its own network namespace
+// on the instance's bridge and M containers sleeping; -demo=false leaves out
+// the 4 demo pods, whose busy container would spin a core.
 //
 // It needs root, and the packages containerdenv.Packages.
 package main
@@ -17,6 +24,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,15 +59,23 @@ func run(args []string) error {
 		return containerdenv.Cleanup(context.Background(), filepath.Join(containerdenv.BaseDir, *name))
 	case "run":
 		fs := flag.NewFlagSet("run", flag.ContinueOnError)
-		jsonURL := fs.String("json", "", "the collector's JSON endpoint, to print")
-		name := fs.String("name", defaultInstance, "the instance's name")
+		var o runOptions
+		fs.StringVar(&o.jsonURL, "json", "", "the collector's JSON endpoint, to print")
+		fs.StringVar(&o.name, "name", defaultInstance, "the instance's name")
+		fs.BoolVar(&o.demo, "demo", true, "start the 4 demo pods")
+		fs.IntVar(&o.idle.pods, "pods", 0, "idle pods to start besides the demo pods, each in its own network namespace")
+		fs.IntVar(&o.idle.containers, "containers", 1, "containers per idle pod")
+		fs.IntVar(&o.idle.parallel, "parallel", 4, "idle pods started at once")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() == 0 {
-			return errors.New("usage: devruntime run [-name NAME] [-json URL] -- CMD [ARGS...]")
+			return errors.New("usage: devruntime run [-name NAME] [-json URL] [-pods N [-containers M] [-parallel P]] [-demo=false] -- CMD [ARGS...]")
 		}
-		return runWithRuntime(*name, fs.Args(), *jsonURL, logf)
+		if err := o.check(); err != nil {
+			return err
+		}
+		return runWithRuntime(o, fs.Args(), logf)
 	default:
 		return fmt.Errorf("unknown command %q", args[0])
 	}
@@ -88,7 +104,33 @@ func demoPods(serverIP string) []containerdenv.PodSpec {
 	}
 }
 
-func runWithRuntime(instance string, cmdArgs []string, jsonURL string, logf func(string, ...any)) (err error) {
+// runOptions are the flags of devruntime run.
+type runOptions struct {
+	name, jsonURL string
+	demo          bool
+	idle          idleOptions
+}
+
+// demoNetnsPods is how many demo pods have their own network namespace.
+const demoNetnsPods = 2
+
+func (o runOptions) check() error {
+	if err := o.idle.check(); err != nil {
+		return err
+	}
+	room, demo := containerdenv.PodSubnetAddresses, ""
+	if o.demo {
+		room -= demoNetnsPods
+		demo = fmt.Sprintf(", %d of them taken by the demo pods (-demo=false leaves them out)", demoNetnsPods)
+	}
+	if o.idle.pods > room {
+		return fmt.Errorf("-pods %d: the bridge's subnet %s has addresses for %d pods with their own network namespace%s",
+			o.idle.pods, containerdenv.PodSubnet, containerdenv.PodSubnetAddresses, demo)
+	}
+	return nil
+}
+
+func runWithRuntime(o runOptions, cmdArgs []string, logf func(string, ...any)) (err error) {
 	// Ctrl-C reaches the whole foreground group: the command stops itself; this
 	// process only waits for it and then tears the runtime down.
 	signal.Ignore(syscall.SIGINT)
@@ -96,37 +138,56 @@ func runWithRuntime(instance string, cmdArgs []string, jsonURL string, logf func
 	defer stop()
 
 	began := time.Now()
-	env, err := containerdenv.Start(ctx, containerdenv.Options{Name: instance, Logf: logf})
+	env, err := containerdenv.Start(ctx, containerdenv.Options{Name: o.name, Logf: logf})
 	if err != nil {
 		return err
 	}
 	defer func() {
 		logf("devruntime: tearing down %s", env.Dir)
+		began := time.Now()
 		if cerr := env.Close(context.Background()); cerr != nil {
 			err = errors.Join(err, cerr)
 		} else {
-			logf("devruntime: runtime removed")
+			logf("devruntime: runtime removed in %s", time.Since(began).Round(time.Millisecond))
 		}
 	}()
-	server, err := env.RunPod(ctx, demoPods("")[0])
-	if err != nil {
-		return err
-	}
-	for _, spec := range demoPods(server.IP) {
-		if _, err := env.RunPod(ctx, spec); err != nil {
+	var pods, logs []string
+	if o.demo {
+		server, err := env.RunPod(ctx, demoPods("")[0])
+		if err != nil {
 			return err
 		}
+		for _, spec := range demoPods(server.IP) {
+			if _, err := env.RunPod(ctx, spec); err != nil {
+				return err
+			}
+		}
+		pods = append(pods, "4 demo pods (namespace demo)")
+		logs = append(logs, filepath.Join(containerdenv.PodLogsDir, "demo_*"))
 	}
-	logf("\ndevruntime: private containerd %s with 4 demo pods (namespace demo) ready in %s", env.Endpoint, time.Since(began).Round(time.Millisecond))
-	logf("devruntime: containerd log: %s; pod logs: %s/demo_*", filepath.Join(env.Dir, "containerd.log"), containerdenv.PodLogsDir)
-	if jsonURL != "" {
-		logf("devruntime: the Summary as JSON: curl -s %s", jsonURL)
+	if o.idle.pods > 0 {
+		took, err := startIdlePods(ctx, env, o.idle)
+		if err != nil {
+			return err
+		}
+		logf("devruntime: %s started in %s (%d at once)", o.idle, took.Round(time.Millisecond), o.idle.parallel)
+		pods = append(pods, fmt.Sprintf("%s (namespace %s)", o.idle, idleNamespace))
+		logs = append(logs, filepath.Join(containerdenv.PodLogsDir, idleNamespace+"_*"))
 	}
-	logf("devruntime: the debug exporter prints each scrape below (DEBUG_VERBOSITY=detailed shows every value); Ctrl-C stops and tears down\n")
+	if len(pods) == 0 {
+		pods, logs = append(pods, "no pods"), append(logs, containerdenv.PodLogsDir)
+	}
+	logf("\ndevruntime: private containerd %s with %s ready in %s", env.Endpoint, strings.Join(pods, " and "), time.Since(began).Round(time.Millisecond))
+	logf("devruntime: containerd log: %s; pod logs: %s", filepath.Join(env.Dir, "containerd.log"), strings.Join(logs, " "))
+	if o.jsonURL != "" {
+		// The command is the collector (make run).
+		logf("devruntime: the Summary as JSON: curl -s %s", o.jsonURL)
+		logf("devruntime: the debug exporter prints each scrape below (DEBUG_VERBOSITY=detailed shows every value); Ctrl-C stops and tears down\n")
+	}
 
 	cmd := exec.CommandContext(ctx, cmdArgs[0], cmdArgs[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), "CRI_ENDPOINT="+env.Endpoint)
+	cmd.Env = append(os.Environ(), "CRI_ENDPOINT="+env.Endpoint, "DEVRUNTIME_DIR="+env.Dir)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = 15 * time.Second
 	if err := cmd.Run(); err != nil {

@@ -60,6 +60,12 @@ func TestTeardownAfterCrash(t *testing.T) {
 	require.NoError(t, containerdenv.Cleanup(ctx, env.Dir))
 	assertNothingLeft(t, env, ps)
 	assert.Subset(t, shimSocketsBefore, listDir(t, "/run/containerd/s"), "shim sockets left behind")
+	for _, f := range mustGlob(t, "/var/lib/cni/results/*") {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			assert.NotContains(t, string(data), env.Dir+"/", "cni result %s left behind", f)
+		}
+	}
 	require.NoError(t, containerdenv.Cleanup(ctx, env.Dir), "a second cleanup")
 }
 

@@ -328,6 +328,11 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 // other: the bridge has no address, and pods get no default route.
 const PodSubnet = "10.213.0.0/24"
 
+// PodSubnetAddresses is how many pods with their own network namespace fit on
+// PodSubnet at once: host-local hands out .2 to .254 (it keeps .1 for the
+// range's gateway, though the bridge has no address).
+const PodSubnetAddresses = 253
+
 func cniConfig(p paths, name string) string {
 	return fmt.Sprintf(`{
   "cniVersion": "0.4.0",

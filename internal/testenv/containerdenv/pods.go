@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -181,6 +182,13 @@ func (e *Env) startContainer(ctx context.Context, p *Pod, sbCfg *runtimeapi.PodS
 				NamespaceOptions: sbCfg.GetLinux().GetSecurityContext().GetNamespaceOptions(),
 			},
 		},
+	}
+	// Another instance's teardown may have removed PodLogsDir since this one
+	// started: whoever creates it marks it, so that its teardown removes it.
+	if _, err := os.Stat(PodLogsDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(paths{e.Dir}.createdLogsDir(), nil, 0o600); err != nil {
+			return fmt.Errorf("write marker: %w", err)
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(sbCfg.GetLogDirectory(), c.Name), 0o755); err != nil {
 		return fmt.Errorf("container log dir: %w", err)
