@@ -61,7 +61,7 @@ func NewProvider(client *Client, opts Options) *Provider {
 	return &Provider{
 		client: client,
 		opts:   opts,
-		paths:  &pathDetector{forced: opts.StatsPath, logger: opts.Logger},
+		paths:  &pathDetector{forced: opts.StatsPath, logger: opts.Logger, now: opts.Now},
 		rates:  newRateCache(),
 	}
 }

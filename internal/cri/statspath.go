@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
@@ -43,16 +44,39 @@ func ParseStatsPath(s string) (StatsPath, error) {
 // is used without asking, until the runtime may have changed: its Version
 // answer differs (checked once per assembly while on the partial path), or a
 // call failed with Unavailable (the connection broke: it may be restarting,
-// possibly as another version). Any other error is an error, never a reason to
-// fall back. It is safe for concurrent use.
+// possibly as another version).
+//
+// A strict call that outlives its timeout falls back too, for SlowStrictRetry:
+// containerd 1.6 asks every shim for its stats on each ListPodSandboxStats,
+// one sandbox after another, and takes seconds on a dense node (4–5 s for
+// 110 pods × 3 containers on a 2-core machine) where ListContainerStats, one
+// batched request, answers in half a second. The scrape that timed out then
+// reads the partial path at once, so it still carries every pod. Any other
+// error is an error, never a reason to fall back. It is safe for concurrent
+// use.
 type pathDetector struct {
 	forced StatsPath // PathAuto, or the configured path
 	logger *zap.Logger
+	now    func() time.Time
 
 	mu      sync.Mutex
 	current StatsPath // "" while unknown
 	version string    // the runtime's version when the partial path was chosen
+	// slowUntil, when not zero, is when the strict path, abandoned for
+	// outliving its timeout, is tried again.
+	slowUntil time.Time
 }
+
+func (d *pathDetector) clock() time.Time {
+	if d.now == nil {
+		return time.Now()
+	}
+	return d.now()
+}
+
+// SlowStrictRetry is how long the partial path stands in for a strict path
+// whose call outlived its timeout before the strict path is tried again.
+const SlowStrictRetry = 10 * time.Minute
 
 // path returns the path in use, "" while undetermined.
 func (d *pathDetector) path() StatsPath {
@@ -75,6 +99,17 @@ func (d *pathDetector) tryStrict(ctx context.Context, c *Client) (bool, error) {
 	if d.path() != PathPartial {
 		return true, nil
 	}
+	d.mu.Lock()
+	if !d.slowUntil.IsZero() {
+		retry := !d.clock().Before(d.slowUntil)
+		if retry {
+			d.logger.Info("trying ListPodSandboxStats again after it timed out", zap.Duration("after", SlowStrictRetry))
+			d.current, d.slowUntil = "", time.Time{}
+		}
+		d.mu.Unlock()
+		return retry, nil
+	}
+	d.mu.Unlock()
 	v, err := c.Version(ctx)
 	if err != nil {
 		d.noteError(err)
@@ -108,6 +143,18 @@ func (d *pathDetector) strictWorked() {
 // runtime lacks the call and the partial path should be used instead; false
 // when err must be reported.
 func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error) bool {
+	if d.forced == PathAuto && status.Code(err) == codes.DeadlineExceeded && ctx.Err() == nil {
+		// The call's own timeout, not the caller's: the runtime is slow on
+		// this path.
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.slowUntil.IsZero() {
+			d.logger.Warn("ListPodSandboxStats outlived cri.timeout; reading container stats with ListContainerStats (partial CRI stats path) and trying it again later",
+				zap.Duration("retry_after", SlowStrictRetry), zap.Error(err))
+		}
+		d.current, d.slowUntil = PathPartial, d.clock().Add(SlowStrictRetry)
+		return true
+	}
 	if d.forced != PathAuto || status.Code(err) != codes.Unimplemented {
 		d.noteError(err)
 		return false
@@ -118,6 +165,7 @@ func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error) b
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.slowUntil = time.Time{}
 	if d.current != PathPartial {
 		d.logger.Info("container runtime does not implement ListPodSandboxStats; reading container stats with ListContainerStats and summing pod totals (partial CRI stats path)",
 			zap.String("runtime", id), zap.Error(err))
@@ -134,7 +182,7 @@ func (d *pathDetector) noteError(err error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.current = ""
+	d.current, d.slowUntil = "", time.Time{}
 }
 
 func versionID(name, version, api string) string {

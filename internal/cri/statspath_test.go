@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 )
 
 // onePodState is one ready pod with one running container, with both
@@ -219,4 +221,47 @@ func TestStatsPathAfterRuntimeRestart(t *testing.T) {
 	assert.Equal(t, PathStrict, res.Path)
 	assert.Equal(t, 1, restarted.Calls("ListPodSandboxStats"))
 	assert.Equal(t, 0, restarted.Calls("ListContainerStats"))
+}
+
+// A ListPodSandboxStats that outlives the call's timeout hands the scrape to
+// the partial path at once (every pod still reported), and the strict path is
+// tried again after SlowStrictRetry; a caller's own cancellation is not a
+// reason to fall back.
+func TestSlowStrictPathFallsBack(t *testing.T) {
+	srv := crifake.New(t)
+	srv.SetState(onePodState())
+	clock := fakeclock.New(t0.Add(200 * time.Second))
+	p := NewProvider(NewClient(dialFake(t, srv), 150*time.Millisecond), Options{Now: clock.Now, PodLogsDir: t.TempDir()})
+
+	srv.SetDelay("ListPodSandboxStats", time.Second)
+	res, err := p.PodStats(t.Context())
+	require.NoError(t, err, "the slow strict call must not fail the scrape")
+	assert.Equal(t, PathPartial, res.Path)
+	require.Len(t, res.Pods, 1)
+	assert.Len(t, res.Pods[0].Containers, 1)
+	assert.Equal(t, 1, srv.Calls("ListPodSandboxStats"))
+	assert.Equal(t, 1, srv.Calls("ListContainerStats"))
+
+	// Until SlowStrictRetry has passed, the strict call is not made again.
+	clock.Advance(SlowStrictRetry - time.Second)
+	res, err = p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PathPartial, res.Path)
+	assert.Equal(t, 1, srv.Calls("ListPodSandboxStats"))
+
+	// Then it is, and a runtime that answers in time is back on it.
+	srv.SetDelay("ListPodSandboxStats", 0)
+	clock.Advance(2 * time.Second)
+	res, err = p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PathStrict, res.Path)
+	assert.Equal(t, 2, srv.Calls("ListPodSandboxStats"))
+
+	// A caller that gives up is not a slow runtime.
+	srv.SetDelay("ListPodSandboxStats", time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err = p.PodStats(ctx)
+	require.Error(t, err)
+	assert.Equal(t, PathStrict, p.Path(), "the caller's deadline must not switch the path")
 }
