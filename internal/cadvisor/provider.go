@@ -87,6 +87,9 @@ type Provider struct {
 
 	mu   sync.RWMutex
 	snap Snapshot
+	// readPod, when not nil, says which pod cgroups housekeeping reads; the
+	// others are left unread (see SetPodFilter).
+	readPod func(uid string) bool
 
 	beforeWait func() // test hook: a Current caller is about to wait for housekeeping
 }
@@ -188,6 +191,17 @@ func (p *Provider) housekeep() {
 	p.failing = err != nil
 }
 
+// SetPodFilter says which pod cgroups the next housekeepings read: those
+// whose UID read returns true; nil reads every pod. A pod left unread is
+// absent from Snapshot.Pods but stays tracked, so its CPU baseline is there
+// when it is read again. The summary assembler uses it to leave unread the
+// pods the runtime answered in full (see summary.Options.Cgroups).
+func (p *Provider) SetPodFilter(read func(uid string) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.readPod = read
+}
+
 // Snapshot returns the latest housekeeping's samples. The maps are shared:
 // callers must not modify them.
 func (p *Provider) Snapshot() Snapshot {
@@ -258,7 +272,14 @@ func (p *Provider) refreshLocked() error {
 		if p.opts.TrackContainers {
 			snap.Containers = map[string]*CgroupStats{}
 		}
+		p.mu.RLock()
+		readPod := p.readPod
+		p.mu.RUnlock()
 		for uid, cg := range pods {
+			if readPod != nil && !readPod(uid) {
+				p.keepTracked(seen, cg)
+				continue
+			}
 			if s := read(cg, metrics, 0, 0); s != nil {
 				p.addPodProcessesAndNetwork(s, now)
 				snap.Pods[uid] = s
@@ -285,6 +306,18 @@ func (p *Provider) refreshLocked() error {
 	p.snap = snap
 	p.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// keepTracked marks an unread pod cgroup, and its container cgroups when
+// they are tracked, as seen, so housekeeping keeps their handlers and CPU
+// baselines.
+func (p *Provider) keepTracked(seen map[string]bool, podCg string) {
+	seen[podCg] = true
+	if p.opts.TrackContainers {
+		for _, ccg := range listContainerCgroups(p.listMount, podCg) {
+			seen[ccg] = true
+		}
+	}
 }
 
 // systemCgroups resolves the system containers: configured names first, then

@@ -377,3 +377,62 @@ func ipLinkStats(t *testing.T, pid string) map[string][2]uint64 {
 	}
 	return m
 }
+
+// TestProviderPodFilter: pods the filter leaves out are not read (absent from
+// the snapshot) but stay tracked, so a pod read again has its CPU baseline;
+// a nil filter reads every pod.
+func TestProviderPodFilter(t *testing.T) {
+	p, err := New(Options{})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	mounts := map[string]string{}
+	for ctrl, m := range p.subsystems {
+		if ctrl != "cpuset" {
+			mounts[ctrl] = m
+		}
+	}
+	root := fmt.Sprintf("/statssummary-filter-%d", os.Getpid())
+	uids := []string{"11111111-0000-0000-0000-000000000001", "11111111-0000-0000-0000-000000000002"}
+	makeCgroups(t, mounts, root, root+"/pod"+uids[0], root+"/pod"+uids[1])
+	p.opts.PodsCgroup = root
+
+	if err := p.Refresh(); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if n := len(p.Snapshot().Pods); n != 2 {
+		t.Fatalf("without a filter %d pods read, want 2", n)
+	}
+	handlers := len(p.handlers)
+
+	p.SetPodFilter(func(uid string) bool { return uid == uids[0] })
+	if err := p.Refresh(); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	snap := p.Snapshot()
+	if _, ok := snap.Pods[uids[0]]; !ok || len(snap.Pods) != 1 {
+		t.Fatalf("filtered snapshot pods = %v, want only %s", keys(snap.Pods), uids[0])
+	}
+	if len(p.handlers) != handlers {
+		t.Errorf("handlers %d → %d: the unread pod must stay tracked", handlers, len(p.handlers))
+	}
+	if _, ok := p.prev[root+"/pod"+uids[1]]; !ok {
+		t.Error("the unread pod lost its CPU baseline")
+	}
+
+	p.SetPodFilter(nil)
+	if err := p.Refresh(); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if n := len(p.Snapshot().Pods); n != 2 {
+		t.Errorf("after the filter is cleared %d pods read, want 2", n)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

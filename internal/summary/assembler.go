@@ -70,7 +70,9 @@ type Options struct {
 
 	// Cgroups provides the node, system container and pod cgroup samples
 	// (the cAdvisor provider); nil leaves those out. They are read while the
-	// runtime is asked, so both describe the same moment.
+	// runtime is asked, so both describe the same moment. When it is also a
+	// PodCgroupFilter, pod cgroups that would add nothing are left unread
+	// (see cgroupPlan).
 	Cgroups CgroupStatsProvider
 	// CgroupMaxAge is how old a cgroup snapshot may be; DefaultCgroupMaxAge
 	// when zero.
@@ -87,6 +89,7 @@ type Options struct {
 // as long as its providers are.
 type Assembler struct {
 	opts Options
+	plan *cgroupPlan // nil without Cgroups
 }
 
 // NewAssembler returns an Assembler over opts.
@@ -100,7 +103,11 @@ func NewAssembler(opts Options) *Assembler {
 	if opts.Mode == "" || opts.Mode == ModeAuto {
 		opts.Mode = ModeCRIFill
 	}
-	return &Assembler{opts: opts}
+	a := &Assembler{opts: opts}
+	if opts.Cgroups != nil {
+		a.plan = newCgroupPlan(opts.Cgroups, opts.Mode)
+	}
+	return a
 }
 
 // Get assembles one Summary. It always returns an Assembly whose Summary has at
@@ -145,6 +152,7 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 			errs = append(errs, &SourceError{Source: "cadvisor", Err: err})
 		}
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res))
+		a.plan.learn(out.Provenance, len(errs) > 0)
 	} else {
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false)
 	}

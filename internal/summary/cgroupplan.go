@@ -1,0 +1,83 @@
+package summary
+
+import (
+	"sync"
+)
+
+// PodCgroupFilter is a CgroupStatsProvider that can leave pod cgroups unread
+// (cadvisor.Provider): read says which pods to read, nil every pod.
+type PodCgroupFilter interface {
+	SetPodFilter(read func(uid string) bool)
+}
+
+// FullCgroupReadEvery is how often, in assemblies, every pod cgroup is read
+// even where the runtime answered in full the last time: every sixth
+// assembly, once a minute at the default 10 s interval.
+const FullCgroupReadEvery = 6
+
+// cgroupPlan decides which pod cgroups the next assembly reads. Reading a pod
+// cgroup costs about half a millisecond of CPU (libcontainer reads every
+// memory file, the pod's processes are counted over its container cgroups,
+// its network namespace is read): at 110 pods that was two thirds of the
+// collector's CPU against a real containerd, and in ModeCRIFill the runtime's
+// values win wherever it has them. So:
+//   - ModeCRI reads no pod cgroup: nothing of them would be used;
+//   - ModeCRIFill reads the pods to which the cgroups added something in the
+//     last assembly (a field the runtime left empty, pod totals summed on the
+//     partial path) and the pods not seen before, and every pod every
+//     FullCgroupReadEvery assemblies, so a runtime that stops answering a
+//     field is filled again within that many scrapes; any runtime error reads
+//     every pod;
+//   - ModeCAdvisor reads every pod.
+type cgroupPlan struct {
+	filter PodCgroupFilter // nil: the provider reads every pod
+	mode   Mode
+
+	mu        sync.Mutex
+	sinceFull int
+}
+
+func newCgroupPlan(cg CgroupStatsProvider, mode Mode) *cgroupPlan {
+	f, _ := cg.(PodCgroupFilter)
+	p := &cgroupPlan{filter: f, mode: mode}
+	if f != nil && mode == ModeCRI {
+		f.SetPodFilter(func(string) bool { return false })
+	}
+	return p
+}
+
+// learn sets the filter for the next assembly from this one's provenance;
+// criFailed says the runtime's answer is missing or incomplete.
+func (p *cgroupPlan) learn(prov Provenance, criFailed bool) {
+	if p.filter == nil || p.mode != ModeCRIFill {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sinceFull++
+	if criFailed || p.sinceFull >= FullCgroupReadEvery {
+		p.sinceFull = 0
+		p.filter.SetPodFilter(nil)
+		return
+	}
+	answered := make(map[string]struct{}, len(prov.Pods))
+	for i := range prov.Pods {
+		if !prov.Pods[i].fromCgroup() {
+			answered[prov.Pods[i].UID] = struct{}{}
+		}
+	}
+	p.filter.SetPodFilter(func(uid string) bool {
+		_, skip := answered[uid]
+		return !skip
+	})
+}
+
+// fromCgroup reports whether a cgroup sample fed any of the pod's blocks.
+func (o BlockOrigins) fromCgroup() bool {
+	for _, b := range [...]Origin{o.CPU, o.Memory, o.Swap, o.IO, o.Network, o.Process} {
+		if b == OriginCAdvisor || b == OriginMixed {
+			return true
+		}
+	}
+	return false
+}
