@@ -142,8 +142,10 @@ func (d *pathDetector) strictWorked() {
 // strictFailed decides what a ListPodSandboxStats error means: true when the
 // runtime lacks the call and the partial path should be used instead; false
 // when err must be reported.
-func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error) bool {
-	if d.forced == PathAuto && status.Code(err) == codes.DeadlineExceeded && ctx.Err() == nil {
+// callerBound says the caller's deadline, not the call's own timeout, bounded
+// the call.
+func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error, callerBound bool) bool {
+	if d.forced == PathAuto && status.Code(err) == codes.DeadlineExceeded && !callerBound && ctx.Err() == nil {
 		// The call's own timeout, not the caller's: the runtime is slow on
 		// this path.
 		d.mu.Lock()
