@@ -140,10 +140,9 @@ func (d *pathDetector) strictWorked() {
 }
 
 // strictFailed decides what a ListPodSandboxStats error means: true when the
-// runtime lacks the call and the partial path should be used instead; false
-// when err must be reported.
-// callerBound says the caller's deadline, not the call's own timeout, bounded
-// the call.
+// runtime lacks the call, or the call outlived its own timeout (callerBound
+// false: the caller's deadline did not come first), and the partial path
+// should be used instead; false when err must be reported.
 func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error, callerBound bool) bool {
 	if d.forced == PathAuto && status.Code(err) == codes.DeadlineExceeded && !callerBound && ctx.Err() == nil {
 		// The call's own timeout, not the caller's: the runtime is slow on
