@@ -59,12 +59,39 @@ func (l *LazyConn) get() (*grpc.ClientConn, error) {
 }
 
 // Invoke implements grpc.ClientConnInterface.
+//
+// A call made while the connection was not yet ready that fails with
+// Unavailable is made once more on a fresh connection: the failure may be a
+// dial that began before a restarted runtime's socket was back, reported to
+// the first call after it is. CRI calls made through it are reads, safe to
+// repeat.
 func (l *LazyConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	conn, err := l.get()
 	if err != nil {
 		return err
 	}
-	return conn.Invoke(ctx, method, args, reply, opts...)
+	ready := conn.GetState() == connectivity.Ready
+	err = conn.Invoke(ctx, method, args, reply, opts...)
+	if err == nil || ready || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+		return err
+	}
+	l.drop(conn)
+	fresh, gerr := l.get()
+	if gerr != nil {
+		return err
+	}
+	return fresh.Invoke(ctx, method, args, reply, opts...)
+}
+
+// drop closes conn if it is still the current connection, so the next call
+// dials afresh.
+func (l *LazyConn) drop(conn *grpc.ClientConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == conn {
+		_ = l.conn.Close()
+		l.conn = nil
+	}
 }
 
 // NewStream implements grpc.ClientConnInterface.

@@ -1,9 +1,12 @@
 package cri
 
 import (
+	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,4 +52,43 @@ func TestLazyConnDialsOnceSocketExists(t *testing.T) {
 	_, err = client.ListPodSandbox(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 1, dials, "the connection is made once and reused")
+}
+
+// TestLazyConnRetriesAFailedFirstCall: a call made on a connection that was not
+// yet ready and fails with Unavailable (here, a connection whose dial fails,
+// as one that began before a restarted runtime's socket was back) is made once
+// more on a fresh connection; a runtime that is really away still fails, after
+// one more dial only.
+func TestLazyConnRetriesAFailedFirstCall(t *testing.T) {
+	srv := crifake.New(t)
+	sock := srv.SocketPath
+	broken := func() (*grpc.ClientConn, error) {
+		return grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
+				return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.ErrNotExist}
+			}))
+	}
+	working := func() (*grpc.ClientConn, error) {
+		return grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+
+	dials := 0
+	lc := NewLazyConn(sock, func() (*grpc.ClientConn, error) {
+		dials++
+		if dials == 1 {
+			return broken()
+		}
+		return working()
+	})
+	t.Cleanup(func() { require.NoError(t, lc.Close()) })
+	_, err := NewClient(lc, 2*time.Second).Version(t.Context())
+	require.NoError(t, err, "the call is made again on a fresh connection")
+	assert.Equal(t, 2, dials)
+	assert.Equal(t, 1, srv.Calls("Version"))
+
+	always := NewLazyConn(sock, broken)
+	t.Cleanup(func() { require.NoError(t, always.Close()) })
+	_, err = NewClient(always, 2*time.Second).Version(t.Context())
+	require.Error(t, err)
+	assert.Equal(t, codes.Unavailable, status.Code(err))
 }
