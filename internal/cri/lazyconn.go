@@ -61,9 +61,10 @@ func (l *LazyConn) get() (*grpc.ClientConn, error) {
 // Invoke implements grpc.ClientConnInterface.
 //
 // A call made while the connection was not yet ready that fails with
-// Unavailable is made once more on a fresh connection: the failure may be a
-// dial that began before a restarted runtime's socket was back, reported to
-// the first call after it is. CRI calls made through it are reads, safe to
+// Unavailable, the connection still not ready after it, is made once more on
+// a fresh connection: the failure may be a dial that began before a restarted
+// runtime's socket was back, reported to the first call after it is. An
+// Unavailable the runtime itself answered is returned as it is. CRI calls made through it are reads, safe to
 // repeat.
 func (l *LazyConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	conn, err := l.get()
@@ -72,7 +73,10 @@ func (l *LazyConn) Invoke(ctx context.Context, method string, args, reply any, o
 	}
 	ready := conn.GetState() == connectivity.Ready
 	err = conn.Invoke(ctx, method, args, reply, opts...)
-	if err == nil || ready || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+	if err == nil || ready || status.Code(err) != codes.Unavailable || ctx.Err() != nil ||
+		conn.GetState() == connectivity.Ready {
+		// A connection that is ready after the failure reached the runtime:
+		// its Unavailable is the runtime's answer, not to be repeated.
 		return err
 	}
 	l.drop(conn)

@@ -86,6 +86,16 @@ func TestLazyConnRetriesAFailedFirstCall(t *testing.T) {
 	assert.Equal(t, 2, dials)
 	assert.Equal(t, 1, srv.Calls("Version"))
 
+	// An Unavailable the runtime answers itself, on the first call of a
+	// fresh connection, is returned as it is: the runtime was reached.
+	srv.SetError("ListPodSandbox", status.Error(codes.Unavailable, "restarting"))
+	answered := NewLazyConn(sock, working)
+	t.Cleanup(func() { require.NoError(t, answered.Close()) })
+	_, err = NewClient(answered, 2*time.Second).ListPodSandbox(t.Context())
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "restarting")
+	assert.Equal(t, 1, srv.Calls("ListPodSandbox"), "the runtime's own Unavailable is not repeated")
+
 	always := NewLazyConn(sock, broken)
 	t.Cleanup(func() { require.NoError(t, always.Close()) })
 	_, err = NewClient(always, 2*time.Second).Version(t.Context())
