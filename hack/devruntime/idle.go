@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
 )
@@ -57,36 +58,19 @@ func idlePods(o idleOptions) []containerdenv.PodSpec {
 // how long it took. The first failure stops the pods not yet started.
 func startIdlePods(ctx context.Context, env *containerdenv.Env, o idleOptions) (time.Duration, error) {
 	began := time.Now()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	specs := make(chan containerdenv.PodSpec)
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	for range min(o.parallel, o.pods) {
-		wg.Go(func() {
-			for spec := range specs {
-				if _, err := env.RunPod(ctx, spec); err != nil {
-					// The pods that fail after it fail because of it.
-					once.Do(func() { first = err; cancel() })
-				}
-			}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.parallel)
+	for _, spec := range idlePods(o) {
+		if gctx.Err() != nil {
+			break // a pod failed, or the caller gave up: the rest would fail too
+		}
+		g.Go(func() error {
+			_, err := env.RunPod(gctx, spec)
+			return err
 		})
 	}
-feed:
-	for _, spec := range idlePods(o) {
-		select {
-		case specs <- spec:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(specs)
-	wg.Wait()
-	if first != nil {
-		return 0, fmt.Errorf("start idle pods: %w", first)
+	if err := g.Wait(); err != nil {
+		return 0, fmt.Errorf("start idle pods: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("start idle pods: %w", err)

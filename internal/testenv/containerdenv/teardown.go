@@ -13,10 +13,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -123,23 +123,18 @@ func removePodsThroughCRI(ctx context.Context, p paths) {
 	if err != nil {
 		return
 	}
-	ids := make(chan string)
-	var wg sync.WaitGroup
-	for range criRemoveParallel {
-		wg.Go(func() {
-			for id := range ids {
-				cctx, ccancel := context.WithTimeout(ctx, criRemoveCall)
-				_, _ = rt.StopPodSandbox(cctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
-				_, _ = rt.RemovePodSandbox(cctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
-				ccancel()
-			}
+	var g errgroup.Group
+	g.SetLimit(criRemoveParallel)
+	for _, sb := range resp.GetItems() {
+		g.Go(func() error {
+			cctx, ccancel := context.WithTimeout(ctx, criRemoveCall)
+			defer ccancel()
+			_, _ = rt.StopPodSandbox(cctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.GetId()})
+			_, _ = rt.RemovePodSandbox(cctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.GetId()})
+			return nil
 		})
 	}
-	for _, sb := range resp.GetItems() {
-		ids <- sb.GetId()
-	}
-	close(ids)
-	wg.Wait()
+	_ = g.Wait() // failures are left to the forceful steps
 }
 
 // isOurDaemon tells whether pid is the containerd of this instance (not a
