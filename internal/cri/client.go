@@ -2,10 +2,13 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -38,14 +41,37 @@ func NewClient(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
 
 // call runs one RPC under the client's timeout and names the RPC in its error.
 // The gRPC status stays reachable through errors.As / status.FromError.
-func call[Req, Resp any](ctx context.Context, c *Client, name string, rpc func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req, opts ...grpc.CallOption) (Resp, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+// A DeadlineExceeded of the client's own timeout, not of a deadline of the
+// caller's that came first, is marked so that OutlivedTimeout tells them
+// apart (the runtime may report the deadline before the client's own timer
+// fires, so the error alone cannot).
+func call[Req, Resp any](parent context.Context, c *Client, name string, rpc func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req, opts ...grpc.CallOption) (Resp, error) {
+	dl, hasDeadline := parent.Deadline()
+	ownTimeout := !hasDeadline || time.Until(dl) > c.timeout
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
 	resp, err := rpc(ctx, req, opts...)
-	if err != nil {
-		return resp, fmt.Errorf("cri %s: %w", name, err)
+	if err == nil {
+		return resp, nil
 	}
-	return resp, nil
+	err = fmt.Errorf("cri %s: %w", name, err)
+	if ownTimeout && parent.Err() == nil && status.Code(err) == codes.DeadlineExceeded {
+		err = outlivedTimeout{err}
+	}
+	return resp, err
+}
+
+// outlivedTimeout marks a call that outlived the client's timeout; its
+// message is the call's error.
+type outlivedTimeout struct{ error }
+
+func (e outlivedTimeout) Unwrap() error { return e.error }
+
+// OutlivedTimeout reports whether err is a call that outlived the client's own
+// timeout, rather than one cut short by its caller.
+func OutlivedTimeout(err error) bool {
+	var t outlivedTimeout
+	return errors.As(err, &t)
 }
 
 // Version asks the runtime for its name and version.

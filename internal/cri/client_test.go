@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -46,4 +47,24 @@ func TestClientKeepsStatusCode(t *testing.T) {
 	assert.Equal(t, codes.Unimplemented, status.Code(err))
 	assert.ErrorContains(t, err, "cri ListPodSandboxStats")
 	assert.Equal(t, 1, srv.Calls("ListPodSandboxStats"))
+}
+
+// OutlivedTimeout tells the client's own timeout from a deadline of the
+// caller's that came first; the error's message and status are the call's.
+func TestClientOutlivedTimeout(t *testing.T) {
+	srv := crifake.New(t)
+	srv.SetDelay("Version", time.Second)
+	c := NewClient(dialFake(t, srv), 100*time.Millisecond)
+
+	_, err := c.Version(t.Context())
+	require.Error(t, err)
+	assert.True(t, OutlivedTimeout(err), "own timeout: %v", err)
+	assert.Equal(t, codes.DeadlineExceeded, status.Code(err))
+	assert.ErrorContains(t, err, "cri Version")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+	defer cancel()
+	_, err = c.Version(ctx)
+	require.Error(t, err)
+	assert.False(t, OutlivedTimeout(err), "the caller's deadline came first: %v", err)
 }

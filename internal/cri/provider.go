@@ -160,16 +160,12 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 	}
 	var res PodStatsResult
 	if strict {
-		// A deadline of the caller's that comes before the call's own timeout
-		// binds the call: its DeadlineExceeded says nothing of the runtime.
-		dl, ok := ctx.Deadline()
-		callerBound := ok && time.Until(dl) <= p.client.timeout
 		stats, err := p.client.ListPodSandboxStats(ctx)
 		switch {
 		case err == nil:
 			p.paths.strictWorked()
 			res = p.newAssembly(inv).fromSandboxStats(stats)
-		case p.paths.strictFailed(ctx, p.client, err, callerBound):
+		case p.paths.strictFailed(ctx, p.client, err):
 			strict = false // the runtime lacks it: partial path below
 		default:
 			return PodStatsResult{}, err

@@ -57,7 +57,7 @@ func ParseStatsPath(s string) (StatsPath, error) {
 type pathDetector struct {
 	forced StatsPath // PathAuto, or the configured path
 	logger *zap.Logger
-	now    func() time.Time
+	now    func() time.Time // the provider's clock, for SlowStrictRetry
 
 	mu      sync.Mutex
 	current StatsPath // "" while unknown
@@ -65,13 +65,6 @@ type pathDetector struct {
 	// slowUntil, when not zero, is when the strict path, abandoned for
 	// outliving its timeout, is tried again.
 	slowUntil time.Time
-}
-
-func (d *pathDetector) clock() time.Time {
-	if d.now == nil {
-		return time.Now()
-	}
-	return d.now()
 }
 
 // SlowStrictRetry is how long the partial path stands in for a strict path
@@ -101,7 +94,7 @@ func (d *pathDetector) tryStrict(ctx context.Context, c *Client) (bool, error) {
 	}
 	d.mu.Lock()
 	if !d.slowUntil.IsZero() {
-		retry := !d.clock().Before(d.slowUntil)
+		retry := !d.now().Before(d.slowUntil)
 		if retry {
 			d.logger.Info("trying ListPodSandboxStats again after it timed out", zap.Duration("after", SlowStrictRetry))
 			d.current, d.slowUntil = "", time.Time{}
@@ -140,11 +133,11 @@ func (d *pathDetector) strictWorked() {
 }
 
 // strictFailed decides what a ListPodSandboxStats error means: true when the
-// runtime lacks the call, or the call outlived its own timeout (callerBound
-// false: the caller's deadline did not come first), and the partial path
-// should be used instead; false when err must be reported.
-func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error, callerBound bool) bool {
-	if d.forced == PathAuto && status.Code(err) == codes.DeadlineExceeded && !callerBound && ctx.Err() == nil {
+// runtime lacks the call, or the call outlived the client's own timeout (not
+// a deadline of the caller's), and the partial path should be used instead;
+// false when err must be reported.
+func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error) bool {
+	if d.forced == PathAuto && OutlivedTimeout(err) {
 		// The call's own timeout, not the caller's: the runtime is slow on
 		// this path.
 		d.mu.Lock()
@@ -153,7 +146,7 @@ func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error, c
 			d.logger.Warn("ListPodSandboxStats outlived cri.timeout; reading container stats with ListContainerStats (partial CRI stats path) and trying it again later",
 				zap.Duration("retry_after", SlowStrictRetry), zap.Error(err))
 		}
-		d.current, d.slowUntil = PathPartial, d.clock().Add(SlowStrictRetry)
+		d.current, d.slowUntil = PathPartial, d.now().Add(SlowStrictRetry)
 		return true
 	}
 	if d.forced != PathAuto || status.Code(err) != codes.Unimplemented {
