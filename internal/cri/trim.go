@@ -93,7 +93,10 @@ func (t *wireTrim) appendTrimmed(dst, src []byte, scratch *[][]byte, level int) 
 		}
 		field := src[:n+m]
 		src = src[n+m:]
-		if t.dropped(num) {
+		if typ == protowire.BytesType && t.dropped(num) {
+			// Only a map entry is dropped: the same number with another
+			// wire type is an unknown field to the standard decode, and
+			// kept as one.
 			continue
 		}
 		inner := t.innerOf(num)
