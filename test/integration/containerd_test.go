@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -150,7 +149,7 @@ func TestContainerd(t *testing.T) {
 		b3 := sampleCPU(t, ps.busy, "spin")
 		s3 := c.scrape(t)
 		a3 := sampleCPU(t, ps.busy, "spin")
-		podAfter := cgroupUint(t, filepath.Join("/sys/fs/cgroup/cpuacct", ps.busy.CgroupParent(), "cpuacct.usage"))
+		podAfter := cgroupCPUNanos(t, ps.busy.PodCgroupDir("cpuacct"))
 		// A busy loop uses a real share of a core (the machine is shared, so not
 		// a whole one) and never more than the machine has.
 		cores := float64(runtime.NumCPU())
@@ -190,14 +189,13 @@ func TestContainerd(t *testing.T) {
 		assert.GreaterOrEqual(t, ws, float64(tmpfsBytes), "working set holds the tmpfs bytes written")
 		assert.InDelta(t, float64(before.workingSet+after.workingSet)/2, ws, tolerance+absDiff(before.workingSet, after.workingSet), "working set vs the cgroup")
 		usage := s.value(t, w, "container.memory.usage")
-		assert.InDelta(t, float64(before.usage+after.usage)/2, usage, tolerance+absDiff(before.usage, after.usage), "usage vs memory.usage_in_bytes")
+		assert.InDelta(t, float64(before.usage+after.usage)/2, usage, tolerance+absDiff(before.usage, after.usage), "usage vs the cgroup's memory usage")
 		assert.GreaterOrEqual(t, usage, ws)
 		t.Logf("writer working set %.0f, usage %.0f", ws, usage)
 		podWS := s.value(t, key{pod: "writer"}, "k8s.pod.memory.working_set")
 		assert.GreaterOrEqual(t, podWS, ws, "pod working set covers its container's")
 		// …and is at most the pod cgroup's, which holds the sandbox's too.
-		podCgroup := filepath.Join("/sys/fs/cgroup/memory", ps.writer.CgroupParent())
-		assert.LessOrEqual(t, podWS, float64(memoryOf(t, podCgroup).workingSet)+tolerance, "pod working set vs the pod cgroup's")
+		assert.LessOrEqual(t, podWS, float64(memoryOf(t, ps.writer.PodCgroupDir("memory")).workingSet)+tolerance, "pod working set vs the pod cgroup's")
 	})
 
 	t.Run("processes", func(t *testing.T) { testProcesses(t, c, ps) })
@@ -277,10 +275,8 @@ func assertNothingLeft(t *testing.T, env *containerdenv.Env, ps pods) {
 		if p == nil {
 			continue
 		}
-		dirs, err := filepath.Glob("/sys/fs/cgroup/*/kubepods/besteffort/pod" + p.UID)
-		require.NoError(t, err)
-		assert.Empty(t, dirs, "cgroups of pod %s remain", p.Spec.Name)
-		_, err = os.Stat(env.LogDir(p))
+		assert.Empty(t, podCgroupsLeft(t, p.UID), "cgroups of pod %s remain", p.Spec.Name)
+		_, err := os.Stat(env.LogDir(p))
 		assert.True(t, os.IsNotExist(err), "log directory of pod %s remains", p.Spec.Name)
 	}
 	_, err := os.Stat(env.Dir)

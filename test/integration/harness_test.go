@@ -266,7 +266,8 @@ func cgroupUint(t *testing.T, path string) uint64 {
 	return v
 }
 
-// cgroupStat reads one key of a cgroup v1 memory.stat-like file.
+// cgroupStat reads one key of a flat keyed cgroup file ("key value" lines:
+// memory.stat, cpu.stat).
 func cgroupStat(t *testing.T, path, name string) uint64 {
 	t.Helper()
 	f, err := os.Open(path)
@@ -286,9 +287,24 @@ func cgroupStat(t *testing.T, path, name string) uint64 {
 	return 0
 }
 
-// cpuNanos is the container's cumulative CPU time from its cpuacct cgroup.
+// cgroupV2 tells whether the node's cgroups are the unified hierarchy: the
+// ground truth then reads v2 files (cpu.stat, memory.current, …).
+var cgroupV2 = containerdenv.CgroupV2()
+
+// cgroupCPUNanos is a cgroup's cumulative CPU time: cpuacct.usage on v1,
+// cpu.stat usage_usec (microseconds, so ×1000) on v2. dir is the cgroup's
+// directory in the cpuacct hierarchy on v1, its only directory on v2.
+func cgroupCPUNanos(t *testing.T, dir string) uint64 {
+	t.Helper()
+	if cgroupV2 {
+		return cgroupStat(t, filepath.Join(dir, "cpu.stat"), "usage_usec") * 1000
+	}
+	return cgroupUint(t, filepath.Join(dir, "cpuacct.usage"))
+}
+
+// cpuNanos is the container's cumulative CPU time from its cgroup.
 func cpuNanos(t *testing.T, p *containerdenv.Pod, container string) uint64 {
-	return cgroupUint(t, filepath.Join(p.CgroupDir("cpuacct", container), "cpuacct.usage"))
+	return cgroupCPUNanos(t, p.CgroupDir("cpuacct", container))
 }
 
 // cpuSample is a container's cumulative CPU time and when it was read.
@@ -305,13 +321,20 @@ func sampleCPU(t *testing.T, p *containerdenv.Pod, container string) cpuSample {
 	return cpuSample{nanos: cpuNanos(t, p, container), at: at}
 }
 
-// memory is a v1 memory cgroup's usage and working set (usage minus inactive
+// memory is a memory cgroup's usage and working set (usage minus inactive
 // file pages, as the kubelet and containerd compute it).
 type memory struct{ usage, workingSet uint64 }
 
+// memoryOf reads a memory cgroup: memory.usage_in_bytes and memory.stat's
+// total_inactive_file on v1, memory.current and memory.stat's inactive_file
+// on v2 (whose memory.stat is hierarchical already).
 func memoryOf(t *testing.T, dir string) memory {
-	usage := cgroupUint(t, filepath.Join(dir, "memory.usage_in_bytes"))
-	inactive := cgroupStat(t, filepath.Join(dir, "memory.stat"), "total_inactive_file")
+	usageFile, inactiveKey := "memory.usage_in_bytes", "total_inactive_file"
+	if cgroupV2 {
+		usageFile, inactiveKey = "memory.current", "inactive_file"
+	}
+	usage := cgroupUint(t, filepath.Join(dir, usageFile))
+	inactive := cgroupStat(t, filepath.Join(dir, "memory.stat"), inactiveKey)
 	ws := uint64(0)
 	if usage > inactive {
 		ws = usage - inactive
@@ -319,6 +342,32 @@ func memoryOf(t *testing.T, dir string) memory {
 	return memory{usage: usage, workingSet: ws}
 }
 
+// cgroupDirsOf lists the directories of a cgroup path (relative to a
+// hierarchy's root) in every hierarchy: each v1 controller's and the unified one.
+func cgroupDirsOf(t *testing.T, path string) []string {
+	t.Helper()
+	v1, err := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", path))
+	require.NoError(t, err)
+	v2, err := filepath.Glob(filepath.Join("/sys/fs/cgroup", path))
+	require.NoError(t, err)
+	return append(v1, v2...)
+}
+
 func (m memory) String() string {
 	return fmt.Sprintf("usage %d, working set %d", m.usage, m.workingSet)
+}
+
+// podCgroupsLeft lists what is left of a pod's cgroups, found by its UID
+// alone, in every hierarchy, QoS class and driver layout.
+func podCgroupsLeft(t *testing.T, uid string) []string {
+	t.Helper()
+	escaped := strings.ReplaceAll(uid, "-", "_")
+	var out []string
+	for _, path := range []string{
+		"/kubepods/pod" + uid, "/kubepods/*/pod" + uid,
+		"/kubepods.slice/kubepods-pod" + escaped + ".slice", "/kubepods.slice/*/kubepods-*-pod" + escaped + ".slice",
+	} {
+		out = append(out, cgroupDirsOf(t, path)...)
+	}
+	return out
 }

@@ -137,10 +137,13 @@ func testNetwork(t *testing.T, c *collector, ps pods) {
 
 // testNode: node stats are there and hold the pods.
 func testNode(t *testing.T, c *collector) {
-	rootCPU := "/sys/fs/cgroup/cpuacct/cpuacct.usage"
-	before := cgroupUint(t, rootCPU)
+	rootCPU := "/sys/fs/cgroup/cpuacct"
+	if cgroupV2 {
+		rootCPU = "/sys/fs/cgroup"
+	}
+	before := cgroupCPUNanos(t, rootCPU)
 	c.scrape(t)
-	after := cgroupUint(t, rootCPU)
+	after := cgroupCPUNanos(t, rootCPU)
 	s := c.summary(t)
 
 	require.NotNil(t, s.Node.CPU, "node cpu")
@@ -150,9 +153,9 @@ func testNode(t *testing.T, c *collector) {
 	// the root cgroup's at the scrape, and never ahead of it.
 	cpu := float64(*s.Node.CPU.UsageCoreNanoSeconds)
 	staleness := (collectionInterval + 2*time.Second).Seconds() * float64(runtime.NumCPU()) * 1e9
-	assert.GreaterOrEqual(t, cpu, float64(before)-staleness, "node cpu time vs the root cpuacct before the scrape, less one interval")
-	assert.LessOrEqual(t, cpu, float64(after), "node cpu time vs the root cpuacct just after the scrape")
-	t.Logf("node cpu time %.3f s, root cpuacct %.3f s before the scrape, %.3f s after", cpu/1e9, float64(before)/1e9, float64(after)/1e9)
+	assert.GreaterOrEqual(t, cpu, float64(before)-staleness, "node cpu time vs the root cgroup's before the scrape, less one interval")
+	assert.LessOrEqual(t, cpu, float64(after), "node cpu time vs the root cgroup's just after the scrape")
+	t.Logf("node cpu time %.3f s, root cgroup %.3f s before the scrape, %.3f s after", cpu/1e9, float64(before)/1e9, float64(after)/1e9)
 
 	require.NotNil(t, s.Node.Memory, "node memory")
 	require.NotNil(t, s.Node.Memory.WorkingSetBytes, "node working set")

@@ -51,7 +51,7 @@ func TestTeardownAfterCrash(t *testing.T) {
 		return err != nil
 	})
 	// What a crash leaves: running containers in the pods' cgroups, the bridge.
-	require.NotEmpty(t, mustGlob(t, "/sys/fs/cgroup/cpuacct/kubepods/besteffort/pod"+ps.busy.UID+"/*/cgroup.procs"), "the container outlives its daemon")
+	require.NotEmpty(t, mustGlob(t, filepath.Join(ps.busy.PodCgroupDir("cpuacct"), "*", "cgroup.procs")), "the container outlives its daemon")
 	_, err = os.Stat("/sys/class/net/ss-" + name)
 	require.NoError(t, err, "the bridge outlives the daemon")
 

@@ -29,12 +29,29 @@ const (
 // Packages names the Debian packages that provide what an instance runs.
 const Packages = "containerd runc busybox-static containernetworking-plugins iproute2"
 
-// tools are the binaries an instance needs, with the package providing each.
+// SystemBinaries is where Debian's containerd (1.6) puts containerd, its runc
+// shim and ctr.
+const SystemBinaries = "/usr/bin"
+
+// runcPath is Debian's runc, which every containerd version here runs.
+const runcPath = "/usr/sbin/runc"
+
+// containerdBinaries are what an instance runs from its binaries directory.
+var containerdBinaries = []string{"containerd", "containerd-shim-runc-v2", "ctr"}
+
+// DefaultBinaries is $STATSSUMMARY_CONTAINERD_BIN when set (a directory
+// holding containerd, containerd-shim-runc-v2 and ctr, e.g. a containerd 2.x
+// built by hack/runtimes/containerd.sh), else SystemBinaries.
+func DefaultBinaries() string {
+	if d := os.Getenv("STATSSUMMARY_CONTAINERD_BIN"); d != "" {
+		return d
+	}
+	return SystemBinaries
+}
+
+// tools are the other binaries an instance needs, with the package providing each.
 var tools = []struct{ path, pkg string }{
-	{"/usr/bin/containerd", "containerd"},
-	{"/usr/bin/ctr", "containerd"},
-	{"/usr/bin/containerd-shim-runc-v2", "containerd"},
-	{"/usr/sbin/runc", "runc"},
+	{runcPath, "runc"},
 	{"/bin/busybox", "busybox-static"},
 	{"/usr/lib/cni/bridge", "containernetworking-plugins"},
 	{"/usr/lib/cni/host-local", "containernetworking-plugins"},
@@ -49,6 +66,14 @@ type Options struct {
 	// [a-z0-9-]. Starting an instance of a name first removes whatever an
 	// earlier instance of that name left behind.
 	Name string
+	// Binaries is the directory holding containerd, containerd-shim-runc-v2
+	// and ctr; empty means DefaultBinaries(). The daemon finds the shim there
+	// first.
+	Binaries string
+	// CgroupDriver names pod and container cgroups as the kubelet's driver
+	// does (containerd's SystemdCgroup follows it); empty means
+	// DefaultCgroupDriver().
+	CgroupDriver CgroupDriver
 	// Logf, when set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -62,6 +87,13 @@ type Env struct {
 	Socket, Endpoint string
 	// Snapshotter is "overlayfs" or "native".
 	Snapshotter string
+	// Binaries is the directory the daemon, shim and ctr run from.
+	Binaries string
+	// CgroupDriver is how the instance's pods' cgroups are named.
+	CgroupDriver CgroupDriver
+	// RuntimeName and RuntimeVersion are what the runtime answers to Version
+	// ("containerd", "v2.4.2" or "1.6.20~ds1").
+	RuntimeName, RuntimeVersion string
 	// Runtime and Image are CRI clients connected to the instance.
 	Runtime runtimeapi.RuntimeServiceClient
 	Image   runtimeapi.ImageServiceClient
@@ -105,9 +137,22 @@ func CheckRoot() error {
 	return nil
 }
 
-// CheckTools reports every missing binary with the package that provides it.
-func CheckTools() error {
+// CheckTools reports every missing binary with the package that provides it,
+// for the default binaries directory.
+func CheckTools() error { return checkTools(DefaultBinaries()) }
+
+func checkTools(binaries string) error {
 	var missing []string
+	for _, b := range containerdBinaries {
+		path := filepath.Join(binaries, b)
+		if _, err := os.Stat(path); err != nil {
+			if binaries == SystemBinaries {
+				missing = append(missing, fmt.Sprintf("%s (package containerd)", path))
+			} else {
+				missing = append(missing, fmt.Sprintf("%s (build it with hack/runtimes/containerd.sh)", path))
+			}
+		}
+	}
 	for _, t := range tools {
 		if _, err := os.Stat(t.path); err != nil {
 			missing = append(missing, fmt.Sprintf("%s (package %s)", t.path, t.pkg))
@@ -142,7 +187,16 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := CheckRoot(); err != nil {
 		return nil, err
 	}
-	if err := CheckTools(); err != nil {
+	if opts.Binaries == "" {
+		opts.Binaries = DefaultBinaries()
+	}
+	if opts.CgroupDriver == "" {
+		opts.CgroupDriver = DefaultCgroupDriver()
+	}
+	if err := checkTools(opts.Binaries); err != nil {
+		return nil, err
+	}
+	if err := opts.CgroupDriver.check(); err != nil {
 		return nil, err
 	}
 	logf := opts.Logf
@@ -180,16 +234,20 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		}
 	}()
 
-	env = &Env{Name: opts.Name, Dir: p.dir, Socket: p.socket(), Endpoint: "unix://" + p.socket(), logf: logf}
+	env = &Env{
+		Name: opts.Name, Dir: p.dir, Socket: p.socket(), Endpoint: "unix://" + p.socket(),
+		Binaries: opts.Binaries, CgroupDriver: opts.CgroupDriver, logf: logf,
+	}
 	env.Snapshotter = probeSnapshotter(p.dir)
-	logf("containerdenv: instance %s in %s, snapshotter %s", opts.Name, p.dir, env.Snapshotter)
-	if err := os.WriteFile(p.config(), []byte(containerdConfig(p, env.Snapshotter)), 0o600); err != nil {
+	logf("containerdenv: instance %s in %s, containerd from %s, %s cgroup driver (cgroup v2: %v), snapshotter %s",
+		opts.Name, p.dir, env.Binaries, env.CgroupDriver, CgroupV2(), env.Snapshotter)
+	if err := os.WriteFile(p.config(), []byte(containerdConfig(p, env.Snapshotter, env.CgroupDriver)), 0o600); err != nil {
 		return nil, fmt.Errorf("write containerd config: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(p.cniConf(), "10-statssummary.conflist"), []byte(cniConfig(p, opts.Name)), 0o600); err != nil {
 		return nil, fmt.Errorf("write cni config: %w", err)
 	}
-	if err := startDaemon(p); err != nil {
+	if err := startDaemon(p, env.Binaries); err != nil {
 		return nil, err
 	}
 	conn, err := grpc.NewClient("unix://"+p.socket(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -203,6 +261,13 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		conn.Close()
 		return nil, err
 	}
+	v, err := env.Runtime.Version(ctx, &runtimeapi.VersionRequest{})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("CRI Version: %w", err)
+	}
+	env.RuntimeName, env.RuntimeVersion = v.GetRuntimeName(), v.GetRuntimeVersion()
+	logf("containerdenv: %s %s (CRI %s)", env.RuntimeName, env.RuntimeVersion, v.GetRuntimeApiVersion())
 	if err := env.importImages(ctx); err != nil {
 		conn.Close()
 		return nil, err
@@ -210,15 +275,18 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	return env, nil
 }
 
-// startDaemon runs containerd in its own session (a Ctrl-C at the terminal is
-// for the owner, which then tears the instance down in order) and records its PID.
-func startDaemon(p paths) error {
+// startDaemon runs containerd from the binaries directory in its own session
+// (a Ctrl-C at the terminal is for the owner, which then tears the instance
+// down in order) and records its PID. The directory comes first on the
+// daemon's PATH, so that it starts its own version's shim.
+func startDaemon(p paths, binaries string) error {
 	logFile, err := os.OpenFile(p.daemonLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("open containerd log: %w", err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command("/usr/bin/containerd", "--config", p.config())
+	cmd := exec.Command(filepath.Join(binaries, "containerd"), "--config", p.config())
+	cmd.Env = append(os.Environ(), "PATH="+binaries+":"+os.Getenv("PATH"))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -288,7 +356,7 @@ func probeSnapshotter(dir string) string {
 
 // containerdConfig is the instance's config: everything under its directory, no
 // plugin that writes elsewhere (opt), the CRI plugin set up as the notes say.
-func containerdConfig(p paths, snapshotter string) string {
+func containerdConfig(p paths, snapshotter string, driver CgroupDriver) string {
 	return fmt.Sprintf(`version = 2
 root = %[1]q
 state = %[2]q
@@ -314,14 +382,14 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        BinaryName = "/usr/sbin/runc"
+        SystemdCgroup = %[9]t
+        BinaryName = %[10]q
         Root = %[7]q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = %[8]q
     max_conf_num = 1
-`, p.root(), p.state(), p.socket(), p.ttrpc(), PauseImage, snapshotter, p.runcRoot(), p.cniConf())
+`, p.root(), p.state(), p.socket(), p.ttrpc(), PauseImage, snapshotter, p.runcRoot(), p.cniConf(), driver == Systemd, runcPath)
 }
 
 // PodSubnet is the subnet of the instance's bridge. Pods on it reach only each

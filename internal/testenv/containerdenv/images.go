@@ -34,7 +34,7 @@ func (e *Env) importImages(ctx context.Context) error {
 	defer os.Remove(tarPath)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "/usr/bin/ctr", "--address", e.Socket, "-n", "k8s.io",
+	out, err := exec.CommandContext(ctx, filepath.Join(e.Binaries, "ctr"), "--address", e.Socket, "-n", "k8s.io",
 		"images", "import", "--snapshotter", e.Snapshotter, tarPath).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ctr images import: %w: %s", err, bytes.TrimSpace(out))

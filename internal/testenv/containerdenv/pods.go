@@ -31,7 +31,10 @@ type PodSpec struct {
 	// HostNetwork puts the pod in the node's network namespace; otherwise it
 	// gets its own, on the instance's bridge.
 	HostNetwork bool
-	Containers  []ContainerSpec
+	// QoS is the pod's QoS class (Guaranteed, Burstable, BestEffort; empty is
+	// BestEffort): it decides where its cgroup is, as the kubelet's.
+	QoS        string
+	Containers []ContainerSpec
 }
 
 // ContainerSpec is a container of a pod: Command runs as sh -c Command.
@@ -39,6 +42,9 @@ type ContainerSpec struct {
 	Name    string
 	Command string
 	Env     map[string]string
+	// Resources, when set, are the container's cgroup limits, as the kubelet
+	// writes them from the pod spec (CPU quota and period, shares, memory limit).
+	Resources *runtimeapi.LinuxContainerResources
 }
 
 // Pod is a running pod.
@@ -48,6 +54,8 @@ type Pod struct {
 	SandboxID string
 	// IP is the pod's address on the bridge; empty for host-network pods.
 	IP string
+
+	driver CgroupDriver
 
 	mu         sync.Mutex
 	containers map[string]runningContainer
@@ -65,14 +73,32 @@ func (p *Pod) ContainerID(name string) string {
 	return p.containers[name].id
 }
 
-// CgroupParent is the pod's cgroup, as the kubelet's cgroupfs driver names a
-// best-effort pod's.
-func (p *Pod) CgroupParent() string { return "/kubepods/besteffort/pod" + p.UID }
+func (p *Pod) qos() string {
+	if p.Spec.QoS == "" {
+		return BestEffort
+	}
+	return p.Spec.QoS
+}
 
-// CgroupDir is the v1 cgroup directory of a container for one controller
-// ("cpuacct", "memory", …).
+// CgroupParent is the pod's cgroup parent as the kubelet hands it to the
+// runtime: a path with the cgroupfs driver, a slice name with systemd's.
+func (p *Pod) CgroupParent() string { return podCgroupParent(p.driver, p.qos(), p.UID) }
+
+// CgroupPath is the pod's cgroup relative to a hierarchy's root, e.g.
+// /kubepods/besteffort/pod<uid> or
+// /kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice.
+func (p *Pod) CgroupPath() string { return podCgroupPath(p.driver, p.qos(), p.UID) }
+
+// PodCgroupDir is the pod's cgroup directory for one controller ("cpuacct",
+// "memory", …; ignored on cgroup v2, which has one hierarchy).
+func (p *Pod) PodCgroupDir(controller string) string {
+	return cgroupDir(controller, p.CgroupPath())
+}
+
+// CgroupDir is a container's cgroup directory for one controller ("cpuacct",
+// "memory", …; ignored on cgroup v2).
 func (p *Pod) CgroupDir(controller, container string) string {
-	return filepath.Join("/sys/fs/cgroup", controller, p.CgroupParent(), p.ContainerID(container))
+	return filepath.Join(p.PodCgroupDir(controller), containerCgroupName(p.driver, p.ContainerID(container)))
 }
 
 // PodLogsDir is where the kubelet keeps pod logs, and so where log stats
@@ -130,7 +156,12 @@ func (e *Env) RunPod(ctx context.Context, spec PodSpec) (*Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pod{Spec: spec, UID: uid, containers: map[string]runningContainer{}}
+	switch spec.QoS {
+	case "", Guaranteed, Burstable, BestEffort:
+	default:
+		return nil, fmt.Errorf("pod %s: QoS class %q: want %s, %s or %s", spec.Name, spec.QoS, Guaranteed, Burstable, BestEffort)
+	}
+	p := &Pod{Spec: spec, UID: uid, driver: e.CgroupDriver, containers: map[string]runningContainer{}}
 	// Record the UID first: teardown finds the pod's cgroups by it.
 	if err := appendLine(paths{e.Dir}.podsFile(), uid); err != nil {
 		return nil, err
@@ -178,6 +209,7 @@ func (e *Env) startContainer(ctx context.Context, p *Pod, sbCfg *runtimeapi.PodS
 			labelContainerName: c.Name,
 		},
 		Linux: &runtimeapi.LinuxContainerConfig{
+			Resources: c.Resources,
 			SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
 				NamespaceOptions: sbCfg.GetLinux().GetSecurityContext().GetNamespaceOptions(),
 			},

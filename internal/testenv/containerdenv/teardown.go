@@ -75,7 +75,7 @@ func Cleanup(ctx context.Context, dir string) error {
 	note(killShims(p))
 	note(deleteRuncLeftovers(ctx, p))
 	note(unmountUnder(dir))
-	note(removePodCgroups(p))
+	note(removePodCgroups(ctx, p))
 	note(deleteBridge(ctx, bridgeName(name)))
 	note(removeGlob(filepath.Join(cniResultsDir, networkName(name)+"-*")))
 	note(removeLoopbackResults(p))
@@ -237,7 +237,7 @@ func deleteRuncLeftovers(ctx context.Context, p paths) error {
 		}
 		for _, c := range ctrs {
 			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			out, err := exec.CommandContext(cctx, "/usr/sbin/runc", "--root", root, "delete", "--force", c.Name()).CombinedOutput()
+			out, err := exec.CommandContext(cctx, runcPath, "--root", root, "delete", "--force", c.Name()).CombinedOutput()
 			cancel()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("runc delete %s: %w: %s", c.Name(), err, bytes.TrimSpace(out)))
@@ -319,38 +319,6 @@ func unmountUnder(dir string) error {
 		}
 	}
 	return fmt.Errorf("mounts remain under %s after 10 rounds", dir)
-}
-
-// removePodCgroups removes the cgroups of the pods the instance ran, in every
-// cgroup hierarchy (v1 controllers, named ones and the unified one).
-func removePodCgroups(p paths) error {
-	data, err := os.ReadFile(p.podsFile())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read pod uids: %w", err)
-	}
-	uids := strings.Fields(string(data))
-	roots, err := mountPoints(func(_, fs string) bool { return fs == "cgroup" || fs == "cgroup2" })
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, root := range roots {
-		for _, uid := range uids {
-			if err := removeCgroupTree(filepath.Join(root, "kubepods", "besteffort", "pod"+uid)); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		// The parents go too once no other pod uses them — left to the last
-		// instance, so as not to remove one that another is about to fill.
-		if !otherInstanceAlive(p.dir) {
-			_ = syscall.Rmdir(filepath.Join(root, "kubepods", "besteffort"))
-			_ = syscall.Rmdir(filepath.Join(root, "kubepods"))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // otherInstanceAlive tells whether an instance other than dir has a live owner.
