@@ -126,7 +126,7 @@ func (p paths) daemonLog() string {
 	return filepath.Join(p.dir, "containerd.log")
 }
 
-func bridgeName(name string) string  { return "ss-" + name }
+func bridgeName(name string) string { return "ss-" + name }
 
 // daemonScopePrefix begins the names of the systemd scopes the daemon runs in
 // with the systemd driver: one per start, since a killed daemon's scope lives
