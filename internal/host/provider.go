@@ -78,8 +78,14 @@ type PodStats struct {
 	// EphemeralVolumeBytes and EphemeralVolumeInodes sum the disk-backed
 	// ephemeral volumes (emptyDir, configMap, secret, projected, …).
 	EphemeralVolumeBytes, EphemeralVolumeInodes uint64
-	// Logs by container name.
+	// Logs by container name: the files directly in the container's log
+	// directory, as the kubelet counts them (the directory itself and
+	// anything below a subdirectory are not).
 	Logs map[string]*statsapi.FsStats
+	// PodLogBytes and PodLogInodes are the files directly in the pod's log
+	// directory (not its container directories), which the kubelet counts
+	// in the pod's ephemeral storage.
+	PodLogBytes, PodLogInodes uint64
 	// EtcHostsBytes is the size on disk of the pod's etc-hosts file.
 	EtcHostsBytes, EtcHostsInodes uint64
 	// Time is when the walk measured it.
@@ -95,9 +101,9 @@ type Provider struct {
 	pods     map[string]PodStats // by pod UID, without logs
 	walked   bool                // a walk has completed
 	walkTime time.Time           // when the last completed walk started
-	// logs are the last log walk's figures: container name → usage, by pod
-	// UID. They are measured on their own period and joined in Pod.
-	logs map[string]map[string]*statsapi.FsStats
+	// logs are the last log walk's figures by pod UID. They are measured
+	// on their own period and joined in Pod.
+	logs map[string]podLogs
 
 	// bootTime is read from /proc/stat once, as the kubelet does: it is the
 	// node's start time for the life of the process.
@@ -183,11 +189,20 @@ func (p *Provider) Pod(uid string) (PodStats, bool) {
 	if !ok {
 		s = PodStats{Time: p.walkTime}
 	}
-	s.Logs = p.logs[uid]
+	l := p.logs[uid]
+	s.Logs = l.containers
+	s.PodLogBytes, s.PodLogInodes = l.files.bytes, l.files.inodes
 	if s.Logs == nil && ok {
 		s.Logs = map[string]*statsapi.FsStats{}
 	}
 	return s, true
+}
+
+// podLogs is one pod's log usage: per container, and the pod log directory's
+// own files.
+type podLogs struct {
+	containers map[string]*statsapi.FsStats
+	files      usage
 }
 
 // Start walks once in the background right away, then volumes and etc-hosts
@@ -273,10 +288,13 @@ func (p *Provider) walkPods(ctx context.Context) error {
 
 // walkLogs measures every container's log directory and replaces those
 // results, unless ctx ends first. Pods with logs but no pod directory are
-// known from their logs alone.
+// known from their logs alone. As the kubelet's host stats provider does, a
+// container's log usage is the files directly in its directory
+// (<namespace>_<name>_<uid>/<container>/*), each measured on its own; the
+// directory itself is not counted, nor anything in a subdirectory.
 func (p *Provider) walkLogs(ctx context.Context) error {
 	var errs []error
-	logs := map[string]map[string]*statsapi.FsStats{}
+	logs := map[string]podLogs{}
 	now := time.Now()
 	logDirs, err := os.ReadDir(p.opts.PodLogsDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -293,21 +311,30 @@ func (p *Provider) walkLogs(ctx context.Context) error {
 		}
 		uid := e.Name()[i+1:]
 		pl := logs[uid]
-		if pl == nil {
-			pl = map[string]*statsapi.FsStats{}
+		if pl.containers == nil {
+			pl.containers = map[string]*statsapi.FsStats{}
 		}
 		dir := filepath.Join(p.opts.PodLogsDir, e.Name())
-		containers, err := os.ReadDir(dir)
+		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue // removed meanwhile
 		}
-		for _, c := range containers {
+		for _, c := range entries {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			path := filepath.Join(dir, c.Name())
 			if !c.IsDir() {
+				f, err := fileUsage(path)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("log usage %s: %w", path, err))
+				}
+				pl.files.add(f)
 				continue
 			}
-			u, err := diskUsage(ctx, filepath.Join(dir, c.Name()))
+			u, err := filesUsage(path)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("log usage %s: %w", filepath.Join(dir, c.Name()), err))
+				errs = append(errs, fmt.Errorf("log usage %s: %w", path, err))
 				continue
 			}
 			l := &statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
@@ -315,7 +342,7 @@ func (p *Provider) walkLogs(ctx context.Context) error {
 				l.CapacityBytes, l.AvailableBytes = logFs.CapacityBytes, logFs.AvailableBytes
 				l.Inodes, l.InodesFree = logFs.Inodes, logFs.InodesFree
 			}
-			pl[c.Name()] = l
+			pl.containers[c.Name()] = l
 		}
 		logs[uid] = pl
 	}
