@@ -159,13 +159,15 @@ func TestWalkVolumesLogsEtcHosts(t *testing.T) {
 	uid := "11111111-2222-3333-4444-555555555555"
 	pod := filepath.Join(root, "pods", uid)
 	emptyDir := filepath.Join(pod, "volumes", "kubernetes.io~empty-dir", "cache")
-	csi := filepath.Join(pod, "volumes", "kubernetes.io~csi", "data")
+	// An nfs volume not (yet) mounted: the directory that is there is walked;
+	// it is not ephemeral storage.
+	nfs := filepath.Join(pod, "volumes", "kubernetes.io~nfs", "share")
 	writeFile(t, filepath.Join(emptyDir, "a"), strings.Repeat("x", 1<<20))
 	writeFile(t, filepath.Join(emptyDir, "sub", "b"), strings.Repeat("y", 5000))
 	if err := os.Link(filepath.Join(emptyDir, "a"), filepath.Join(emptyDir, "a-link")); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(csi, "d"), strings.Repeat("z", 70000))
+	writeFile(t, filepath.Join(nfs, "d"), strings.Repeat("z", 70000))
 	writeFile(t, filepath.Join(pod, "etc-hosts"), "127.0.0.1 localhost\n")
 	logDir := filepath.Join(logs, "default_web_"+uid, "app")
 	writeFile(t, filepath.Join(logDir, "0.log"), strings.Repeat("l", 300000))
@@ -192,18 +194,18 @@ func TestWalkVolumesLogsEtcHosts(t *testing.T) {
 			t.Errorf("volume %s: no capacity", v.Name)
 		}
 	}
-	for name, path := range map[string]string{"cache": emptyDir, "data": csi} {
+	for name, path := range map[string]string{"cache": emptyDir, "share": nfs} {
 		b, i := du(t, path)
 		if vols[name] != [2]uint64{b, i} {
 			t.Errorf("volume %s used bytes, inodes = %v; du says %d, %d", name, vols[name], b, i)
 		}
 	}
-	if want := map[string]string{"cache": "emptyDir", "data": "csi"}; !maps.Equal(got.VolumeTypes, want) {
+	if want := map[string]string{"cache": "emptyDir", "share": "nfs"}; !maps.Equal(got.VolumeTypes, want) {
 		t.Errorf("volume types = %v, want %v (from the plugin directories)", got.VolumeTypes, want)
 	}
 	eb, ei := du(t, emptyDir)
 	if got.EphemeralVolumeBytes != eb || got.EphemeralVolumeInodes != ei {
-		t.Errorf("ephemeral volumes = %d B, %d inodes; du of the emptyDir alone says %d, %d (csi is not ephemeral)",
+		t.Errorf("ephemeral volumes = %d B, %d inodes; du of the emptyDir alone says %d, %d (nfs is not ephemeral)",
 			got.EphemeralVolumeBytes, got.EphemeralVolumeInodes, eb, ei)
 	}
 	lb, li := duFiles(t, logDir)

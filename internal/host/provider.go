@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
@@ -27,17 +26,6 @@ const (
 	// interval, so that log figures are as fresh as a scrape.
 	DefaultLogWalkPeriod = 10 * time.Second
 )
-
-// ephemeralPlugins are the volume plugins whose data lives on the node's
-// filesystem for the pod's lifetime: they count in ephemeral storage.
-var ephemeralPlugins = map[string]bool{
-	"kubernetes.io~empty-dir":    true,
-	"kubernetes.io~configmap":    true,
-	"kubernetes.io~secret":       true,
-	"kubernetes.io~projected":    true,
-	"kubernetes.io~downward-api": true,
-	"kubernetes.io~git-repo":     true,
-}
 
 // Options configure a Provider.
 type Options struct {
@@ -70,7 +58,13 @@ type NodeStats struct {
 
 // PodStats is a pod's filesystem usage from the last walk.
 type PodStats struct {
-	// Volumes by volume name, with usage and capacity.
+	// Volumes with usage and capacity, each measured as the kubelet's
+	// volume plugin does (see walkVolumes): du for local directories,
+	// statfs of the mount for CSI and other mounted volumes. Each is named
+	// as the kubelet names the directory: the pod-spec volume name, except
+	// for a persistent CSI volume, named after its PersistentVolume (the
+	// claim and the pod-spec name are not on the node's disk). PVCRef is
+	// never set: without the API server no claim is known.
 	Volumes []statsapi.VolumeStats
 	// VolumeTypes names each volume's source as the pod spec does
 	// (emptyDir, configMap, secret, csi, …), read from its plugin directory.
@@ -353,49 +347,6 @@ func (p *Provider) walkLogs(ctx context.Context) error {
 	p.logs = logs
 	p.mu.Unlock()
 	return errors.Join(errs...)
-}
-
-// walkVolumes measures volumes/<plugin>/<name>: usage by walking, capacity
-// and availability by statfs. Memory-backed (tmpfs) volumes are not
-// ephemeral storage.
-func (p *Provider) walkVolumes(ctx context.Context, dir string, ps *PodStats, now time.Time) []error {
-	var errs []error
-	plugins, err := os.ReadDir(dir)
-	if err != nil {
-		return nil // no volumes
-	}
-	for _, pl := range plugins {
-		vols, err := os.ReadDir(filepath.Join(dir, pl.Name()))
-		if err != nil {
-			continue
-		}
-		for _, v := range vols {
-			path := filepath.Join(dir, pl.Name(), v.Name())
-			u, err := diskUsage(ctx, path)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("volume usage %s: %w", path, err))
-				continue
-			}
-			fs := statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
-			tmpfs := false
-			if st, err := statfs(path); err == nil {
-				bs := uint64(st.Bsize)
-				fs.CapacityBytes, fs.AvailableBytes = ptr(st.Blocks*bs), ptr(st.Bavail*bs)
-				fs.Inodes, fs.InodesFree = ptr(st.Files), ptr(st.Ffree)
-				tmpfs = st.Type == unix.TMPFS_MAGIC
-			}
-			ps.Volumes = append(ps.Volumes, statsapi.VolumeStats{FsStats: fs, Name: v.Name()})
-			if ps.VolumeTypes == nil {
-				ps.VolumeTypes = map[string]string{}
-			}
-			ps.VolumeTypes[v.Name()] = VolumeType(pl.Name())
-			if ephemeralPlugins[pl.Name()] && !tmpfs {
-				ps.EphemeralVolumeBytes += u.bytes
-				ps.EphemeralVolumeInodes += u.inodes
-			}
-		}
-	}
-	return errs
 }
 
 func ptr(v uint64) *uint64 { return &v }
