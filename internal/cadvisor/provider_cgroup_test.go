@@ -100,6 +100,18 @@ func makeCgroups(t testing.TB, mounts map[string]string, names ...string) []*tes
 	return out
 }
 
+// taskMounts are the hierarchies p reads in which a test cgroup can take a
+// task at once: all but cpuset, which needs cpus and mems first.
+func taskMounts(p *Provider) map[string]string {
+	mounts := map[string]string{}
+	for ctrl, m := range p.subsystems {
+		if ctrl != "cpuset" {
+			mounts[ctrl] = m
+		}
+	}
+	return mounts
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -131,13 +143,7 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 	uid := "5b4a39c2-7a1e-4c55-9a0b-2f0f1c3d4e5f"
 	cid := "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
 	podName, cName := root+"/pod"+uid, root+"/pod"+uid+"/"+cid
-	// cpuset needs cpus and mems before a task can join: leave it out.
-	mounts := map[string]string{}
-	for ctrl, m := range p.subsystems {
-		if ctrl != "cpuset" {
-			mounts[ctrl] = m
-		}
-	}
+	mounts := taskMounts(p)
 	cgs := makeCgroups(t, mounts, root, podName, cName)
 	pod, ctr := cgs[1], cgs[2]
 	p.opts.PodsCgroup = root
@@ -386,12 +392,7 @@ func TestProviderPodFilter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	mounts := map[string]string{}
-	for ctrl, m := range p.subsystems {
-		if ctrl != "cpuset" {
-			mounts[ctrl] = m
-		}
-	}
+	mounts := taskMounts(p)
 	root := fmt.Sprintf("/statssummary-filter-%d", os.Getpid())
 	uids := []string{"11111111-0000-0000-0000-000000000001", "11111111-0000-0000-0000-000000000002"}
 	makeCgroups(t, mounts, root, root+"/pod"+uids[0], root+"/pod"+uids[1])
@@ -472,12 +473,7 @@ func TestSystemContainersSayWhyNotReported(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	mounts := map[string]string{}
-	for ctrl, m := range probe.subsystems {
-		if ctrl != "cpuset" {
-			mounts[ctrl] = m
-		}
-	}
+	mounts := taskMounts(probe)
 	root := fmt.Sprintf("/statssummary-syscg-%d", os.Getpid())
 	makeCgroups(t, mounts, root, root+"/kubelet", root+"/kubepods")
 	missing := root + "/no-such-cgroup"

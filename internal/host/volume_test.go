@@ -46,12 +46,10 @@ func loopExt4(t *testing.T, dir string, sizeMiB int) {
 	mountForTest(t, dir, "-o", "loop", img)
 }
 
-// statFs is what stat -f tells of the filesystem holding path, as the kubelet
-// computes a statfs volume: capacity, available, used = (blocks − free) ×
-// block size, inodes, free and used inodes.
-type statFs struct{ capacity, available, used, inodes, inodesFree, inodesUsed uint64 }
-
-func statFilesystem(t *testing.T, path string) statFs {
+// statFilesystem is what stat -f tells of the filesystem holding path, as
+// the kubelet computes a statfs volume: capacity, available, used = (blocks −
+// free) × block size, inodes, free and used inodes.
+func statFilesystem(t *testing.T, path string) fsValues {
 	t.Helper()
 	out, err := exec.Command("stat", "-f", "-c", "%b %f %a %s %c %d", path).Output()
 	if err != nil {
@@ -64,7 +62,7 @@ func statFilesystem(t *testing.T, path string) statFs {
 		}
 	}
 	blocks, free, avail, bsize, files, ffree := v[0], v[1], v[2], v[3], v[4], v[5]
-	return statFs{blocks * bsize, avail * bsize, (blocks - free) * bsize, files, ffree, files - ffree}
+	return fsValues{blocks * bsize, avail * bsize, (blocks - free) * bsize, files, ffree, files - ffree}
 }
 
 // TestPVCAndCSIVolumesMeasuredByStatfsOfTheirMount (issue 14, defect 3): a
@@ -130,13 +128,13 @@ func TestPVCAndCSIVolumesMeasuredByStatfsOfTheirMount(t *testing.T) {
 	}
 
 	want := statFilesystem(t, filepath.Join(pv, "mount"))
-	if g := byName["pvc-5a1f0b7c"]; g != want.values() {
-		t.Errorf("persistent CSI volume = %+v; stat -f of its mount says %+v", g, want.values())
+	if g := byName["pvc-5a1f0b7c"]; g != want {
+		t.Errorf("persistent CSI volume = %+v; stat -f of its mount says %+v", g, want)
 	}
 	if g := byName["pvc-5a1f0b7c"]; g.used < 3<<20 || g.capacity > 64<<20 {
 		t.Errorf("persistent CSI volume used %d B of %d: want the 3 MiB written, on the 64 MiB filesystem", g.used, g.capacity)
 	}
-	if g, want := byName["scratch"], statFilesystem(t, filepath.Join(inline, "mount")).values(); g != want || g.capacity != 8<<20 {
+	if g, want := byName["scratch"], statFilesystem(t, filepath.Join(inline, "mount")); g != want || g.capacity != 8<<20 {
 		t.Errorf("inline CSI volume = %+v; stat -f of its 8 MiB tmpfs says %+v", g, want)
 	}
 	// The node disk: its totals are stable, its use moves with other writers.
@@ -160,10 +158,6 @@ func TestPVCAndCSIVolumesMeasuredByStatfsOfTheirMount(t *testing.T) {
 
 // fsValues are an FsStats' six figures, zero where unset.
 type fsValues struct{ capacity, available, used, inodes, inodesFree, inodesUsed uint64 }
-
-func (s statFs) values() fsValues {
-	return fsValues{s.capacity, s.available, s.used, s.inodes, s.inodesFree, s.inodesUsed}
-}
 
 func values(fs statsapi.FsStats) fsValues {
 	v := func(p *uint64) uint64 {
