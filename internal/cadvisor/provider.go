@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,8 +83,12 @@ type Provider struct {
 	prev        map[string]cpuSample
 	runtimeCg   string    // detected runtime cgroup, "" until found
 	runtimeScan time.Time // when /proc was last scanned for the runtime
+	runtimeWhy  string    // why the last scan found no runtime cgroup to read
 	failing     bool      // the last housekeeping had errors (logged once)
 	stopped     bool      // Stop was called: no more housekeeping
+	// systemWhy says, after each housekeeping, why a system container is
+	// not in the snapshot (see SystemContainers).
+	systemWhy map[string]string
 
 	mu   sync.RWMutex
 	snap Snapshot
@@ -257,12 +262,19 @@ func (p *Provider) refreshLocked() error {
 		}
 	}
 
-	for name, cg := range p.systemCgroups(&errs) {
-		if s := read(cg, metrics, 0, 0); s != nil {
-			s.StartTime = p.cgroupCreated(cg)
-			snap.System[name] = s
+	why := map[string]string{}
+	for name, cg := range p.systemCgroups(&errs, why) {
+		seen[cg] = true
+		s, err := p.read(cg, metrics, 0, 0)
+		if err != nil {
+			errs = append(errs, err)
+			why[name] = err.Error()
+			continue
 		}
+		s.StartTime = p.cgroupCreated(cg)
+		snap.System[name] = s
 	}
+	p.systemWhy = why
 
 	if p.opts.PodsCgroup != "" {
 		pods, err := listPodCgroups(p.listMount, p.opts.PodsCgroup)
@@ -322,8 +334,9 @@ func (p *Provider) keepTracked(seen map[string]bool, podCg string) {
 
 // systemCgroups resolves the system containers: configured names first, then
 // the kubepods root for "pods" and the runtime process's cgroup for "runtime".
-// The root cgroup is never a system container: it is the node.
-func (p *Provider) systemCgroups(errs *[]error) map[string]string {
+// The root cgroup is never a system container: it is the node. why receives,
+// for each system container left out, the reason.
+func (p *Provider) systemCgroups(errs *[]error, why map[string]string) map[string]string {
 	out := maps.Clone(p.opts.SystemCgroups)
 	if out == nil {
 		out = map[string]string{}
@@ -336,18 +349,86 @@ func (p *Provider) systemCgroups(errs *[]error) map[string]string {
 		// found, look again at most once a minute.
 		if p.runtimeCg == "" && time.Since(p.runtimeScan) >= runtimeRescan {
 			p.runtimeScan = time.Now()
-			cg, err := findProcessCgroup(p.opts.ProcRoot, p.opts.RuntimeProcesses, "cpu")
-			if err != nil {
+			proc, found, err := findProcessCgroup(p.opts.ProcRoot, p.opts.RuntimeProcesses, "cpu")
+			switch {
+			case err != nil:
 				*errs = append(*errs, fmt.Errorf("detect runtime cgroup: %w", err))
+				p.runtimeWhy = "detecting its cgroup failed: " + err.Error()
+			case !found:
+				p.runtimeWhy = fmt.Sprintf("no %s process found in %s", strings.Join(p.opts.RuntimeProcesses, ", "), p.opts.ProcRoot)
+			case proc.cgroup == "/":
+				p.runtimeWhy = fmt.Sprintf("%s (pid %d) runs in the root cgroup, which is the node's", proc.comm, proc.pid)
+			case p.runtimeWhy != "":
+				// Found after scans that did not: say so once.
+				p.opts.Logger.Info("cadvisor: runtime system container found",
+					zap.String("process", proc.comm), zap.Int("pid", proc.pid), zap.String("cgroup", proc.cgroup))
+				p.runtimeWhy = ""
 			}
-			p.runtimeCg = cg
+			p.runtimeCg = proc.cgroup
 		}
 		out[statsapi.SystemContainerRuntime] = p.runtimeCg
+		if p.runtimeCg == "" || p.runtimeCg == "/" {
+			why[statsapi.SystemContainerRuntime] = p.runtimeWhy
+		}
+	}
+	for _, name := range []string{statsapi.SystemContainerKubelet, statsapi.SystemContainerMisc} {
+		if _, ok := out[name]; !ok {
+			why[name] = "no cgroup configured"
+		}
+	}
+	if _, ok := out[statsapi.SystemContainerPods]; !ok {
+		why[statsapi.SystemContainerPods] = fmt.Sprintf("no kubepods cgroup found (%s)", strings.Join(defaultPodsCgroups, ", "))
 	}
 	for name, cg := range out {
 		if cg == "" || cg == "/" {
+			if cg == "/" && why[name] == "" {
+				why[name] = "its cgroup is /, the node itself"
+			}
 			delete(out, name)
 		}
+	}
+	return out
+}
+
+// SystemContainerStatus says whether a system container is reported and,
+// when it is not, why.
+type SystemContainerStatus struct {
+	// Name is the Summary's name: kubelet, misc, pods or runtime.
+	Name string
+	// Cgroup is the cgroup read for it; "" when there is none.
+	Cgroup string
+	// Reason says why it is not reported; "" when it is.
+	Reason string
+}
+
+// SystemContainers says, for each system container the kubelet can report
+// (kubelet, misc, pods, runtime, in that order) and any other configured one,
+// whether the last housekeeping reported it, and why not: no cgroup
+// configured, no runtime process found or one in the root cgroup, a cgroup
+// that cannot be read. Call it after Start.
+func (p *Provider) SystemContainers() []SystemContainerStatus {
+	p.refreshMu.Lock()
+	why := maps.Clone(p.systemWhy)
+	p.refreshMu.Unlock()
+	snap := p.Snapshot()
+	names := []string{statsapi.SystemContainerKubelet, statsapi.SystemContainerMisc, statsapi.SystemContainerPods, statsapi.SystemContainerRuntime}
+	for name := range p.opts.SystemCgroups {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	out := make([]SystemContainerStatus, 0, len(names))
+	for _, name := range names {
+		st := SystemContainerStatus{Name: name}
+		if s, ok := snap.System[name]; ok {
+			st.Cgroup = s.Cgroup
+		} else {
+			st.Reason = why[name]
+			if st.Reason == "" {
+				st.Reason = "not read yet"
+			}
+		}
+		out = append(out, st)
 	}
 	return out
 }

@@ -43,6 +43,10 @@ type Assembly struct {
 	VolumeTypes map[VolumeKey]string
 	// Time is when the assembly started.
 	Time time.Time
+	// RuntimeAnswered says the runtime gave the pod and container stats
+	// (Options.Pods answered without error): the Summary has the runtime's
+	// data, even when another source failed.
+	RuntimeAnswered bool
 }
 
 // SourceError is a failure of one named source during an assembly. The Summary
@@ -54,6 +58,36 @@ type SourceError struct {
 
 func (e *SourceError) Error() string { return fmt.Sprintf("source %s: %v", e.Source, e.Err) }
 func (e *SourceError) Unwrap() error { return e.Err }
+
+// UnknownSource names, in FailedSources, a failure that no *SourceError
+// attributes.
+const UnknownSource = "unknown"
+
+// FailedSources names the source of each error joined in err, once each, in
+// the order they failed; nil when err is nil.
+func FailedSources(err error) []string {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range errs {
+		source := UnknownSource
+		var se *SourceError
+		if errors.As(e, &se) && se.Source != "" {
+			source = se.Source
+		}
+		if !seen[source] {
+			seen[source] = true
+			out = append(out, source)
+		}
+	}
+	return out
+}
 
 // Options configure an Assembler.
 type Options struct {
@@ -134,6 +168,7 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		if err != nil {
 			errs = append(errs, &SourceError{Source: "cri", Err: err})
 		}
+		out.RuntimeAnswered = err == nil
 		if res.Pods != nil {
 			out.Summary.Pods = res.Pods
 		}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/server"
 	"github.com/statssummary/statssummary/internal/summary"
 )
 
@@ -102,7 +103,11 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		if maxAge == 0 {
 			maxAge = s.cfg.CollectionInterval
 		}
-		s.server, err = startJSONServer(ctx, *srvCfg, maxAge, s.store, s.now, host, telemetry)
+		// Three windows without the runtime's stats, whether requests
+		// (max_age) or scrapes (the interval) refresh it, and never less
+		// than three times what an assembly may take.
+		staleAfter := server.DefaultStaleFactor * max(maxAge, s.cfg.CollectionInterval, s.scrapeTimeout())
+		s.server, err = startJSONServer(ctx, *srvCfg, maxAge, staleAfter, s.store, s.now, host, telemetry)
 		if err != nil {
 			// Undo what started: the store, the providers, the connection.
 			_ = s.shutdown(ctx)
