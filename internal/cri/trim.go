@@ -133,8 +133,17 @@ var trimPool = sync.Pool{New: func() any { return new(trimBuffers) }}
 const maxPooledTrimBuffer = 4 * MaxMessageSize
 
 // trimCodec decodes answers through a wireTrim and encodes requests as the
-// standard proto codec does. Its name is the standard codec's, so the content
-// subtype on the wire does not change.
+// standard proto codec does.
+//
+// Its name is empty, on purpose: grpc-go (rpc_util.go, setCallInfoCodec)
+// takes a forced codec's Name as the call's content-subtype, and a codec named
+// "proto" makes the call send "content-type: application/grpc+proto". CRI-O
+// routes each connection of its socket by its first request with cmux,
+// matching the content-type "application/grpc" exactly: a connection whose
+// first call said "+proto" was closed (connection reset by peer). With no
+// name there is no subtype, and every call sends "application/grpc", as the
+// default codec's calls do; the server decodes the request with its default
+// (proto) codec either way.
 type trimCodec struct {
 	trim  *wireTrim
 	proto encoding.CodecV2
@@ -144,7 +153,8 @@ func newTrimCodec(t *wireTrim) trimCodec {
 	return trimCodec{trim: t, proto: encoding.GetCodecV2(grpcproto.Name)}
 }
 
-func (c trimCodec) Name() string { return grpcproto.Name }
+// Name is empty: no content-subtype on the wire (see trimCodec).
+func (c trimCodec) Name() string { return "" }
 
 func (c trimCodec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
 
