@@ -20,6 +20,7 @@ var clientCalls = map[string]func(context.Context, *Client) error{
 	"ListContainerStats":  func(ctx context.Context, c *Client) error { _, err := c.ListContainerStats(ctx); return err },
 	"ListPodSandboxStats": func(ctx context.Context, c *Client) error { _, err := c.ListPodSandboxStats(ctx); return err },
 	"ImageFsInfo":         func(ctx context.Context, c *Client) error { _, err := c.ImageFsInfo(ctx); return err },
+	"PodSandboxStatus":    func(ctx context.Context, c *Client) error { _, err := c.PodSandboxStatus(ctx, "sb"); return err },
 }
 
 // TestEveryCallSendsPlainGRPCContentType makes each of the client's calls as
