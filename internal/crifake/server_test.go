@@ -158,3 +158,28 @@ func TestPodSandboxStatus(t *testing.T) {
 	assert.Equal(t, codes.NotFound, status.Code(err))
 	assert.Equal(t, 3, s.Calls("PodSandboxStatus"))
 }
+
+// TestMetricsRPCs checks that the CRI metrics calls answer Unimplemented (as
+// containerd does) until the state gives them something, as CRI-O does with
+// included_pod_metrics.
+func TestMetricsRPCs(t *testing.T) {
+	s := New(t)
+	c := dial(t, s)
+	_, err := c.ListPodSandboxMetrics(t.Context(), &runtimeapi.ListPodSandboxMetricsRequest{})
+	assert.Equal(t, codes.Unimplemented, status.Code(err))
+	_, err = c.ListMetricDescriptors(t.Context(), &runtimeapi.ListMetricDescriptorsRequest{})
+	assert.Equal(t, codes.Unimplemented, status.Code(err))
+
+	s.SetState(State{
+		PodSandboxMetrics: []*runtimeapi.PodSandboxMetrics{{PodSandboxId: "sb", Metrics: []*runtimeapi.Metric{{Name: "container_network_receive_bytes_total", Value: &runtimeapi.UInt64Value{Value: 9}}}}},
+		MetricDescriptors: []*runtimeapi.MetricDescriptor{{Name: "container_network_receive_bytes_total"}},
+	})
+	m, err := c.ListPodSandboxMetrics(t.Context(), &runtimeapi.ListPodSandboxMetricsRequest{})
+	require.NoError(t, err)
+	require.Len(t, m.GetPodMetrics(), 1)
+	assert.Equal(t, uint64(9), m.GetPodMetrics()[0].GetMetrics()[0].GetValue().GetValue())
+	d, err := c.ListMetricDescriptors(t.Context(), &runtimeapi.ListMetricDescriptorsRequest{})
+	require.NoError(t, err)
+	assert.Len(t, d.GetDescriptors(), 1)
+	assert.Equal(t, 2, s.Calls("ListPodSandboxMetrics"))
+}
