@@ -20,7 +20,7 @@ import (
 // 1000-pod node, maps were two thirds of the decode). The provider reads
 // labels only from the lists (as a fallback for missing metadata) and never
 // reads annotations, so the list answers are decoded without annotations and
-// the stats answers without either: the trimming codec drops those fields
+// the stats and sandbox status answers without either: the trimming codec drops those fields
 // from the wire bytes (a copy, no allocation per field) before the standard
 // protobuf decode. Everything else, unknown fields included, is decoded as
 // it came. A message it cannot walk is an error of the call, as a message the
@@ -46,6 +46,9 @@ var (
 	containersTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{9}}}}}
 	// ListPodSandboxResponse: 1 items (PodSandbox: 6 annotations).
 	podSandboxesTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{6}}}}}
+	// PodSandboxStatusResponse: 1 status (PodSandboxStatus: 7 labels, 8
+	// annotations), 2 info (verbose only).
+	sandboxStatusTrim = &wireTrim{drop: []protowire.Number{2}, inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{7, 8}}}}}
 )
 
 // wireTrim describes what to drop from one message type: fields by number,
@@ -185,4 +188,5 @@ var (
 	trimContainerStats  = grpc.ForceCodecV2(newTrimCodec(containerStatsListTrim))
 	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim))
 	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim))
+	trimSandboxStatus   = grpc.ForceCodecV2(newTrimCodec(sandboxStatusTrim))
 )

@@ -89,9 +89,22 @@ var trimCases = []trimCase{
 			}
 		},
 	},
+	{
+		name:  "PodSandboxStatus",
+		codec: newTrimCodec(sandboxStatusTrim),
+		empty: func() proto.Message { return &runtimeapi.PodSandboxStatusResponse{} },
+		clear: func(m proto.Message) {
+			r := m.(*runtimeapi.PodSandboxStatusResponse)
+			r.Info = nil
+			if r.Status != nil {
+				r.Status.Labels, r.Status.Annotations = nil, nil
+			}
+		},
+	},
 }
 
-// syntheticAnswers are the four list answers of a synthetic node, encoded.
+// syntheticAnswers are the four list answers of a synthetic node and a
+// sandbox status answer, encoded.
 func syntheticAnswers(t testing.TB) map[string][]byte {
 	t.Helper()
 	st := crifake.Synthetic(crifake.SyntheticNode{Pods: 4, ContainersPerPod: 3})
@@ -101,6 +114,17 @@ func syntheticAnswers(t testing.TB) map[string][]byte {
 		"ListContainerStats":  &runtimeapi.ListContainerStatsResponse{Stats: st.ContainerStats},
 		"ListContainers":      &runtimeapi.ListContainersResponse{Containers: st.Containers},
 		"ListPodSandbox":      &runtimeapi.ListPodSandboxResponse{Items: st.Sandboxes},
+		"PodSandboxStatus": &runtimeapi.PodSandboxStatusResponse{
+			Status: &runtimeapi.PodSandboxStatus{
+				Id: st.Sandboxes[0].Id, Metadata: st.Sandboxes[0].Metadata, State: st.Sandboxes[0].State, CreatedAt: st.Sandboxes[0].CreatedAt,
+				Network:     &runtimeapi.PodSandboxNetworkStatus{Ip: "10.0.0.7"},
+				Linux:       &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{Options: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE}}},
+				Labels:      st.Sandboxes[0].Labels,
+				Annotations: st.Sandboxes[0].Annotations,
+			},
+			Info:      map[string]string{"info": `{"pid": 42}`},
+			Timestamp: 7,
+		},
 	} {
 		b, err := proto.Marshal(m)
 		require.NoError(t, err)
