@@ -9,6 +9,9 @@
 // runtime's value is missing or untrustworthy (nanocores.go). Container log
 // usage is read from the pod log directories on each call unless
 // Options.SkipLogs leaves it to the host provider's walker, as the receiver
-// does. It knows nothing
-// of OpenTelemetry.
+// does. A hostNetwork pod gets no pod network: whether a sandbox shares the
+// node's network namespace comes from one PodSandboxStatus per sandbox
+// (hostnetwork.go). Every call sends content-type application/grpc, which
+// CRI-O's socket requires of a connection's first request (trim.go). It
+// knows nothing of OpenTelemetry.
 package cri

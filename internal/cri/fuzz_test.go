@@ -353,7 +353,7 @@ func FuzzPodStats(f *testing.F) {
 			a := p.newAssembly(inv)
 			var res PodStatsResult
 			if ans.strict {
-				res = a.fromSandboxStats(ans.podStats)
+				res = a.fromSandboxStats(ans.podStats, make([]bool, len(inv.pods)))
 			} else {
 				res = a.fromContainerStats(ans.ctrStats)
 			}

@@ -39,6 +39,7 @@ type Provider struct {
 	opts   Options
 	paths  *pathDetector
 	rates  *rateCache
+	netns  *netnsCache
 }
 
 // NewProvider returns a provider that asks the runtime through client.
@@ -63,6 +64,7 @@ func NewProvider(client *Client, opts Options) *Provider {
 		opts:   opts,
 		paths:  &pathDetector{forced: opts.StatsPath, logger: opts.Logger, now: opts.Now},
 		rates:  newRateCache(),
+		netns:  newNetnsCache(),
 	}
 }
 
@@ -134,6 +136,11 @@ type PodStatsResult struct {
 	Containers ContainerInfos
 	// Path is the stats path this answer was read through.
 	Path StatsPath
+	// HostNetwork parallels Pods: HostNetwork[i] says Pods[i] shares the
+	// node's network namespace (a hostNetwork pod). Such a pod has no
+	// network of its own: Pods[i].Network is nil, and no other source may
+	// fill it (its network namespace is the node's).
+	HostNetwork []bool
 }
 
 // PodStats lists the pods on the node with their containers' stats. Any CRI
@@ -153,6 +160,11 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 		return PodStatsResult{}, err
 	}
 	inv := newInventory(sandboxes, containers)
+	hostNet, err := p.netns.hostNetwork(ctx, p.client, inv)
+	if err != nil {
+		p.paths.noteError(err)
+		return PodStatsResult{}, err
+	}
 
 	strict, err := p.paths.tryStrict(ctx, p.client)
 	if err != nil {
@@ -164,7 +176,7 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 		switch {
 		case err == nil:
 			p.paths.strictWorked()
-			res = p.newAssembly(inv).fromSandboxStats(stats)
+			res = p.newAssembly(inv).fromSandboxStats(stats, hostNet)
 		case p.paths.strictFailed(ctx, p.client, err):
 			strict = false // the runtime lacks it: partial path below
 		default:
@@ -179,6 +191,7 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 		}
 		res = p.newAssembly(inv).fromContainerStats(stats)
 	}
+	res.HostNetwork = hostNet
 	p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
 	return res, nil
 }
@@ -216,8 +229,10 @@ func (a *assembly) fromContainerStats(stats []*runtimeapi.ContainerStats) PodSta
 // fromSandboxStats is the strict path: pod and container stats from
 // ListPodSandboxStats. Pod blocks the runtime left empty are summed from the
 // containers, as on the partial path. A container is only found in the
-// answer of the sandbox that lists it.
-func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats) PodStatsResult {
+// answer of the sandbox that lists it. A hostNetwork pod (hostNet, parallel
+// to the inventory's pods) gets no network: what the runtime lists for it
+// (CRI-O: the node's interfaces) is the node's traffic.
+func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats, hostNet []bool) PodStatsResult {
 	bySandbox := make(map[string]*runtimeapi.LinuxPodSandboxStats, len(stats))
 	for _, s := range stats {
 		if id := s.GetAttributes().GetId(); id != "" && s.GetLinux() != nil {
@@ -232,7 +247,9 @@ func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats) PodStat
 		if linux != nil {
 			ps.CPU = a.cpu(rateKey{pod: true, id: sb.GetId()}, linux.GetCpu())
 			ps.Memory = memoryStats(linux.GetMemory(), a.received)
-			ps.Network = networkStats(linux.GetNetwork(), a.received)
+			if !hostNet[i] {
+				ps.Network = networkStats(linux.GetNetwork(), a.received)
+			}
 			ps.ProcessStats = processStats(linux.GetProcess())
 			ps.IO = ioStats(linux.GetIo(), a.received)
 		}

@@ -127,3 +127,61 @@ func (s *Server) ImageFsInfo(ctx context.Context, _ *runtimeapi.ImageFsInfoReque
 	}
 	return st.ImageFs, nil
 }
+
+// PodSandboxStatus serves the state's status of the sandbox, or one built from
+// the listed sandbox (in its own network namespace) when the state has none;
+// NotFound for a sandbox that is not listed.
+func (s *Server) PodSandboxStatus(ctx context.Context, req *runtimeapi.PodSandboxStatusRequest) (*runtimeapi.PodSandboxStatusResponse, error) {
+	st, err := s.enter(ctx, "PodSandboxStatus")
+	if err != nil {
+		return nil, err
+	}
+	id := req.GetPodSandboxId()
+	for _, ss := range st.SandboxStatuses {
+		if ss.GetId() == id {
+			return &runtimeapi.PodSandboxStatusResponse{Status: ss}, nil
+		}
+	}
+	for _, sb := range st.Sandboxes {
+		if sb.GetId() != id {
+			continue
+		}
+		return &runtimeapi.PodSandboxStatusResponse{Status: &runtimeapi.PodSandboxStatus{
+			Id:          sb.GetId(),
+			Metadata:    sb.GetMetadata(),
+			State:       sb.GetState(),
+			CreatedAt:   sb.GetCreatedAt(),
+			Network:     &runtimeapi.PodSandboxNetworkStatus{},
+			Linux:       &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{Options: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER}}},
+			Labels:      sb.GetLabels(),
+			Annotations: sb.GetAnnotations(),
+		}}, nil
+	}
+	return nil, status.Errorf(codes.NotFound, "crifake: pod sandbox %q not found", id)
+}
+
+// ListPodSandboxMetrics serves the state's pod sandbox metrics; Unimplemented
+// while they are nil.
+func (s *Server) ListPodSandboxMetrics(ctx context.Context, _ *runtimeapi.ListPodSandboxMetricsRequest) (*runtimeapi.ListPodSandboxMetricsResponse, error) {
+	st, err := s.enter(ctx, "ListPodSandboxMetrics")
+	if err != nil {
+		return nil, err
+	}
+	if st.PodSandboxMetrics == nil {
+		return nil, status.Error(codes.Unimplemented, "crifake: ListPodSandboxMetrics is not implemented (no pod sandbox metrics set)")
+	}
+	return &runtimeapi.ListPodSandboxMetricsResponse{PodMetrics: st.PodSandboxMetrics}, nil
+}
+
+// ListMetricDescriptors serves the state's metric descriptors; Unimplemented
+// while they are nil.
+func (s *Server) ListMetricDescriptors(ctx context.Context, _ *runtimeapi.ListMetricDescriptorsRequest) (*runtimeapi.ListMetricDescriptorsResponse, error) {
+	st, err := s.enter(ctx, "ListMetricDescriptors")
+	if err != nil {
+		return nil, err
+	}
+	if st.MetricDescriptors == nil {
+		return nil, status.Error(codes.Unimplemented, "crifake: ListMetricDescriptors is not implemented (no metric descriptors set)")
+	}
+	return &runtimeapi.ListMetricDescriptorsResponse{Descriptors: st.MetricDescriptors}, nil
+}

@@ -186,10 +186,10 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		if err := fillNodeFromCgroups(&out.Summary.Node, snap); err != nil {
 			errs = append(errs, &SourceError{Source: "cadvisor", Err: err})
 		}
-		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res))
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res), res.HostNetwork)
 		a.plan.learn(out.Provenance, len(errs) > 0)
 	} else {
-		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false)
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false, nil)
 	}
 	if a.opts.Host != nil {
 		hn, err := a.opts.Host.Node()

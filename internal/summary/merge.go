@@ -316,8 +316,10 @@ func emptyProcess(s *statsapi.ProcessStats) bool { return isZero(s.ProcessCount)
 // the runtime fills. derivedPodTotals says the runtime gave no pod stats and
 // the pods' CPU, memory and swap are sums of their containers: the pod
 // cgroup's own totals (which include the sandbox) then win over those sums in
-// every mode but ModeCRI.
-func mergePods(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.Snapshot, mode Mode, derivedPodTotals bool) Provenance {
+// every mode but ModeCRI. A hostNetwork pod (hostNet[i], parallel to pods)
+// takes no network from its cgroup sample: its network namespace is the
+// node's.
+func mergePods(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.Snapshot, mode Mode, derivedPodTotals bool, hostNet []bool) Provenance {
 	n := 0
 	for i := range pods {
 		n += len(pods[i].Containers)
@@ -334,6 +336,11 @@ func mergePods(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.S
 		var podCg *cadvisor.CgroupStats
 		if mode != ModeCRI {
 			podCg = snap.Pods[p.PodRef.UID]
+		}
+		if podCg != nil && podCg.Network != nil && i < len(hostNet) && hostNet[i] {
+			noNet := *podCg
+			noNet.Network = nil
+			podCg = &noNet
 		}
 		usagePrec := prec
 		if derivedPodTotals {

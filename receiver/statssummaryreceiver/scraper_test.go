@@ -177,9 +177,17 @@ func disableHostFilesystemMetrics(m *metadata.MetricsConfig) {
 }
 
 // TestReceiverEndToEnd drives the receiver through its factory against the CRI
-// test server on a real unix socket and checks every value it emits.
+// test server on a real unix socket and checks every value it emits, with the
+// socket served as containerd serves it and as CRI-O does (cmux routing each
+// connection by its first request's content-type).
 func TestReceiverEndToEnd(t *testing.T) {
-	srv := crifake.New(t)
+	for _, mode := range []crifake.Mode{crifake.ModePlain, crifake.ModeCRIO} {
+		t.Run(string(mode), func(t *testing.T) { receiverEndToEnd(t, mode) })
+	}
+}
+
+func receiverEndToEnd(t *testing.T, mode crifake.Mode) {
+	srv := crifake.New(t, crifake.WithMode(mode))
 	srv.SetState(twoPodsState())
 
 	sink := new(consumertest.MetricsSink)
@@ -283,6 +291,13 @@ func TestReceiverEndToEnd(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, srv.Calls("ListContainerStats"))
+	// Every call the receiver made said exactly application/grpc: CRI-O's
+	// socket refuses a connection whose first request says anything else.
+	for rpc, types := range srv.ContentTypes() {
+		assert.Equal(t, []string{"application/grpc"}, types, "content-type of %s", rpc)
+	}
+	assert.Contains(t, srv.ContentTypes(), "ListPodSandbox")
+	assert.Zero(t, srv.RefusedConnections())
 }
 
 // TestReceiverPartialScrapeWhenRuntimeFails checks that a CRI failure is a
