@@ -5,8 +5,11 @@
 // runtime's image and container filesystems. Which pods and containers are
 // reported follows the kubelet (inventory.go); stats come from
 // ListPodSandboxStats or, on runtimes without it, ListContainerStats
-// (statspath.go); usageNanoCores is computed from counter samples when the
-// runtime's value is missing or untrustworthy (nanocores.go). Container log
+// (statspath.go); usageNanoCores is our own rate between two of our own
+// samples of the cumulative counter whenever we have two, and the runtime's
+// value only before that: containerd 1.x computes its value against one
+// previous sample shared by every CRI client, so its window can be a few
+// milliseconds (nanocores.go). Container log
 // usage is read from the pod log directories on each call unless
 // Options.SkipLogs leaves it to the host provider's walker, as the receiver
 // does. It knows nothing
