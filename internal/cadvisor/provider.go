@@ -384,21 +384,29 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 	if s, ok := p.prev[name]; ok {
 		prev = &s
 	}
+	limit := uint64(0)
 	if capacity == 0 {
-		capacity = p.memoryLimit(name)
+		limit = p.memoryLimit(name)
+		capacity = limit
 	}
 	out, cur := toCgroupStats(name, raw, prev, capacity)
+	out.MemoryLimit = limit
 	p.prev[name] = cur
 	return out, nil
 }
 
 // addPodProcessesAndNetwork counts a pod's processes over its container
-// cgroups (the pod cgroup itself holds none) and reads the pod's network
-// namespace through one of them.
+// cgroups (the pod cgroup itself holds none), in all and per container with
+// each container's memory limit, and reads the pod's network namespace
+// through one of them.
 func (p *Provider) addPodProcessesAndNetwork(s *CgroupStats, now time.Time) {
-	count, pid := cgroupProcs(p.listMount, s.Cgroup)
+	count, byContainer, pid := podProcs(p.listMount, s.Cgroup)
 	if count > 0 {
 		s.Process = &statsapi.ProcessStats{ProcessCount: u64(count)}
+	}
+	s.Containers = make(map[string]ContainerCgroup, len(byContainer))
+	for id, c := range byContainer {
+		s.Containers[id] = ContainerCgroup{Processes: c.count, MemoryLimit: p.memoryLimit(c.cgroup)}
 	}
 	if pid > 0 {
 		s.Network = podNetwork(p.opts.ProcRoot, pid, now)
