@@ -88,8 +88,9 @@ type Options struct {
 // Assembler builds Summaries from its providers. It is safe for concurrent use
 // as long as its providers are.
 type Assembler struct {
-	opts Options
-	plan *cgroupPlan // nil without Cgroups
+	opts   Options
+	plan   *cgroupPlan   // nil without Cgroups
+	limits *memoryLimits // what pod samples told of memory limits
 }
 
 // NewAssembler returns an Assembler over opts.
@@ -103,7 +104,7 @@ func NewAssembler(opts Options) *Assembler {
 	if opts.Mode == "" || opts.Mode == ModeAuto {
 		opts.Mode = ModeCRIFill
 	}
-	a := &Assembler{opts: opts}
+	a := &Assembler{opts: opts, limits: newMemoryLimits()}
 	if opts.Cgroups != nil {
 		a.plan = newCgroupPlan(opts.Cgroups, opts.Mode)
 	}
@@ -153,6 +154,9 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		}
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res))
 		a.plan.learn(out.Provenance, len(errs) > 0)
+		if a.opts.Mode != ModeCRI {
+			resolveAvailable(out.Summary.Pods, out.Containers, snap, a.limits, out.Time)
+		}
 	} else {
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false)
 	}

@@ -51,6 +51,23 @@ func makeRealPod(t *testing.T, env *cgroupenv.Env, uid string, sandboxDigit byte
 	return p
 }
 
+func u64v(v uint64) *runtimeapi.UInt64Value { return &runtimeapi.UInt64Value{Value: v} }
+
+// cpuUsage is a CPU block with a counter and a runtime rate, so that a pod
+// cgroup has no CPU field to fill.
+func cpuUsage(now int64, counter uint64) *runtimeapi.CpuUsage {
+	return &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: u64v(counter), UsageNanoCores: u64v(1e6)}
+}
+
+// memUsage is a memory block with every field containerd sets, available
+// bytes 0 as containerd sends both without a limit and at the limit.
+func memUsage(now int64, bytes uint64) *runtimeapi.MemoryUsage {
+	return &runtimeapi.MemoryUsage{
+		Timestamp: now, WorkingSetBytes: u64v(bytes), UsageBytes: u64v(bytes), RssBytes: u64v(bytes),
+		PageFaults: u64v(100), MajorPageFaults: u64v(1), AvailableBytes: u64v(0),
+	}
+}
+
 // criState is what a runtime answers for pods: each sandbox ready, each app
 // container running with CPU and memory stats whose values are given; with
 // strict, also ListPodSandboxStats with pod totals of podCPU and podMem.
@@ -78,13 +95,8 @@ func criState(pods []realPod, ctrCPU, ctrMem uint64, strict bool, podCPU, podMem
 			})
 			cs := &runtimeapi.ContainerStats{
 				Attributes: &runtimeapi.ContainerAttributes{Id: id},
-				Cpu:        &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: ctrCPU}},
-				Memory: &runtimeapi.MemoryUsage{
-					Timestamp:       now,
-					WorkingSetBytes: &runtimeapi.UInt64Value{Value: ctrMem},
-					UsageBytes:      &runtimeapi.UInt64Value{Value: ctrMem},
-					AvailableBytes:  &runtimeapi.UInt64Value{Value: 0},
-				},
+				Cpu:        cpuUsage(now, ctrCPU),
+				Memory:     memUsage(now, ctrMem),
 			}
 			st.ContainerStats = append(st.ContainerStats, cs)
 			ctrs = append(ctrs, cs)
@@ -93,12 +105,8 @@ func criState(pods []realPod, ctrCPU, ctrMem uint64, strict bool, podCPU, podMem
 			st.PodSandboxStats = append(st.PodSandboxStats, &runtimeapi.PodSandboxStats{
 				Attributes: &runtimeapi.PodSandboxAttributes{Id: p.sandboxID},
 				Linux: &runtimeapi.LinuxPodSandboxStats{
-					Cpu: &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: podCPU}},
-					Memory: &runtimeapi.MemoryUsage{
-						Timestamp:       now,
-						WorkingSetBytes: &runtimeapi.UInt64Value{Value: podMem},
-						UsageBytes:      &runtimeapi.UInt64Value{Value: podMem},
-					},
+					Cpu:        cpuUsage(now, podCPU),
+					Memory:     memUsage(now, podMem),
 					Process:    &runtimeapi.ProcessUsage{Timestamp: now, ProcessCount: &runtimeapi.UInt64Value{Value: uint64(len(p.containerIDs))}},
 					Containers: ctrs,
 				},
@@ -119,7 +127,8 @@ func realAssembler(t *testing.T, srv *crifake.Server, env *cgroupenv.Env, opts c
 	pods := cri.NewProvider(cri.NewClient(conn, 2*time.Second), opts)
 	cg, err := cadvisor.New(cadvisor.Options{PodsCgroup: env.Root})
 	require.NoError(t, err)
-	a := NewAssembler(Options{NodeName: "n", Pods: pods, Cgroups: cg, Mode: ModeCRIFill})
+	// Every assembly reads the cgroups afresh (no snapshot is shared).
+	a := NewAssembler(Options{NodeName: "n", Pods: pods, Cgroups: cg, Mode: ModeCRIFill, CgroupMaxAge: time.Nanosecond})
 	return a, pods, cg
 }
 
@@ -168,5 +177,48 @@ func TestPartialPathProcessCountExcludesPause(t *testing.T) {
 		assert.Equal(t, tc.want, *p.ProcessStats.ProcessCount, "pod %s: app containers' processes, the pause process left out", tc.pod.uid)
 		o, _ := got.Provenance.Pod(tc.pod.uid)
 		assert.Equal(t, OriginCAdvisor, o.Process, "pod %s process count from its cgroup", tc.pod.uid)
+	}
+}
+
+// TestAvailableZeroKeptUnderALimit (issue 14, defect 7): containerd sends
+// memory available_bytes 0 both when there is no limit and when a container
+// (or pod) is at its limit. The cgroup's limit decides: at its limit the 0 is
+// kept (*.memory.available = 0), without a limit it is dropped — also in an
+// assembly whose cgroup plan leaves the pods unread, from what an earlier one
+// read. Before the fix every 0 was dropped, so a container at its limit lost
+// *.memory.available.
+func TestAvailableZeroKeptUnderALimit(t *testing.T) {
+	env := cgroupenv.New(t, "statssummary-avail")
+	limited := makeRealPod(t, env, "5b4a39c2-0000-4c55-9a0b-00000000000a", 'a', 'b')
+	unlimited := makeRealPod(t, env, "5b4a39c2-0000-4c55-9a0b-00000000000b", 'c', 'd')
+	env.SetMemoryLimit(limited.cgroup, 128<<20)
+	env.SetMemoryLimit(limited.cgroup+"/"+limited.containerIDs[0], 64<<20)
+
+	srv := crifake.New(t)
+	srv.SetState(criState([]realPod{limited, unlimited}, 1e9, 1<<20, true, 2e9, 2<<20))
+	a, pods, cg := realAssembler(t, srv, env, cri.Options{})
+	for scrape := range 2 {
+		got, err := a.Get(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, cri.PathStrict, pods.Path())
+		if scrape == 1 {
+			// The runtime answered every pod field the cgroups could give:
+			// this assembly left the pod cgroups unread.
+			require.Empty(t, cg.Snapshot().Pods, "second assembly: pod cgroups unread")
+		}
+		lp, up := podByUID(t, got.Summary, limited.uid), podByUID(t, got.Summary, unlimited.uid)
+		for _, c := range []struct {
+			what string
+			m    *statsapi.MemoryStats
+			want *uint64
+		}{
+			{"pod at its limit", lp.Memory, p64(0)},
+			{"container at its limit", lp.Containers[0].Memory, p64(0)},
+			{"pod without a limit", up.Memory, nil},
+			{"container without a limit", up.Containers[0].Memory, nil},
+		} {
+			require.NotNil(t, c.m, "scrape %d: %s memory", scrape, c.what)
+			assert.Equal(t, c.want, c.m.AvailableBytes, "scrape %d: %s available bytes", scrape, c.what)
+		}
 	}
 }

@@ -127,12 +127,12 @@ func TestPressureTimeInSecondsFromThisHost(t *testing.T) {
 	cfg.Host.KubeletRootDir = t.TempDir()
 	cfg.MetricGroups = []MetricGroup{NodeMetricGroup}
 	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	// Read before start: its first housekeeping may be the one the scrape uses.
+	before := psiSomeTotalMicros(t, "/proc/pressure/cpu")
 	if err := s.start(t.Context(), componenttest.NewNopHost()); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	defer func() { _ = s.shutdown(t.Context()) }()
-
-	before := psiSomeTotalMicros(t, "/proc/pressure/cpu")
 	md, err := s.scrape(t.Context())
 	if err != nil {
 		t.Fatalf("scrape: %v", err)
