@@ -202,6 +202,57 @@ func (p *Provider) SetPodFilter(read func(uid string) bool) {
 	p.readPod = read
 }
 
+// ReadUnreadPods reads, now, the pod cgroups that the latest housekeeping
+// left unread (see SetPodFilter) and returns that snapshot with them added;
+// the node, the system containers and the pods already read keep their
+// samples, and the snapshot becomes the latest. The summary assembler calls it
+// when the runtime's answer changed shape within an assembly (the stats path
+// fell back from strict to partial), so that pods whose runtime values the
+// cgroups no longer back get their cgroup sample in the same assembly. A pod
+// cgroup that cannot be read is left out, and logged at debug level.
+func (p *Provider) ReadUnreadPods() Snapshot {
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
+	cur := p.Snapshot()
+	if p.stopped || p.opts.PodsCgroup == "" || cur.Time.IsZero() {
+		return cur
+	}
+	pods, err := listPodCgroups(p.listMount, p.opts.PodsCgroup)
+	if err != nil {
+		p.opts.Logger.Debug("cadvisor: reading unread pod cgroups", zap.Error(err))
+		return cur
+	}
+	next := cur
+	next.Pods = maps.Clone(cur.Pods)
+	if p.opts.TrackContainers {
+		next.Containers = maps.Clone(cur.Containers)
+	}
+	now := time.Now()
+	for uid, cg := range pods {
+		if _, read := cur.Pods[uid]; read {
+			continue
+		}
+		s, err := p.read(cg, metrics, 0, 0)
+		if err != nil {
+			p.opts.Logger.Debug("cadvisor: reading an unread pod cgroup", zap.String("pod_uid", uid), zap.Error(err))
+			continue
+		}
+		p.addPodProcessesAndNetwork(s, now)
+		next.Pods[uid] = s
+		if p.opts.TrackContainers {
+			for id, ccg := range listContainerCgroups(p.listMount, cg) {
+				if s, err := p.read(ccg, metrics, 0, 0); err == nil {
+					next.Containers[id] = s
+				}
+			}
+		}
+	}
+	p.mu.Lock()
+	p.snap = next
+	p.mu.Unlock()
+	return next
+}
+
 // Snapshot returns the latest housekeeping's samples. The maps are shared:
 // callers must not modify them.
 func (p *Provider) Snapshot() Snapshot {

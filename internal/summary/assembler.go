@@ -149,6 +149,7 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 	}
 	cgroupsRead.Wait()
 	if a.opts.Cgroups != nil {
+		snap = a.plan.readNowIfPathChanged(res.Path, snap)
 		if err := fillNodeFromCgroups(&out.Summary.Node, snap); err != nil {
 			errs = append(errs, &SourceError{Source: "cadvisor", Err: err})
 		}

@@ -118,13 +118,13 @@ func criState(pods []realPod, ctrCPU, ctrMem uint64, strict bool, podCPU, podMem
 
 // realAssembler is an assembler in the cri+cadvisor mode over a CRI provider
 // talking to srv on its unix socket and a cgroup provider reading env's pods.
-func realAssembler(t *testing.T, srv *crifake.Server, env *cgroupenv.Env, opts cri.Options) (*Assembler, *cri.Provider, *cadvisor.Provider) {
+func realAssembler(t *testing.T, srv *crifake.Server, env *cgroupenv.Env, criTimeout time.Duration, opts cri.Options) (*Assembler, *cri.Provider, *cadvisor.Provider) {
 	t.Helper()
 	conn, err := grpc.NewClient(srv.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
 	opts.SkipLogs = true
-	pods := cri.NewProvider(cri.NewClient(conn, 2*time.Second), opts)
+	pods := cri.NewProvider(cri.NewClient(conn, criTimeout), opts)
 	cg, err := cadvisor.New(cadvisor.Options{PodsCgroup: env.Root})
 	require.NoError(t, err)
 	// Every assembly reads the cgroups afresh (no snapshot is shared).
@@ -156,7 +156,7 @@ func TestPartialPathProcessCountExcludesPause(t *testing.T) {
 
 	srv := crifake.New(t)
 	srv.SetState(criState([]realPod{one, two}, 1e9, 1<<20, false, 0, 0)) // ListPodSandboxStats Unimplemented
-	a, pods, _ := realAssembler(t, srv, env, cri.Options{})
+	a, pods, _ := realAssembler(t, srv, env, 2*time.Second, cri.Options{})
 	got, err := a.Get(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, cri.PathPartial, pods.Path())
@@ -196,7 +196,7 @@ func TestAvailableZeroKeptUnderALimit(t *testing.T) {
 
 	srv := crifake.New(t)
 	srv.SetState(criState([]realPod{limited, unlimited}, 1e9, 1<<20, true, 2e9, 2<<20))
-	a, pods, cg := realAssembler(t, srv, env, cri.Options{})
+	a, pods, cg := realAssembler(t, srv, env, 2*time.Second, cri.Options{})
 	for scrape := range 2 {
 		got, err := a.Get(t.Context())
 		require.NoError(t, err)
@@ -221,4 +221,56 @@ func TestAvailableZeroKeptUnderALimit(t *testing.T) {
 			assert.Equal(t, c.want, c.m.AvailableBytes, "scrape %d: %s available bytes", scrape, c.what)
 		}
 	}
+}
+
+// TestPodTotalsSurviveStatsPathFallback (issue 14, defect 4): on the strict
+// path the runtime answers every pod field, so the cgroup plan leaves the pod
+// cgroups unread. When ListPodSandboxStats then outlives cri.timeout and the
+// same assembly falls back to ListContainerStats, the pod's CPU and memory
+// are only container sums (without the sandbox) and its process count is
+// gone: the pod cgroups are read in that same assembly, so k8s.pod.cpu.time
+// is the pod cgroup's and never steps back, and the process count stays.
+// Before the fix they stayed unread for up to five more assemblies.
+func TestPodTotalsSurviveStatsPathFallback(t *testing.T) {
+	env := cgroupenv.New(t, "statssummary-fallback")
+	pod := makeRealPod(t, env, "5b4a39c2-0000-4c55-9a0b-0000000000f0", 'a', 'b')
+	podCPU, ctrCPU := env.CPUUsage(pod.cgroup), env.CPUUsage(pod.cgroup+"/"+pod.containerIDs[0])
+	require.Greater(t, podCPU, ctrCPU, "the sandbox's CPU time is in the pod's, not in the container's")
+
+	srv := crifake.New(t)
+	// What containerd answers: the pod cgroup's CPU on the strict path, the
+	// container's own on both.
+	srv.SetState(criState([]realPod{pod}, ctrCPU, 1<<20, true, podCPU, 2<<20))
+	const criTimeout = 300 * time.Millisecond
+	a, pods, cg := realAssembler(t, srv, env, criTimeout, cri.Options{})
+
+	var strictCPU uint64
+	for scrape := range 2 {
+		got, err := a.Get(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, cri.PathStrict, pods.Path())
+		p := podByUID(t, got.Summary, pod.uid)
+		require.NotNil(t, p.CPU)
+		strictCPU = *p.CPU.UsageCoreNanoSeconds
+		if scrape == 1 {
+			require.Empty(t, cg.Snapshot().Pods, "steady strict path: the pod cgroup is left unread")
+		}
+	}
+
+	srv.SetDelay("ListPodSandboxStats", 10*criTimeout)
+	got, err := a.Get(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, cri.PathPartial, pods.Path(), "the slow strict call fell back within the assembly")
+	after := env.CPUUsage(pod.cgroup)
+	p := podByUID(t, got.Summary, pod.uid)
+	o, _ := got.Provenance.Pod(pod.uid)
+	assert.Equal(t, OriginCAdvisor, o.CPU, "pod CPU from its cgroup, not summed from the containers")
+	require.NotNil(t, p.CPU)
+	require.NotNil(t, p.CPU.UsageCoreNanoSeconds)
+	cpu := *p.CPU.UsageCoreNanoSeconds
+	assert.GreaterOrEqual(t, cpu, strictCPU, "k8s.pod.cpu.time stepped back from %d (strict) to %d", strictCPU, cpu)
+	assert.True(t, cpu >= podCPU && cpu <= after, "pod CPU %d, its cgroup's cpuacct.usage %d → %d", cpu, podCPU, after)
+	require.NotNil(t, p.ProcessStats, "pod process count after the fallback")
+	assert.Equal(t, uint64(1), *p.ProcessStats.ProcessCount)
+	assert.Equal(t, OriginCAdvisor, o.Process)
 }

@@ -120,13 +120,19 @@ func (e *Env) remove(dir string) {
 	}
 }
 
-// Sleeper starts a process that sleeps until the test ends, in cgroup name
-// of every hierarchy, and returns its pid.
+// Sleeper starts a process in cgroup name of every hierarchy that, once
+// there, spins briefly (so the cgroup has CPU time and memory charged to it)
+// and then sleeps until the test ends; it returns the process's pid once it
+// sleeps.
 func (e *Env) Sleeper(name string) int {
 	e.t.Helper()
-	cmd := exec.Command("sleep", "3600")
+	cmd := exec.Command("sh", "-c", `read _; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; exec sleep 3600`)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		e.t.Fatalf("cgroupenv: %v", err)
+	}
 	if err := cmd.Start(); err != nil {
-		e.t.Fatalf("cgroupenv: start sleep: %v", err)
+		e.t.Fatalf("cgroupenv: start sh: %v", err)
 	}
 	e.t.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -138,7 +144,20 @@ func (e *Env) Sleeper(name string) int {
 			e.t.Fatalf("cgroupenv: move %s into %s: %v", pid, name, err)
 		}
 	}
-	return cmd.Process.Pid
+	if _, err := stdin.Write([]byte("go\n")); err != nil {
+		e.t.Fatalf("cgroupenv: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		comm, err := os.ReadFile("/proc/" + pid + "/comm")
+		if err == nil && strings.TrimSpace(string(comm)) == "sleep" {
+			return cmd.Process.Pid
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("cgroupenv: process %s never reached sleep", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Procs counts the processes listed in cgroup name's cgroup.procs (in the
@@ -150,6 +169,42 @@ func (e *Env) Procs(name string) uint64 {
 		e.t.Fatalf("cgroupenv: %v", err)
 	}
 	return uint64(len(strings.Fields(string(b))))
+}
+
+// CPUUsage is cgroup name's cumulative CPU time in nanoseconds, read from the
+// file the kernel keeps it in (cpuacct.usage on v1, cpu.stat's usage_usec on
+// v2).
+func (e *Env) CPUUsage(name string) uint64 {
+	e.t.Helper()
+	for _, m := range e.mounts {
+		if e.V2 {
+			data, err := os.ReadFile(filepath.Join(m, name, "cpu.stat"))
+			if err != nil {
+				e.t.Fatalf("cgroupenv: %v", err)
+			}
+			for line := range strings.SplitSeq(string(data), "\n") {
+				if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+					us, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+					if err != nil {
+						e.t.Fatalf("cgroupenv: %s cpu.stat: %v", name, err)
+					}
+					return us * 1000
+				}
+			}
+			e.t.Fatalf("cgroupenv: %s cpu.stat has no usage_usec", name)
+		}
+		data, err := os.ReadFile(filepath.Join(m, name, "cpuacct.usage"))
+		if err != nil {
+			continue // not the cpuacct hierarchy
+		}
+		ns, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+		if err != nil {
+			e.t.Fatalf("cgroupenv: %s cpuacct.usage: %v", name, err)
+		}
+		return ns
+	}
+	e.t.Fatalf("cgroupenv: no cpuacct.usage for %s", name)
+	return 0
 }
 
 // SetMemoryLimit sets cgroup name's memory limit (memory.limit_in_bytes on
