@@ -9,7 +9,11 @@
 // samples of the cumulative counter whenever we have two, and the runtime's
 // value only before that: containerd 1.x computes its value against one
 // previous sample shared by every CRI client, so its window can be a few
-// milliseconds (nanocores.go). Container log
+// milliseconds (nanocores.go). Zeros that a runtime sends for fields it does
+// not measure — CRI-O's page faults and swap on cgroup v1, containerd's rate
+// before 2.3 — are made nil, per a table of runtimes and versions read from
+// their stats code (runtimes.go), so that the summary's merge can fill them
+// from the pod cgroups; the runtime is named by its CRI Version answer. Container log
 // usage is read from the pod log directories on each call unless
 // Options.SkipLogs leaves it to the host provider's walker, as the receiver
 // does. It knows nothing

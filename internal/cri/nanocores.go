@@ -153,17 +153,18 @@ func clonePtr(p *uint64) *uint64 {
 // metrics-server, this receiver) and computes the rate since whichever of them
 // asked last, a window that can be milliseconds wide; CRI-O's has no reset
 // guard. The runtime's value stands in only when we have none (our first
-// sample of a container), and then only when it is positive: containerd 1.x
-// reports 0, not nil, on its first sample even for a busy container. After a
-// counter reset seen in our samples the rate is unknown (nil) whatever the
-// runtime says.
+// sample of a container); a 0 from a runtime that reports 0 for "no rate
+// yet" — containerd before 2.3, even for a busy container, and any runtime
+// runtimeTable does not name — has already been made nil by the caller
+// (assembly.cpu). After a counter reset seen in our samples the rate is
+// unknown (nil) whatever the runtime says.
 func chooseNanoCores(runtime *uint64, computed *uint64, reset bool) *uint64 {
 	switch {
 	case reset:
 		return nil
 	case computed != nil:
 		return computed
-	case runtime != nil && *runtime > 0:
+	case runtime != nil:
 		return clonePtr(runtime)
 	default:
 		return nil

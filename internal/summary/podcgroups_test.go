@@ -1,6 +1,10 @@
 package summary
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,4 +277,70 @@ func TestPodTotalsSurviveStatsPathFallback(t *testing.T) {
 	require.NotNil(t, p.ProcessStats, "pod process count after the fallback")
 	assert.Equal(t, uint64(1), *p.ProcessStats.ProcessCount)
 	assert.Equal(t, OriginCAdvisor, o.Process)
+}
+
+// memStat reads one key of cgroup name's memory.stat in the memory
+// hierarchy (v1) or the unified one (v2).
+func memStat(t *testing.T, env *cgroupenv.Env, name, key string) uint64 {
+	t.Helper()
+	dir := "/sys/fs/cgroup/memory"
+	if env.V2 {
+		dir = "/sys/fs/cgroup"
+	}
+	data, err := os.ReadFile(filepath.Join(dir, name, "memory.stat"))
+	require.NoError(t, err)
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatalf("%s memory.stat has no %s", name, key)
+	return 0
+}
+
+// TestRuntimeZerosFilledFromCgroups (issue 14, defect 6): CRI-O on cgroup v1
+// sends page faults as 0 (it does not read them there) and cgroup v1's memsw
+// as swap. Those zeros are unknown, not measurements: the pod's page faults
+// are filled from its cgroup (the merge fills only what the runtime left
+// nil), and the container's page faults and swap are absent rather than
+// false. Every value CRI-O measured is still its own. Before the fix the
+// runtime's zeros were kept and the pod cgroup filled nothing.
+func TestRuntimeZerosFilledFromCgroups(t *testing.T) {
+	env := cgroupenv.New(t, "statssummary-zeros")
+	pod := makeRealPod(t, env, "5b4a39c2-0000-4c55-9a0b-0000000000c0", 'a', 'b')
+
+	st := criState([]realPod{pod}, 1e9, 1<<20, true, 2e9, 2<<20)
+	for _, cs := range st.ContainerStats {
+		cs.Memory.PageFaults, cs.Memory.MajorPageFaults = u64v(0), u64v(0)
+		cs.Swap = &runtimeapi.SwapUsage{Timestamp: cs.Memory.Timestamp, SwapUsageBytes: u64v(1 << 20), SwapAvailableBytes: u64v(1 << 30)}
+	}
+	for _, ps := range st.PodSandboxStats {
+		ps.Linux.Memory.PageFaults, ps.Linux.Memory.MajorPageFaults = u64v(0), u64v(0)
+	}
+	srv := crifake.New(t)
+	srv.SetRuntime("cri-o", "1.31.3")
+	srv.SetState(st)
+	a, _, _ := realAssembler(t, srv, env, 2*time.Second, cri.Options{CgroupVersion: 1})
+
+	before := memStat(t, env, pod.cgroup, "pgfault")
+	got, err := a.Get(t.Context())
+	require.NoError(t, err)
+	after := memStat(t, env, pod.cgroup, "pgfault")
+	p := podByUID(t, got.Summary, pod.uid)
+	require.NotNil(t, p.Memory)
+	require.NotNil(t, p.Memory.PageFaults, "pod page faults filled from the pod cgroup")
+	assert.True(t, *p.Memory.PageFaults >= before && *p.Memory.PageFaults <= after,
+		"pod page faults %d, the pod cgroup's memory.stat pgfault %d → %d", *p.Memory.PageFaults, before, after)
+	o, _ := got.Provenance.Pod(pod.uid)
+	assert.Equal(t, OriginMixed, o.Memory, "pod memory: the runtime's, its unmeasured fields from the cgroup")
+	assert.Equal(t, uint64(2<<20), *p.Memory.WorkingSetBytes, "a value the runtime measured stays the runtime's")
+
+	require.Len(t, p.Containers, 1)
+	c := p.Containers[0]
+	require.NotNil(t, c.Memory)
+	assert.Nil(t, c.Memory.PageFaults, "container page faults: unknown, not 0")
+	assert.Nil(t, c.Memory.MajorPageFaults, "container major page faults: unknown, not 0")
+	assert.Nil(t, c.Swap, "container swap: cgroup v1 memsw is not swap")
 }
