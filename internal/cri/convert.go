@@ -94,11 +94,16 @@ func swapStats(s *runtimeapi.SwapUsage, received time.Time) *statsapi.SwapStats 
 	if s == nil {
 		return nil
 	}
-	return &statsapi.SwapStats{
-		Time:               sampleTime(s.GetTimestamp(), received),
-		SwapAvailableBytes: uint64Ptr(s.GetSwapAvailableBytes()),
-		SwapUsageBytes:     uint64Ptr(s.GetSwapUsageBytes()),
+	out := &statsapi.SwapStats{
+		Time:           sampleTime(s.GetTimestamp(), received),
+		SwapUsageBytes: uint64Ptr(s.GetSwapUsageBytes()),
 	}
+	// As for memory: a value computed against "no limit" (CRI-O subtracts
+	// from swap.max "max", 2⁶⁴−1) is no figure at all.
+	if a := s.GetSwapAvailableBytes(); a != nil && a.GetValue() <= unlimitedMemory {
+		out.SwapAvailableBytes = uint64Ptr(a)
+	}
+	return out
 }
 
 func ioStats(io *runtimeapi.IoUsage, received time.Time) *statsapi.IOStats {

@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -69,6 +70,13 @@ func TestContainerStatsConversion(t *testing.T) {
 				Timestamp: at(100 * s), WorkingSetBytes: u64(100), AvailableBytes: u64(9223372036854771712 - 100),
 			}},
 			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(100)}},
+		},
+		{
+			name: "swap available computed against an unlimited swap.max is omitted",
+			stats: &runtimeapi.ContainerStats{Attributes: attrs, Swap: &runtimeapi.SwapUsage{
+				Timestamp: at(100 * s), SwapUsageBytes: u64(4096), SwapAvailableBytes: u64(math.MaxUint64 - 4096),
+			}},
+			want: statsapi.ContainerStats{Swap: &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(4096)}},
 		},
 		{
 			name: "swap usage and available",
