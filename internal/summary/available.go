@@ -16,7 +16,14 @@ import (
 // FullCgroupReadEvery assemblies). It is safe for concurrent use.
 type memoryLimits struct {
 	mu    sync.Mutex
-	byKey map[string]knownLimit // by container ID, or podKey(uid)
+	byKey map[limitKey]knownLimit
+}
+
+// limitKey names a pod (by UID) or a container (by runtime ID); a struct, not
+// a joined string, so a lookup allocates nothing.
+type limitKey struct {
+	pod bool
+	id  string
 }
 
 // knownLimit is a memory limit in bytes (0: none) and when it was last read
@@ -31,7 +38,7 @@ type knownLimit struct {
 const limitsPurgeAfter = 10 * time.Minute
 
 func newMemoryLimits() *memoryLimits {
-	return &memoryLimits{byKey: map[string]knownLimit{}}
+	return &memoryLimits{byKey: map[limitKey]knownLimit{}}
 }
 
 // resolveAvailable decides every runtime memory.availableBytes of 0 in pods:
@@ -56,7 +63,7 @@ func resolveAvailable(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cad
 		if cg != nil {
 			podLimit = cg.MemoryLimit
 		}
-		limit, known := lim.of(podKey(p.PodRef.UID), podLimit, cg != nil, now)
+		limit, known := lim.of(limitKey{pod: true, id: p.PodRef.UID}, podLimit, cg != nil, now)
 		dropUnboundedZero(p.Memory, limit, known)
 		infos := containersOf(ids, i)
 		for j := range p.Containers {
@@ -69,20 +76,16 @@ func resolveAvailable(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cad
 			if cg != nil {
 				c, sampled = cg.Containers[id]
 			}
-			limit, known := lim.of(id, c.MemoryLimit, sampled, now)
+			limit, known := lim.of(limitKey{id: id}, c.MemoryLimit, sampled, now)
 			dropUnboundedZero(p.Containers[j].Memory, limit, known)
 		}
 	}
 	lim.purge(now)
 }
 
-// podKey keys a pod's limit apart from containers' (a container ID is hex
-// digits only, a pod key never is).
-func podKey(uid string) string { return "pod/" + uid }
-
 // of returns the limit of key: v, the sample's, when sampled (and remembers
 // it), else the one remembered, if any. l's lock is held; l may be nil.
-func (l *memoryLimits) of(key string, v uint64, sampled bool, now time.Time) (uint64, bool) {
+func (l *memoryLimits) of(key limitKey, v uint64, sampled bool, now time.Time) (uint64, bool) {
 	if sampled {
 		if l != nil {
 			l.byKey[key] = knownLimit{limit: v, seen: now}
