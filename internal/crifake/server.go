@@ -64,6 +64,8 @@ type Server struct {
 	delays       map[string]time.Duration
 	calls        map[string]int
 	contentTypes map[string]map[string]int // by RPC name, then content-type
+
+	runtimeName string // Version's RuntimeName; "" answers "crifake"
 }
 
 // New starts a server on a socket in a fresh temporary directory and stops it
@@ -215,6 +217,15 @@ func (s *Server) SetVersion(v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.version = v
+}
+
+// SetRuntime changes the runtime name and version Version answers with, so
+// that the server can stand for a given runtime ("containerd" "v1.6.20",
+// "cri-o" "1.31.3").
+func (s *Server) SetRuntime(name, version string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runtimeName, s.version = name, version
 }
 
 // SetError makes the named RPC (for example "ListPodSandboxStats") fail with

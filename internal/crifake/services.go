@@ -9,17 +9,20 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// Version answers as a runtime named "crifake".
+// Version answers as a runtime named "crifake", or as SetRuntime said.
 func (s *Server) Version(ctx context.Context, _ *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
 	if _, err := s.enter(ctx, "Version"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	v := s.version
+	name, v := s.runtimeName, s.version
 	s.mu.Unlock()
+	if name == "" {
+		name = "crifake"
+	}
 	return &runtimeapi.VersionResponse{
 		Version:           "0.1.0",
-		RuntimeName:       "crifake",
+		RuntimeName:       name,
 		RuntimeVersion:    v,
 		RuntimeApiVersion: "v1",
 	}, nil

@@ -214,10 +214,13 @@ func receiverEndToEnd(t *testing.T, mode crifake.Mode) {
 			"container.memory.rss": 80 * MiB, "container.memory.available": 400 * MiB,
 			"container.memory.page_faults": 1000, "container.memory.major_page_faults": 3,
 		},
-		{"web", "sidecar"}: { // no limit: available is absent, not 0
+		// The runtime's available 0: no pod cgroup here tells "no limit"
+		// from "at its limit", so it is kept as the runtime (and the
+		// kubelet) report it.
+		{"web", "sidecar"}: {
 			"container.cpu.time": 0.5, "container.cpu.usage": 0.05,
 			"container.memory.working_set": 20 * MiB, "container.memory.usage": 30 * MiB,
-			"container.memory.rss":         10 * MiB,
+			"container.memory.rss": 10 * MiB, "container.memory.available": 0,
 			"container.memory.page_faults": 1000, "container.memory.major_page_faults": 3,
 		},
 		{"web", ""}: {
@@ -235,7 +238,7 @@ func receiverEndToEnd(t *testing.T, mode crifake.Mode) {
 		{"db", "exporter"}: {
 			"container.cpu.time": 0.25, "container.cpu.usage": 0.01,
 			"container.memory.working_set": 8 * MiB, "container.memory.usage": 12 * MiB,
-			"container.memory.rss":         6 * MiB,
+			"container.memory.rss": 6 * MiB, "container.memory.available": 0,
 			"container.memory.page_faults": 1000, "container.memory.major_page_faults": 3,
 		},
 		{"db", ""}: {
