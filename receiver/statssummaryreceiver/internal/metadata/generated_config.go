@@ -4044,13 +4044,13 @@ type ResourceAttributesConfig struct {
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 	return ResourceAttributesConfig{
 		ContainerID: ResourceAttributeConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		K8sContainerName: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		K8sContainerRestartCount: ResourceAttributeConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		K8sNamespaceName: ResourceAttributeConfig{
 			Enabled: true,
