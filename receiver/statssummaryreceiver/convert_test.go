@@ -129,8 +129,8 @@ func TestConvertEdgeCases(t *testing.T) {
 				"k8s.container.name": "c",
 			},
 			want: map[string]float64{
-				"container.logs.usage": 10,
-				"k8s.container.ephemeral_storage.usage{k8s.container.ephemeral_storage.fs_type=logs}": 10,
+				"container.logs.usage":                                10,
+				"k8s.container.ephemeral_storage.usage{fs.type=logs}": 10,
 			},
 		},
 	}
