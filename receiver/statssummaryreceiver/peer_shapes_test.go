@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -276,6 +277,42 @@ func TestMetricShapesEqualKubeletstats(t *testing.T) {
 			}
 		}
 	})
+	t.Run("differences documented", func(t *testing.T) { assertDifferencesDocumented(t, peer, ours) })
+}
+
+// differencesDoc lists every intended difference from kubeletstats.
+const differencesDoc = "../../docs/kubeletstats-differences.md"
+
+// codeSpan is a `name` in Markdown.
+var codeSpan = regexp.MustCompile("`([^`]+)`")
+
+// assertDifferencesDocumented checks that differencesDoc names, as code, every
+// metric and resource attribute only this receiver declares, every kubeletstats
+// metric not declared yet and every resource attribute whose default differs.
+func assertDifferencesDocumented(t *testing.T, peer, ours mdFile) {
+	t.Helper()
+	raw, err := os.ReadFile(differencesDoc)
+	require.NoError(t, err)
+	named := map[string]bool{}
+	for _, m := range codeSpan.FindAllStringSubmatch(string(raw), -1) {
+		named[m[1]] = true
+	}
+	var want []string
+	for name := range ours.Metrics {
+		if _, shared := peer.Metrics[name]; !shared {
+			want = append(want, name)
+		}
+	}
+	for name := range ours.ResourceAttributes {
+		if _, shared := peer.ResourceAttributes[name]; !shared {
+			want = append(want, name)
+		}
+	}
+	want = append(want, peerMetricsNotYetDeclared...)
+	want = append(want, slices.Collect(maps.Keys(resourceAttributeDefaultsDiffer))...)
+	for _, name := range want {
+		assert.True(t, named[name], "%s does not name `%s`", differencesDoc, name)
+	}
 }
 
 // defaultEnablement maps each declared metric to its generated default.
