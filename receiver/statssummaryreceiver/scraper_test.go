@@ -195,6 +195,7 @@ func receiverEndToEnd(t *testing.T, mode crifake.Mode) {
 	set := receivertest.NewNopSettings(metadata.Type)
 	cfg := newTestConfig(srv.Endpoint)
 	cfg.InitialDelay = 0
+	cfg.ResourceAttributes.ContainerID.Enabled = true // off by default; checked below
 	r, err := newMetricsReceiver(cfg, set, sink, scraperhelper.WithTickerChannel(tick))
 	require.NoError(t, err)
 	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
