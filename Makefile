@@ -49,14 +49,14 @@ test: test-unit test-crio test-heap test-integration-host test-integration-conta
 ## test-unit: every package but the integration suite, with the race detector
 test-unit:
 	@echo "== leg: unit and scenario tests (race)"
-	$(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v '/test/')
+	time $(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v '/test/')
 
 ## test-crio: the CRI, receiver and endpoint tests once more with internal/crifake
 ## serving its socket as CRI-O does (cmux: a connection whose first request is not
 ## exactly application/grpc is closed); part of `make test`
 test-crio:
 	@echo "== leg: CRI, receiver and endpoint tests against crifake's CRI-O socket mode (race)"
-	CRIFAKE_MODE=crio $(GO) test -race -count=1 -skip '^(TestHeapDoesNotGrowOverScrapes|TestSoak)$$' \
+	time CRIFAKE_MODE=crio $(GO) test -race -count=1 -skip '^(TestHeapDoesNotGrowOverScrapes|TestSoak)$$' \
 		./internal/cri/... ./internal/server/... ./receiver/...
 
 ## test-heap: the heap-growth check, built without the race detector (its

@@ -11,7 +11,7 @@ tee "$log"
 pass=$(grep -c -- '^--- PASS' "$log")
 fail=$(grep -c -- '^--- FAIL' "$log")
 skip=$(grep -c -- '--- SKIP' "$log")
-echo "== leg result: $pass passed, $fail failed, $skip skipped (top level; subtests are indented)"
+echo "== leg result: $pass passed, $fail failed, $skip skipped (top level; subtests are indented) in ${SECONDS} s with compilation"
 grep -E -- '^--- (PASS|FAIL|SKIP)' "$log" || true
 if ((skip > 0)); then
   echo "== a test was skipped: the leg does not count as green" >&2
