@@ -1768,7 +1768,7 @@ type metricContainerMemoryAvailable struct {
 // init fills container.memory.available metric with initial data.
 func (m *metricContainerMemoryAvailable) init() {
 	m.data.SetName("container.memory.available")
-	m.data.SetDescription("Memory available to the container before its limit (limit minus working set); absent when there is no limit.")
+	m.data.SetDescription("Memory available to the container before its limit (limit minus working set; 0 at the limit); absent when its cgroup has no limit. In mode cri, where no cgroup is read, the runtime's 0 for no limit is kept, as the kubelet reports it.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 }
@@ -7312,7 +7312,7 @@ type metricK8sPodMemoryAvailable struct {
 // init fills k8s.pod.memory.available metric with initial data.
 func (m *metricK8sPodMemoryAvailable) init() {
 	m.data.SetName("k8s.pod.memory.available")
-	m.data.SetDescription("Memory available to the pod before its limit (limit minus working set); absent when there is no limit.")
+	m.data.SetDescription("Memory available to the pod before its limit (limit minus working set; 0 at the limit); absent when its cgroup has no limit. In mode cri, where no cgroup is read, the runtime's 0 for no limit is kept, as the kubelet reports it.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 }

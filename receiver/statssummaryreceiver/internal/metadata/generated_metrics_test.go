@@ -1009,7 +1009,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.available"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Memory available to the container before its limit (limit minus working set); absent when there is no limit.", mi.Description())
+					assert.Equal(t, "Memory available to the container before its limit (limit minus working set; 0 at the limit); absent when its cgroup has no limit. In mode cri, where no cgroup is read, the runtime's 0 for no limit is kept, as the kubelet reports it.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -2834,7 +2834,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.available"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Memory available to the pod before its limit (limit minus working set); absent when there is no limit.", mi.Description())
+					assert.Equal(t, "Memory available to the pod before its limit (limit minus working set; 0 at the limit); absent when its cgroup has no limit. In mode cri, where no cgroup is read, the runtime's 0 for no limit is kept, as the kubelet reports it.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
