@@ -174,12 +174,20 @@ func processCgroup(procRoot string, pid int, controller string) (string, error) 
 	return "", fmt.Errorf("%s: no %s cgroup", file, controller)
 }
 
-// findProcessCgroup returns the cgroup of the first process whose command name
-// (procRoot/<pid>/comm) is one of names, "" when none runs.
-func findProcessCgroup(procRoot string, names []string, controller string) (string, error) {
+// process is a running process found by its command name, with its cgroup.
+type process struct {
+	pid    int
+	comm   string
+	cgroup string
+}
+
+// findProcessCgroup returns the first process whose command name
+// (procRoot/<pid>/comm) is one of names, with its cgroup; ok is false when
+// none runs.
+func findProcessCgroup(procRoot string, names []string, controller string) (proc process, ok bool, err error) {
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
-		return "", fmt.Errorf("list %s: %w", procRoot, err)
+		return process{}, false, fmt.Errorf("list %s: %w", procRoot, err)
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -193,9 +201,10 @@ func findProcessCgroup(procRoot string, names []string, controller string) (stri
 		c := strings.TrimSpace(string(comm))
 		for _, n := range names {
 			if c == n {
-				return processCgroup(procRoot, pid, controller)
+				cg, err := processCgroup(procRoot, pid, controller)
+				return process{pid: pid, comm: c, cgroup: cg}, err == nil, err
 			}
 		}
 	}
-	return "", nil
+	return process{}, false, nil
 }

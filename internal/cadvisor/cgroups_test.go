@@ -165,9 +165,9 @@ func TestFindRuntimeCgroup(t *testing.T) {
 		{[]string{"dockerd"}, "cpu", ""},
 	}
 	for _, tt := range tests {
-		got, err := findProcessCgroup(proc, tt.names, tt.ctrl)
-		if err != nil || got != tt.want {
-			t.Errorf("findProcessCgroup(%v) = %q, %v; want %q", tt.names, got, err, tt.want)
+		got, ok, err := findProcessCgroup(proc, tt.names, tt.ctrl)
+		if err != nil || got.cgroup != tt.want || ok != (tt.want != "") {
+			t.Errorf("findProcessCgroup(%v) = %+v, %v, %v; want %q", tt.names, got, ok, err, tt.want)
 		}
 	}
 	if _, err := processCgroup(proc, 4242, "cpu"); err == nil {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,8 +83,12 @@ type Provider struct {
 	prev        map[string]cpuSample
 	runtimeCg   string    // detected runtime cgroup, "" until found
 	runtimeScan time.Time // when /proc was last scanned for the runtime
+	runtimeWhy  string    // why the last scan found no runtime cgroup to read
 	failing     bool      // the last housekeeping had errors (logged once)
 	stopped     bool      // Stop was called: no more housekeeping
+	// systemWhy says, after each housekeeping, why a system container is
+	// not in the snapshot (see SystemContainers).
+	systemWhy map[string]string
 
 	mu   sync.RWMutex
 	snap Snapshot
@@ -202,6 +207,57 @@ func (p *Provider) SetPodFilter(read func(uid string) bool) {
 	p.readPod = read
 }
 
+// ReadUnreadPods reads, now, the pod cgroups that the latest housekeeping
+// left unread (see SetPodFilter) and returns that snapshot with them added;
+// the node, the system containers and the pods already read keep their
+// samples, and the snapshot becomes the latest. The summary assembler calls it
+// when the runtime's answer changed shape within an assembly (the stats path
+// fell back from strict to partial), so that pods whose runtime values the
+// cgroups no longer back get their cgroup sample in the same assembly. A pod
+// cgroup that cannot be read is left out, and logged at debug level.
+func (p *Provider) ReadUnreadPods() Snapshot {
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
+	cur := p.Snapshot()
+	if p.stopped || p.opts.PodsCgroup == "" || cur.Time.IsZero() {
+		return cur
+	}
+	pods, err := listPodCgroups(p.listMount, p.opts.PodsCgroup)
+	if err != nil {
+		p.opts.Logger.Debug("cadvisor: reading unread pod cgroups", zap.Error(err))
+		return cur
+	}
+	next := cur
+	next.Pods = maps.Clone(cur.Pods)
+	if p.opts.TrackContainers {
+		next.Containers = maps.Clone(cur.Containers)
+	}
+	now := time.Now()
+	for uid, cg := range pods {
+		if _, read := cur.Pods[uid]; read {
+			continue
+		}
+		s, err := p.read(cg, metrics, 0, 0)
+		if err != nil {
+			p.opts.Logger.Debug("cadvisor: reading an unread pod cgroup", zap.String("pod_uid", uid), zap.Error(err))
+			continue
+		}
+		p.addPodProcessesAndNetwork(s, now)
+		next.Pods[uid] = s
+		if p.opts.TrackContainers {
+			for id, ccg := range listContainerCgroups(p.listMount, cg) {
+				if s, err := p.read(ccg, metrics, 0, 0); err == nil {
+					next.Containers[id] = s
+				}
+			}
+		}
+	}
+	p.mu.Lock()
+	p.snap = next
+	p.mu.Unlock()
+	return next
+}
+
 // Snapshot returns the latest housekeeping's samples. The maps are shared:
 // callers must not modify them.
 func (p *Provider) Snapshot() Snapshot {
@@ -257,12 +313,19 @@ func (p *Provider) refreshLocked() error {
 		}
 	}
 
-	for name, cg := range p.systemCgroups(&errs) {
-		if s := read(cg, metrics, 0, 0); s != nil {
-			s.StartTime = p.cgroupCreated(cg)
-			snap.System[name] = s
+	why := map[string]string{}
+	for name, cg := range p.systemCgroups(&errs, why) {
+		seen[cg] = true
+		s, err := p.read(cg, metrics, 0, 0)
+		if err != nil {
+			errs = append(errs, err)
+			why[name] = err.Error()
+			continue
 		}
+		s.StartTime = p.cgroupCreated(cg)
+		snap.System[name] = s
 	}
+	p.systemWhy = why
 
 	if p.opts.PodsCgroup != "" {
 		pods, err := listPodCgroups(p.listMount, p.opts.PodsCgroup)
@@ -322,8 +385,9 @@ func (p *Provider) keepTracked(seen map[string]bool, podCg string) {
 
 // systemCgroups resolves the system containers: configured names first, then
 // the kubepods root for "pods" and the runtime process's cgroup for "runtime".
-// The root cgroup is never a system container: it is the node.
-func (p *Provider) systemCgroups(errs *[]error) map[string]string {
+// The root cgroup is never a system container: it is the node. why receives,
+// for each system container left out, the reason.
+func (p *Provider) systemCgroups(errs *[]error, why map[string]string) map[string]string {
 	out := maps.Clone(p.opts.SystemCgroups)
 	if out == nil {
 		out = map[string]string{}
@@ -336,18 +400,86 @@ func (p *Provider) systemCgroups(errs *[]error) map[string]string {
 		// found, look again at most once a minute.
 		if p.runtimeCg == "" && time.Since(p.runtimeScan) >= runtimeRescan {
 			p.runtimeScan = time.Now()
-			cg, err := findProcessCgroup(p.opts.ProcRoot, p.opts.RuntimeProcesses, "cpu")
-			if err != nil {
+			proc, found, err := findProcessCgroup(p.opts.ProcRoot, p.opts.RuntimeProcesses, "cpu")
+			switch {
+			case err != nil:
 				*errs = append(*errs, fmt.Errorf("detect runtime cgroup: %w", err))
+				p.runtimeWhy = "detecting its cgroup failed: " + err.Error()
+			case !found:
+				p.runtimeWhy = fmt.Sprintf("no %s process found in %s", strings.Join(p.opts.RuntimeProcesses, ", "), p.opts.ProcRoot)
+			case proc.cgroup == "/":
+				p.runtimeWhy = fmt.Sprintf("%s (pid %d) runs in the root cgroup, which is the node's", proc.comm, proc.pid)
+			case p.runtimeWhy != "":
+				// Found after scans that did not: say so once.
+				p.opts.Logger.Info("cadvisor: runtime system container found",
+					zap.String("process", proc.comm), zap.Int("pid", proc.pid), zap.String("cgroup", proc.cgroup))
+				p.runtimeWhy = ""
 			}
-			p.runtimeCg = cg
+			p.runtimeCg = proc.cgroup
 		}
 		out[statsapi.SystemContainerRuntime] = p.runtimeCg
+		if p.runtimeCg == "" || p.runtimeCg == "/" {
+			why[statsapi.SystemContainerRuntime] = p.runtimeWhy
+		}
+	}
+	for _, name := range []string{statsapi.SystemContainerKubelet, statsapi.SystemContainerMisc} {
+		if _, ok := out[name]; !ok {
+			why[name] = "no cgroup configured"
+		}
+	}
+	if _, ok := out[statsapi.SystemContainerPods]; !ok {
+		why[statsapi.SystemContainerPods] = fmt.Sprintf("no kubepods cgroup found (%s)", strings.Join(defaultPodsCgroups, ", "))
 	}
 	for name, cg := range out {
 		if cg == "" || cg == "/" {
+			if cg == "/" && why[name] == "" {
+				why[name] = "its cgroup is /, the node itself"
+			}
 			delete(out, name)
 		}
+	}
+	return out
+}
+
+// SystemContainerStatus says whether a system container is reported and,
+// when it is not, why.
+type SystemContainerStatus struct {
+	// Name is the Summary's name: kubelet, misc, pods or runtime.
+	Name string
+	// Cgroup is the cgroup read for it; "" when there is none.
+	Cgroup string
+	// Reason says why it is not reported; "" when it is.
+	Reason string
+}
+
+// SystemContainers says, for each system container the kubelet can report
+// (kubelet, misc, pods, runtime, in that order) and any other configured one,
+// whether the last housekeeping reported it, and why not: no cgroup
+// configured, no runtime process found or one in the root cgroup, a cgroup
+// that cannot be read. Call it after Start.
+func (p *Provider) SystemContainers() []SystemContainerStatus {
+	p.refreshMu.Lock()
+	why := maps.Clone(p.systemWhy)
+	p.refreshMu.Unlock()
+	snap := p.Snapshot()
+	names := []string{statsapi.SystemContainerKubelet, statsapi.SystemContainerMisc, statsapi.SystemContainerPods, statsapi.SystemContainerRuntime}
+	for name := range p.opts.SystemCgroups {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	out := make([]SystemContainerStatus, 0, len(names))
+	for _, name := range names {
+		st := SystemContainerStatus{Name: name}
+		if s, ok := snap.System[name]; ok {
+			st.Cgroup = s.Cgroup
+		} else {
+			st.Reason = why[name]
+			if st.Reason == "" {
+				st.Reason = "not read yet"
+			}
+		}
+		out = append(out, st)
 	}
 	return out
 }
@@ -384,21 +516,29 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 	if s, ok := p.prev[name]; ok {
 		prev = &s
 	}
+	limit := uint64(0)
 	if capacity == 0 {
-		capacity = p.memoryLimit(name)
+		limit = p.memoryLimit(name)
+		capacity = limit
 	}
 	out, cur := toCgroupStats(name, raw, prev, capacity)
+	out.MemoryLimit = limit
 	p.prev[name] = cur
 	return out, nil
 }
 
 // addPodProcessesAndNetwork counts a pod's processes over its container
-// cgroups (the pod cgroup itself holds none) and reads the pod's network
-// namespace through one of them.
+// cgroups (the pod cgroup itself holds none), in all and per container with
+// each container's memory limit, and reads the pod's network namespace
+// through one of them.
 func (p *Provider) addPodProcessesAndNetwork(s *CgroupStats, now time.Time) {
-	count, pid := cgroupProcs(p.listMount, s.Cgroup)
+	count, byContainer, pid := podProcs(p.listMount, s.Cgroup)
 	if count > 0 {
 		s.Process = &statsapi.ProcessStats{ProcessCount: u64(count)}
+	}
+	s.Containers = make(map[string]ContainerCgroup, len(byContainer))
+	for id, c := range byContainer {
+		s.Containers[id] = ContainerCgroup{Processes: c.count, MemoryLimit: p.memoryLimit(c.cgroup)}
 	}
 	if pid > 0 {
 		s.Network = podNetwork(p.opts.ProcRoot, pid, now)

@@ -100,6 +100,18 @@ func makeCgroups(t testing.TB, mounts map[string]string, names ...string) []*tes
 	return out
 }
 
+// taskMounts are the hierarchies p reads in which a test cgroup can take a
+// task at once: all but cpuset, which needs cpus and mems first.
+func taskMounts(p *Provider) map[string]string {
+	mounts := map[string]string{}
+	for ctrl, m := range p.subsystems {
+		if ctrl != "cpuset" {
+			mounts[ctrl] = m
+		}
+	}
+	return mounts
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -131,13 +143,7 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 	uid := "5b4a39c2-7a1e-4c55-9a0b-2f0f1c3d4e5f"
 	cid := "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
 	podName, cName := root+"/pod"+uid, root+"/pod"+uid+"/"+cid
-	// cpuset needs cpus and mems before a task can join: leave it out.
-	mounts := map[string]string{}
-	for ctrl, m := range p.subsystems {
-		if ctrl != "cpuset" {
-			mounts[ctrl] = m
-		}
-	}
+	mounts := taskMounts(p)
 	cgs := makeCgroups(t, mounts, root, podName, cName)
 	pod, ctr := cgs[1], cgs[2]
 	p.opts.PodsCgroup = root
@@ -380,18 +386,13 @@ func ipLinkStats(t *testing.T, pid string) map[string][2]uint64 {
 
 // TestProviderPodFilter: pods the filter leaves out are not read (absent from
 // the snapshot) but stay tracked, so a pod read again has its CPU baseline;
-// a nil filter reads every pod.
+// ReadUnreadPods reads them at once; a nil filter reads every pod.
 func TestProviderPodFilter(t *testing.T) {
 	p, err := New(Options{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	mounts := map[string]string{}
-	for ctrl, m := range p.subsystems {
-		if ctrl != "cpuset" {
-			mounts[ctrl] = m
-		}
-	}
+	mounts := taskMounts(p)
 	root := fmt.Sprintf("/statssummary-filter-%d", os.Getpid())
 	uids := []string{"11111111-0000-0000-0000-000000000001", "11111111-0000-0000-0000-000000000002"}
 	makeCgroups(t, mounts, root, root+"/pod"+uids[0], root+"/pod"+uids[1])
@@ -420,6 +421,20 @@ func TestProviderPodFilter(t *testing.T) {
 		t.Error("the unread pod lost its CPU baseline")
 	}
 
+	// ReadUnreadPods reads the pod the filter left out, now, into the latest
+	// snapshot, and keeps the one already read as it was.
+	readPod := snap.Pods[uids[0]]
+	now := p.ReadUnreadPods()
+	if len(now.Pods) != 2 || now.Pods[uids[0]] != readPod || now.Pods[uids[1]] == nil {
+		t.Fatalf("after ReadUnreadPods pods = %v, want both, %s unchanged", keys(now.Pods), uids[0])
+	}
+	if len(snap.Pods) != 1 {
+		t.Error("ReadUnreadPods changed the snapshot a caller already held")
+	}
+	if got := p.Snapshot(); len(got.Pods) != 2 || !got.Time.Equal(snap.Time) {
+		t.Errorf("latest snapshot after ReadUnreadPods: %d pods at %v, want 2 at %v", len(got.Pods), got.Time, snap.Time)
+	}
+
 	p.SetPodFilter(nil)
 	if err := p.Refresh(); err != nil {
 		t.Fatalf("Refresh: %v", err)
@@ -435,4 +450,103 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// fakeProc is a proc root with this host's meminfo and the given processes
+// (pid → comm and cgroup file).
+func fakeProc(t *testing.T, procs map[string][2]string) string {
+	t.Helper()
+	proc := t.TempDir()
+	mi, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"meminfo": string(mi)}
+	for pid, p := range procs {
+		files[pid+"/comm"], files[pid+"/cgroup"] = p[0]+"\n", p[1]
+	}
+	for name, content := range files {
+		path := filepath.Join(proc, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return proc
+}
+
+// TestSystemContainersSayWhyNotReported (issue 14, defect 10): for each
+// system container the provider says whether it is reported, from which
+// cgroup, and why not: a runtime process in the root cgroup (as the demo
+// containerd of `make run` here), no runtime process, no cgroup configured,
+// a configured cgroup that does not exist.
+func TestSystemContainersSayWhyNotReported(t *testing.T) {
+	probe, err := New(Options{})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	mounts := taskMounts(probe)
+	root := fmt.Sprintf("/statssummary-syscg-%d", os.Getpid())
+	makeCgroups(t, mounts, root, root+"/kubelet", root+"/kubepods")
+	missing := root + "/no-such-cgroup"
+
+	status := func(p *Provider) map[string]SystemContainerStatus {
+		out := map[string]SystemContainerStatus{}
+		for _, s := range p.SystemContainers() {
+			out[s.Name] = s
+		}
+		return out
+	}
+
+	t.Run("runtime in the root cgroup, misc missing", func(t *testing.T) {
+		proc := fakeProc(t, map[string][2]string{"812": {"containerd", "4:cpu,cpuacct:/\n0::/\n"}})
+		p, err := New(Options{
+			ProcRoot:      proc,
+			PodsCgroup:    root + "/kubepods",
+			SystemCgroups: map[string]string{"kubelet": root + "/kubelet", "misc": missing},
+		})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		p.Start()
+		got := status(p)
+		want := map[string]SystemContainerStatus{
+			"kubelet": {Name: "kubelet", Cgroup: root + "/kubelet"},
+			"pods":    {Name: "pods", Cgroup: root + "/kubepods"},
+			"misc":    {Name: "misc", Reason: "cgroup " + missing + ": not found"},
+			"runtime": {Name: "runtime", Reason: "containerd (pid 812) runs in the root cgroup, which is the node's"},
+		}
+		if len(got) != len(want) {
+			t.Errorf("statuses %v, want %v", got, want)
+		}
+		for name, w := range want {
+			if got[name] != w {
+				t.Errorf("%s: %+v, want %+v", name, got[name], w)
+			}
+		}
+	})
+
+	t.Run("no runtime process, nothing configured", func(t *testing.T) {
+		proc := fakeProc(t, map[string][2]string{"1": {"init", "0::/\n"}})
+		p, err := New(Options{ProcRoot: proc, PodsCgroup: root + "/kubepods"})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		p.Start()
+		got := status(p)
+		for name, reason := range map[string]string{
+			"kubelet": "no cgroup configured",
+			"misc":    "no cgroup configured",
+			"runtime": "no containerd, crio, dockerd process found in " + proc,
+		} {
+			if got[name].Reason != reason || got[name].Cgroup != "" {
+				t.Errorf("%s: %+v, want reason %q", name, got[name], reason)
+			}
+		}
+		if got["pods"].Reason != "" {
+			t.Errorf("pods: %+v, want reported", got["pods"])
+		}
+	})
 }

@@ -7,4 +7,7 @@
 // etc-hosts are walked on Options.WalkPeriod, container log directories on
 // their own, shorter Options.LogWalkPeriod (the receiver sets it to the
 // collection interval): the runtime provider leaves logs to this walker.
+// Each volume is measured as its kubelet plugin does: local directories by
+// walking, CSI and other mounted volumes by statfs of their own mount (see
+// walkVolumes).
 package host

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
 func writeFile(t *testing.T, path, content string) {
@@ -131,19 +133,41 @@ func du(t *testing.T, path string) (uint64, uint64) {
 	return parse("-s", "-x", "-B1"), parse("-s", "-x", "--inodes")
 }
 
+// duFiles is the kubelet's container log usage of dir, told by du: the sum of
+// du of each file directly in it (each on its own), one inode per file.
+func duFiles(t *testing.T, dir string) (uint64, uint64) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b, i uint64
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		fb, _ := du(t, filepath.Join(dir, e.Name()))
+		b += fb
+		i++
+	}
+	return b, i
+}
+
 func TestWalkVolumesLogsEtcHosts(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	root, logs := t.TempDir(), t.TempDir()
 	uid := "11111111-2222-3333-4444-555555555555"
 	pod := filepath.Join(root, "pods", uid)
 	emptyDir := filepath.Join(pod, "volumes", "kubernetes.io~empty-dir", "cache")
-	csi := filepath.Join(pod, "volumes", "kubernetes.io~csi", "data")
+	// An nfs volume not (yet) mounted: the directory that is there is walked;
+	// it is not ephemeral storage.
+	nfs := filepath.Join(pod, "volumes", "kubernetes.io~nfs", "share")
 	writeFile(t, filepath.Join(emptyDir, "a"), strings.Repeat("x", 1<<20))
 	writeFile(t, filepath.Join(emptyDir, "sub", "b"), strings.Repeat("y", 5000))
 	if err := os.Link(filepath.Join(emptyDir, "a"), filepath.Join(emptyDir, "a-link")); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(csi, "d"), strings.Repeat("z", 70000))
+	writeFile(t, filepath.Join(nfs, "d"), strings.Repeat("z", 70000))
 	writeFile(t, filepath.Join(pod, "etc-hosts"), "127.0.0.1 localhost\n")
 	logDir := filepath.Join(logs, "default_web_"+uid, "app")
 	writeFile(t, filepath.Join(logDir, "0.log"), strings.Repeat("l", 300000))
@@ -170,23 +194,23 @@ func TestWalkVolumesLogsEtcHosts(t *testing.T) {
 			t.Errorf("volume %s: no capacity", v.Name)
 		}
 	}
-	for name, path := range map[string]string{"cache": emptyDir, "data": csi} {
+	for name, path := range map[string]string{"cache": emptyDir, "share": nfs} {
 		b, i := du(t, path)
 		if vols[name] != [2]uint64{b, i} {
 			t.Errorf("volume %s used bytes, inodes = %v; du says %d, %d", name, vols[name], b, i)
 		}
 	}
-	if want := map[string]string{"cache": "emptyDir", "data": "csi"}; !maps.Equal(got.VolumeTypes, want) {
+	if want := map[string]string{"cache": "emptyDir", "share": "nfs"}; !maps.Equal(got.VolumeTypes, want) {
 		t.Errorf("volume types = %v, want %v (from the plugin directories)", got.VolumeTypes, want)
 	}
 	eb, ei := du(t, emptyDir)
 	if got.EphemeralVolumeBytes != eb || got.EphemeralVolumeInodes != ei {
-		t.Errorf("ephemeral volumes = %d B, %d inodes; du of the emptyDir alone says %d, %d (csi is not ephemeral)",
+		t.Errorf("ephemeral volumes = %d B, %d inodes; du of the emptyDir alone says %d, %d (nfs is not ephemeral)",
 			got.EphemeralVolumeBytes, got.EphemeralVolumeInodes, eb, ei)
 	}
-	lb, li := du(t, logDir)
+	lb, li := duFiles(t, logDir)
 	if l := got.Logs["app"]; l == nil || *l.UsedBytes != lb || *l.InodesUsed != li {
-		t.Errorf("logs of app = %+v; du says %d, %d", l, lb, li)
+		t.Errorf("logs of app = %+v; du of its files says %d, %d", l, lb, li)
 	}
 	hb, _ := du(t, filepath.Join(pod, "etc-hosts"))
 	if got.EtcHostsBytes != hb {
@@ -254,7 +278,7 @@ func TestLogsWalkedOnTheirOwnPeriod(t *testing.T) {
 	}
 	logDir := filepath.Join(logs, "default_web_"+uid, "app")
 	writeFile(t, filepath.Join(logDir, "0.log"), strings.Repeat("l", 300000))
-	lb, li := du(t, logDir)
+	lb, li := duFiles(t, logDir)
 	for {
 		got, _ := p.Pod(uid)
 		if l := got.Logs["app"]; l != nil && *l.UsedBytes == lb && *l.InodesUsed == li {
@@ -295,4 +319,66 @@ func TestNodeBootTimeReadOnce(t *testing.T) {
 	if got, _ := p.Node(); got.StartTime.Unix() != 1700000000 {
 		t.Errorf("start time after btime moved = %d, want the first reading 1700000000", got.StartTime.Unix())
 	}
+}
+
+// TestContainerLogUsageCountsFilesNotTheDirectory (issue 13, item 4): the
+// kubelet reports a one-line container log as the log file's own blocks and
+// one inode (4096 bytes and 1 inode on ext4); the walker used to add the
+// container's log directory itself (8192 and 2). Files directly in the
+// container directory count, each rotated file too; a subdirectory does not;
+// files directly in the pod's log directory are the pod's own log usage.
+func TestContainerLogUsageCountsFilesNotTheDirectory(t *testing.T) {
+	logs := t.TempDir()
+	uid := "11111111-2222-3333-4444-777777777777"
+	podDir := filepath.Join(logs, "shop_web_"+uid)
+	oneLine := filepath.Join(podDir, "app", "0.log")
+	writeFile(t, oneLine, "2026-12-01T10:00:00.000000000Z stdout F hello\n")
+	sidecar := filepath.Join(podDir, "sidecar")
+	writeFile(t, filepath.Join(sidecar, "0.log"), strings.Repeat("a", 10000))
+	writeFile(t, filepath.Join(sidecar, "0.log.20261201-100000"), strings.Repeat("b", 70000))
+	writeFile(t, filepath.Join(sidecar, "nested", "x.log"), strings.Repeat("c", 50000)) // not counted
+	writeFile(t, filepath.Join(podDir, "pod.log"), strings.Repeat("p", 5000))           // the pod's own
+
+	p := New(Options{KubeletRootDir: t.TempDir(), PodLogsDir: logs})
+	if err := p.Walk(t.Context()); err != nil {
+		t.Fatalf("Walk: %v", err)
+	}
+	got, ok := p.Pod(uid)
+	if !ok {
+		t.Fatal("pod unknown after a walk")
+	}
+
+	// The one-line log: what stat says of the file alone, one inode.
+	out, err := exec.Command("stat", "-c", "%b %B", oneLine).Output()
+	if err != nil {
+		t.Fatalf("stat: %v", err)
+	}
+	f := strings.Fields(string(out))
+	blocks, _ := strconv.ParseUint(f[0], 10, 64)
+	unit, _ := strconv.ParseUint(f[1], 10, 64)
+	app := got.Logs["app"]
+	if app == nil || *app.UsedBytes != blocks*unit || *app.InodesUsed != 1 {
+		t.Fatalf("logs of app = %s; want %d bytes (stat of the file) and 1 inode, as the kubelet", used(app), blocks*unit)
+	}
+	if dirBytes, dirInodes := du(t, filepath.Dir(oneLine)); *app.UsedBytes == dirBytes || dirInodes != 2 {
+		t.Errorf("app's logs = %d bytes; du of the directory says %d (%d inodes): the directory is counted", *app.UsedBytes, dirBytes, dirInodes)
+	}
+
+	b1, _ := du(t, filepath.Join(sidecar, "0.log"))
+	b2, _ := du(t, filepath.Join(sidecar, "0.log.20261201-100000"))
+	if l := got.Logs["sidecar"]; l == nil || *l.UsedBytes != b1+b2 || *l.InodesUsed != 2 {
+		t.Errorf("logs of sidecar = %s; want the two files: %d bytes, 2 inodes (not the nested directory)", used(l), b1+b2)
+	}
+	pb, _ := du(t, filepath.Join(podDir, "pod.log"))
+	if got.PodLogBytes != pb || got.PodLogInodes != 1 {
+		t.Errorf("pod log files = %d bytes, %d inodes; want pod.log alone: %d, 1", got.PodLogBytes, got.PodLogInodes, pb)
+	}
+}
+
+// used shows an FsStats' used bytes and inodes.
+func used(fs *statsapi.FsStats) string {
+	if fs == nil || fs.UsedBytes == nil || fs.InodesUsed == nil {
+		return fmt.Sprintf("%+v", fs)
+	}
+	return fmt.Sprintf("%d bytes, %d inodes", *fs.UsedBytes, *fs.InodesUsed)
 }

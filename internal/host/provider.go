@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
@@ -27,17 +26,6 @@ const (
 	// interval, so that log figures are as fresh as a scrape.
 	DefaultLogWalkPeriod = 10 * time.Second
 )
-
-// ephemeralPlugins are the volume plugins whose data lives on the node's
-// filesystem for the pod's lifetime: they count in ephemeral storage.
-var ephemeralPlugins = map[string]bool{
-	"kubernetes.io~empty-dir":    true,
-	"kubernetes.io~configmap":    true,
-	"kubernetes.io~secret":       true,
-	"kubernetes.io~projected":    true,
-	"kubernetes.io~downward-api": true,
-	"kubernetes.io~git-repo":     true,
-}
 
 // Options configure a Provider.
 type Options struct {
@@ -70,7 +58,13 @@ type NodeStats struct {
 
 // PodStats is a pod's filesystem usage from the last walk.
 type PodStats struct {
-	// Volumes by volume name, with usage and capacity.
+	// Volumes with usage and capacity, each measured as the kubelet's
+	// volume plugin does (see walkVolumes): du for local directories,
+	// statfs of the mount for CSI and other mounted volumes. Each is named
+	// as the kubelet names the directory: the pod-spec volume name, except
+	// for a persistent CSI volume, named after its PersistentVolume (the
+	// claim and the pod-spec name are not on the node's disk). PVCRef is
+	// never set: without the API server no claim is known.
 	Volumes []statsapi.VolumeStats
 	// VolumeTypes names each volume's source as the pod spec does
 	// (emptyDir, configMap, secret, csi, …), read from its plugin directory.
@@ -78,8 +72,14 @@ type PodStats struct {
 	// EphemeralVolumeBytes and EphemeralVolumeInodes sum the disk-backed
 	// ephemeral volumes (emptyDir, configMap, secret, projected, …).
 	EphemeralVolumeBytes, EphemeralVolumeInodes uint64
-	// Logs by container name.
+	// Logs by container name: the files directly in the container's log
+	// directory, as the kubelet counts them (the directory itself and
+	// anything below a subdirectory are not).
 	Logs map[string]*statsapi.FsStats
+	// PodLogBytes and PodLogInodes are the files directly in the pod's log
+	// directory (not its container directories), which the kubelet counts
+	// in the pod's ephemeral storage.
+	PodLogBytes, PodLogInodes uint64
 	// EtcHostsBytes is the size on disk of the pod's etc-hosts file.
 	EtcHostsBytes, EtcHostsInodes uint64
 	// Time is when the walk measured it.
@@ -95,9 +95,9 @@ type Provider struct {
 	pods     map[string]PodStats // by pod UID, without logs
 	walked   bool                // a walk has completed
 	walkTime time.Time           // when the last completed walk started
-	// logs are the last log walk's figures: container name → usage, by pod
-	// UID. They are measured on their own period and joined in Pod.
-	logs map[string]map[string]*statsapi.FsStats
+	// logs are the last log walk's figures by pod UID. They are measured
+	// on their own period and joined in Pod.
+	logs map[string]podLogs
 
 	// bootTime is read from /proc/stat once, as the kubelet does: it is the
 	// node's start time for the life of the process.
@@ -183,11 +183,20 @@ func (p *Provider) Pod(uid string) (PodStats, bool) {
 	if !ok {
 		s = PodStats{Time: p.walkTime}
 	}
-	s.Logs = p.logs[uid]
+	l := p.logs[uid]
+	s.Logs = l.containers
+	s.PodLogBytes, s.PodLogInodes = l.files.bytes, l.files.inodes
 	if s.Logs == nil && ok {
 		s.Logs = map[string]*statsapi.FsStats{}
 	}
 	return s, true
+}
+
+// podLogs is one pod's log usage: per container, and the pod log directory's
+// own files.
+type podLogs struct {
+	containers map[string]*statsapi.FsStats
+	files      usage
 }
 
 // Start walks once in the background right away, then volumes and etc-hosts
@@ -273,10 +282,13 @@ func (p *Provider) walkPods(ctx context.Context) error {
 
 // walkLogs measures every container's log directory and replaces those
 // results, unless ctx ends first. Pods with logs but no pod directory are
-// known from their logs alone.
+// known from their logs alone. As the kubelet's host stats provider does, a
+// container's log usage is the files directly in its directory
+// (<namespace>_<name>_<uid>/<container>/*), each measured on its own; the
+// directory itself is not counted, nor anything in a subdirectory.
 func (p *Provider) walkLogs(ctx context.Context) error {
 	var errs []error
-	logs := map[string]map[string]*statsapi.FsStats{}
+	logs := map[string]podLogs{}
 	now := time.Now()
 	logDirs, err := os.ReadDir(p.opts.PodLogsDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -293,21 +305,30 @@ func (p *Provider) walkLogs(ctx context.Context) error {
 		}
 		uid := e.Name()[i+1:]
 		pl := logs[uid]
-		if pl == nil {
-			pl = map[string]*statsapi.FsStats{}
+		if pl.containers == nil {
+			pl.containers = map[string]*statsapi.FsStats{}
 		}
 		dir := filepath.Join(p.opts.PodLogsDir, e.Name())
-		containers, err := os.ReadDir(dir)
+		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue // removed meanwhile
 		}
-		for _, c := range containers {
+		for _, c := range entries {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			path := filepath.Join(dir, c.Name())
 			if !c.IsDir() {
+				f, err := fileUsage(path)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("log usage %s: %w", path, err))
+				}
+				pl.files.add(f)
 				continue
 			}
-			u, err := diskUsage(ctx, filepath.Join(dir, c.Name()))
+			u, err := filesUsage(path)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("log usage %s: %w", filepath.Join(dir, c.Name()), err))
+				errs = append(errs, fmt.Errorf("log usage %s: %w", path, err))
 				continue
 			}
 			l := &statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
@@ -315,7 +336,7 @@ func (p *Provider) walkLogs(ctx context.Context) error {
 				l.CapacityBytes, l.AvailableBytes = logFs.CapacityBytes, logFs.AvailableBytes
 				l.Inodes, l.InodesFree = logFs.Inodes, logFs.InodesFree
 			}
-			pl[c.Name()] = l
+			pl.containers[c.Name()] = l
 		}
 		logs[uid] = pl
 	}
@@ -326,49 +347,6 @@ func (p *Provider) walkLogs(ctx context.Context) error {
 	p.logs = logs
 	p.mu.Unlock()
 	return errors.Join(errs...)
-}
-
-// walkVolumes measures volumes/<plugin>/<name>: usage by walking, capacity
-// and availability by statfs. Memory-backed (tmpfs) volumes are not
-// ephemeral storage.
-func (p *Provider) walkVolumes(ctx context.Context, dir string, ps *PodStats, now time.Time) []error {
-	var errs []error
-	plugins, err := os.ReadDir(dir)
-	if err != nil {
-		return nil // no volumes
-	}
-	for _, pl := range plugins {
-		vols, err := os.ReadDir(filepath.Join(dir, pl.Name()))
-		if err != nil {
-			continue
-		}
-		for _, v := range vols {
-			path := filepath.Join(dir, pl.Name(), v.Name())
-			u, err := diskUsage(ctx, path)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("volume usage %s: %w", path, err))
-				continue
-			}
-			fs := statsapi.FsStats{Time: metav1.NewTime(now), UsedBytes: ptr(u.bytes), InodesUsed: ptr(u.inodes)}
-			tmpfs := false
-			if st, err := statfs(path); err == nil {
-				bs := uint64(st.Bsize)
-				fs.CapacityBytes, fs.AvailableBytes = ptr(st.Blocks*bs), ptr(st.Bavail*bs)
-				fs.Inodes, fs.InodesFree = ptr(st.Files), ptr(st.Ffree)
-				tmpfs = st.Type == unix.TMPFS_MAGIC
-			}
-			ps.Volumes = append(ps.Volumes, statsapi.VolumeStats{FsStats: fs, Name: v.Name()})
-			if ps.VolumeTypes == nil {
-				ps.VolumeTypes = map[string]string{}
-			}
-			ps.VolumeTypes[v.Name()] = VolumeType(pl.Name())
-			if ephemeralPlugins[pl.Name()] && !tmpfs {
-				ps.EphemeralVolumeBytes += u.bytes
-				ps.EphemeralVolumeInodes += u.inodes
-			}
-		}
-	}
-	return errs
 }
 
 func ptr(v uint64) *uint64 { return &v }

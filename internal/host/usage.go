@@ -63,6 +63,53 @@ func diskUsage(ctx context.Context, root string) (usage, error) {
 	return u, err
 }
 
+// add adds v to u.
+func (u *usage) add(v usage) {
+	u.bytes += v.bytes
+	u.inodes += v.inodes
+}
+
+// filesUsage is the usage of the files directly in dir, each measured on its
+// own as the kubelet measures log files (volume.NewMetricsDu per file): a
+// file's allocated blocks and one inode; a hard link between two of them
+// counts twice. Subdirectories and dir itself are not counted. A file gone
+// since the listing counts nothing.
+func filesUsage(dir string) (usage, error) {
+	var u usage
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return u, err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		f, err := fileUsage(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return u, err
+		}
+		u.add(f)
+	}
+	return u, nil
+}
+
+// fileUsage is one file's allocated bytes and its inode (a symbolic link's
+// own, not its target's); zero for a file removed since it was listed.
+func fileUsage(path string) (usage, error) {
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return usage{}, nil
+	}
+	if err != nil {
+		return usage{}, err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return usage{bytes: uint64(info.Size()), inodes: 1}, nil
+	}
+	return usage{bytes: uint64(st.Blocks) * 512, inodes: 1}, nil
+}
+
 func devOf(fi os.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return st.Dev

@@ -105,6 +105,13 @@ type criEnv struct {
 
 func newCRIEnv(t *testing.T, st crifake.State, maxAge time.Duration) *criEnv {
 	t.Helper()
+	return newCRIEnvWith(t, st, maxAge, nil)
+}
+
+// newCRIEnvWith is newCRIEnv whose assembler options are changed by edit
+// (when not nil) before the assembler is made.
+func newCRIEnvWith(t *testing.T, st crifake.State, maxAge time.Duration, edit func(*summary.Options)) *criEnv {
+	t.Helper()
 	fake := crifake.New(t)
 	fake.SetState(st)
 	conn, err := grpc.NewClient(fake.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -112,7 +119,11 @@ func newCRIEnv(t *testing.T, st crifake.State, maxAge time.Duration) *criEnv {
 	t.Cleanup(func() { _ = conn.Close() })
 
 	clock := fakeclock.New(base.Add(time.Hour))
-	asm := summary.NewAssembler(summary.Options{NodeName: "node-a", Pods: cri.NewProvider(cri.NewClient(conn, 5*time.Second), cri.Options{Now: clock.Now})})
+	opts := summary.Options{NodeName: "node-a", Pods: cri.NewProvider(cri.NewClient(conn, 5*time.Second), cri.Options{Now: clock.Now})}
+	if edit != nil {
+		edit(&opts)
+	}
+	asm := summary.NewAssembler(opts)
 	store := summary.NewStore(asm, summary.StoreOptions{Now: clock.Now, Timeout: 10 * time.Second})
 	t.Cleanup(store.Close)
 	h, err := NewHandler(Options{Store: store, MaxAge: maxAge, Now: clock.Now})

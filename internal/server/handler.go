@@ -31,9 +31,24 @@ const (
 	// HeaderSummaryTime is when the served snapshot's assembly started, in
 	// RFC 3339 with nanoseconds.
 	HeaderSummaryTime = "Stats-Summary-Time"
-	// HeaderRefreshError is set when the newest assembly failed and an older
-	// complete snapshot is served instead; it holds that failure.
+	// HeaderRefreshError is set when the newest assembly has no runtime
+	// stats (the runtime failed) and an older snapshot that has them is
+	// served instead; it holds that failure.
 	HeaderRefreshError = "Stats-Summary-Refresh-Error"
+	// HeaderPartial is set when the served snapshot is partial: it names the
+	// sources that failed in its assembly ("cadvisor, host"), whose parts of
+	// the Summary are missing.
+	HeaderPartial = "Stats-Summary-Partial"
+)
+
+// Bounds on how old served data may be.
+const (
+	// DefaultStaleFactor times Options.MaxAge is Options.StaleAfter when
+	// that is zero.
+	DefaultStaleFactor = 3
+	// DefaultStaleAfter is Options.StaleAfter when both it and MaxAge are
+	// zero.
+	DefaultStaleAfter = 30 * time.Second
 )
 
 // Options configure a Handler.
@@ -44,6 +59,11 @@ type Options struct {
 	// a fresh one. 0 makes every request share the assembly in flight or
 	// start one.
 	MaxAge time.Duration
+	// StaleAfter bounds the age of served data: a request that finds the
+	// newest snapshot with the runtime's stats older than this (the runtime
+	// has failed since) is answered 503. Zero means DefaultStaleFactor ×
+	// MaxAge, or DefaultStaleAfter when MaxAge is zero too.
+	StaleAfter time.Duration
 	// Now is the clock the ages are told by; it must be the store's clock.
 	// time.Now when nil.
 	Now func() time.Time
@@ -51,9 +71,10 @@ type Options struct {
 
 // Handler serves the Summary JSON API. It is safe for concurrent use.
 type Handler struct {
-	store  *summary.Store
-	maxAge time.Duration
-	now    func() time.Time
+	store      *summary.Store
+	maxAge     time.Duration
+	staleAfter time.Duration
+	now        func() time.Time
 
 	mu    sync.Mutex
 	cache *encodings // the encodings of the newest snapshot served
@@ -69,10 +90,19 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.MaxAge < 0 {
 		return nil, fmt.Errorf("server: max age must not be negative, got %s", opts.MaxAge)
 	}
+	if opts.StaleAfter < 0 {
+		return nil, fmt.Errorf("server: stale-after bound must not be negative, got %s", opts.StaleAfter)
+	}
+	if opts.StaleAfter == 0 {
+		opts.StaleAfter = DefaultStaleFactor * opts.MaxAge
+		if opts.MaxAge == 0 {
+			opts.StaleAfter = DefaultStaleAfter
+		}
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Handler{store: opts.Store, maxAge: opts.MaxAge, now: opts.Now}, nil
+	return &Handler{store: opts.Store, maxAge: opts.MaxAge, staleAfter: opts.StaleAfter, now: opts.Now}, nil
 }
 
 // ServeHTTP routes to the summary and health endpoints; any other path is a
@@ -111,18 +141,31 @@ func (h *Handler) serveSummary(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, r, err.Error(), time.Second)
 		return
 	}
+	// Serve the newest snapshot that has the runtime's stats, partial or
+	// not; an older one only while the runtime fails, and not beyond the
+	// stale bound.
 	serve := snap
-	if snap.Err != nil {
-		good := h.store.LastGood()
-		if good == nil {
-			// No complete snapshot ever: say why, and when the next
+	if !snap.HasRuntimeStats() {
+		serve = h.store.LastUsable()
+		if serve == nil {
+			// Never any runtime stats: say why, and when the next
 			// request may assemble again.
 			retry := snap.Time.Add(h.maxAge).Sub(h.now())
 			unavailable(w, r, "summary assembly failed: "+oneLine(snap.Err.Error()), retry)
 			return
 		}
-		serve = good
 		w.Header().Set(HeaderRefreshError, oneLine(snap.Err.Error()))
+	}
+	if age := h.now().Sub(serve.Time); age > h.staleAfter {
+		msg := fmt.Sprintf("the newest summary with the runtime's stats started %s ago, beyond the %s bound", age.Truncate(time.Second), h.staleAfter)
+		if snap.Err != nil {
+			msg += "; the newest assembly failed: " + snap.Err.Error()
+		}
+		unavailable(w, r, msg, snap.Time.Add(h.maxAge).Sub(h.now()))
+		return
+	}
+	if serve.Err != nil {
+		w.Header().Set(HeaderPartial, strings.Join(summary.FailedSources(serve.Err), ", "))
 	}
 
 	gzipped := acceptsGzip(r.Header.Values("Accept-Encoding"))

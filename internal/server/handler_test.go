@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	"sigs.k8s.io/randfill"
 
+	"github.com/statssummary/statssummary/internal/host"
 	"github.com/statssummary/statssummary/internal/summary"
 )
 
@@ -147,6 +150,88 @@ func TestFailedAssemblyKeepsServingOlderSnapshot(t *testing.T) {
 	assert.Equal(t, "0", r.header.Get("Age"))
 	assert.Empty(t, r.header.Get(HeaderRefreshError))
 	assert.Equal(t, 3, env.cri.Calls("ListPodSandbox"))
+}
+
+// TestSecondarySourceFailingForeverServesNewestPartial (issue 14, defect 9):
+// while a source other than the runtime fails, every assembly still has the
+// runtime's stats. The endpoint used to serve the last complete snapshot,
+// however old, for as long as that source failed; it serves the newest
+// assembly, marked partial with the failed source named. When the runtime
+// fails too, the newest assembly with its stats is served (with the refresh
+// error) until it is older than the stale bound (3 × max age), then 503.
+func TestSecondarySourceFailingForeverServesNewestPartial(t *testing.T) {
+	const maxAge = 10 * time.Second
+	// A real host provider over a proc directory the test breaks.
+	proc := t.TempDir()
+	for file, content := range map[string]string{
+		"stat":                   "cpu  1 2 3\nbtime 1700000000\n",
+		"loadavg":                "0.10 0.20 0.30 2/300 4242\n",
+		"sys/kernel/pid_max":     "32768\n",
+		"sys/kernel/threads-max": "63000\n",
+	} {
+		path := filepath.Join(proc, file)
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	}
+	hp := host.New(host.Options{ProcRoot: proc, KubeletRootDir: t.TempDir(), PodLogsDir: t.TempDir()})
+	env := newCRIEnvWith(t, fixtureState(), maxAge, func(o *summary.Options) { o.Host = hp })
+
+	first := env.scrape(t)
+	require.NoError(t, first.Err)
+	r := get(t, env.url+SummaryPath)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Empty(t, r.header.Get(HeaderPartial), "a complete snapshot is not partial")
+	require.NotNil(t, decodeSummary(t, r.body).Node.Rlimit)
+
+	// The host source fails from now on: pid_max is gone.
+	require.NoError(t, os.Remove(filepath.Join(proc, "sys/kernel/pid_max")))
+	for i := range 6 {
+		env.clock.Advance(maxAge + time.Second)
+		r = get(t, env.url+SummaryPath)
+		require.Equal(t, http.StatusOK, r.status, "round %d: %s", i, r.body)
+		assert.Equal(t, "0", r.header.Get("Age"), "round %d: the newest assembly is served", i)
+		assert.Equal(t, env.clock.Now().Format(time.RFC3339Nano), r.header.Get(HeaderSummaryTime), "round %d", i)
+		assert.Equal(t, "host", r.header.Get(HeaderPartial), "round %d: marked partial, naming the failed source", i)
+		assert.Empty(t, r.header.Get(HeaderRefreshError), "round %d: nothing older is served", i)
+		s := decodeSummary(t, r.body)
+		assert.Nil(t, s.Node.Rlimit, "round %d: the failed source's part is missing", i)
+		assert.Len(t, s.Pods, 2, "round %d: the runtime's pods are there", i)
+	}
+	partial := env.clock.Now()
+
+	// The runtime fails too: the newest partial snapshot is served, with
+	// the refresh error, while it is within the bound...
+	env.cri.SetError("ListPodSandbox", status.Error(codes.Unavailable, "runtime restarting"))
+	env.clock.Advance(maxAge + time.Second)
+	r = get(t, env.url+SummaryPath)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "11", r.header.Get("Age"))
+	assert.Equal(t, partial.Format(time.RFC3339Nano), r.header.Get(HeaderSummaryTime))
+	assert.Equal(t, "host", r.header.Get(HeaderPartial))
+	assert.Contains(t, r.header.Get(HeaderRefreshError), "runtime restarting")
+
+	// ... and no longer once it is older than 3 × max age.
+	env.clock.Advance(2*maxAge - time.Second) // 30 s: at the bound
+	r = get(t, env.url+SummaryPath)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "30", r.header.Get("Age"))
+	env.clock.Advance(time.Second)
+	r = get(t, env.url+SummaryPath)
+	e := decodeError(t, r, http.StatusServiceUnavailable)
+	assert.Contains(t, e.Message, "started 31s ago, beyond the 30s bound")
+	assert.Contains(t, e.Message, "runtime restarting")
+	// The request at 30 s tried the runtime again; the next try is due
+	// once that attempt is max age old.
+	assert.Equal(t, "9", r.header.Get("Retry-After"))
+	assert.Empty(t, r.header.Get(HeaderPartial))
+
+	// The runtime recovers: fresh, still partial.
+	env.cri.SetError("ListPodSandbox", nil)
+	env.clock.Advance(maxAge + time.Second)
+	r = get(t, env.url+SummaryPath)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "0", r.header.Get("Age"))
+	assert.Equal(t, "host", r.header.Get(HeaderPartial))
 }
 
 // TestFailedFirstAssemblyIsUnavailable: without any complete snapshot a failed

@@ -43,6 +43,10 @@ type Assembly struct {
 	VolumeTypes map[VolumeKey]string
 	// Time is when the assembly started.
 	Time time.Time
+	// RuntimeAnswered says the runtime gave the pod and container stats
+	// (Options.Pods answered without error): the Summary has the runtime's
+	// data, even when another source failed.
+	RuntimeAnswered bool
 }
 
 // SourceError is a failure of one named source during an assembly. The Summary
@@ -54,6 +58,36 @@ type SourceError struct {
 
 func (e *SourceError) Error() string { return fmt.Sprintf("source %s: %v", e.Source, e.Err) }
 func (e *SourceError) Unwrap() error { return e.Err }
+
+// UnknownSource names, in FailedSources, a failure that no *SourceError
+// attributes.
+const UnknownSource = "unknown"
+
+// FailedSources names the source of each error joined in err, once each, in
+// the order they failed; nil when err is nil.
+func FailedSources(err error) []string {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range errs {
+		source := UnknownSource
+		var se *SourceError
+		if errors.As(e, &se) && se.Source != "" {
+			source = se.Source
+		}
+		if !seen[source] {
+			seen[source] = true
+			out = append(out, source)
+		}
+	}
+	return out
+}
 
 // Options configure an Assembler.
 type Options struct {
@@ -88,8 +122,9 @@ type Options struct {
 // Assembler builds Summaries from its providers. It is safe for concurrent use
 // as long as its providers are.
 type Assembler struct {
-	opts Options
-	plan *cgroupPlan // nil without Cgroups
+	opts   Options
+	plan   *cgroupPlan   // nil without Cgroups
+	limits *memoryLimits // what pod samples told of memory limits
 }
 
 // NewAssembler returns an Assembler over opts.
@@ -103,7 +138,7 @@ func NewAssembler(opts Options) *Assembler {
 	if opts.Mode == "" || opts.Mode == ModeAuto {
 		opts.Mode = ModeCRIFill
 	}
-	a := &Assembler{opts: opts}
+	a := &Assembler{opts: opts, limits: newMemoryLimits()}
 	if opts.Cgroups != nil {
 		a.plan = newCgroupPlan(opts.Cgroups, opts.Mode)
 	}
@@ -134,6 +169,7 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		if err != nil {
 			errs = append(errs, &SourceError{Source: "cri", Err: err})
 		}
+		out.RuntimeAnswered = err == nil
 		if res.Pods != nil {
 			out.Summary.Pods = res.Pods
 		}
@@ -148,13 +184,17 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 	}
 	cgroupsRead.Wait()
 	if a.opts.Cgroups != nil {
+		snap = a.plan.readNowIfPathChanged(res.Path, snap)
 		if err := fillNodeFromCgroups(&out.Summary.Node, snap); err != nil {
 			errs = append(errs, &SourceError{Source: "cadvisor", Err: err})
 		}
-		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res))
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res), res.HostNetwork)
 		a.plan.learn(out.Provenance, len(errs) > 0)
+		if a.opts.Mode != ModeCRI {
+			resolveAvailable(out.Summary.Pods, out.Containers, snap, a.limits, out.Time)
+		}
 	} else {
-		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false)
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false, nil)
 	}
 	if a.opts.Host != nil {
 		hn, err := a.opts.Host.Node()

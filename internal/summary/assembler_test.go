@@ -75,3 +75,25 @@ func TestAssemblerGet(t *testing.T) {
 		})
 	}
 }
+
+func TestFailedSources(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"none", nil, nil},
+		{"one source", &SourceError{Source: "cri", Err: errors.New("down")}, []string{"cri"}},
+		{"joined sources", errors.Join(
+			&SourceError{Source: "cri", Err: errors.New("a")},
+			&SourceError{Source: "cadvisor", Err: errors.New("b")},
+			&SourceError{Source: "cri", Err: errors.New("c")},
+		), []string{"cri", "cadvisor"}},
+		{"anonymous error", errors.New("what"), []string{"unknown"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, FailedSources(tt.err))
+		})
+	}
+}

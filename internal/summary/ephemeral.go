@@ -26,7 +26,8 @@ func fillNodeFromHost(n *statsapi.NodeStats, h host.NodeStats) {
 
 // fillPodFromHost adds a pod's volumes, its containers' logs (where the
 // runtime gave none) and ephemeral storage = containers' rootfs + logs +
-// disk-backed ephemeral volumes + etc-hosts, on the node fs. Until the host
+// disk-backed ephemeral volumes + etc-hosts + the pod log directory's own
+// files (as the kubelet's calcEphemeralStorage), on the node fs. Until the host
 // provider has walked once (known false) ephemeral storage is left out rather
 // than understated.
 func fillPodFromHost(p *statsapi.PodStats, h host.PodStats, known bool, nodeFs *statsapi.FsStats) {
@@ -50,8 +51,8 @@ func fillPodFromHost(p *statsapi.PodStats, h host.PodStats, known bool, nodeFs *
 	if p.EphemeralStorage != nil {
 		return
 	}
-	used := h.EphemeralVolumeBytes + h.EtcHostsBytes
-	inodes := h.EphemeralVolumeInodes + h.EtcHostsInodes
+	used := h.EphemeralVolumeBytes + h.EtcHostsBytes + h.PodLogBytes
+	inodes := h.EphemeralVolumeInodes + h.EtcHostsInodes + h.PodLogInodes
 	add := func(fs *statsapi.FsStats) {
 		if fs == nil {
 			return

@@ -36,6 +36,7 @@ func TestHostStatsInSummary(t *testing.T) {
 			EphemeralVolumeBytes: 5000, EphemeralVolumeInodes: 3,
 			Logs:          map[string]*statsapi.FsStats{"app": {UsedBytes: p64(300), InodesUsed: p64(2)}},
 			EtcHostsBytes: 4096, EtcHostsInodes: 1,
+			PodLogBytes: 8192, PodLogInodes: 2,
 		}},
 	}
 	a := NewAssembler(Options{NodeName: "n", Pods: fakePods{res: res}, Host: h})
@@ -58,8 +59,8 @@ func TestHostStatsInSummary(t *testing.T) {
 	if es == nil {
 		t.Fatal("no ephemeral storage")
 	}
-	// rootfs + logs + ephemeral volumes + etc-hosts
-	want := statsapi.FsStats{UsedBytes: p64(1000 + 300 + 5000 + 4096), InodesUsed: p64(10 + 2 + 3 + 1),
+	// rootfs + logs + ephemeral volumes + etc-hosts + the pod's own log files
+	want := statsapi.FsStats{UsedBytes: p64(1000 + 300 + 5000 + 4096 + 8192), InodesUsed: p64(10 + 2 + 3 + 1 + 2),
 		CapacityBytes: nodeFs.CapacityBytes, AvailableBytes: nodeFs.AvailableBytes, Inodes: nodeFs.Inodes, InodesFree: nodeFs.InodesFree}
 	es.Time = want.Time
 	if d := cmp.Diff(want, *es); d != "" {

@@ -29,6 +29,13 @@ type Snapshot struct {
 	Err error
 }
 
+// HasRuntimeStats tells whether the snapshot holds the runtime's pod and
+// container stats: it is complete, or only sources other than the runtime's
+// pod stats failed (a partial Summary worth serving).
+func (s *Snapshot) HasRuntimeStats() bool {
+	return s.Err == nil || s.Assembly.RuntimeAnswered
+}
+
 // ErrStoreClosed is returned by Store.Get after Close.
 var ErrStoreClosed = errors.New("summary store closed")
 
@@ -44,9 +51,10 @@ type StoreOptions struct {
 
 // Store keeps the latest assembly of a Source and makes new ones on demand,
 // one at a time: every caller that needs a fresh Summary while an assembly is
-// in flight shares that assembly (single flight). It remembers the newest
-// complete assembly apart, so that a failed one never leaves readers with
-// nothing when an older complete one exists.
+// in flight shares that assembly (single flight). It remembers apart the
+// newest assembly that has the runtime's stats (complete or partial), so that
+// one without them never leaves readers with nothing when an older one with
+// them exists.
 type Store struct {
 	src     Source
 	now     func() time.Time
@@ -60,7 +68,7 @@ type Store struct {
 	closed bool
 	seq    uint64
 	latest *Snapshot // newest finished assembly, complete or not
-	good   *Snapshot // newest finished assembly without error
+	usable *Snapshot // newest finished assembly with the runtime's stats
 	flight *flight   // the assembly in progress, if any
 }
 
@@ -124,12 +132,13 @@ func (s *Store) Latest() *Snapshot {
 	return s.latest
 }
 
-// LastGood returns the newest complete assembly (Err nil); nil when there has
-// been none.
-func (s *Store) LastGood() *Snapshot {
+// LastUsable returns the newest finished assembly that has the runtime's
+// stats (see Snapshot.HasRuntimeStats), complete or partial; nil when there
+// has been none.
+func (s *Store) LastUsable() *Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.good
+	return s.usable
 }
 
 // waiting returns how many callers have waited for the assembly in flight; 0
@@ -144,7 +153,7 @@ func (s *Store) waiting() int {
 }
 
 // Close cancels an assembly in flight and waits for it to end. Get fails with
-// ErrStoreClosed afterwards; Latest and LastGood keep answering. Close is safe
+// ErrStoreClosed afterwards; Latest and LastUsable keep answering. Close is safe
 // to call more than once.
 func (s *Store) Close() {
 	s.mu.Lock()
@@ -176,8 +185,8 @@ func (s *Store) run(f *flight) {
 
 	s.mu.Lock()
 	s.latest = snap
-	if err == nil {
-		s.good = snap
+	if snap.HasRuntimeStats() {
+		s.usable = snap
 	}
 	s.flight = nil
 	s.mu.Unlock()

@@ -16,10 +16,12 @@ import (
 
 // countingSource counts its assemblies. When gate is set, each assembly waits
 // for a value on it (or for its context to end); errs makes the n-th assembly
-// (from 1) fail.
+// (from 1) fail, and answered says the runtime answered in that failed one
+// (another source failed).
 type countingSource struct {
-	gate chan struct{}
-	errs map[int]error
+	gate     chan struct{}
+	errs     map[int]error
+	answered map[int]bool
 
 	mu    sync.Mutex
 	calls int
@@ -30,6 +32,7 @@ func (c *countingSource) Get(ctx context.Context) (*Assembly, error) {
 	c.calls++
 	n := c.calls
 	err := c.errs[n]
+	answered := err == nil || c.answered[n]
 	c.mu.Unlock()
 	if c.gate != nil {
 		select {
@@ -38,7 +41,7 @@ func (c *countingSource) Get(ctx context.Context) (*Assembly, error) {
 			return &Assembly{Summary: &statsapi.Summary{}}, &SourceError{Source: "test", Err: ctx.Err()}
 		}
 	}
-	return &Assembly{Summary: &statsapi.Summary{Node: statsapi.NodeStats{NodeName: "node-a"}}}, err
+	return &Assembly{Summary: &statsapi.Summary{Node: statsapi.NodeStats{NodeName: "node-a"}}, RuntimeAnswered: answered}, err
 }
 
 func (c *countingSource) Calls() int {
@@ -153,25 +156,33 @@ func TestStoreAssemblyOutlivesCallerThatGivesUp(t *testing.T) {
 	assert.Equal(t, 1, src.Calls())
 }
 
-func TestStoreKeepsLastGoodSnapshot(t *testing.T) {
+// TestStoreKeepsLastUsableSnapshot: the store remembers the newest assembly
+// with the runtime's stats, complete or partial; one where the runtime failed
+// does not replace it.
+func TestStoreKeepsLastUsableSnapshot(t *testing.T) {
 	clock := fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	boom := &SourceError{Source: "cri", Err: errors.New("boom")}
-	src := &countingSource{errs: map[int]error{2: boom, 3: boom}}
+	cgroups := &SourceError{Source: "cadvisor", Err: errors.New("no cgroup")}
+	src := &countingSource{
+		errs:     map[int]error{2: boom, 3: cgroups, 4: boom},
+		answered: map[int]bool{3: true},
+	}
 	s := newTestStore(t, src, clock)
 
 	assert.Nil(t, s.Latest())
-	assert.Nil(t, s.LastGood())
+	assert.Nil(t, s.LastUsable())
 
 	steps := []struct {
-		name              string
-		wantLatest        uint64
-		wantGood          uint64
-		wantLatestFailing bool
+		name       string
+		wantLatest uint64
+		wantUsable uint64
+		wantErr    error
 	}{
-		{"complete", 1, 1, false},
-		{"failed: last good kept", 2, 1, true},
-		{"failed again: last good still kept", 3, 1, true},
-		{"recovered", 4, 4, false},
+		{"complete", 1, 1, nil},
+		{"runtime failed: the last usable kept", 2, 1, boom},
+		{"cgroups failed: the partial one is usable", 3, 3, cgroups},
+		{"runtime failed again: the partial one kept", 4, 3, boom},
+		{"recovered", 5, 5, nil},
 	}
 	for _, st := range steps {
 		clock.Advance(time.Second)
@@ -179,9 +190,9 @@ func TestStoreKeepsLastGoodSnapshot(t *testing.T) {
 		require.NoError(t, err, st.name)
 		assert.Equal(t, st.wantLatest, snap.Seq, st.name)
 		assert.Same(t, snap, s.Latest(), st.name)
-		assert.Equal(t, st.wantGood, s.LastGood().Seq, st.name)
-		if st.wantLatestFailing {
-			assert.ErrorIs(t, snap.Err, boom, st.name)
+		assert.Equal(t, st.wantUsable, s.LastUsable().Seq, st.name)
+		if st.wantErr != nil {
+			assert.ErrorIs(t, snap.Err, st.wantErr, st.name)
 		} else {
 			assert.NoError(t, snap.Err, st.name)
 		}
@@ -212,7 +223,7 @@ func TestStoreSurvivesMisbehavingSource(t *testing.T) {
 			require.EqualError(t, snap.Err, tt.wantErr)
 			require.NotNil(t, snap.Assembly)
 			require.NotNil(t, snap.Assembly.Summary)
-			assert.Nil(t, s.LastGood())
+			assert.Nil(t, s.LastUsable())
 		})
 	}
 }

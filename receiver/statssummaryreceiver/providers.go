@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
 	"github.com/statssummary/statssummary/internal/host"
@@ -51,6 +52,13 @@ func startProviders(cfg *Config, logger *zap.Logger) (*providers, error) {
 	}
 	if p.cgroups != nil {
 		p.cgroups.Start()
+		logSystemContainers(logger, p.cgroups.SystemContainers())
+	} else {
+		reason := "cgroups.enabled is false"
+		if cfg.Cgroups.Enabled {
+			reason = "the cgroup provider is unavailable"
+		}
+		logger.Info("no system containers reported", zap.String("reason", reason))
 	}
 	p.host = host.New(host.Options{
 		KubeletRootDir: cfg.Host.KubeletRootDir,
@@ -66,6 +74,34 @@ func startProviders(cfg *Config, logger *zap.Logger) (*providers, error) {
 	}
 	logger.Info("stats provider mode", fields...)
 	return p, nil
+}
+
+// systemContainerSettings names the setting that chooses each system
+// container's cgroup.
+var systemContainerSettings = map[string]string{
+	statsapi.SystemContainerKubelet: "cgroups.kubelet_cgroup",
+	statsapi.SystemContainerRuntime: "cgroups.runtime_cgroup",
+	statsapi.SystemContainerMisc:    "cgroups.misc_cgroup",
+	statsapi.SystemContainerPods:    "cgroups.pods_cgroup",
+}
+
+// logSystemContainers says once, at start, which system containers the
+// first housekeeping reported (with their cgroups) and why any other is not,
+// naming the setting that would choose its cgroup.
+func logSystemContainers(logger *zap.Logger, statuses []cadvisor.SystemContainerStatus) {
+	reported, notReported := []string{}, []string{}
+	for _, s := range statuses {
+		if s.Reason == "" {
+			reported = append(reported, s.Name+" "+s.Cgroup)
+			continue
+		}
+		msg := s.Name + ": " + s.Reason
+		if key, ok := systemContainerSettings[s.Name]; ok {
+			msg += " (" + key + ")"
+		}
+		notReported = append(notReported, msg)
+	}
+	logger.Info("system containers", zap.Strings("reported", reported), zap.Strings("not_reported", notReported))
 }
 
 // options adds the providers to assembler options.

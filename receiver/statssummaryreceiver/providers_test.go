@@ -2,6 +2,7 @@ package statssummaryreceiver
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,58 @@ func TestStartProvidersOnThisHost(t *testing.T) {
 				t.Error("cgroup provider running although disabled")
 			}
 		})
+	}
+}
+
+// TestUnreportedSystemContainersAreLogged (issue 14, defect 10): a system
+// container that is not reported used to say nothing (`make run` here has
+// no runtime system container: its containerd runs in the root cgroup).
+// Starting the providers logs once which system containers are reported and
+// why each other is not, naming the setting that chooses its cgroup.
+func TestUnreportedSystemContainersAreLogged(t *testing.T) {
+	missing := "/statssummary-no-such-cgroup"
+	cfg := createDefaultConfig().(*Config)
+	cfg.CollectionInterval = time.Hour
+	cfg.Host.KubeletRootDir = t.TempDir()
+	cfg.Cgroups.RuntimeCgroup = missing
+	cfg.Cgroups.MiscCgroup = "/" // the node's own cgroup
+	core, logs := observer.New(zapcore.InfoLevel)
+	p, err := startProviders(cfg, zap.New(core))
+	if err != nil {
+		t.Fatalf("startProviders: %v", err)
+	}
+	defer p.stop()
+
+	entries := logs.FilterMessage("system containers").All()
+	if len(entries) != 1 {
+		t.Fatalf("system containers logged %d times, want once: %+v", len(entries), logs.All())
+	}
+	var notReported []string
+	list, _ := entries[0].ContextMap()["not_reported"].([]any)
+	for _, v := range list {
+		notReported = append(notReported, v.(string))
+	}
+	for _, want := range []string{
+		"kubelet: no cgroup configured (cgroups.kubelet_cgroup)",
+		"runtime: cgroup " + missing + ": not found (cgroups.runtime_cgroup)",
+		"misc: its cgroup is /, the node itself (cgroups.misc_cgroup)",
+	} {
+		if !slices.Contains(notReported, want) {
+			t.Errorf("not_reported = %q, want it to hold %q", notReported, want)
+		}
+	}
+
+	noCgroups := createDefaultConfig().(*Config)
+	noCgroups.Mode, noCgroups.Cgroups.Enabled = "cri", false
+	noCgroups.Host.KubeletRootDir = t.TempDir()
+	core, logs = observer.New(zapcore.InfoLevel)
+	p2, err := startProviders(noCgroups, zap.New(core))
+	if err != nil {
+		t.Fatalf("startProviders: %v", err)
+	}
+	defer p2.stop()
+	if e := logs.FilterMessage("no system containers reported").All(); len(e) != 1 || e[0].ContextMap()["reason"] != "cgroups.enabled is false" {
+		t.Errorf("without cgroups: %+v, want one entry saying cgroups.enabled is false", logs.All())
 	}
 }
 

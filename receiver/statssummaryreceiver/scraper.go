@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/server"
 	"github.com/statssummary/statssummary/internal/summary"
 )
 
@@ -46,7 +47,8 @@ type statsScraper struct {
 	// store keeps the assemblies that the scrapes and the JSON endpoint share.
 	store  *summary.Store
 	server *jsonServer // nil unless `server` is configured
-	// now is the store's clock; nil means time.Now (tests set a fake one).
+	// now is the store's and the CRI provider's clock; nil means time.Now
+	// (tests set a fake one).
 	now func() time.Time
 }
 
@@ -89,6 +91,7 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		// The host provider's walker measures container logs on its log
 		// period; the scrape path does not read log directories.
 		SkipLogs: s.providers.host != nil,
+		Now:      s.now,
 	})
 	s.assembler = summary.NewAssembler(s.providers.options(summary.Options{
 		NodeName:  nodeName,
@@ -102,7 +105,11 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		if maxAge == 0 {
 			maxAge = s.cfg.CollectionInterval
 		}
-		s.server, err = startJSONServer(ctx, *srvCfg, maxAge, s.store, s.now, host, telemetry)
+		// Three windows without the runtime's stats, whether requests
+		// (max_age) or scrapes (the interval) refresh it, and never less
+		// than three times what an assembly may take.
+		staleAfter := server.DefaultStaleFactor * max(maxAge, s.cfg.CollectionInterval, s.scrapeTimeout())
+		s.server, err = startJSONServer(ctx, *srvCfg, maxAge, staleAfter, s.store, s.now, host, telemetry)
 		if err != nil {
 			// Undo what started: the store, the providers, the connection.
 			_ = s.shutdown(ctx)

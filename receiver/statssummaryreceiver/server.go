@@ -49,7 +49,9 @@ type ServerConfig struct {
 	// MaxAge is how old the served Summary may be: a request that finds the
 	// latest assembly older than this starts one fresh assembly, which every
 	// concurrent request shares. 0 (the default) means the collection
-	// interval.
+	// interval. While the runtime fails, served data older than 3 × the
+	// larger of max_age, the collection interval and the scrape timeout is
+	// answered 503.
 	MaxAge time.Duration `mapstructure:"max_age"`
 
 	// prevent unkeyed literal initialization
@@ -113,10 +115,10 @@ type jsonServer struct {
 
 // startJSONServer listens as cfg says and serves the store's snapshots until
 // shutdown. maxAge 0 in cfg has already been resolved by the caller into
-// maxAge. A failure of the server after Start is reported as a fatal
-// component status, not returned.
-func startJSONServer(ctx context.Context, cfg ServerConfig, maxAge time.Duration, store *summary.Store, now func() time.Time, host component.Host, set component.TelemetrySettings) (*jsonServer, error) {
-	h, err := server.NewHandler(server.Options{Store: store, MaxAge: maxAge, Now: now})
+// maxAge; served data older than staleAfter is answered 503. A failure of the
+// server after Start is reported as a fatal component status, not returned.
+func startJSONServer(ctx context.Context, cfg ServerConfig, maxAge, staleAfter time.Duration, store *summary.Store, now func() time.Time, host component.Host, set component.TelemetrySettings) (*jsonServer, error) {
+	h, err := server.NewHandler(server.Options{Store: store, MaxAge: maxAge, StaleAfter: staleAfter, Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +137,8 @@ func startJSONServer(ctx context.Context, cfg ServerConfig, maxAge time.Duration
 	set.Logger.Info("serving the stats summary JSON endpoint",
 		zap.String("address", ln.Addr().String()),
 		zap.Bool("tls", cfg.TLS.HasValue()),
-		zap.Duration("max_age", maxAge))
+		zap.Duration("max_age", maxAge),
+		zap.Duration("stale_after", staleAfter))
 
 	j := &jsonServer{srv: srv, addr: ln.Addr(), done: make(chan struct{})}
 	go func() {

@@ -2,7 +2,6 @@ package statssummaryreceiver
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -12,9 +11,6 @@ import (
 	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
-
-// unknownSource names a failure that no *summary.SourceError attributes.
-const unknownSource = "unknown"
 
 // scrapeTelemetry is the receiver's own telemetry through the collector's
 // meter: scrape duration and failed sources. Per-RPC CRI call durations and
@@ -36,36 +32,11 @@ func newScrapeTelemetry(set component.TelemetrySettings) (*scrapeTelemetry, erro
 // assembly's error, joining one *summary.SourceError per failed source).
 func (t *scrapeTelemetry) record(ctx context.Context, started time.Time, err error) {
 	t.tb.ReceiverStatsSummaryScrapeDuration.Record(ctx, time.Since(started).Seconds())
-	for _, source := range failedSources(err) {
+	for _, source := range summary.FailedSources(err) {
 		t.tb.ReceiverStatsSummarySourceErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("source", source)))
 	}
 }
 
 func (t *scrapeTelemetry) shutdown() {
 	t.tb.Shutdown()
-}
-
-// failedSources names the source of each error joined in err, once each.
-func failedSources(err error) []string {
-	if err == nil {
-		return nil
-	}
-	errs := []error{err}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, e := range errs {
-		source := unknownSource
-		var se *summary.SourceError
-		if errors.As(e, &se) && se.Source != "" {
-			source = se.Source
-		}
-		if !seen[source] {
-			seen[source] = true
-			out = append(out, source)
-		}
-	}
-	return out
 }

@@ -2,7 +2,6 @@ package statssummaryreceiver
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,31 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/statssummary/statssummary/internal/crifake"
-	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadatatest"
 )
-
-func TestFailedSources(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want []string
-	}{
-		{"none", nil, nil},
-		{"one source", &summary.SourceError{Source: "cri", Err: errors.New("down")}, []string{"cri"}},
-		{"joined sources", errors.Join(
-			&summary.SourceError{Source: "cri", Err: errors.New("a")},
-			&summary.SourceError{Source: "cadvisor", Err: errors.New("b")},
-			&summary.SourceError{Source: "cri", Err: errors.New("c")},
-		), []string{"cri", "cadvisor"}},
-		{"anonymous error", errors.New("what"), []string{"unknown"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, failedSources(tt.err))
-		})
-	}
-}
 
 // TestScrapeTelemetry checks the receiver's own metrics through the collector's
 // meter, and that the CRI client's per-RPC metrics (otelgrpc, via configgrpc)

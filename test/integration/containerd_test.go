@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -44,6 +45,17 @@ func TestMain(m *testing.M) {
 // pods is the workload of the suite.
 type pods struct {
 	busy, writer, server, client, doomed *containerdenv.Pod
+	// swapper runs only on a node with swap on (nodeHasSwap).
+	swapper *containerdenv.Pod
+}
+
+// all lists the pods that run.
+func (ps pods) all() []*containerdenv.Pod {
+	out := []*containerdenv.Pod{ps.busy, ps.writer, ps.server, ps.client, ps.doomed}
+	if ps.swapper != nil {
+		out = append(out, ps.swapper)
+	}
+	return out
 }
 
 func startPods(t *testing.T, env *containerdenv.Env) pods {
@@ -73,6 +85,14 @@ func startPods(t *testing.T, env *containerdenv.Env) pods {
 	ps.doomed = run(containerdenv.PodSpec{Name: "doomed", Namespace: "it", HostNetwork: true, Containers: []containerdenv.ContainerSpec{
 		{Name: "sleeper", Command: "exec sleep 2147483647"},
 	}})
+	// The VM node's run turns swap on and says that it did, so that the swap
+	// check cannot silently drop out there.
+	if os.Getenv("STATSSUMMARY_REQUIRE_SWAP") != "" {
+		require.True(t, nodeHasSwap(t), "STATSSUMMARY_REQUIRE_SWAP is set but /proc/swaps lists no swap area")
+	}
+	if nodeHasSwap(t) {
+		ps.swapper = run(swapperSpec())
+	}
 	return ps
 }
 
@@ -92,13 +112,15 @@ func TestContainerd(t *testing.T) {
 		assertNothingLeft(t, env, ps)
 	})
 	ps = startPods(t, env)
-	t.Logf("runtime and %d pods up in %s", 5, time.Since(began).Round(time.Millisecond))
+	t.Logf("runtime and %d pods up in %s", len(ps.all()), time.Since(began).Round(time.Millisecond))
 
 	c := startCollector(t, env)
 
 	t.Run("identity", func(t *testing.T) {
 		s := c.scrape(t)
-		for _, p := range []*containerdenv.Pod{ps.busy, ps.writer, ps.server, ps.client, ps.doomed} {
+		containers := 0
+		for _, p := range ps.all() {
+			containers += len(p.Spec.Containers)
 			pod := s[key{pod: p.Spec.Name}]
 			require.NotNil(t, pod.attrs, "pod %s missing (resources: %v)", p.Spec.Name, s.keys())
 			assert.Equal(t, p.UID, pod.attrs["k8s.pod.uid"], p.Spec.Name)
@@ -117,7 +139,7 @@ func TestContainerd(t *testing.T) {
 				podResources = append(podResources, k)
 			}
 		}
-		assert.Len(t, podResources, 5+6, "5 pods and 6 containers: %v", podResources)
+		assert.Len(t, podResources, len(ps.all())+containers, "%d pods and %d containers: %v", len(ps.all()), containers, podResources)
 	})
 
 	t.Run("cpu", func(t *testing.T) {
@@ -203,6 +225,15 @@ func TestContainerd(t *testing.T) {
 	t.Run("network", func(t *testing.T) { testNetwork(t, c, ps) })
 
 	t.Run("node", func(t *testing.T) { testNode(t, c) })
+	t.Run("pod and container cgroups are found", func(t *testing.T) { testPodCgroupsFound(t, env, ps) })
+	t.Run("runtime system container", func(t *testing.T) { testRuntimeSystemContainer(t, c, env) })
+	// What only a cgroup v2 node has: run there, and only there.
+	if cgroupV2 {
+		t.Run("cgroup v2: PSI against the files", func(t *testing.T) { testPSI(t, c, ps) })
+	}
+	if ps.swapper != nil {
+		t.Run("swap against memory.swap.current", func(t *testing.T) { testSwap(t, c, env, ps.swapper) })
+	}
 
 	t.Run("metrics match the summary", func(t *testing.T) { testMetricsMatchSummary(t, c) })
 
@@ -211,6 +242,7 @@ func TestContainerd(t *testing.T) {
 		s1 := c.scrape(t)
 		oldTime := s1.value(t, spin, "container.cpu.time")
 		oldID := ps.busy.ContainerID("spin")
+		oldAttempt := s1[spin].attrs["k8s.container.restart_count"]
 		require.NoError(t, env.RestartContainer(t.Context(), ps.busy, "spin"))
 		require.NotEqual(t, oldID, ps.busy.ContainerID("spin"))
 
@@ -218,6 +250,9 @@ func TestContainerd(t *testing.T) {
 		r := s2[spin]
 		require.NotNil(t, r.attrs, "restarted container missing")
 		assert.Equal(t, ps.busy.ContainerID("spin"), r.attrs["container.id"])
+		before, err := strconv.Atoi(oldAttempt)
+		require.NoError(t, err, "restart count before the restart")
+		assert.Equal(t, strconv.Itoa(before+1), r.attrs["k8s.container.restart_count"], "the restart count goes up with the restart")
 		newTime := s2.value(t, spin, "container.cpu.time")
 		assert.Less(t, newTime, oldTime, "the new container's counter starts again")
 		firstUsage, hasUsage := r.values["container.cpu.usage"]
@@ -271,7 +306,7 @@ func absDiff(a, b uint64) float64 {
 // assertNothingLeft checks that the teardown left no trace of the instance.
 func assertNothingLeft(t *testing.T, env *containerdenv.Env, ps pods) {
 	t.Helper()
-	for _, p := range []*containerdenv.Pod{ps.busy, ps.writer, ps.server, ps.client, ps.doomed} {
+	for _, p := range ps.all() {
 		if p == nil {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -58,10 +59,17 @@ func (c *collector) waitGap(t *testing.T, gap time.Duration) {
 // loopback port, and waits for the scrape it makes at Start.
 func startCollector(t *testing.T, env *containerdenv.Env) *collector {
 	t.Helper()
+	return startCollectorWith(t, env, nil)
+}
+
+// startCollectorWith is startCollector with more top-level settings of the
+// receiver (e.g. "mode": "cadvisor").
+func startCollectorWith(t *testing.T, env *containerdenv.Env, extra map[string]any) *collector {
+	t.Helper()
 	f := statssummaryreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*statssummaryreceiver.Config)
 	addr := freeLoopbackAddr(t)
-	require.NoError(t, confmap.NewFromStringMap(map[string]any{
+	settings := map[string]any{
 		"node_name": nodeName,
 		// Scrapes are driven by tick; the interval still paces what providers
 		// refresh in the background (cgroup housekeeping, disk usage walks).
@@ -72,7 +80,15 @@ func startCollector(t *testing.T, env *containerdenv.Env) *collector {
 			"timeout":  collectionInterval.String(), // a shared 2-core machine can be slow
 		},
 		"server": map[string]any{"endpoint": addr},
-	}).Unmarshal(cfg))
+		// Off by default (they split a restarted container's series); on here so
+		// that the suite checks each container's runtime identity.
+		"resource_attributes": map[string]any{
+			"container.id":                map[string]any{"enabled": true},
+			"k8s.container.restart_count": map[string]any{"enabled": true},
+		},
+	}
+	maps.Copy(settings, extra)
+	require.NoError(t, confmap.NewFromStringMap(settings).Unmarshal(cfg))
 	require.NoError(t, confmap.Validate(cfg))
 	set := receivertest.NewNopSettings(f.Type())
 	set.Logger = zaptest.NewLogger(t)

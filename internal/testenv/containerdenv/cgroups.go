@@ -200,3 +200,17 @@ func sliceCgroupPath(slice string) string {
 	}
 	return "/" + strings.Join(dirs, "/")
 }
+
+// stopDaemonScope stops the daemon's scopes (systemd driver) once the daemon
+// and its shims are gone, should systemd still hold any.
+func stopDaemonScope(ctx context.Context, name string) {
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		return
+	}
+	scopes, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/system.slice", daemonScopePrefix(name)+"*.scope"))
+	for _, s := range scopes {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_ = exec.CommandContext(sctx, "systemctl", "stop", filepath.Base(s)).Run()
+		cancel()
+	}
+}

@@ -126,7 +126,44 @@ func (p paths) daemonLog() string {
 	return filepath.Join(p.dir, "containerd.log")
 }
 
-func bridgeName(name string) string  { return "ss-" + name }
+func bridgeName(name string) string { return "ss-" + name }
+
+// daemonScopePrefix begins the names of the systemd scopes the daemon runs in
+// with the systemd driver: one per start, since a killed daemon's scope lives
+// on with its shims.
+func daemonScopePrefix(name string) string { return "statssummary-containerd-" + name + "-" }
+
+// DaemonCgroup is the cgroup the daemon runs in, relative to a hierarchy's
+// root, as /proc/PID/cgroup says (its cpu controller's on cgroup v1).
+func (e *Env) DaemonCgroup() (string, error) {
+	pid, ok := readPID(paths{e.Dir}.pidFile())
+	if !ok {
+		return "", errors.New("daemon cgroup: no PID recorded")
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "", fmt.Errorf("daemon cgroup: %w", err)
+	}
+	unified := ""
+	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			unified = parts[2]
+		}
+		for c := range strings.SplitSeq(parts[1], ",") {
+			if c == "cpu" {
+				return parts[2], nil
+			}
+		}
+	}
+	if unified == "" {
+		return "", fmt.Errorf("daemon cgroup: no cgroup in /proc/%d/cgroup", pid)
+	}
+	return unified, nil
+}
 func networkName(name string) string { return "statssummary-" + name }
 
 // CheckRoot says clearly why an instance cannot run without root.
@@ -247,7 +284,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := os.WriteFile(filepath.Join(p.cniConf(), "10-statssummary.conflist"), []byte(cniConfig(p, opts.Name)), 0o600); err != nil {
 		return nil, fmt.Errorf("write cni config: %w", err)
 	}
-	if err := startDaemon(p, env.Binaries); err != nil {
+	if err := startDaemon(p, env.Binaries, env.CgroupDriver); err != nil {
 		return nil, err
 	}
 	conn, err := grpc.NewClient("unix://"+p.socket(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -278,14 +315,21 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 // startDaemon runs containerd from the binaries directory in its own session
 // (a Ctrl-C at the terminal is for the owner, which then tears the instance
 // down in order) and records its PID. The directory comes first on the
-// daemon's PATH, so that it starts its own version's shim.
-func startDaemon(p paths, binaries string) error {
+// daemon's PATH, so that it starts its own version's shim. With the systemd
+// driver the daemon runs in a scope of its own under system.slice, as a
+// node's containerd.service does (systemd-run --scope execs it, so the PID is
+// the daemon's).
+func startDaemon(p paths, binaries string, driver CgroupDriver) error {
 	logFile, err := os.OpenFile(p.daemonLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("open containerd log: %w", err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(filepath.Join(binaries, "containerd"), "--config", p.config())
+	args := []string{filepath.Join(binaries, "containerd"), "--config", p.config()}
+	if driver == Systemd {
+		args = append([]string{"systemd-run", "--quiet", "--scope", "--slice=system.slice", "--unit=" + daemonScopePrefix(filepath.Base(p.dir)) + strconv.FormatInt(time.Now().UnixNano(), 36) + ".scope"}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "PATH="+binaries+":"+os.Getenv("PATH"))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -31,7 +31,7 @@ func (e *Env) Kill() error {
 // teardown, and waits until its CRI is ready. The pods it ran before are
 // still there: their shims outlived the daemon.
 func (e *Env) Restart(ctx context.Context) error {
-	if err := startDaemon(paths{e.Dir}, e.Binaries); err != nil {
+	if err := startDaemon(paths{e.Dir}, e.Binaries, e.CgroupDriver); err != nil {
 		return err
 	}
 	return e.waitReady(ctx)

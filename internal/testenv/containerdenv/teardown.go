@@ -73,6 +73,7 @@ func Cleanup(ctx context.Context, dir string) error {
 	removePodsThroughCRI(ctx, p)
 	note(stopDaemon(p))
 	note(killShims(p))
+	stopDaemonScope(ctx, name)
 	note(deleteRuncLeftovers(ctx, p))
 	note(unmountUnder(dir))
 	note(removePodCgroups(ctx, p))
