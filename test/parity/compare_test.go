@@ -411,9 +411,13 @@ func checkValue(rule *Rule, o, before, after value, haveBefore bool) (bool, stri
 		if !ok1 || !ok2 {
 			return false, "not a number"
 		}
-		lo, hi := av, av
+		scale := 1.0
+		if rule.Scale != 0 {
+			scale = rule.Scale
+		}
+		lo, hi := av*scale, av*scale
 		if bv, ok := before.float(); haveBefore && ok {
-			lo, hi = math.Min(bv, av), math.Max(bv, av)
+			lo, hi = math.Min(bv, av)*scale, math.Max(bv, av)*scale
 		} else if rule.Kind == Counter {
 			lo = math.Inf(-1) // no reading before ours: no lower bound
 		}

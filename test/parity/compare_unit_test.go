@@ -74,17 +74,18 @@ func TestCompareRules(t *testing.T) {
 		{Field: "node.swap", Kind: KubeletOnly},
 		{Field: "node.fs.extra", Kind: OursOnly},
 		{Field: "node.rlimit", Kind: OursOnly}, // out of date: both report it
+		{Field: "node.cpu.psi.some.total", Kind: Counter, Scale: 1000},
 	}
-	before := mustTree(t, `{"node":{"cpu":{"time":"2026-01-01T00:00:00Z","usageCoreNanoSeconds":1000},"memory":{"workingSetBytes":100},
+	before := mustTree(t, `{"node":{"cpu":{"time":"2026-01-01T00:00:00Z","usageCoreNanoSeconds":1000,"psi":{"some":{"total":5}}},"memory":{"workingSetBytes":100},
 		"swap":{"swapUsageBytes":0},"rlimit":{"maxpid":1},"startTime":"2026-01-01T00:00:00Z","fs":{"usedBytes":7}}}`)
-	after := mustTree(t, `{"node":{"cpu":{"time":"2026-01-01T00:00:20Z","usageCoreNanoSeconds":2000},"memory":{"workingSetBytes":120},
+	after := mustTree(t, `{"node":{"cpu":{"time":"2026-01-01T00:00:20Z","usageCoreNanoSeconds":2000,"psi":{"some":{"total":7}}},"memory":{"workingSetBytes":120},
 		"swap":{"swapUsageBytes":0},"rlimit":{"maxpid":1},"startTime":"2026-01-01T00:00:00Z","fs":{"usedBytes":7},"new":1}}`)
 
 	t.Run("within", func(t *testing.T) {
-		ours := mustTree(t, `{"node":{"cpu":{"time":"2026-01-01T00:00:10Z","usageCoreNanoSeconds":2005},"memory":{"workingSetBytes":131},
+		ours := mustTree(t, `{"node":{"cpu":{"time":"2026-01-01T00:00:10Z","usageCoreNanoSeconds":2005,"psi":{"some":{"total":6000}}},"memory":{"workingSetBytes":131},
 			"rlimit":{"maxpid":1},"startTime":"2026-01-01T00:00:00Z","fs":{"usedBytes":7,"extra":{"a":1}}}}`)
 		got := byPath(mustCompare(t, readings{before, ours, after}, rs))
-		for _, p := range []string{"node.cpu.usageCoreNanoSeconds", "node.memory.workingSetBytes", "node.cpu.time", "node.swap", "node.fs.extra", "node.startTime", "node.fs.usedBytes"} {
+		for _, p := range []string{"node.cpu.usageCoreNanoSeconds", "node.memory.workingSetBytes", "node.cpu.time", "node.swap", "node.fs.extra", "node.startTime", "node.fs.usedBytes", "node.cpu.psi.some.total"} {
 			assert.True(t, got[p].ok, "%s: %+v", p, got[p])
 		}
 		assert.NotContains(t, got, "node.swap.swapUsageBytes", "a missing block is one finding")
@@ -93,10 +94,10 @@ func TestCompareRules(t *testing.T) {
 		assert.False(t, got["node.new"].ok, "a field only the kubelet reports, which no rule names, fails")
 	})
 	t.Run("outside", func(t *testing.T) {
-		ours := mustTree(t, `{"node":{"cpu":{"time":"2026-01-01T00:00:26Z","usageCoreNanoSeconds":980},"memory":{"workingSetBytes":133},
+		ours := mustTree(t, `{"node":{"cpu":{"time":"2026-01-01T00:00:26Z","usageCoreNanoSeconds":980,"psi":{"some":{"total":7}}},"memory":{"workingSetBytes":133},
 			"swap":{"swapUsageBytes":0},"rlimit":{"maxpid":1},"startTime":"2026-01-01T00:00:01Z","fs":{"usedBytes":8}}}`)
 		got := byPath(mustCompare(t, readings{before, ours, after}, rs))
-		for _, p := range []string{"node.cpu.usageCoreNanoSeconds", "node.memory.workingSetBytes", "node.cpu.time", "node.swap", "node.startTime", "node.fs.usedBytes"} {
+		for _, p := range []string{"node.cpu.usageCoreNanoSeconds", "node.memory.workingSetBytes", "node.cpu.time", "node.swap", "node.startTime", "node.fs.usedBytes", "node.cpu.psi.some.total"} {
 			assert.False(t, got[p].ok, "%s: %+v", p, got[p])
 		}
 	})

@@ -71,10 +71,14 @@ func tolerance(r Rule) string {
 	default:
 		parts = append(parts, strings.TrimSpace(num(r.Abs)+" "+r.Unit))
 	}
-	if len(parts) == 0 {
-		return "none"
+	out := "none"
+	if len(parts) > 0 {
+		out = "± " + strings.Join(parts, " + ")
 	}
-	return "± " + strings.Join(parts, " + ")
+	if r.Scale != 0 {
+		out = "ours = " + num(r.Scale) + " × kubelet's, " + out
+	}
+	return out
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -47,6 +47,10 @@ type Rule struct {
 	Rel, Abs float64
 	// Unit is Abs's unit, for the doc ("B", "ns", "nanocores", …).
 	Unit string
+	// Scale, when set, is what the kubelet's value is multiplied by before a
+	// counter or gauge is compared with ours (1000: the kubelet's
+	// microseconds against our nanoseconds).
+	Scale float64
 	// When lists the facts of the node the rule holds on ("cgroup v1",
 	// "cgroup v2", "containerd 1.x", "containerd 2.x", "no swap"); empty is
 	// every node.
@@ -66,6 +70,15 @@ var rules = []Rule{
 		Field: "**.psi", Kind: KubeletZero, When: []string{"cgroup v1"},
 		Why: "Cgroup v1 has no PSI. The kubelet (KubeletPSI) stamps a psi block of zeros on the node, system containers, pods and containers; " +
 			"we leave pods and containers without one and report the node's from the kernel's /proc/pressure files.",
+	},
+	{
+		Field: "**.psi.*.total", Kind: Counter, Scale: 1000, When: []string{"cgroup v2"},
+		Why: "PSI totals: the kubelet's cAdvisor path serves the cgroup files' microseconds (its container values replace the runtime's, kubernetes issue 107172), " +
+			"ours are nanoseconds at every level (see PSI units): ours is 1000 × the kubelet's.",
+	},
+	{
+		Field: "**.psi.*.avg*", Kind: Gauge, Abs: 10, Unit: "%",
+		Why: "PSI averages (percent of time stalled over 10, 60, 300 s) move between the readings.",
 	},
 	{
 		Field: "**.io", Kind: KubeletZero, When: []string{"cgroup v1"},
@@ -96,7 +109,9 @@ var rules = []Rule{
 	// Values both sides sample, each at its own moment.
 	{
 		Field: "**.time", Kind: Time, Abs: 30,
-		Why: "Sample times: the kubelet's cAdvisor samples every 10–15 s and measures volumes every 10 s; ours are the request's, or the last walk's for volumes and logs.",
+		Why: "Sample times: the kubelet's cAdvisor samples every 10–15 s and measures volumes every 10 s; ours are the request's, or the last walk's for volumes and logs. " +
+			"The kubelet's container CPU and memory are cAdvisor's, which replace the runtime's (kubernetes issue 107172), ours the runtime's: " +
+			"both read the same cgroup, so the values agree within the tolerances below and only the sample times differ.",
 	},
 	{
 		Field: "**.usageNanoCores", Kind: Gauge, Rel: 0.25, Abs: 2e7, Unit: "nanocores",
@@ -116,6 +131,10 @@ var rules = []Rule{
 	{
 		Field: "**.memory.*Bytes", Kind: Gauge, Rel: 0.05, Abs: 1 * MiB, Unit: "B",
 		Why: "A cgroup's memory moves a little between the readings (a ping, a shell loop, page cache).",
+	},
+	{
+		Field: "**.swap.*Bytes", Kind: Gauge, Rel: 0.05, Abs: 1 * MiB, Unit: "B",
+		Why: "As memory, on a node with swap.",
 	},
 	{
 		Field: "**.availableBytes", Kind: Gauge, Rel: 0.01,
