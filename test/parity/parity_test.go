@@ -56,7 +56,7 @@ func TestKubeletParity(t *testing.T) {
 	facts := nodeFacts(t, k)
 	t.Logf("node facts: %v", facts)
 	active := applicable(rules, facts)
-	r := read(t, k, o)
+	r := read(t, k, o, active)
 	findings, used := compare(r, active)
 	var failed []string
 	for _, f := range findings {
@@ -224,8 +224,13 @@ func waitComparable(t *testing.T, k *kubeletenv.Env, o *ours) {
 // read takes the three readings of one comparison: the kubelet's, ours, then
 // the kubelet's again until each of its sample times is past ours (its
 // cAdvisor samples every 10 to 15 s), so that a counter of ours lies between
-// two of the kubelet's.
-func read(t *testing.T, k *kubeletenv.Env, o *ours) readings {
+// two of the kubelet's, and until it reports the same blocks as ours (as the
+// rules allow), for at most 45 s. The latter waits out the kubelet's habit of
+// taking, now and then, an idle container for a terminated one
+// (isContainerTerminated: cAdvisor's last sample of it without an
+// instantaneous CPU figure), which it then reports with the runtime's values
+// alone, and its pod without process count or network.
+func read(t *testing.T, k *kubeletenv.Env, o *ours, rs []Rule) readings {
 	t.Helper()
 	get := func() ([]byte, tree) {
 		b, err := k.Summary(t.Context())
@@ -240,13 +245,14 @@ func read(t *testing.T, k *kubeletenv.Env, o *ours) readings {
 	require.NoError(t, err)
 	var kb2 []byte
 	var after tree
-	var lagging []string
+	var lagging, missing []string
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		time.Sleep(time.Second)
 		kb2, after = get()
 		lagging = laggingTimes(ot, after)
-		if len(lagging) == 0 || time.Now().After(deadline) {
+		missing = presenceDiffs(readings{before, ot, after}, rs)
+		if len(lagging)+len(missing) == 0 || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -260,6 +266,19 @@ func read(t *testing.T, k *kubeletenv.Env, o *ours) readings {
 		}
 	}
 	return readings{before: before, ours: ot, after: after}
+}
+
+// presenceDiffs lists the fields one side reports and the other does not,
+// beyond what the rules allow.
+func presenceDiffs(r readings, rs []Rule) []string {
+	fs, _ := compare(r, rs)
+	var out []string
+	for _, f := range fs {
+		if !f.ok && (f.ours == "" || f.kube == "") {
+			out = append(out, f.path)
+		}
+	}
+	return out
 }
 
 // laggingTimes lists the sample times ("….time") both sides report where the

@@ -15,7 +15,8 @@ const (
 	// tolerance.
 	Gauge Kind = "gauge"
 	// Time: a sample time, within the span of the kubelet's two readings
-	// widened by Abs seconds.
+	// widened by Abs seconds (not after the latter, when the first lacked
+	// the field).
 	Time Kind = "time"
 	// OursOnly: we report the field (or block), the kubelet does not.
 	OursOnly Kind = "ours only"
@@ -143,5 +144,9 @@ var rules = []Rule{
 	{Field: "**.inodesFree", Kind: Gauge, Rel: 0.01, Why: "As availableBytes."},
 	{Field: "node.fs.usedBytes", Kind: Gauge, Rel: 0.01, Why: "As availableBytes: the whole disk's use."},
 	{Field: "node.fs.inodesUsed", Kind: Gauge, Rel: 0.01, Why: "As availableBytes: the whole disk's use."},
+	{
+		Field: "pods[*].process_stats.process_count", Kind: Gauge, Abs: 1, Unit: "process",
+		Why: "The pinging pod starts a short-lived ping every second: its count moves by one between the readings.",
+	},
 	{Field: "node.rlimit.curproc", Kind: Gauge, Abs: 100, Unit: "processes", Why: "The machine's process count moves between the readings."},
 }
