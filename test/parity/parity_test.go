@@ -23,6 +23,10 @@ import (
 // compared (kubelet-before.json, ours.json, kubelet-after.json).
 const dumpEnv = "STATSSUMMARY_PARITY_DUMP"
 
+// instance names the suite's kubelet and containerd instances (and so its
+// bridge, ss-parity).
+const instance = "parity"
+
 func TestKubeletParity(t *testing.T) {
 	// Never a skip: a missing kubelet, root or runtime is a failure that says
 	// how to get it.
@@ -31,7 +35,7 @@ func TestKubeletParity(t *testing.T) {
 	require.NoError(t, err)
 
 	k, err := kubeletenv.Start(t.Context(), kubeletenv.Options{
-		Name:                 "parity",
+		Name:                 instance,
 		Pods:                 suitePods(),
 		VolumeStatsAggPeriod: walkPeriod,
 		Logf:                 t.Logf,

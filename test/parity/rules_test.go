@@ -28,12 +28,16 @@ const (
 	KubeletZero Kind = "kubelet zero"
 	// Differs: both report it and the values differ on purpose; not compared.
 	Differs Kind = "differs"
+	// Transient: something of the shared machine that comes and goes
+	// between the readings; either side may report it, and it is not
+	// compared.
+	Transient Kind = "transient"
 )
 
 // wholeBlock tells whether a rule of this kind decides a block with all it
 // holds (its children get no rule of their own).
 func (k Kind) wholeBlock() bool {
-	return k == OursOnly || k == KubeletOnly || k == KubeletZero || k == Differs
+	return k == OursOnly || k == KubeletOnly || k == KubeletZero || k == Differs || k == Transient
 }
 
 // Rule says how the fields a path pattern matches are compared (see
@@ -105,6 +109,22 @@ var rules = []Rule{
 		Field: "pods[default/" + podIdle + "].network", Kind: KubeletOnly,
 		Why: "A host-network pod: the kubelet reports the node's interfaces as the pod's (cAdvisor reads the sandbox's network namespace, the host's); " +
 			"we report no pod network, its traffic being the node's.",
+	},
+
+	{
+		Field: "node.systemContainers[kubelet].startTime", Kind: Time, Abs: 5,
+		Why: "The kubelet gives its own system container its process's start time; we give every system container its cgroup's creation time " +
+			"(here made just before the kubelet starts, as a service manager makes a service's).",
+	},
+
+	// The shared machine.
+	{
+		Field: "node.network.interfaces[ss-" + instance + "]", Kind: Equal,
+		Why: "The instance's own bridge: compared as every interface (the rules below).",
+	},
+	{
+		Field: "node.network.interfaces[ss-*]", Kind: Transient,
+		Why: "Bridges of other tests' runtimes on this shared machine (containerdenv names them ss-<instance>) come and go between the readings.",
 	},
 
 	// Values both sides sample, each at its own moment.

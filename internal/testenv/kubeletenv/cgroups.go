@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,15 @@ import (
 // the processes of every pod cgroup under its kubepods that it does not know
 // (cleanupOrphanedPodCgroups): under the usual /kubepods it would kill the
 // pods of any other test's containerd on the machine.
+
+// The runtime's and the kubelet's system containers: with the cgroupfs
+// driver, cgroups of the instance's below its root, into which containerd is
+// moved and the kubelet moves itself (kubeletCgroups), so that both the
+// kubelet and our receiver report the same system containers whatever else
+// runs on the machine. With the systemd driver they stay where systemd put
+// them.
+func runtimeCgroupName(root string) string { return root + "/runtime" }
+func kubeletCgroupName(root string) string { return root + "/kubelet" }
 
 // rootCgroupDir is the root's directory below a hierarchy's mount point: the
 // path itself with the cgroupfs driver, a slice with systemd's.
@@ -48,17 +58,23 @@ func createCgroupRoot(ctx context.Context, p paths, driver containerdenv.CgroupD
 		}
 		return nil
 	}
+	return makeCgroup(root)
+}
+
+// makeCgroup creates a cgroup (cgroupfs form, its parent existing) in every
+// hierarchy.
+func makeCgroup(name string) error {
 	mounts, err := containerdenv.CgroupMounts()
 	if err != nil {
 		return err
 	}
 	for _, m := range mounts {
-		dir := filepath.Join(m, root)
+		dir := filepath.Join(m, name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create cgroup %s: %w", dir, err)
 		}
-		// A new v1 cpuset cgroup has no CPUs or memory nodes: give it the
-		// hierarchy root's, as its children will inherit them.
+		// A new v1 cpuset cgroup has no CPUs or memory nodes: give it its
+		// parent's, as its children will inherit them.
 		if _, err := os.Stat(filepath.Join(dir, "cgroup.clone_children")); err != nil {
 			continue // cgroup v2: an empty cpuset means the parent's
 		}
@@ -67,9 +83,9 @@ func createCgroupRoot(ctx context.Context, p paths, driver containerdenv.CgroupD
 			if err != nil || len(bytes.TrimSpace(cur)) > 0 {
 				continue
 			}
-			v, err := os.ReadFile(filepath.Join(m, f))
+			v, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
 			if err != nil {
-				return fmt.Errorf("read %s: %w", filepath.Join(m, f), err)
+				return fmt.Errorf("read %s: %w", filepath.Join(filepath.Dir(dir), f), err)
 			}
 			if err := os.WriteFile(filepath.Join(dir, f), v, 0o644); err != nil {
 				return fmt.Errorf("write %s: %w", filepath.Join(dir, f), err)
@@ -77,6 +93,47 @@ func createCgroupRoot(ctx context.Context, p paths, driver containerdenv.CgroupD
 		}
 	}
 	return nil
+}
+
+// moveToCgroup moves a process (all its threads) into a cgroup (cgroupfs
+// form) in every hierarchy.
+func moveToCgroup(pid int, name string) error {
+	mounts, err := containerdenv.CgroupMounts()
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		f := filepath.Join(m, name, "cgroup.procs")
+		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return fmt.Errorf("move process %d to %s: %w", pid, f, err)
+		}
+	}
+	return nil
+}
+
+// processCgroup is a process's cgroup as a system container setting names
+// it: the unified hierarchy's on cgroup v2, the cpu controller's on v1.
+func processCgroup(pid int) (string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "", fmt.Errorf("read cgroup of process %d: %w", pid, err)
+	}
+	v2 := containerdenv.CgroupV2()
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if v2 && parts[0] == "0" && parts[1] == "" {
+			return parts[2], nil
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if !v2 && c == "cpu" {
+				return parts[2], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("process %d: no cgroup in %s", pid, data)
 }
 
 // removeCgroupRoot removes the instance's cgroup root with everything below

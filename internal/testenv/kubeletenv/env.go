@@ -71,6 +71,11 @@ type Env struct {
 	// ("/ss_<name>/kubepods", or "/ss_<name>.slice/ss_<name>-kubepods.slice"
 	// with the systemd driver), as a pods_cgroup setting names it.
 	PodsCgroup string
+	// RuntimeCgroup and KubeletCgroup are the cgroups of containerd and the
+	// kubelet, as the kubelet reports them as system containers ("" for one
+	// it does not report): with the cgroupfs driver /ss_<name>/runtime and
+	// /ss_<name>/kubelet; with systemd's, where systemd put them.
+	RuntimeCgroup, KubeletCgroup string
 	// Config is the configuration the kubelet runs with.
 	Config *kubeletconfig.KubeletConfiguration
 
@@ -207,6 +212,25 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := createCgroupRoot(ctx, p, env.CgroupDriver, env.CgroupRoot); err != nil {
 		return nil, err
 	}
+	containerdPID, ok := containerdenv.ReadPID(filepath.Join(cenv.Dir, "containerd.pid"))
+	if !ok {
+		return nil, fmt.Errorf("no containerd pid in %s", cenv.Dir)
+	}
+	if env.CgroupDriver == containerdenv.CgroupFS {
+		env.RuntimeCgroup, env.KubeletCgroup = runtimeCgroupName(env.CgroupRoot), kubeletCgroupName(env.CgroupRoot)
+		for _, cg := range []string{env.RuntimeCgroup, env.KubeletCgroup} {
+			if err := makeCgroup(cg); err != nil {
+				return nil, err
+			}
+		}
+		if err := moveToCgroup(containerdPID, env.RuntimeCgroup); err != nil {
+			return nil, err
+		}
+	} else if cg, err := processCgroup(containerdPID); err != nil {
+		return nil, err
+	} else if cg != "/" {
+		env.RuntimeCgroup = cg
+	}
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
@@ -216,6 +240,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		period = 10 * time.Second
 	}
 	env.Config = kubeletConfig(p, cenv, env.CgroupRoot, ports[0], ports[1], period)
+	env.Config.KubeletCgroups = env.KubeletCgroup
 	env.URL = "http://127.0.0.1:" + strconv.Itoa(int(env.Config.ReadOnlyPort))
 	if err := writeConfig(p.config(), env.Config); err != nil {
 		return nil, err
@@ -226,13 +251,29 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := prepareNamespace(p, cenv.Socket); err != nil {
 		return nil, err
 	}
-	if err := launch(p, bin, env.NodeName); err != nil {
+	kubeletPID, err := launch(p, bin, env.NodeName, env.RuntimeCgroup)
+	if err != nil {
 		return nil, err
+	}
+	if env.CgroupDriver == containerdenv.CgroupFS {
+		// Where a service manager would have started it; the kubelet would
+		// move itself there only with its periodic tasks.
+		if err := moveToCgroup(kubeletPID, env.KubeletCgroup); err != nil {
+			return nil, err
+		}
 	}
 	logf("kubeletenv: kubelet %s for node %s on %s (%s cgroup driver, cgroup root %s), read-only port %s",
 		bin, env.NodeName, cenv.Endpoint, env.CgroupDriver, env.CgroupRoot, env.URL)
 	if err := env.WaitPods(ctx, 3*time.Minute, "every pod running", allRunning(env.podNames(opts.Pods))); err != nil {
 		return nil, err
+	}
+	if env.KubeletCgroup == "" {
+		// The kubelet reports the cgroup it runs in (unless the root).
+		if cg, err := processCgroup(kubeletPID); err != nil {
+			return nil, err
+		} else if cg != "/" {
+			env.KubeletCgroup = cg
+		}
 	}
 	return env, nil
 }
