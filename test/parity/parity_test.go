@@ -127,8 +127,12 @@ func nodeFacts(t *testing.T, k *kubeletenv.Env) map[string]bool {
 	data, err := os.ReadFile("/proc/meminfo")
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "SwapTotal:" && f[1] == "0" {
-			facts["no swap"] = true
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "SwapTotal:" {
+			if f[1] == "0" {
+				facts["no swap"] = true
+			} else {
+				facts["swap"] = true
+			}
 		}
 	}
 	return facts

@@ -57,7 +57,7 @@ type Rule struct {
 	// microseconds against our nanoseconds).
 	Scale float64
 	// When lists the facts of the node the rule holds on ("cgroup v1",
-	// "cgroup v2", "containerd 1.x", "containerd 2.x", "no swap"); empty is
+	// "cgroup v2", "containerd 1.x", "containerd 2.x", "swap", "no swap"); empty is
 	// every node.
 	When []string
 	// Why says why the field may differ, or why by that much.
@@ -82,7 +82,7 @@ var rules = []Rule{
 			"ours are nanoseconds at every level (see PSI units): ours is 1000 × the kubelet's.",
 	},
 	{
-		Field: "**.psi.*.avg*", Kind: Gauge, Abs: 10, Unit: "%",
+		Field: "**.psi.*.avg*", Kind: Gauge, Abs: 10, Unit: "%", When: []string{"cgroup v2"},
 		Why: "PSI averages (percent of time stalled over 10, 60, 300 s) move between the readings.",
 	},
 	{
@@ -154,7 +154,7 @@ var rules = []Rule{
 		Why: "A cgroup's memory moves a little between the readings (a ping, a shell loop, page cache).",
 	},
 	{
-		Field: "**.swap.*Bytes", Kind: Gauge, Rel: 0.05, Abs: 1 * MiB, Unit: "B",
+		Field: "**.swap.*Bytes", Kind: Gauge, Rel: 0.05, Abs: 1 * MiB, Unit: "B", When: []string{"swap"},
 		Why: "As memory, on a node with swap.",
 	},
 	{
