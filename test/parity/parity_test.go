@@ -121,6 +121,7 @@ func nodeFacts(t *testing.T, k *kubeletenv.Env) map[string]bool {
 	} else {
 		facts["cgroup v1"] = true
 	}
+	facts[string(k.CgroupDriver)+" driver"] = true
 	v := strings.TrimPrefix(k.Containerd.RuntimeVersion, "v")
 	major, _, _ := strings.Cut(v, ".")
 	facts["containerd "+major+".x"] = true

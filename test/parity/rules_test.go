@@ -57,7 +57,8 @@ type Rule struct {
 	// microseconds against our nanoseconds).
 	Scale float64
 	// When lists the facts of the node the rule holds on ("cgroup v1",
-	// "cgroup v2", "containerd 1.x", "containerd 2.x", "swap", "no swap"); empty is
+	// "cgroup v2", "cgroupfs driver", "systemd driver", "containerd 1.x",
+	// "containerd 2.x", "swap", "no swap"); empty is
 	// every node.
 	When []string
 	// Why says why the field may differ, or why by that much.
@@ -111,6 +112,16 @@ var rules = []Rule{
 			"we report no pod network, its traffic being the node's.",
 	},
 
+	{
+		Field: "node.systemContainers[kubelet]", Kind: KubeletOnly, When: []string{"systemd driver"},
+		Why: "The kubelet reports the cgroup it runs in as its system container; we report one only where cgroups.kubelet_cgroup names it " +
+			"(the suite names it with the cgroupfs driver, where it makes the kubelet's cgroup; with the systemd driver cgroups are systemd's to make).",
+	},
+	{
+		Field: "node.systemContainers[runtime]", Kind: OursOnly, When: []string{"systemd driver"},
+		Why: "Without --runtime-cgroups the kubelet reports no runtime system container; we find the cgroup of the containerd process " +
+			"(with the systemd driver the suite leaves containerd in the cgroup it was started in).",
+	},
 	{
 		Field: "node.systemContainers[kubelet].startTime", Kind: Time, Abs: 5,
 		Why: "The kubelet gives its own system container its process's start time; we give every system container its cgroup's creation time " +

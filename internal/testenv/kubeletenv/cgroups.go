@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,11 +22,11 @@ import (
 // pods of any other test's containerd on the machine.
 
 // The runtime's and the kubelet's system containers: with the cgroupfs
-// driver, cgroups of the instance's below its root, into which containerd is
-// moved and the kubelet moves itself (kubeletCgroups), so that both the
-// kubelet and our receiver report the same system containers whatever else
-// runs on the machine. With the systemd driver they stay where systemd put
-// them.
+// driver, cgroups of the instance's below its root, into which containerd
+// and the kubelet are moved (as a service manager would have started them),
+// so that both the kubelet and our receiver report the same system
+// containers whatever else runs on the machine. With the systemd driver they
+// stay where they were started: cgroups there are systemd's to make.
 func runtimeCgroupName(root string) string { return root + "/runtime" }
 func kubeletCgroupName(root string) string { return root + "/kubelet" }
 
@@ -47,6 +48,9 @@ func createCgroupRoot(ctx context.Context, p paths, driver containerdenv.CgroupD
 	if err := os.WriteFile(p.cgroupFile(), []byte(string(driver)+" "+root+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write cgroup root: %w", err)
 	}
+	if err := enableRootControllers(); err != nil {
+		return err
+	}
 	if driver == containerdenv.Systemd {
 		// systemd creates the slice; the kubelet then asks it for the
 		// slices below.
@@ -59,6 +63,34 @@ func createCgroupRoot(ctx context.Context, p paths, driver containerdenv.CgroupD
 		return nil
 	}
 	return makeCgroup(root)
+}
+
+// kubeletControllers are the cgroup v2 controllers the kubelet wants in its
+// cgroup root (pkg/kubelet/cm getSupportedUnifiedControllers), where the
+// kernel has them.
+var kubeletControllers = []string{"cpu", "cpuset", "memory", "hugetlb", "pids"}
+
+// enableRootControllers makes the kubelet's controllers available to the
+// top-level cgroups on cgroup v2 (its cgroup root is one; the kubelet
+// refuses a root that lacks any), as runc does for the cgroups it creates.
+func enableRootControllers() error {
+	if !containerdenv.CgroupV2() {
+		return nil
+	}
+	data, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+	if err != nil {
+		return fmt.Errorf("read the root's controllers: %w", err)
+	}
+	have := strings.Fields(string(data))
+	for _, c := range kubeletControllers {
+		if !slices.Contains(have, c) {
+			continue
+		}
+		if err := os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte("+"+c), 0o644); err != nil {
+			return fmt.Errorf("enable the %s controller below the root cgroup: %w", c, err)
+		}
+	}
+	return nil
 }
 
 // makeCgroup creates a cgroup (cgroupfs form, its parent existing) in every
@@ -109,31 +141,6 @@ func moveToCgroup(pid int, name string) error {
 		}
 	}
 	return nil
-}
-
-// processCgroup is a process's cgroup as a system container setting names
-// it: the unified hierarchy's on cgroup v2, the cpu controller's on v1.
-func processCgroup(pid int) (string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return "", fmt.Errorf("read cgroup of process %d: %w", pid, err)
-	}
-	v2 := containerdenv.CgroupV2()
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if v2 && parts[0] == "0" && parts[1] == "" {
-			return parts[2], nil
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			if !v2 && c == "cpu" {
-				return parts[2], nil
-			}
-		}
-	}
-	return "", fmt.Errorf("process %d: no cgroup in %s", pid, data)
 }
 
 // removeCgroupRoot removes the instance's cgroup root with everything below

@@ -72,9 +72,11 @@ type Env struct {
 	// with the systemd driver), as a pods_cgroup setting names it.
 	PodsCgroup string
 	// RuntimeCgroup and KubeletCgroup are the cgroups of containerd and the
-	// kubelet, as the kubelet reports them as system containers ("" for one
-	// it does not report): with the cgroupfs driver /ss_<name>/runtime and
-	// /ss_<name>/kubelet; with systemd's, where systemd put them.
+	// kubelet, which the kubelet reports as system containers: with the
+	// cgroupfs driver /ss_<name>/runtime and /ss_<name>/kubelet. Empty with
+	// the systemd driver: both then stay in the cgroup of the process that
+	// started them (systemd's to manage), the kubelet gets no
+	// --runtime-cgroups and reports the cgroup it runs in as its own.
 	RuntimeCgroup, KubeletCgroup string
 	// Config is the configuration the kubelet runs with.
 	Config *kubeletconfig.KubeletConfiguration
@@ -226,10 +228,6 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		if err := moveToCgroup(containerdPID, env.RuntimeCgroup); err != nil {
 			return nil, err
 		}
-	} else if cg, err := processCgroup(containerdPID); err != nil {
-		return nil, err
-	} else if cg != "/" {
-		env.RuntimeCgroup = cg
 	}
 	ports, err := freePorts(2)
 	if err != nil {
@@ -266,14 +264,6 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		bin, env.NodeName, cenv.Endpoint, env.CgroupDriver, env.CgroupRoot, env.URL)
 	if err := env.WaitPods(ctx, 3*time.Minute, "every pod running", allRunning(env.podNames(opts.Pods))); err != nil {
 		return nil, err
-	}
-	if env.KubeletCgroup == "" {
-		// The kubelet reports the cgroup it runs in (unless the root).
-		if cg, err := processCgroup(kubeletPID); err != nil {
-			return nil, err
-		} else if cg != "/" {
-			env.KubeletCgroup = cg
-		}
 	}
 	return env, nil
 }
