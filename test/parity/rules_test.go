@@ -83,7 +83,7 @@ var rules = []Rule{
 			"ours are nanoseconds at every level (see PSI units): ours is 1000 × the kubelet's.",
 	},
 	{
-		Field: "**.psi.*.avg*", Kind: Gauge, Abs: 10, Unit: "%", When: []string{"cgroup v2"},
+		Field: "**.psi.*.avg*", Kind: Gauge, Abs: 10, Unit: "percentage points", When: []string{"cgroup v2"},
 		Why: "PSI averages (percent of time stalled over 10, 60, 300 s) move between the readings.",
 	},
 	{
