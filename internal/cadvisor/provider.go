@@ -545,8 +545,13 @@ func (p *Provider) addPodProcessesAndNetwork(s *CgroupStats, now time.Time) {
 	}
 }
 
-// memoryLimit is a cgroup's memory limit, 0 when it has none (or one above
-// the node's memory, which the kernel reports for "unlimited" on cgroup v1).
+// unlimitedMemory: a memory limit above it is none, as the kubelet's
+// isMemoryUnlimited decides (cgroup v1 reports "unlimited" as 2^63 − 4096;
+// v2 writes "max"). A limit at or above the node's memory is a limit: the
+// kubelet's kubepods cgroup has one on a node without reservations.
+const unlimitedMemory = 1 << 62
+
+// memoryLimit is a cgroup's memory limit, 0 when it has none.
 func (p *Provider) memoryLimit(name string) uint64 {
 	var file string
 	if cgroups.IsCgroup2UnifiedMode() {
@@ -562,7 +567,7 @@ func (p *Provider) memoryLimit(name string) uint64 {
 		return 0
 	}
 	v, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
-	if err != nil || v >= p.capacity { // "max" on v2
+	if err != nil || v > unlimitedMemory { // "max" on v2 does not parse
 		return 0
 	}
 	return v
