@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -181,14 +182,19 @@ type process struct {
 	cgroup string
 }
 
-// findProcessCgroup returns the first process whose command name
-// (procRoot/<pid>/comm) is one of names, with its cgroup; ok is false when
-// none runs.
-func findProcessCgroup(procRoot string, names []string, controller string) (proc process, ok bool, err error) {
+// findProcessCgroup returns the runtime's process, with its cgroup: of the
+// processes whose command name (procRoot/<pid>/comm) is one of names, the one
+// that holds the listening unix socket at socket (the CRI endpoint) when
+// socket is set and some candidate holds it, else the first one found — a
+// machine may run several runtimes (or a test's private containerd beside
+// the node's), and only the one the receiver talks to is "the runtime". ok is
+// false when none runs.
+func findProcessCgroup(procRoot string, names []string, controller, socket string) (proc process, ok bool, err error) {
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
 		return process{}, false, fmt.Errorf("list %s: %w", procRoot, err)
 	}
+	var candidates []process
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -199,12 +205,79 @@ func findProcessCgroup(procRoot string, names []string, controller string) (proc
 			continue
 		}
 		c := strings.TrimSpace(string(comm))
-		for _, n := range names {
-			if c == n {
-				cg, err := processCgroup(procRoot, pid, controller)
-				return process{pid: pid, comm: c, cgroup: cg}, err == nil, err
+		if slices.Contains(names, c) {
+			candidates = append(candidates, process{pid: pid, comm: c})
+		}
+	}
+	if len(candidates) == 0 {
+		return process{}, false, nil
+	}
+	chosen := candidates[0]
+	if socket != "" && len(candidates) > 1 {
+		if inodes := listeningSockets(procRoot, socket); len(inodes) > 0 {
+			for _, c := range candidates {
+				if holdsSocket(procRoot, c.pid, inodes) {
+					chosen = c
+					break
+				}
 			}
 		}
 	}
-	return process{}, false, nil
+	chosen.cgroup, err = processCgroup(procRoot, chosen.pid, controller)
+	return chosen, err == nil, err
+}
+
+// listeningSockets returns the inodes of the unix sockets listening on path
+// (or on the path it resolves to), from procRoot/net/unix: "Num RefCount
+// Protocol Flags Type St Inode Path" lines, a listening socket's Flags holding
+// __SO_ACCEPTCON (0x10000). Sockets are per network namespace: this sees the
+// reader's, the node's for a collector on the host network.
+func listeningSockets(procRoot, path string) map[uint64]bool {
+	paths := []string{filepath.Clean(path)}
+	if resolved, err := filepath.EvalSymlinks(path); err == nil && resolved != paths[0] {
+		paths = append(paths, resolved)
+	}
+	f, err := os.Open(filepath.Join(procRoot, "net", "unix"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	out := map[uint64]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 8 || !slices.Contains(paths, fields[7]) {
+			continue
+		}
+		flags, err := strconv.ParseUint(fields[3], 16, 32)
+		if err != nil || flags&0x10000 == 0 {
+			continue
+		}
+		if inode, err := strconv.ParseUint(fields[6], 10, 64); err == nil {
+			out[inode] = true
+		}
+	}
+	return out
+}
+
+// holdsSocket tells whether process pid has a file descriptor on one of the
+// socket inodes (its procRoot/<pid>/fd links read "socket:[inode]").
+func holdsSocket(procRoot string, pid int, inodes map[uint64]bool) bool {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid), "fd")
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(filepath.Join(dir, fd.Name()))
+		if err != nil {
+			continue
+		}
+		if v, ok := strings.CutPrefix(link, "socket:["); ok {
+			if inode, err := strconv.ParseUint(strings.TrimSuffix(v, "]"), 10, 64); err == nil && inodes[inode] {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -165,7 +165,7 @@ func TestFindRuntimeCgroup(t *testing.T) {
 		{[]string{"dockerd"}, "cpu", ""},
 	}
 	for _, tt := range tests {
-		got, ok, err := findProcessCgroup(proc, tt.names, tt.ctrl)
+		got, ok, err := findProcessCgroup(proc, tt.names, tt.ctrl, "")
 		if err != nil || got.cgroup != tt.want || ok != (tt.want != "") {
 			t.Errorf("findProcessCgroup(%v) = %+v, %v, %v; want %q", tt.names, got, ok, err, tt.want)
 		}

@@ -40,6 +40,9 @@ type Options struct {
 	// RuntimeProcesses are the command names looked for to detect the runtime
 	// cgroup; nil means DefaultRuntimeProcesses.
 	RuntimeProcesses []string
+	// RuntimeSocket is the CRI socket the receiver talks to: of several
+	// runtime processes, the one listening on it is the runtime.
+	RuntimeSocket string
 	// TrackContainers also reads the container cgroups inside pod cgroups (the
 	// cadvisor provider mode).
 	TrackContainers bool
@@ -400,7 +403,7 @@ func (p *Provider) systemCgroups(errs *[]error, why map[string]string) map[strin
 		// found, look again at most once a minute.
 		if p.runtimeCg == "" && time.Since(p.runtimeScan) >= runtimeRescan {
 			p.runtimeScan = time.Now()
-			proc, found, err := findProcessCgroup(p.opts.ProcRoot, p.opts.RuntimeProcesses, "cpu")
+			proc, found, err := findProcessCgroup(p.opts.ProcRoot, p.opts.RuntimeProcesses, "cpu", p.opts.RuntimeSocket)
 			switch {
 			case err != nil:
 				*errs = append(*errs, fmt.Errorf("detect runtime cgroup: %w", err))

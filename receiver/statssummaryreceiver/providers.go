@@ -22,7 +22,7 @@ type providers struct {
 // and resolves the provider mode, logging which mode runs and why. A host
 // without usable cgroups is not fatal: the Summary then lacks node cgroup
 // stats and pods come from the runtime alone.
-func startProviders(cfg *Config, logger *zap.Logger) (*providers, error) {
+func startProviders(cfg *Config, runtimeSocket string, logger *zap.Logger) (*providers, error) {
 	mode, err := summary.ParseMode(cfg.Mode)
 	if err != nil {
 		return nil, err
@@ -33,6 +33,7 @@ func startProviders(cfg *Config, logger *zap.Logger) (*providers, error) {
 			PodsCgroup:      cfg.Cgroups.PodsCgroup,
 			SystemCgroups:   cfg.Cgroups.systemCgroups(),
 			TrackContainers: mode == summary.ModeCAdvisor,
+			RuntimeSocket:   runtimeSocket,
 			Logger:          logger,
 		})
 		switch {

@@ -73,7 +73,7 @@ func TestStartProvidersOnThisHost(t *testing.T) {
 			cfg.CollectionInterval = time.Hour
 			cfg.Host.KubeletRootDir = t.TempDir()
 			core, logs := observer.New(zapcore.InfoLevel)
-			p, err := startProviders(cfg, zap.New(core))
+			p, err := startProviders(cfg, "", zap.New(core))
 			if err != nil {
 				t.Fatalf("startProviders: %v", err)
 			}
@@ -109,7 +109,7 @@ func TestUnreportedSystemContainersAreLogged(t *testing.T) {
 	cfg.Cgroups.RuntimeCgroup = missing
 	cfg.Cgroups.MiscCgroup = "/" // the node's own cgroup
 	core, logs := observer.New(zapcore.InfoLevel)
-	p, err := startProviders(cfg, zap.New(core))
+	p, err := startProviders(cfg, "", zap.New(core))
 	if err != nil {
 		t.Fatalf("startProviders: %v", err)
 	}
@@ -138,7 +138,7 @@ func TestUnreportedSystemContainersAreLogged(t *testing.T) {
 	noCgroups.Mode, noCgroups.Cgroups.Enabled = "cri", false
 	noCgroups.Host.KubeletRootDir = t.TempDir()
 	core, logs = observer.New(zapcore.InfoLevel)
-	p2, err := startProviders(noCgroups, zap.New(core))
+	p2, err := startProviders(noCgroups, "", zap.New(core))
 	if err != nil {
 		t.Fatalf("startProviders: %v", err)
 	}

@@ -81,7 +81,7 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("cri.stats_path: %w", err)
 	}
-	if s.providers, err = startProviders(s.cfg, s.logger); err != nil {
+	if s.providers, err = startProviders(s.cfg, cri.SocketPath(endpoint), s.logger); err != nil {
 		return err
 	}
 	criProvider := cri.NewProvider(client, cri.Options{
