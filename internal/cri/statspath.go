@@ -50,10 +50,16 @@ func ParseStatsPath(s string) (StatsPath, error) {
 // containerd 1.6 asks every shim for its stats on each ListPodSandboxStats,
 // one sandbox after another, and takes seconds on a dense node (4–5 s for
 // 110 pods × 3 containers on a 2-core machine) where ListContainerStats, one
-// batched request, answers in half a second. The scrape that timed out then
-// reads the partial path at once, so it still carries every pod. Any other
-// error is an error, never a reason to fall back. It is safe for concurrent
-// use.
+// batched request, answers in half a second. So does a strict call that the
+// runtime answers with an error of its own (Unknown, Internal, …): containerd
+// 2.x fails every ListPodSandboxStats on a node with the systemd cgroup driver
+// (it loads the sandbox's cgroup parent, a slice name such as
+// kubepods-besteffort-pod<uid>.slice, as a path: "cgroups: invalid group
+// path"), while ListContainerStats works there. Either way the scrape reads the
+// partial path at once, so it still carries every pod, and the strict call is
+// tried again after SlowStrictRetry. Only a broken connection (Unavailable: the
+// partial call would fail alike) and the caller's own deadline or
+// cancellation are errors of the scrape. It is safe for concurrent use.
 type pathDetector struct {
 	forced StatsPath // PathAuto, or the configured path
 	logger *zap.Logger
@@ -66,12 +72,13 @@ type pathDetector struct {
 	current StatsPath // "" while unknown
 	version string    // the runtime's version when the partial path was chosen
 	// slowUntil, when not zero, is when the strict path, abandoned for
-	// outliving its timeout, is tried again.
+	// outliving its timeout or failing in the runtime, is tried again.
 	slowUntil time.Time
 }
 
 // SlowStrictRetry is how long the partial path stands in for a strict path
-// whose call outlived its timeout before the strict path is tried again.
+// whose call outlived its timeout, or failed in the runtime, before the
+// strict path is tried again.
 const SlowStrictRetry = 10 * time.Minute
 
 // path returns the path in use, "" while undetermined.
@@ -99,7 +106,7 @@ func (d *pathDetector) tryStrict(ctx context.Context, c *Client) (bool, error) {
 	if !d.slowUntil.IsZero() {
 		retry := !d.now().Before(d.slowUntil)
 		if retry {
-			d.logger.Info("trying ListPodSandboxStats again after it timed out", zap.Duration("after", SlowStrictRetry))
+			d.logger.Info("trying ListPodSandboxStats again after it timed out or failed", zap.Duration("after", SlowStrictRetry))
 			d.current, d.slowUntil = "", time.Time{}
 		}
 		d.mu.Unlock()
@@ -139,20 +146,20 @@ func (d *pathDetector) strictWorked() {
 }
 
 // strictFailed decides what a ListPodSandboxStats error means: true when the
-// runtime lacks the call, or the call outlived the client's own timeout (not
-// a deadline of the caller's), and the partial path should be used instead;
-// false when err must be reported.
+// runtime lacks the call, the call outlived the client's own timeout (not a
+// deadline of the caller's), or the runtime answered it with an error of its
+// own, and the partial path should be used instead; false when err must be
+// reported (forced strict path, a broken connection, the caller's deadline or
+// cancellation).
 func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error) bool {
 	if d.forced == PathAuto && OutlivedTimeout(err) {
 		// The call's own timeout, not the caller's: the runtime is slow on
 		// this path.
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.slowUntil.IsZero() {
-			d.logger.Warn("ListPodSandboxStats outlived cri.timeout; reading container stats with ListContainerStats (partial CRI stats path) and trying it again later",
-				zap.Duration("retry_after", SlowStrictRetry), zap.Error(err))
-		}
-		d.current, d.slowUntil = PathPartial, d.now().Add(SlowStrictRetry)
+		d.fallBackFor("ListPodSandboxStats outlived cri.timeout; reading container stats with ListContainerStats (partial CRI stats path) and trying it again later", err)
+		return true
+	}
+	if d.forced == PathAuto && ctx.Err() == nil && runtimeFailedCall(err) {
+		d.fallBackFor("the runtime failed ListPodSandboxStats; reading container stats with ListContainerStats (partial CRI stats path) and trying it again later", err)
 		return true
 	}
 	if d.forced != PathAuto || status.Code(err) != codes.Unimplemented {
@@ -174,6 +181,28 @@ func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error) b
 			zap.String("runtime", id), zap.Error(err))
 	}
 	d.current, d.version = PathPartial, id
+	return true
+}
+
+// fallBackFor puts the partial path in place of the strict one for
+// SlowStrictRetry, warning once per fallback.
+func (d *pathDetector) fallBackFor(warning string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.slowUntil.IsZero() {
+		d.logger.Warn(warning, zap.Duration("retry_after", SlowStrictRetry), zap.Error(err))
+	}
+	d.current, d.slowUntil = PathPartial, d.now().Add(SlowStrictRetry)
+}
+
+// runtimeFailedCall tells whether the runtime itself answered a call with an
+// error: not a broken or refused connection (Unavailable), not a deadline or
+// cancellation, not Unimplemented (handled on its own).
+func runtimeFailedCall(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Unimplemented, codes.OK:
+		return false
+	}
 	return true
 }
 

@@ -43,8 +43,9 @@ func TestStatsPathDetection(t *testing.T) {
 	}{
 		{name: "runtime implements ListPodSandboxStats: strict", wantPath: PathStrict, wantSandbox: 1},
 		{name: "Unimplemented: partial in the same assembly", sandboxErr: status.Error(codes.Unimplemented, "no"), wantPath: PathPartial, wantSandbox: 1, wantCtr: 1},
-		{name: "Unknown is an error, not a fallback", sandboxErr: status.Error(codes.Unknown, "huh"), wantCode: codes.Unknown, wantSandbox: 1},
-		{name: "Internal is an error, not a fallback", sandboxErr: status.Error(codes.Internal, "boom"), wantCode: codes.Internal, wantSandbox: 1},
+		{name: "Unknown from the runtime: partial in the same assembly", sandboxErr: status.Error(codes.Unknown, "huh"), wantPath: PathPartial, wantSandbox: 1, wantCtr: 1},
+		{name: "Internal from the runtime: partial in the same assembly", sandboxErr: status.Error(codes.Internal, "boom"), wantPath: PathPartial, wantSandbox: 1, wantCtr: 1},
+		{name: "forced strict: Unknown is an error", forced: PathStrict, sandboxErr: status.Error(codes.Unknown, "huh"), wantPath: PathStrict, wantCode: codes.Unknown, wantSandbox: 1},
 		{name: "Unavailable is an error, not a fallback", sandboxErr: status.Error(codes.Unavailable, "restarting"), wantCode: codes.Unavailable, wantSandbox: 1},
 		{name: "forced partial never asks for sandbox stats", forced: PathPartial, wantPath: PathPartial, wantCtr: 1},
 		{name: "forced strict: Unimplemented is an error", forced: PathStrict, sandboxErr: status.Error(codes.Unimplemented, "no"), wantPath: PathStrict, wantCode: codes.Unimplemented, wantSandbox: 1},
@@ -264,4 +265,48 @@ func TestSlowStrictPathFallsBack(t *testing.T) {
 	_, err = p.PodStats(ctx)
 	require.Error(t, err)
 	assert.Equal(t, PathStrict, p.Path(), "the caller's deadline must not switch the path")
+}
+
+// TestStrictPathFailingInTheRuntimeFallsBack: containerd 2.x answers every
+// ListPodSandboxStats on a node with the systemd cgroup driver with Unknown
+// (it loads the sandbox's slice name as a cgroup path; seen with 2.4.2 in the
+// cgroup v2 + systemd VM node). The scrape reads ListContainerStats at once
+// and keeps every pod, the strict call is not made again for
+// SlowStrictRetry, then it is, and a runtime that answers it is back on it.
+// On the old rule the first scrape failed with no pod at all, and every
+// later one too.
+func TestStrictPathFailingInTheRuntimeFallsBack(t *testing.T) {
+	srv := crifake.New(t)
+	srv.SetState(onePodState())
+	clock := fakeclock.New(t0.Add(200 * time.Second))
+	p := NewProvider(NewClient(dialFake(t, srv), time.Second), Options{Now: clock.Now, PodLogsDir: t.TempDir()})
+
+	srv.SetError("ListPodSandboxStats", status.Error(codes.Unknown, `failed to decode sandbox container metrics for sandbox "a3e4": failed getting metrics for sandbox a3e4: failed to load sandbox cgroup "kubepods-besteffort-pod0f00623e_f2c6.slice": cgroups: invalid group path`))
+	res, err := p.PodStats(t.Context())
+	require.NoError(t, err, "a strict call the runtime fails must not fail the scrape")
+	assert.Equal(t, PathPartial, res.Path)
+	require.Len(t, res.Pods, 1)
+	assert.Len(t, res.Pods[0].Containers, 1)
+	assert.Equal(t, 1, srv.Calls("ListPodSandboxStats"))
+	assert.Equal(t, 1, srv.Calls("ListContainerStats"))
+
+	clock.Advance(SlowStrictRetry - time.Second)
+	res, err = p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PathPartial, res.Path)
+	assert.Equal(t, 1, srv.Calls("ListPodSandboxStats"), "not asked again before SlowStrictRetry")
+
+	srv.SetError("ListPodSandboxStats", nil)
+	clock.Advance(2 * time.Second)
+	res, err = p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PathStrict, res.Path)
+	assert.Equal(t, 2, srv.Calls("ListPodSandboxStats"))
+
+	// A failing partial call after the fallback is the scrape's error.
+	srv.SetError("ListPodSandboxStats", status.Error(codes.Internal, "boom"))
+	srv.SetError("ListContainerStats", status.Error(codes.Internal, "boom too"))
+	_, err = p.PodStats(t.Context())
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "cri ListContainerStats")
 }
