@@ -27,7 +27,7 @@ import (
 // the moment of a scrape: one collection interval, plus slack for a slow
 // machine. Counters that grow at most one unit per second per CPU lag at most
 // that many seconds on every CPU.
-const staleness = collectionInterval + 2*time.Second
+var staleness = collectionInterval + 2*time.Second
 
 // testPodCgroupsFound reads pods and containers from their cgroups alone
 // (mode: cadvisor, identity from the runtime), which finds them only if it
