@@ -117,6 +117,10 @@ type Options struct {
 	// Host provides boot time, rlimit, node fs, and pod volume, log and
 	// etc-hosts usage (the host provider); nil leaves those out.
 	Host HostStatsProvider
+	// Claims names persistent volumes by their pod-spec name with their
+	// claim (the pod metadata from the API server); nil leaves the node's
+	// names and no pvcRef.
+	Claims VolumeClaims
 }
 
 // Assembler builds Summaries from its providers. It is safe for concurrent use
@@ -211,6 +215,9 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 					out.VolumeTypes = map[VolumeKey]string{}
 				}
 				out.VolumeTypes[VolumeKey{PodUID: p.PodRef.UID, Name: name}] = typ
+			}
+			if a.opts.Claims != nil {
+				nameVolumesByClaim(p, a.opts.Claims, out.VolumeTypes)
 			}
 		}
 	}

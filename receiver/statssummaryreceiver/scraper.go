@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/podmeta"
 	"github.com/statssummary/statssummary/internal/server"
 	"github.com/statssummary/statssummary/internal/summary"
 )
@@ -34,6 +35,9 @@ type statsScraper struct {
 
 	conn      *cri.LazyConn
 	providers *providers // cgroup and host providers (providers.go)
+	// podMeta is the optional pod metadata from the API server (k8s_api,
+	// podmeta.go); nil when off.
+	podMeta   *podmeta.Watcher
 	assembler *summary.Assembler
 	converter *converter
 	telemetry *scrapeTelemetry
@@ -93,11 +97,15 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		SkipLogs: s.providers.host != nil,
 		Now:      s.now,
 	})
-	s.assembler = summary.NewAssembler(s.providers.options(summary.Options{
+	assemblerOpts := summary.Options{
 		NodeName:  nodeName,
 		Pods:      criProvider,
 		RuntimeFs: criProvider,
-	}))
+	}
+	if s.podMeta = startPodMetadata(s.cfg.K8sAPI, nodeName, s.logger); s.podMeta != nil {
+		assemblerOpts.Claims = s.podMeta
+	}
+	s.assembler = summary.NewAssembler(s.providers.options(assemblerOpts))
 	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig, s.settings)
 	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: assemblyTimeout(s.scrapeTimeout())})
 	if srvCfg := s.cfg.Server.Get(); srvCfg != nil {
@@ -207,6 +215,9 @@ func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	}
 	a, err := snap.Assembly, snap.Err
 	md := s.converter.convert(a, started)
+	if s.podMeta != nil {
+		setPodLabels(md, s.podMeta)
+	}
 	s.telemetry.record(ctx, started, err)
 	s.noteHealth(err)
 	if err != nil {
@@ -253,6 +264,10 @@ func (s *statsScraper) shutdown(ctx context.Context) error {
 	// any more.
 	s.providers.stop()
 	s.providers = nil
+	if s.podMeta != nil {
+		s.podMeta.Stop()
+		s.podMeta = nil
+	}
 	if s.server != nil {
 		errs = append(errs, s.server.shutdown(ctx))
 		s.server = nil
