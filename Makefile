@@ -18,9 +18,16 @@ HOST_CGROUP := $(shell [ "$$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2f
 
 all: build
 
-## generate: regenerate receiver metadata code and docs from metadata.yaml (mdatagen)
+## generate: regenerate receiver metadata code and docs from metadata.yaml (mdatagen),
+## from scratch: every file mdatagen writes is removed first, so what is committed is
+## exactly its output plus the one hand-written file it never touches
+## (internal/metadata/emit.go and its test), which must still build against it
 generate:
+	rm -f $(RECEIVER)/generated_*.go $(RECEIVER)/documentation.md \
+	  $(RECEIVER)/internal/metadata/generated_*.go $(RECEIVER)/internal/metadata/testdata/config.yaml \
+	  $(RECEIVER)/internal/metadatatest/generated_*.go
 	cd $(RECEIVER) && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
+	$(GO) vet ./$(RECEIVER)/internal/metadata/
 
 ## check-generate: fail when `make generate` changes tracked files
 check-generate: generate

@@ -231,7 +231,7 @@ func TestSlowStrictPathFallsBack(t *testing.T) {
 	srv := crifake.New(t)
 	srv.SetState(onePodState())
 	clock := fakeclock.New(t0.Add(200 * time.Second))
-	p := NewProvider(NewClient(dialFake(t, srv), 150*time.Millisecond), Options{Now: clock.Now, PodLogsDir: t.TempDir()})
+	p := NewProvider(NewClient(dialFake(t, srv), 150*time.Millisecond), Options{Now: clock.Now})
 
 	srv.SetDelay("ListPodSandboxStats", time.Second)
 	res, err := p.PodStats(t.Context())

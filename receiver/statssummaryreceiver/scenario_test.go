@@ -2,7 +2,6 @@ package statssummaryreceiver
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -31,12 +30,10 @@ import (
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/convert"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
-
-// updateGolden rewrites the expected_metrics.yaml files from the current output.
-// Review every diff it makes before committing it.
-var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/scenarios/*/expected_metrics.yaml")
 
 const scenariosDir = "testdata/scenarios"
 
@@ -117,10 +114,10 @@ func TestScenarios(t *testing.T) {
 
 // compareScenario compares md with expected_metrics.yaml and, when the
 // scenario names one, s with its expected Summary; update says the golden
-// files may be rewritten from this output (-update-golden).
+// files may be rewritten from this output (-update).
 func compareScenario(t *testing.T, dir string, sc scenario, md pmetric.Metrics, s *statsapi.Summary, update ...bool) {
 	t.Helper()
-	mayUpdate := *updateGolden && (len(update) == 0 || update[0])
+	mayUpdate := *testkit.Update && (len(update) == 0 || update[0])
 	expectedFile := filepath.Join(dir, "expected_metrics.yaml")
 	if mayUpdate {
 		require.NoError(t, golden.WriteMetrics(t, expectedFile, md))
@@ -201,8 +198,8 @@ func convertSummaryScenario(t *testing.T, dir string, sc scenario, cfg *Config) 
 		}
 		a.Containers[i][j] = cri.ContainerInfo{ID: c.ID, Attempt: c.Attempt}
 	}
-	conv := newConverter(cfg.MetricsBuilderConfig, cfg.GroupsConfig, receivertest.NewNopSettings(metadata.Type))
-	return conv.convert(a, time.Time{})
+	conv := convert.New(cfg.MetricsBuilderConfig, cfg.GroupsConfig.convertGroups(), receivertest.NewNopSettings(metadata.Type))
+	return conv.Convert(a, time.Time{})
 }
 
 // containerIndex finds container name of the pod with uid: its pod's index
@@ -239,14 +236,13 @@ func scrapeCRIScenario(t *testing.T, dir string, sc scenario, cfg *Config, mode 
 		cfg.MetricGroups = []MetricGroup{PodMetricGroup, ContainerMetricGroup}
 	}
 	disableHostFilesystemMetrics(&cfg.Metrics)
-	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	var clock *fakeclock.Clock
+	var now func() time.Time
 	if !sc.Time.IsZero() {
 		clock = fakeclock.New(sc.Time)
-		s.now = clock.Now
+		now = clock.Now
 	}
-	require.NoError(t, s.start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(t.Context())) })
+	s := startScraper(t, cfg, componenttest.NewNopHost(), now)
 
 	md, err := s.scrape(t.Context())
 	if sc.CRINext != "" {
@@ -329,7 +325,7 @@ func decodeAll[T any, P interface {
 func requireTimestamps(t *testing.T, md pmetric.Metrics) {
 	t.Helper()
 	var scrapeTS uint64
-	forEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
+	testkit.ForEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
 		if scrapeTS == 0 {
 			scrapeTS = uint64(dp.Timestamp())
 		}
@@ -348,7 +344,7 @@ func TestEveryMetricIsProduced(t *testing.T) {
 	md := convertSummaryScenario(t, filepath.Join(scenariosDir, "all_metrics_enabled"), sc, cfg)
 
 	produced := map[string]bool{}
-	forEachNumberPoint(md, func(name string, _ pmetric.NumberDataPoint) { produced[name] = true })
+	testkit.ForEachNumberPoint(md, func(name string, _ pmetric.NumberDataPoint) { produced[name] = true })
 	declared := declaredMetrics(t)
 	require.Len(t, declared, 131, "the catalogue changed: update this count and the scenarios")
 	for _, name := range declared {

@@ -20,6 +20,7 @@ import (
 	"github.com/statssummary/statssummary/internal/podmeta"
 	"github.com/statssummary/statssummary/internal/server"
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/convert"
 )
 
 // nodeNameEnv is read when node_name is not configured (set it from the
@@ -39,7 +40,7 @@ type statsScraper struct {
 	// podmeta.go); nil when off.
 	podMeta   *podmeta.Watcher
 	assembler *summary.Assembler
-	converter *converter
+	converter *convert.Converter
 	telemetry *scrapeTelemetry
 	failing   bool // the last scrape had a source error
 
@@ -88,14 +89,12 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 	if s.providers, err = startProviders(s.cfg, s.logger); err != nil {
 		return err
 	}
+	// Container logs are measured by the host provider's walker on its log
+	// period (cri.pod_logs_dir); the runtime provider never reads them.
 	criProvider := cri.NewProvider(client, cri.Options{
-		Logger:     s.logger,
-		PodLogsDir: s.cfg.CRI.PodLogsDir,
-		StatsPath:  statsPath,
-		// The host provider's walker measures container logs on its log
-		// period; the scrape path does not read log directories.
-		SkipLogs: s.providers.host != nil,
-		Now:      s.now,
+		Logger:    s.logger,
+		StatsPath: statsPath,
+		Now:       s.now,
 	})
 	assemblerOpts := summary.Options{
 		NodeName:  nodeName,
@@ -106,7 +105,7 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		assemblerOpts.Claims = s.podMeta
 	}
 	s.assembler = summary.NewAssembler(s.providers.options(assemblerOpts))
-	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig, s.settings)
+	s.converter = convert.New(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig.convertGroups(), s.settings)
 	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: assemblyTimeout(s.scrapeTimeout())})
 	if srvCfg := s.cfg.Server.Get(); srvCfg != nil {
 		maxAge := srvCfg.MaxAge
@@ -214,7 +213,7 @@ func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		return pmetric.NewMetrics(), scrapererror.NewPartialScrapeError(err, 1)
 	}
 	a, err := snap.Assembly, snap.Err
-	md := s.converter.convert(a, started)
+	md := s.converter.Convert(a, started)
 	if s.podMeta != nil {
 		setPodLabels(md, s.podMeta)
 	}
