@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // These tests use client-go's fake clientset for what a real API server does
@@ -31,15 +33,10 @@ type fakeCore struct{ corev1client.CoreV1Interface }
 
 func (fakeCore) IsWatchListSemanticsUnSupported() bool { return true }
 
+// pollUntil waits for cond; the informer's retries back off up to 30 s.
 func pollUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Until(t, what, time.Minute, cond)
 }
 
 func nodePod(name, uid string, labels map[string]string) *corev1.Pod {
