@@ -19,7 +19,8 @@
 // second run with the same -dir is the same cluster at the same address: that
 // is how a test restarts it. Once /readyz answers 200 the launcher prints
 // "ready https://127.0.0.1:PORT" on stdout. SIGTERM or SIGINT stops the API
-// server, then etcd; a second signal exits at once.
+// server (within about 10 s: --request-timeout bounds how long open watches
+// hold it), then etcd; a second signal exits at once.
 //
 //	usage: apiserver -dir DIR [-port N] [-v N]
 package main
@@ -121,6 +122,10 @@ func run(dir string, port, verbosity int) int {
 		// address; the test server of k8s.io/kubernetes turns the reconciler
 		// off for the same reason.
 		"--endpoint-reconciler-type=none",
+		// Open watches hold a graceful shutdown for the request timeout
+		// (http.Server.Shutdown waits for them; 60 s by default): 10 s
+		// bounds a stop, and no request of the tests takes that long.
+		"--request-timeout=10s",
 		"--profiling=false",
 		"--v=" + strconv.Itoa(verbosity),
 	})
