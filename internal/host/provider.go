@@ -64,7 +64,8 @@ type PodStats struct {
 	// as the kubelet names the directory: the pod-spec volume name, except
 	// for a persistent CSI volume, named after its PersistentVolume (the
 	// claim and the pod-spec name are not on the node's disk). PVCRef is
-	// never set: without the API server no claim is known.
+	// never set here: the node knows no claim (the assembler renames such a
+	// volume and sets it from the optional pod metadata, summary.Options.Claims).
 	Volumes []statsapi.VolumeStats
 	// VolumeTypes names each volume's source as the pod spec does
 	// (emptyDir, configMap, secret, csi, …), read from its plugin directory.

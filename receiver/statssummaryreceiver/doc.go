@@ -2,8 +2,10 @@
 // stats_summary. Its root package holds the wiring only: configuration
 // (config.go, providers_config.go, metric_groups.go), the factory, the scraper
 // lifecycle (scraper.go, receiver.go: start the providers, assemble, convert,
-// shut down), the providers it starts (providers.go), the JSON endpoint's
-// server wiring (server.go) and the receiver's own telemetry.
+// shut down), the providers it starts (providers.go), the optional pod watch
+// of k8s_api and its labels on the resources (podmeta.go; the watch itself is
+// internal/podmeta), the JSON endpoint's server wiring (server.go) and the
+// receiver's own telemetry.
 //
 // What it wires lives elsewhere: collecting and assembling the kubelet Summary
 // is the job of the domain packages under internal/ at the module root (cri,
