@@ -96,6 +96,10 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		NodeName:  nodeName,
 		Pods:      criProvider,
 		RuntimeFs: criProvider,
+		Extras:    extrasFor(s.cfg),
+		Resources: criProvider,
+		// PodMetadata (the API server's pod specs) is not wired yet: memory
+		// requests stay unknown.
 	}))
 	s.converter = convert.New(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig.convertGroups(), s.settings)
 	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: assemblyTimeout(s.scrapeTimeout())})
