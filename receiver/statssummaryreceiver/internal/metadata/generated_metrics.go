@@ -2319,7 +2319,7 @@ type metricContainerMemoryEvents struct {
 // init fills container.memory.events metric with initial data.
 func (m *metricContainerMemoryEvents) init() {
 	m.data.SetName("container.memory.events")
-	m.data.SetDescription("Memory events of the container's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (the container cgroup). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt) exist, each of the cgroup alone.")
+	m.data.SetDescription("Memory events of the container's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (the container cgroup). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone.")
 	m.data.SetUnit("{event}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -8742,7 +8742,7 @@ type metricK8sPodMemoryEvents struct {
 // init fills k8s.pod.memory.events metric with initial data.
 func (m *metricK8sPodMemoryEvents) init() {
 	m.data.SetName("k8s.pod.memory.events")
-	m.data.SetDescription("Memory events of the pod's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (hierarchical: a pod counts its containers). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt) exist, each of the cgroup alone (a pod counts only what its own limit caused).")
+	m.data.SetDescription("Memory events of the pod's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (hierarchical: a pod counts its containers). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone (a pod counts only what its own limit caused).")
 	m.data.SetUnit("{event}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)

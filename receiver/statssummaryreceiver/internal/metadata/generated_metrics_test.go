@@ -1254,7 +1254,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory events of the container's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (the container cgroup). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt) exist, each of the cgroup alone.", mi.Description())
+						assert.Equal(t, "Memory events of the container's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (the container cgroup). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone.", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1271,7 +1271,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["container.memory.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory events of the container's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (the container cgroup). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt) exist, each of the cgroup alone.", mi.Description())
+						assert.Equal(t, "Memory events of the container's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (the container cgroup). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone.", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -3361,7 +3361,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory events of the pod's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (hierarchical: a pod counts its containers). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt) exist, each of the cgroup alone (a pod counts only what its own limit caused).", mi.Description())
+						assert.Equal(t, "Memory events of the pod's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (hierarchical: a pod counts its containers). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone (a pod counts only what its own limit caused).", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -3378,7 +3378,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["k8s.pod.memory.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Memory events of the pod's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (hierarchical: a pod counts its containers). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt) exist, each of the cgroup alone (a pod counts only what its own limit caused).", mi.Description())
+						assert.Equal(t, "Memory events of the pod's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (hierarchical: a pod counts its containers). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone (a pod counts only what its own limit caused).", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
