@@ -2,6 +2,7 @@ package cadvisor
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 )
 
@@ -19,9 +20,10 @@ type CgroupCounters struct {
 	// containers'): the cgroup hit its memory.max (max) or memory.high
 	// (high), the OOM killer was invoked (oom) and killed a process
 	// (oom_kill). On v1, oom_kill is memory.oom_control's and max is
-	// memory.failcnt (how often the usage hit the limit), both of the
-	// cgroup alone (a pod's count only what its own limit caused); oom and
-	// high are not kept.
+	// memory.failcnt (how often the usage hit the limit), both of the cgroup
+	// alone (a pod's count only what its own limit caused); max is unknown
+	// for a cgroup with a memory+swap limit (failcntCounts), oom and high
+	// are not kept.
 	MemoryOOM, MemoryOOMKill, MemoryMax, MemoryHigh uint64
 	// Block IO summed over every device: bytes and operations read and
 	// written (v2 io.stat; v1 blkio.throttle.io_service_bytes_recursive and
@@ -66,9 +68,11 @@ func (f *Files) counters(e *cgroupFiles) CgroupCounters {
 			c.MemoryOOMKill, c.Has = v, c.Has|HasMemoryOOMKill
 		}
 	}
-	if b, err := f.read(e, fileMemoryFailcnt); err == nil {
-		if v, ok := parseUint(b); ok {
-			c.MemoryMax, c.Has = v, c.Has|HasMemoryMax
+	if f.failcntCounts(e) {
+		if b, err := f.read(e, fileMemoryFailcnt); err == nil {
+			if v, ok := parseUint(b); ok {
+				c.MemoryMax, c.Has = v, c.Has|HasMemoryMax
+			}
 		}
 	}
 	if b, err := f.read(e, fileBlkioBytes); err == nil {
@@ -82,6 +86,22 @@ func (f *Files) counters(e *cgroupFiles) CgroupCounters {
 		}
 	}
 	return c
+}
+
+// failcntCounts says whether a v1 cgroup's memory.failcnt counts its hits of
+// the memory limit: not when it also has a memory+swap limit (which the
+// kubelet sets to the memory limit where swap is accounted, so that nothing
+// swaps). A charge is tried against memory+swap first; failing there, it
+// never reaches the memory counter, and the kernel (6.18 here) keeps no
+// failcnt for memory+swap: both stay 0 through an OOM kill. Such a cgroup's
+// max events are unknown, not 0.
+func (f *Files) failcntCounts(e *cgroupFiles) bool {
+	b, err := f.read(e, fileMemswLimit)
+	if errors.Is(err, errMissing) {
+		return true // no swap accounting: no memory+swap limit
+	}
+	limit, ok := parseMemoryLimit(b)
+	return err == nil && ok && limit == 0
 }
 
 // lines calls fn with the fields of each line of b, split on spaces, until fn

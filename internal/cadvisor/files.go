@@ -226,6 +226,7 @@ const (
 	fileMemoryEvents
 	fileOOMControl
 	fileMemoryFailcnt
+	fileMemswLimit
 	fileIOStat
 	fileBlkioBytes
 	fileBlkioOps
@@ -244,6 +245,7 @@ var fileNames = [numFiles]struct{ controller, name string }{
 	fileMemoryEvents:  {"", "memory.events"},
 	fileOOMControl:    {"memory", "memory.oom_control"},
 	fileMemoryFailcnt: {"memory", "memory.failcnt"},
+	fileMemswLimit:    {"memory", "memory.memsw.limit_in_bytes"},
 	fileIOStat:        {"", "io.stat"},
 	fileBlkioBytes:    {"blkio", "blkio.throttle.io_service_bytes_recursive"},
 	fileBlkioOps:      {"blkio", "blkio.throttle.io_serviced_recursive"},
@@ -352,6 +354,7 @@ func (f *Files) read(e *cgroupFiles, id fileID) ([]byte, error) {
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			e.missing[id] = true
+			return nil, fmt.Errorf("open %s: %w", p, errMissing)
 		}
 		return nil, fmt.Errorf("open %s: %w", p, err)
 	}

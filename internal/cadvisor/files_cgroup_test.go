@@ -179,6 +179,23 @@ func TestFilesOnRealCgroups(t *testing.T) {
 		assert.Positive(t, oc.MemoryMax)
 		assert.Equal(t, HasMemoryOOMKill|HasMemoryMax, oc.Has&(HasMemoryOOM|HasMemoryOOMKill|HasMemoryMax|HasMemoryHigh), "v1 keeps no oom and high events")
 	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(env.File(oom, "memory.oom_control")), "memory.memsw.limit_in_bytes")); err != nil {
+		t.Logf("no memory+swap accounting on this host (%v): the v1 swapless case does not apply", err)
+	} else if !env.V2 {
+		// With a memory+swap limit as well (the kubelet's where swap is
+		// accounted), the kill is counted but failcnt stays 0: max is
+		// unknown there, not 0.
+		swapless := pod + "/" + strings.Repeat("d4", 32)
+		env.Make(swapless)
+		env.Set(swapless, "memory.limit_in_bytes", strconv.Itoa(32<<20))
+		env.Set(swapless, "memory.memsw.limit_in_bytes", strconv.Itoa(32<<20))
+		require.Error(t, env.Run(swapless, "dd if=/dev/zero of=/dev/null bs=128M count=1").Wait(), "dd must be killed")
+		sc := f.Read([]PodRef{{UID: uid, ContainerIDs: []string{strings.Repeat("d4", 32)}}}, What{Counters: true})[0].Containers[0].Counters
+		assert.Equal(t, fileValues(t, env.File(swapless, "memory.oom_control"))["oom_kill"], sc.MemoryOOMKill)
+		assert.Positive(t, sc.MemoryOOMKill)
+		assert.Zero(t, sc.Has&HasMemoryMax, "max unknown under a memory+swap limit")
+		got = read()
+	}
 	if env.V2 {
 		assert.Equal(t, oc.MemoryOOMKill, got.Counters.MemoryOOMKill, "v2: the pod counts its containers' OOM kills")
 	} else {

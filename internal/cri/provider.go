@@ -32,12 +32,13 @@ type Options struct {
 // Provider builds pod and container stats from the runtime's answers. It is
 // safe for concurrent use: several readers may assemble at once.
 type Provider struct {
-	client *Client
-	opts   Options
-	paths  *pathDetector
-	rates  *rateCache
-	netns  *netnsCache
-	ident  *runtimeIdentity
+	client    *Client
+	opts      Options
+	paths     *pathDetector
+	rates     *rateCache
+	netns     *netnsCache
+	ident     *runtimeIdentity
+	resources *resourceCache
 }
 
 // NewProvider returns a provider that asks the runtime through client.
@@ -62,12 +63,13 @@ func NewProvider(client *Client, opts Options) *Provider {
 	}
 	ident := &runtimeIdentity{}
 	return &Provider{
-		client: client,
-		opts:   opts,
-		paths:  &pathDetector{forced: opts.StatsPath, logger: opts.Logger, now: opts.Now, runtime: ident},
-		rates:  newRateCache(),
-		netns:  newNetnsCache(),
-		ident:  ident,
+		client:    client,
+		opts:      opts,
+		paths:     &pathDetector{forced: opts.StatsPath, logger: opts.Logger, now: opts.Now, runtime: ident},
+		rates:     newRateCache(),
+		netns:     newNetnsCache(),
+		ident:     ident,
+		resources: newResourceCache(),
 	}
 }
 

@@ -2,6 +2,8 @@ package podmeta
 
 import (
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/statssummary/statssummary/internal/summary"
 )
 
 // Pod is what the API server says of one pod that the node cannot know. A
@@ -26,6 +28,10 @@ type Pod struct {
 	// pod-spec volume name: persistentVolumeClaim volumes and generic
 	// ephemeral volumes (whose claim is <pod name>-<volume name>).
 	Claims map[string]Claim
+
+	// spec is the pod as the assembler's summary.PodMetadata describes it,
+	// built once with the Pod.
+	spec summary.PodInfo
 }
 
 // Container is one container's place in the pod and its resources.
@@ -98,9 +104,14 @@ func podFromAPI(in *corev1.Pod, keys []string) *Pod {
 		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 		p.Containers[c.Name] = Container{Init: true, Sidecar: sidecar, Resources: resourcesFromAPI(&c.Resources)}
 	}
+	if len(in.Spec.Containers) > 0 {
+		p.spec.Containers = make([]summary.ContainerSpec, 0, len(in.Spec.Containers))
+	}
 	for i := range in.Spec.Containers {
 		c := &in.Spec.Containers[i]
-		p.Containers[c.Name] = Container{Resources: resourcesFromAPI(&c.Resources)}
+		r := resourcesFromAPI(&c.Resources)
+		p.Containers[c.Name] = Container{Resources: r}
+		p.spec.Containers = append(p.spec.Containers, summary.ContainerSpec{Name: c.Name, Resources: r.asSummary()})
 	}
 	if r := in.Spec.Resources; r != nil && (len(r.Requests) > 0 || len(r.Limits) > 0) {
 		res := resourcesFromAPI(r)
@@ -124,6 +135,27 @@ func podFromAPI(in *corev1.Pod, keys []string) *Pod {
 		p.Claims[v.Name] = c
 	}
 	return p
+}
+
+// asSummary is r as kubeletstats reads a spec's resources (summary.Resources):
+// CPU in cores, memory in bytes, 0 when unset.
+func (r Resources) asSummary() summary.Resources {
+	cores := func(m *int64) float64 {
+		if m == nil {
+			return 0
+		}
+		return float64(*m) / 1000
+	}
+	bytes := func(b *int64) int64 {
+		if b == nil {
+			return 0
+		}
+		return *b
+	}
+	return summary.Resources{
+		CPURequest: cores(r.Requests.MilliCPU), CPULimit: cores(r.Limits.MilliCPU),
+		MemoryRequest: bytes(r.Requests.MemoryBytes), MemoryLimit: bytes(r.Limits.MemoryBytes),
+	}
 }
 
 func resourcesFromAPI(r *corev1.ResourceRequirements) Resources {

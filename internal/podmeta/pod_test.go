@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/statssummary/statssummary/internal/summary"
 )
 
 func rl(kv ...string) corev1.ResourceList {
@@ -78,12 +80,20 @@ func wantPod() *Pod {
 			"data":    {Name: "data-web-0"},
 			"scratch": {Name: "web-0-scratch", Ephemeral: true},
 		},
+		// The assembler's view: app containers only, in spec order, CPU in
+		// cores, 0 for unset.
+		spec: summary.PodInfo{Containers: []summary.ContainerSpec{
+			{Name: "app", Resources: summary.Resources{CPURequest: 1.5, CPULimit: 2, MemoryRequest: 1_000_000_000, MemoryLimit: 1536 << 20}},
+			{Name: "idle"},
+		}},
 	}
 }
 
+var allowPod = cmp.AllowUnexported(Pod{})
+
 func TestPodFromAPI(t *testing.T) {
 	got := podFromAPI(apiPod(), []string{"app", "absent"})
-	if d := cmp.Diff(wantPod(), got); d != "" {
+	if d := cmp.Diff(wantPod(), got, allowPod); d != "" {
 		t.Fatalf("pod (-want +got):\n%s", d)
 	}
 }
@@ -97,7 +107,7 @@ func TestTrimPodKeepsWhatPodFromAPIReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	trimmed := obj.(*corev1.Pod)
-	if d := cmp.Diff(wantPod(), podFromAPI(trimmed, []string{"app", "absent"})); d != "" {
+	if d := cmp.Diff(wantPod(), podFromAPI(trimmed, []string{"app", "absent"}), allowPod); d != "" {
 		t.Fatalf("pod from the trimmed object (-want +got):\n%s", d)
 	}
 	if trimmed.ResourceVersion != "42" || trimmed.Spec.NodeName != "node-a" {
@@ -124,7 +134,7 @@ func TestPodWithoutResourcesOrLabels(t *testing.T) {
 		Spec: corev1.PodSpec{Resources: &corev1.ResourceRequirements{}}}
 	got := podFromAPI(in, []string{"app"})
 	want := &Pod{UID: "u", Namespace: "n", Name: "p"}
-	if d := cmp.Diff(want, got); d != "" {
+	if d := cmp.Diff(want, got, allowPod); d != "" {
 		t.Fatalf("(-want +got):\n%s", d)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/statssummary/statssummary/internal/summary"
 )
 
 // Options configure a Watcher.
@@ -34,7 +36,7 @@ type Options struct {
 
 // Watcher keeps the pods bound to one node, by UID, from a shared informer
 // (list then watch, field selector spec.nodeName). It never blocks its
-// readers on the API server: Pod answers from what the informer has
+// readers on the API server: Metadata and Pod answer from what the informer has
 // received, nothing before the first list, and everything already known
 // while the server is unreachable (the informer keeps its cache and retries
 // with backoff; when it lists again, pods deleted meanwhile are dropped).
@@ -142,8 +144,8 @@ func (w *Watcher) Synced() bool { return w.informer.HasSynced() }
 // Reachable reports whether the last list or watch call succeeded.
 func (w *Watcher) Reachable() bool { return w.state.reachable() }
 
-// Pod returns what is known of the pod with this UID.
-func (w *Watcher) Pod(uid string) (Pod, bool) {
+// Metadata returns what is known of the pod with this UID.
+func (w *Watcher) Metadata(uid string) (Pod, bool) {
 	w.mu.RLock()
 	p, ok := w.pods[uid]
 	w.mu.RUnlock()
@@ -152,6 +154,24 @@ func (w *Watcher) Pod(uid string) (Pod, bool) {
 	}
 	return *p, true
 }
+
+// Pod returns the pod with this UID as its spec describes it: the
+// assembler's summary.PodMetadata (its app containers' requests and limits,
+// as kubeletstats reads them). It allocates nothing.
+func (w *Watcher) Pod(uid string) (summary.PodInfo, bool) {
+	w.mu.RLock()
+	p, ok := w.pods[uid]
+	w.mu.RUnlock()
+	if !ok {
+		return summary.PodInfo{}, false
+	}
+	return p.spec, true
+}
+
+var (
+	_ summary.PodMetadata  = (*Watcher)(nil)
+	_ summary.VolumeClaims = (*Watcher)(nil)
+)
 
 // Labels returns the configured labels of the pod with this UID (nil when
 // unknown or without any of them). The map is shared: read it only.
@@ -167,7 +187,7 @@ func (w *Watcher) Labels(uid string) map[string]string {
 // VolumeClaim returns, for the volume of pod uid that the node names after
 // the PersistentVolume pv, its pod-spec name and its claim.
 func (w *Watcher) VolumeClaim(uid, pv string) (name, claim string, ok bool) {
-	p, ok := w.Pod(uid)
+	p, ok := w.Metadata(uid)
 	if !ok {
 		return "", "", false
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -20,6 +21,7 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
@@ -74,10 +76,18 @@ func TestWatcherFollowsPods(t *testing.T) {
 	client := fake.NewClientset(nodePod("web-0", "1", map[string]string{"app": "web", "other": "x"}))
 	w, _ := startWatcher(t, client, false)
 	pollUntil(t, "the first list", w.Synced)
-	p, ok := w.Pod("uid-1")
+	p, ok := w.Metadata("uid-1")
 	if !ok || p.Name != "web-0" || p.Labels["app"] != "web" || len(p.Labels) != 1 ||
 		*p.Containers["app"].Resources.Requests.MemoryBytes != 100<<20 {
 		t.Fatalf("pod: %+v %v", p, ok)
+	}
+	// The same pod through summary.PodMetadata.
+	info, ok := w.Pod("uid-1")
+	if want := []summary.ContainerSpec{{Name: "app", Resources: summary.Resources{MemoryRequest: 100 << 20}}}; !ok || !cmp.Equal(info.Containers, want) {
+		t.Errorf("Pod: %+v %v, want %+v", info, ok, want)
+	}
+	if _, ok := w.Pod("uid-unknown"); ok {
+		t.Error("Pod of an unknown UID")
 	}
 
 	// The list and the watch select the node's pods.
@@ -103,7 +113,7 @@ func TestWatcherFollowsPods(t *testing.T) {
 	if err := pods.Delete(t.Context(), "web-0", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "the delete", func() bool { _, ok := w.Pod("uid-1"); return !ok })
+	pollUntil(t, "the delete", func() bool { _, ok := w.Metadata("uid-1"); return !ok })
 }
 
 // While the API server is unreachable the pods already known stay, each
@@ -143,7 +153,7 @@ func TestWatcherUnreachable(t *testing.T) {
 	if w.Reachable() {
 		t.Error("reachable while every call fails")
 	}
-	if p, ok := w.Pod("uid-1"); !ok || p.Labels["app"] != "web" {
+	if p, ok := w.Metadata("uid-1"); !ok || p.Labels["app"] != "web" {
 		t.Errorf("known pod lost while unreachable: %+v %v", p, ok)
 	}
 	if got := messages(logs, zapcore.WarnLevel); len(got) != 1 {
@@ -159,8 +169,8 @@ func TestWatcherUnreachable(t *testing.T) {
 	}
 	down.Store(false)
 	pollUntil(t, "the new list", func() bool {
-		_, gone := w.Pod("uid-1")
-		_, came := w.Pod("uid-2")
+		_, gone := w.Metadata("uid-1")
+		_, came := w.Metadata("uid-2")
 		return !gone && came
 	})
 	pollUntil(t, "reachable", w.Reachable)
@@ -212,7 +222,7 @@ func TestClaimsResolved(t *testing.T) {
 	if _, _, ok := w.VolumeClaim("uid-db", "pv-data"); ok {
 		t.Fatal("resolved before the claim is bound")
 	}
-	if p, _ := w.Pod("uid-db"); p.Claims["data"].Name != "data-db-0" {
+	if p, _ := w.Metadata("uid-db"); p.Claims["data"].Name != "data-db-0" {
 		t.Errorf("claims by pod-spec name: %+v", p.Claims)
 	}
 
@@ -256,7 +266,7 @@ func TestClaimsResolved(t *testing.T) {
 func TestClaimsNotResolvedByDefault(t *testing.T) {
 	client := fake.NewClientset(claimPod())
 	w, _ := startWatcher(t, client, false)
-	pollUntil(t, "the pod", func() bool { _, ok := w.Pod("uid-db"); return ok })
+	pollUntil(t, "the pod", func() bool { _, ok := w.Metadata("uid-db"); return ok })
 	w.Stop()
 	for _, a := range client.Actions() {
 		if a.GetResource().Resource != "pods" {

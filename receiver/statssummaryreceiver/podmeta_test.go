@@ -116,7 +116,7 @@ func TestSetPodLabels(t *testing.T) {
 	require.NoError(t, err)
 	w.Start()
 	t.Cleanup(w.Stop)
-	testkit.Until(t, "the pod", time.Minute, func() bool { _, ok := w.Pod("uid-web"); return ok })
+	testkit.Until(t, "the pod", time.Minute, func() bool { _, ok := w.Metadata("uid-web"); return ok })
 
 	md := pmetric.NewMetrics()
 	for _, uid := range []string{"uid-web", "uid-web", "uid-unknown", ""} {

@@ -100,9 +100,14 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		NodeName:  nodeName,
 		Pods:      criProvider,
 		RuntimeFs: criProvider,
+		Extras:    extrasFor(s.cfg),
+		Resources: criProvider,
 	}
 	if s.podMeta = startPodMetadata(s.cfg.K8sAPI, nodeName, s.logger); s.podMeta != nil {
+		// Claims name persistent volumes; PodMetadata gives the memory
+		// requests (and the specs of containers the node cannot read).
 		assemblerOpts.Claims = s.podMeta
+		assemblerOpts.PodMetadata = s.podMeta
 	}
 	s.assembler = summary.NewAssembler(s.providers.options(assemblerOpts))
 	s.converter = convert.New(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig.convertGroups(), s.settings)

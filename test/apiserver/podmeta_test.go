@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/podmeta"
+	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/internal/testenv/testkit"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
 )
@@ -117,7 +119,13 @@ func createBoundClaim(t *testing.T, admin kubernetes.Interface, namespace, name,
 // runtimePod is a pod as the runtime knows it.
 type runtimePod struct {
 	name, uid  string
-	containers []string
+	containers []runtimeContainer
+}
+
+// runtimeContainer is a running container and the memory it uses.
+type runtimeContainer struct {
+	name       string
+	usageBytes uint64
 }
 
 // runtimeState is a CRI state with the pods READY and their containers
@@ -134,15 +142,15 @@ func runtimeState(pods ...runtimePod) crifake.State {
 			State: runtimeapi.PodSandboxState_SANDBOX_READY, CreatedAt: now.Add(-time.Hour).UnixNano(),
 		})
 		for _, c := range p.containers {
-			id := "c-" + p.name + "-" + c
+			id := "c-" + p.name + "-" + c.name
 			st.Containers = append(st.Containers, &runtimeapi.Container{
-				Id: id, PodSandboxId: sb, Metadata: &runtimeapi.ContainerMetadata{Name: c},
+				Id: id, PodSandboxId: sb, Metadata: &runtimeapi.ContainerMetadata{Name: c.name},
 				State: runtimeapi.ContainerState_CONTAINER_RUNNING, CreatedAt: now.Add(-time.Hour).UnixNano(),
 			})
 			st.ContainerStats = append(st.ContainerStats, &runtimeapi.ContainerStats{
 				Attributes: &runtimeapi.ContainerAttributes{Id: id},
 				Cpu:        &runtimeapi.CpuUsage{Timestamp: now.UnixNano(), UsageCoreNanoSeconds: testkit.U64(1e9)},
-				Memory:     &runtimeapi.MemoryUsage{Timestamp: now.UnixNano(), WorkingSetBytes: testkit.U64(10 << 20)},
+				Memory:     &runtimeapi.MemoryUsage{Timestamp: now.UnixNano(), WorkingSetBytes: testkit.U64(c.usageBytes), UsageBytes: testkit.U64(c.usageBytes)},
 			})
 		}
 	}
@@ -203,6 +211,34 @@ func labelsOf(r map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// memoryRequestUtilization is the value of k8s.container.memory_request_utilization
+// (container != "") or k8s.pod.memory_request_utilization of a pod's resource.
+func memoryRequestUtilization(md pmetric.Metrics, pod, container string) (float64, bool) {
+	metric, match := "k8s.pod.memory_request_utilization", map[string]string{"k8s.pod.name": pod}
+	if container != "" {
+		metric, match["k8s.container.name"] = "k8s.container.memory_request_utilization", container
+	}
+	rms := md.ResourceMetrics()
+	for i := range rms.Len() {
+		attrs := rms.At(i).Resource().Attributes()
+		ok := true
+		for k, v := range match {
+			got, has := attrs.Get(k)
+			ok = ok && has && got.Str() == v
+		}
+		if _, has := attrs.Get("k8s.container.name"); container == "" && has {
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		if v, has := testkit.PointValues(rms.At(i))[metric]; has {
+			return v, true
+		}
+	}
+	return 0, false
 }
 
 // latest is the last scrape the sink received (empty before the first).
@@ -276,7 +312,7 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 	w.Start()
 	t.Cleanup(w.Stop)
 	testkit.Until(t, "the refusal logged", settle, func() bool { return lineCount(watchLogs, msgRefused) > 0 })
-	if _, ok := w.Pod(webUID); ok {
+	if _, ok := w.Metadata(webUID); ok {
 		t.Fatal("web-0 known although the watch is refused")
 	}
 
@@ -286,11 +322,11 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 	role, binding := rbacManifest(t, false)
 	applyRBAC(t, admin, role, binding)
 	testkit.Until(t, "web-0 and api-0 watched", settle, func() bool {
-		_, a := w.Pod(webUID)
-		_, b := w.Pod(apiUID)
+		_, a := w.Metadata(webUID)
+		_, b := w.Metadata(apiUID)
 		return a && b
 	})
-	if _, ok := w.Pod(string(other.UID)); ok {
+	if _, ok := w.Metadata(string(other.UID)); ok {
 		t.Error("other-0 (node-b) is known: the field selector did not select")
 	}
 	if n := lineCount(watchLogs, msgRefused); n != 1 {
@@ -299,7 +335,7 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 	if n := lineCount(watchLogs, msgAgain); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
-	got, _ := w.Pod(webUID)
+	got, _ := w.Metadata(webUID)
 	want := podmeta.Pod{
 		UID: webUID, Namespace: "shop", Name: "web-0",
 		Labels: map[string]string{"app": "web", "tier": "front"},
@@ -321,8 +357,16 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 			"scratch": {Name: "web-0-scratch", Ephemeral: true},
 		},
 	}
-	if d := cmp.Diff(want, got); d != "" {
+	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(podmeta.Pod{})); d != "" {
 		t.Errorf("web-0 from the API server (-want +got):\n%s", d)
+	}
+	// The same pod as the assembler asks for it (summary.PodMetadata): its
+	// app containers, CPU in cores.
+	info, _ := w.Pod(webUID)
+	wantInfo := summary.PodInfo{Containers: []summary.ContainerSpec{{Name: "app",
+		Resources: summary.Resources{CPURequest: 0.25, CPULimit: 0.5, MemoryRequest: 64 << 20, MemoryLimit: 128 << 20}}}}
+	if d := cmp.Diff(wantInfo, info); d != "" {
+		t.Errorf("web-0 as summary.PodMetadata (-want +got):\n%s", d)
 	}
 	testkit.Until(t, "the claim get refused and logged", settle, func() bool { return lineCount(watchLogs, msgClaimsRefused) > 0 })
 
@@ -348,8 +392,12 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 	rootDir, logsDir := t.TempDir(), t.TempDir()
 	podVolumeDirs(t, rootDir, webUID)
 	cri := crifake.New(t)
-	ghost := runtimePod{"ghost-0", "00000000-0000-4000-8000-000000000000", []string{"c"}}
-	pods := []runtimePod{{"web-0", webUID, []string{"proxy", "app"}}, {"api-0", apiUID, []string{"srv"}}, ghost}
+	ghost := runtimePod{"ghost-0", "00000000-0000-4000-8000-000000000000", []runtimeContainer{{"c", 10 << 20}}}
+	pods := []runtimePod{
+		{"web-0", webUID, []runtimeContainer{{"proxy", 8 << 20}, {"app", 32 << 20}}},
+		{"api-0", apiUID, []runtimeContainer{{"srv", 15 << 20}}},
+		ghost,
+	}
 	cri.SetState(runtimeState(pods...))
 
 	factory := statssummaryreceiver.NewFactory()
@@ -364,6 +412,9 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 	rcfg.Host.KubeletRootDir = rootDir
 	rcfg.Host.VolumeWalkPeriod = 200 * time.Millisecond
 	rcfg.MetricGroups = []statssummaryreceiver.MetricGroup{statssummaryreceiver.PodMetricGroup, statssummaryreceiver.ContainerMetricGroup, statssummaryreceiver.VolumeMetricGroup}
+	// The memory request is what only the API server knows.
+	rcfg.Metrics.K8sContainerMemoryRequestUtilization.Enabled = true
+	rcfg.Metrics.K8sPodMemoryRequestUtilization.Enabled = true
 	rcfg.K8sAPI = podmeta.Config{Enabled: true, AuthType: podmeta.AuthKubeConfig, Labels: []string{"app", "tier"}, ResolveVolumeClaims: true}
 	must(t, "receiver config", rcfg.Validate())
 	rcore, recvLogs := observer.New(zapcore.InfoLevel)
@@ -416,6 +467,29 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 	if !everyResourceLabelled(md, "ghost-0", map[string]string{}) {
 		t.Errorf("ghost-0 (not in the API) missing or labelled: %v", find(md, map[string]string{"k8s.pod.name": "ghost-0"}))
 	}
+	// Memory request utilization, usage ÷ the spec's request, as
+	// kubeletstats computes it: the pod's is its containers' usage over
+	// the sum of its app containers' requests (a sidecar has none of its
+	// own there, as in kubeletstats); a pod the API server does not have
+	// has none.
+	for _, tc := range []struct {
+		pod, container string
+		want           float64
+	}{
+		{"web-0", "app", 32.0 / 64},
+		{"web-0", "", (8.0 + 32) / 64},
+		{"api-0", "srv", 15.0 / 50},
+		{"api-0", "", 15.0 / 50},
+	} {
+		if got, ok := memoryRequestUtilization(md, tc.pod, tc.container); !ok || got != tc.want {
+			t.Errorf("%s/%s memory request utilization = %v (%v), want %v", tc.pod, tc.container, got, ok, tc.want)
+		}
+	}
+	for _, c := range [][2]string{{"web-0", "proxy"}, {"ghost-0", "c"}, {"ghost-0", ""}} {
+		if v, ok := memoryRequestUtilization(md, c[0], c[1]); ok {
+			t.Errorf("%s/%s: memory request utilization %v without a request", c[0], c[1], v)
+		}
+	}
 
 	t.Log("5. a label change and an in-place resize")
 	// 5. Updates: a label change reaches the metrics; an in-place resize
@@ -427,7 +501,7 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 	must(t, "relabel web-0", err)
 	webLabels = map[string]string{"app": "web", "tier": "back"}
 	testkit.Until(t, "the new label on web-0's resources", settle, func() bool { return everyResourceLabelled(latest(sink), "web-0", webLabels) })
-	if p, _ := w.Pod(webUID); p.Labels["tier"] != "back" {
+	if p, _ := w.Metadata(webUID); p.Labels["tier"] != "back" {
 		t.Errorf("watcher labels after the change: %v", p.Labels)
 	}
 
@@ -441,15 +515,19 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 		Limits:   podmeta.Quantities{MilliCPU: i64(300), MemoryBytes: i64(120 << 20)},
 	}
 	testkit.Until(t, "api-0 resized in the watcher", settle, func() bool {
-		p, ok := w.Pod(apiUID)
+		p, ok := w.Metadata(apiUID)
 		return ok && cmp.Equal(p.Containers["srv"].Resources, wantSrv)
+	})
+	testkit.Until(t, "api-0's utilization against the new request", settle, func() bool {
+		v, ok := memoryRequestUtilization(latest(sink), "api-0", "srv")
+		return ok && v == 15.0/60
 	})
 
 	t.Log("6. a delete")
 	// 6. A delete: the watcher forgets the pod; while the runtime still
 	// reports it (the kubelet has not stopped it yet), it has no labels.
 	forceDelete(t, admin, "shop", "api-0")
-	testkit.Until(t, "api-0 forgotten", settle, func() bool { _, ok := w.Pod(apiUID); return !ok })
+	testkit.Until(t, "api-0 forgotten", settle, func() bool { _, ok := w.Metadata(apiUID); return !ok })
 	testkit.Until(t, "api-0 unlabelled", settle, func() bool { return everyResourceLabelled(latest(sink), "api-0", map[string]string{}) })
 
 	t.Log("7. the API server stopped: scrapes go on with what is known")
@@ -467,7 +545,10 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 	if rs := find(md, map[string]string{"k8s.pod.name": "web-0", "k8s.volume.name": "data", "k8s.persistentvolumeclaim.name": "data-web-0"}); len(rs) != 1 {
 		t.Errorf("web-0's claim lost while the API server is down")
 	}
-	if p, ok := w.Pod(webUID); !ok || p.Resources == nil || *p.Containers["app"].Resources.Requests.MemoryBytes != 64<<20 {
+	if v, ok := memoryRequestUtilization(md, "web-0", "app"); !ok || v != 0.5 {
+		t.Errorf("web-0/app memory request utilization while the API server is down: %v (%v), want 0.5", v, ok)
+	}
+	if p, ok := w.Metadata(webUID); !ok || p.Resources == nil || *p.Containers["app"].Resources.Requests.MemoryBytes != 64<<20 {
 		t.Errorf("web-0 lost from the watcher while the API server is down: %+v %v", p, ok)
 	}
 	for name, logs := range map[string]*observer.ObservedLogs{"watcher": watchLogs, "receiver": recvLogs} {
@@ -485,7 +566,7 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "late-0", Namespace: "shop", Labels: map[string]string{"app": "late"}},
 		Spec:       corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
 	})
-	cri.SetState(runtimeState(append(pods, runtimePod{"late-0", string(late.UID), []string{"c"}})...))
+	cri.SetState(runtimeState(append(pods, runtimePod{"late-0", string(late.UID), []runtimeContainer{{"c", 1 << 20}}})...))
 	testkit.Until(t, "late-0 labelled", settle, func() bool {
 		return everyResourceLabelled(latest(sink), "late-0", map[string]string{"app": "late"})
 	})

@@ -81,12 +81,17 @@ func (c *Converter) Convert(a *summary.Assembly, now time.Time) pmetric.Metrics 
 			c.systemContainer(node, &s.Node.SystemContainers[i], ts)
 		}
 	}
+	var capacity summary.NodeCapacity
+	if a.Extras != nil {
+		capacity = a.Extras.Capacity
+	}
 	for i := range s.Pods {
 		pod := &s.Pods[i]
+		ex := podExtras(a.Extras, i)
 		if c.groups.Container {
 			for j := range pod.Containers {
 				info, known := a.Containers.Of(i, j)
-				c.container(node, pod, &pod.Containers[j], info, known, ts, now)
+				c.container(node, pod, &pod.Containers[j], info, known, containerExtras(ex, j), capacity, ts, now)
 			}
 		}
 		if c.groups.Volume {
@@ -96,7 +101,7 @@ func (c *Converter) Convert(a *summary.Assembly, now time.Time) pmetric.Metrics 
 			}
 		}
 		if c.groups.Pod {
-			c.pod(node, pod, ts, now)
+			c.pod(node, pod, ex, capacity, ts, now)
 		}
 	}
 	return c.mb.Emit()
@@ -138,8 +143,14 @@ func (c *Converter) systemContainer(node string, s *statsapi.ContainerStats, ts 
 	c.emit(rb, s.StartTime)
 }
 
-func (c *Converter) pod(node string, s *statsapi.PodStats, ts pcommon.Timestamp, now time.Time) {
+// pod emits a pod; ex is what the assembly gathered of it beyond the Summary,
+// when anything.
+func (c *Converter) pod(node string, s *statsapi.PodStats, ex *summary.PodExtras, capacity summary.NodeCapacity, ts pcommon.Timestamp, now time.Time) {
 	mb := c.mb
+	if ex != nil {
+		recordUtilization(mb, podUtilization, ts, s.CPU, s.Memory, ex.Resources, capacity)
+		recordCounters(mb, podCounters, ts, &ex.Counters)
+	}
 	recordCPU(mb, podCPU, ts, s.CPU)
 	recordMemory(mb, podMemory, ts, s.Memory)
 	recordSwap(mb, podSwap, ts, s.Swap)
@@ -155,9 +166,14 @@ func (c *Converter) pod(node string, s *statsapi.PodStats, ts pcommon.Timestamp,
 }
 
 // container emits a container of a pod; info is the runtime's identity of it,
-// when known.
-func (c *Converter) container(node string, pod *statsapi.PodStats, s *statsapi.ContainerStats, info cri.ContainerInfo, known bool, ts pcommon.Timestamp, now time.Time) {
+// when known, and ex what the assembly gathered of it beyond the Summary,
+// when anything.
+func (c *Converter) container(node string, pod *statsapi.PodStats, s *statsapi.ContainerStats, info cri.ContainerInfo, known bool, ex *summary.ContainerExtras, capacity summary.NodeCapacity, ts pcommon.Timestamp, now time.Time) {
 	mb := c.mb
+	if ex != nil {
+		recordUtilization(mb, containerUtilization, ts, s.CPU, s.Memory, ex.Resources, capacity)
+		recordCounters(mb, containerCounters, ts, &ex.Counters)
+	}
 	recordCPU(mb, containerCPU, ts, s.CPU)
 	recordMemory(mb, containerMemory, ts, s.Memory)
 	recordSwap(mb, containerSwap, ts, s.Swap)
@@ -197,6 +213,22 @@ func (c *Converter) emit(rb *metadata.ResourceBuilder, start metav1.Time) {
 		c.opt.Start = pcommon.NewTimestampFromTime(start.Time)
 	}
 	c.mb.EmitForResource(&c.opt)
+}
+
+// podExtras is what the assembly gathered of pod i, nil when nothing.
+func podExtras(ex *summary.Extras, i int) *summary.PodExtras {
+	if ex == nil || i >= len(ex.Pods) {
+		return nil
+	}
+	return &ex.Pods[i]
+}
+
+// containerExtras is what the assembly gathered of container j of a pod.
+func containerExtras(ex *summary.PodExtras, j int) *summary.ContainerExtras {
+	if ex == nil || j >= len(ex.Containers) {
+		return nil
+	}
+	return &ex.Containers[j]
 }
 
 // podAttributes is how many attributes setPodAttributes sets.
