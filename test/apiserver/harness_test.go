@@ -104,11 +104,14 @@ func (s *apiServer) stop() {
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.exited:
+	case err := <-s.exited:
+		if err != nil {
+			s.t.Logf("%s after SIGTERM: %v", s.bin, err)
+		}
 	case <-time.After(time.Minute):
 		_ = s.cmd.Process.Kill()
-		<-s.exited
-		s.t.Errorf("%s ignored SIGTERM for a minute: killed", s.bin)
+		err := <-s.exited
+		s.t.Errorf("%s ignored SIGTERM for a minute: killed (%v)", s.bin, err)
 	}
 	s.cmd = nil
 	_ = s.log.Close()
