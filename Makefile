@@ -168,7 +168,7 @@ bench-steady: build
 
 ## fuzz: run each fuzz target for FUZZTIME (default 60s; e.g. FUZZTIME=1000000x), one at a time
 FUZZTIME    ?= 60s
-FUZZ_TARGETS := ./internal/cri:FuzzPodStats ./internal/cri:FuzzTrimmedDecode ./internal/server:FuzzServeHTTP ./$(RECEIVER):FuzzConvert
+FUZZ_TARGETS := ./internal/cri:FuzzPodStats ./internal/cri:FuzzTrimmedDecode ./internal/server:FuzzServeHTTP ./$(RECEIVER)/internal/convert:FuzzConvert
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \
@@ -184,6 +184,16 @@ fuzz-short:
 SOAKTIME ?= 10m
 soak:
 	STATSSUMMARY_SOAK=$(SOAKTIME) $(GO) test -race -count=1 -timeout 0 -run '^TestSoak$$' -v ./$(RECEIVER)
+
+# --- issue 15: the collector with and without its new metrics, interleaved -------
+## bench-steady-ab: hack/perf/steady-ab.sh — against one real private containerd running
+## PODS × CONTAINERS (default 110 × 3), the collector with issue 15's metrics off, then on,
+## ROUNDS times (default 3), WINDOW seconds each; median and range per variant (root).
+## STATSSUMMARY_CONTAINERD_BIN=$$(hack/runtimes/containerd.sh) picks containerd 2.4.2.
+.PHONY: bench-steady-ab
+bench-steady-ab: build
+	$(if $(PODS),PODS='$(PODS)') $(if $(CONTAINERS),CONTAINERS='$(CONTAINERS)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') hack/perf/steady-ab.sh
+# --- end issue 15 ------------------------------------------------------------------
 
 clean:
 	rm -rf $(BUILD_DIR)

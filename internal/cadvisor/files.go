@@ -192,6 +192,9 @@ func (f *Files) Read(pods []PodRef, what What) []PodFiles {
 		known := f.containers[podCg]
 		relisted := false
 		for j, id := range p.ContainerIDs {
+			if id == "" {
+				continue // no runtime identity: no cgroup to find
+			}
 			cg, ok := known[id]
 			if !ok && !relisted {
 				relisted = true

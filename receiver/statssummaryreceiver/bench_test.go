@@ -12,6 +12,7 @@ import (
 	"github.com/statssummary/statssummary/internal/benchnode"
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // BenchmarkScrape is one full scrape: CRI calls, assembly and conversion to pdata.
@@ -28,7 +29,7 @@ func BenchmarkScrape(b *testing.B) {
 			}
 			points := 0
 			b.ReportAllocs()
-			report := benchnode.CPUPerOp(b)
+			report := testkit.CPUPerOp(b)
 			for b.Loop() {
 				md, err := s.scrape(b.Context())
 				if err != nil {
@@ -100,7 +101,7 @@ func benchmarkRawCRI(b *testing.B, calls func(*grpc.ClientConn) rawCalls) {
 			b.Cleanup(func() { _ = conn.Close() })
 			rpcs := calls(conn)
 			b.ReportAllocs()
-			report := benchnode.CPUPerOp(b)
+			report := testkit.CPUPerOp(b)
 			for b.Loop() {
 				for _, rpc := range rpcs {
 					if err := rpc(b.Context()); err != nil {
@@ -125,7 +126,7 @@ func BenchmarkConvert(b *testing.B) {
 			now := time.Now()
 			points := 0
 			b.ReportAllocs()
-			report := benchnode.CPUPerOp(b)
+			report := testkit.CPUPerOp(b)
 			for b.Loop() {
 				md := s.converter.Convert(a, now)
 				if points = md.DataPointCount(); points == 0 {

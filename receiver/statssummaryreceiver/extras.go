@@ -12,7 +12,7 @@ import (
 // group that is collected.
 func extrasFor(cfg *Config) summary.ExtrasOptions {
 	m := cfg.Metrics
-	g := cfg.GroupsConfig.convertGroups()
+	g := cfg.convertGroups()
 	container := g.Container && (m.K8sContainerCPULimitUtilization.Enabled || m.K8sContainerCPURequestUtilization.Enabled ||
 		m.K8sContainerCPUNodeUtilization.Enabled || m.K8sContainerMemoryLimitUtilization.Enabled ||
 		m.K8sContainerMemoryRequestUtilization.Enabled || m.K8sContainerMemoryNodeUtilization.Enabled)

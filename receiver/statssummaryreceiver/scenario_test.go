@@ -293,7 +293,7 @@ func convertSummaryScenario(t *testing.T, dir string, sc scenario, cfg *Config) 
 		}
 		a.Containers[i][j] = cri.ContainerInfo{ID: c.ID, Attempt: c.Attempt}
 	}
-	conv := convert.New(cfg.MetricsBuilderConfig, cfg.GroupsConfig.convertGroups(), receivertest.NewNopSettings(metadata.Type))
+	conv := convert.New(cfg.MetricsBuilderConfig, cfg.convertGroups(), receivertest.NewNopSettings(metadata.Type))
 	return conv.Convert(a, time.Time{})
 }
 

@@ -110,7 +110,7 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		assemblerOpts.PodMetadata = s.podMeta
 	}
 	s.assembler = summary.NewAssembler(s.providers.options(assemblerOpts))
-	s.converter = convert.New(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig.convertGroups(), s.settings)
+	s.converter = convert.New(s.cfg.MetricsBuilderConfig, s.cfg.convertGroups(), s.settings)
 	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: assemblyTimeout(s.scrapeTimeout())})
 	if srvCfg := s.cfg.Server.Get(); srvCfg != nil {
 		maxAge := srvCfg.MaxAge

@@ -106,7 +106,7 @@ func newSourceFaultRig(t *testing.T, cg summary.CgroupStatsProvider, hs summary.
 	cfg.InitialDelay = 0
 	cfg.MetricGroups = []MetricGroup{NodeMetricGroup, PodMetricGroup, ContainerMetricGroup}
 	s := newStatsScraper(cfg, set)
-	s.converter = convert.New(cfg.MetricsBuilderConfig, cfg.GroupsConfig.convertGroups(), set)
+	s.converter = convert.New(cfg.MetricsBuilderConfig, cfg.convertGroups(), set)
 	var err error
 	s.telemetry, err = newScrapeTelemetry(set.TelemetrySettings)
 	require.NoError(t, err)

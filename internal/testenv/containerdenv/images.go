@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,7 +64,11 @@ func (e *Env) waitImage(ctx context.Context, ref string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the CRI does not know the imported image %s (last answer: %v): %w", ref, err, ctx.Err())
+			last := err
+			if last == nil {
+				last = errors.New("no such image")
+			}
+			return fmt.Errorf("the CRI does not know the imported image %s (last answer: %w): %w", ref, last, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
