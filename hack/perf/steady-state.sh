@@ -20,6 +20,10 @@
 #        RUNTIME=containerd CRI_TIMEOUT=9s hack/perf/steady-state.sh   (containerd 1.6 answers
 #            ListPodSandboxStats for 110 × 3 in 4.3-5.1 s here: over a 5 s timeout, scrapes are partial)
 #        WINDOW=600 PODS=1000 hack/perf/steady-state.sh
+#        NEW_METRICS=on hack/perf/steady-state.sh   (issue 15's metrics: "default" is the
+#            receiver's defaults, the cgroup counters on and the 12 utilization metrics off;
+#            "on" turns every one of them on, disk operations too; "off" turns them all off,
+#            the collector as before issue 15)
 # Writes a report to OUT (build/perf/steady-state.txt) and prints it, and keeps
 # the collector's (and containerd's) log beside it. After the window the
 # collector's JSON endpoint (SUMMARY_ADDR) is read once, to count the pods of
@@ -38,6 +42,7 @@ BASELINE=${BASELINE:-60} # seconds of the runtime alone (RUNTIME=containerd)
 COLLECTOR=${COLLECTOR:-build/otelcol-statssummary/otelcol-statssummary}
 OUT=${OUT:-build/perf/steady-state.txt}
 SUMMARY_ADDR=${SUMMARY_ADDR:-127.0.0.1:10266}
+NEW_METRICS=${NEW_METRICS:-default}
 GO=${GO:-go}
 
 cd "$(dirname "$0")/../.."
@@ -54,7 +59,7 @@ containerd)
 		$GO build -o build/devruntime ./hack/devruntime
 		mkdir -p "$(dirname "$OUT")"
 		log=${OUT%.txt}.devruntime.log
-		export RUNTIME PODS CONTAINERS INTERVAL CRI_TIMEOUT WARMUP WINDOW SAMPLE BASELINE COLLECTOR OUT SUMMARY_ADDR GO
+		export RUNTIME PODS CONTAINERS INTERVAL CRI_TIMEOUT WARMUP WINDOW SAMPLE BASELINE COLLECTOR OUT SUMMARY_ADDR GO NEW_METRICS
 		# devruntime's log to stderr (without its line per pod) and to $log.
 		set +e
 		{
@@ -128,6 +133,26 @@ if [[ -n $daemon_pid ]] && (( BASELINE > 0 )); then
 	baseline="runtime without the collector, ${bw} s before it started: containerd $(millicores $((d1 - d0)) "$bw"); shims $(millicores $((s1 - s0)) "$bw")"
 fi
 
+# Issue 15's metrics (NEW_METRICS): the cgroup counters and the utilization metrics.
+new_metrics=(container.cpu.throttling_data.periods container.cpu.throttling_data.throttled_periods
+	container.cpu.throttling_data.throttled_time container.memory.events container.disk.io container.disk.operations
+	k8s.pod.cpu.throttling_data.periods k8s.pod.cpu.throttling_data.throttled_periods k8s.pod.cpu.throttling_data.throttled_time
+	k8s.pod.memory.events k8s.pod.disk.io k8s.pod.disk.operations
+	k8s.container.cpu.node.utilization k8s.container.cpu_limit_utilization k8s.container.cpu_request_utilization
+	k8s.container.memory.node.utilization k8s.container.memory_limit_utilization k8s.container.memory_request_utilization
+	k8s.pod.cpu.node.utilization k8s.pod.cpu_limit_utilization k8s.pod.cpu_request_utilization
+	k8s.pod.memory.node.utilization k8s.pod.memory_limit_utilization k8s.pod.memory_request_utilization)
+metrics_block=
+case $NEW_METRICS in
+default) ;;
+on | off)
+	enabled=true; [[ $NEW_METRICS == off ]] && enabled=false
+	metrics_block="    metrics:"$'\n'
+	for m in "${new_metrics[@]}"; do metrics_block+="      $m: {enabled: $enabled}"$'\n'; done
+	;;
+*) echo "steady-state: NEW_METRICS=$NEW_METRICS: want default, on or off" >&2; exit 1 ;;
+esac
+
 cat >"$work/config.yaml" <<YAML
 receivers:
   stats_summary:
@@ -138,7 +163,7 @@ receivers:
       timeout: $CRI_TIMEOUT
     server:
       endpoint: $SUMMARY_ADDR
-processors:
+${metrics_block}processors:
   batch:
 exporters:
   debug:
@@ -175,6 +200,7 @@ done
 t1=$(date +%s.%N); c1=$(ticks_of "$collector"); read -r u1 k1 < <(awk '{print $14, $15}' "/proc/$collector/stat")
 [[ -n $daemon_pid ]] && read -r -d '' d1 s1 < <(runtime_ticks) || true
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$collector/status")
+open_fds=$(find "/proc/$collector/fd" -mindepth 1 -maxdepth 1 | wc -l)
 w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 
 # What the collector emitted: one debug line per batch, one batch per scrape.
@@ -194,10 +220,11 @@ mkdir -p "$(dirname "$OUT")"
 	echo "steady state of $COLLECTOR ($(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%FT%TZ))"
 	echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "node: $node"
-	echo "collection_interval $INTERVAL; cri.timeout $CRI_TIMEOUT; warm-up ${WARMUP}s"
+	echo "collection_interval $INTERVAL; cri.timeout $CRI_TIMEOUT; warm-up ${WARMUP}s; issue 15's metrics: $NEW_METRICS"
 	echo "window: $w s; collector CPU: $(millicores $((c1 - c0)) "$w") (user $(awk -v c=$((u1 - u0)) -v hz="$ticks" 'BEGIN { printf "%.2f", c / hz }') s, system $(awk -v c=$((k1 - k0)) -v hz="$ticks" 'BEGIN { printf "%.2f", c / hz }') s)"
 	awk -v m="$rss_max" -v s="$rss_sum" -v n="$rss_n" -v h="$hwm" \
 		'BEGIN { printf "collector RSS: mean %.1f MiB, max %.1f MiB over %d samples; peak (VmHWM) %.1f MiB\n", s / n / 1024, m / 1024, n, h / 1024 }'
+	echo "collector open file descriptors at the end: $open_fds (cgroup files kept open for pread among them)"
 	if [[ -n $daemon_pid ]]; then
 		echo "runtime over the window (not the collector; its CRI calls included): containerd $(millicores $((d1 - d0)) "$w"); shims $(millicores $((s1 - s0)) "$w")"
 		[[ -n $baseline ]] && echo "$baseline"

@@ -40,9 +40,9 @@ func FileName(n crifake.SyntheticNode) string {
 
 // Assemble builds the Summary of the synthetic node n through the real chain.
 // It is deterministic: the clocks read n.At (crifake.SyntheticAt when zero),
-// the pod log root is an empty directory, and the writable layers name a
-// mountpoint that does not exist, so nothing of this machine's filesystems
-// enters the Summary.
+// there is no host provider (no logs, volumes or node fs), and the writable
+// layers name a mountpoint that does not exist, so nothing of this machine's
+// filesystems enters the Summary.
 func Assemble(ctx context.Context, n crifake.SyntheticNode) (*summary.Assembly, error) {
 	if n.At.IsZero() {
 		n.At = crifake.SyntheticAt
@@ -79,9 +79,8 @@ func Assemble(ctx context.Context, n crifake.SyntheticNode) (*summary.Assembly, 
 		NodeName: NodeName,
 		Now:      now,
 		Pods: cri.NewProvider(cri.NewClient(conn, time.Minute), cri.Options{
-			Now:        now,
-			PodLogsDir: filepath.Join(dir, "pods"),
-			StatsPath:  cri.PathStrict,
+			Now:       now,
+			StatsPath: cri.PathStrict,
 		}),
 	})
 	a, err := asm.Get(ctx)

@@ -13,4 +13,9 @@
 // registers its handler factories in process-wide state. Reading the same
 // handler directly keeps the tracked set to what a Summary needs and runs no
 // goroutine at all.
+//
+// Files (files.go, limits.go, counters.go) reads the few container and pod
+// cgroup files the Summary does not carry — CFS quota, shares or weight and
+// memory limits, CFS throttling, memory events, block IO — straight from
+// cgroupfs on v1 and v2, keeping each file open to read it again with pread.
 package cadvisor

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // testCgroup is a cgroup made by a test in every mounted v1 hierarchy the
@@ -112,18 +114,6 @@ func taskMounts(p *Provider) map[string]string {
 	return mounts
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func between(v, a, b uint64) bool {
 	if a > b {
 		a, b = b, a
@@ -182,7 +172,7 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 
 	cpuFile, memFile, statFile := "cpuacct.usage", "memory.usage_in_bytes", "memory.stat"
 	cpuCtrl := "cpuacct"
-	waitFor(t, "the busy process to use CPU and memory", func() bool {
+	testkit.Until(t, "the busy process to use CPU and memory", 20*time.Second, func() bool {
 		return readUint(t, pod.file(cpuCtrl, cpuFile)) > 50e6 && readStat(t, pod.file("memory", statFile), "total_rss") > 30<<20
 	})
 
@@ -191,7 +181,7 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 		t.Fatalf("Refresh: %v", err)
 	}
 	first := readUint(t, pod.file(cpuCtrl, cpuFile))
-	waitFor(t, "more CPU time", func() bool { return readUint(t, pod.file(cpuCtrl, cpuFile)) > first+20e6 })
+	testkit.Until(t, "more CPU time", 20*time.Second, func() bool { return readUint(t, pod.file(cpuCtrl, cpuFile)) > first+20e6 })
 	if err := p.Refresh(); err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
@@ -204,7 +194,7 @@ func TestProviderReadsRealCgroups(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the process to stop", func() bool {
+	testkit.Until(t, "the process to stop", 20*time.Second, func() bool {
 		b, err := os.ReadFile("/proc/" + pid + "/stat")
 		return err == nil && strings.Fields(string(b)[strings.LastIndex(string(b), ")")+1:])[0] == "T"
 	})
@@ -343,7 +333,7 @@ func TestProviderCurrent(t *testing.T) {
 	p.Stop()
 	p.Stop() // idempotent
 	last := p.Snapshot().Time
-	waitFor(t, "time to pass", func() bool { return time.Since(last) > time.Millisecond })
+	testkit.Until(t, "time to pass", 20*time.Second, func() bool { return time.Since(last) > time.Millisecond })
 	if got := p.Current(0).Time; !got.Equal(last) {
 		t.Errorf("Current after Stop took a new snapshot")
 	}

@@ -10,6 +10,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // clientCalls is every call the Client makes, by RPC name.
@@ -36,7 +37,7 @@ func TestEveryCallSendsPlainGRPCContentType(t *testing.T) {
 			srv.SetState(crifake.State{
 				Sandboxes:       []*runtimeapi.PodSandbox{sandbox("sb", "web", "uid", ready, 0)},
 				PodSandboxStats: []*runtimeapi.PodSandboxStats{},
-				ImageFs:         &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{UsedBytes: u64(1)}}},
+				ImageFs:         &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{UsedBytes: testkit.U64(1)}}},
 			})
 			want := map[string][]string{}
 			for rpc, call := range clientCalls {

@@ -12,6 +12,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // mt is the metav1 time of a fixture offset, as the provider builds it.
@@ -47,43 +48,43 @@ func TestContainerStatsConversion(t *testing.T) {
 		{
 			name: "memory with a limit: every field, available kept",
 			stats: &runtimeapi.ContainerStats{Attributes: attrs, Memory: &runtimeapi.MemoryUsage{
-				Timestamp: at(100 * s), WorkingSetBytes: u64(100), AvailableBytes: u64(400), UsageBytes: u64(150),
-				RssBytes: u64(80), PageFaults: u64(1000), MajorPageFaults: u64(3),
+				Timestamp: at(100 * s), WorkingSetBytes: testkit.U64(100), AvailableBytes: testkit.U64(400), UsageBytes: testkit.U64(150),
+				RssBytes: testkit.U64(80), PageFaults: testkit.U64(1000), MajorPageFaults: testkit.U64(3),
 			}},
 			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{
-				Time: mt(100 * s), WorkingSetBytes: p64(100), AvailableBytes: p64(400), UsageBytes: p64(150),
-				RSSBytes: p64(80), PageFaults: p64(1000), MajorPageFaults: p64(3),
+				Time: mt(100 * s), WorkingSetBytes: testkit.P64(100), AvailableBytes: testkit.P64(400), UsageBytes: testkit.P64(150),
+				RSSBytes: testkit.P64(80), PageFaults: testkit.P64(1000), MajorPageFaults: testkit.P64(3),
 			}},
 		},
 		{
 			// containerd: no limit, or at the limit; the merge asks the cgroup.
 			name: "memory available 0 is kept for the merge to decide",
 			stats: &runtimeapi.ContainerStats{Attributes: attrs, Memory: &runtimeapi.MemoryUsage{
-				Timestamp: at(100 * s), WorkingSetBytes: u64(100), AvailableBytes: u64(0),
+				Timestamp: at(100 * s), WorkingSetBytes: testkit.U64(100), AvailableBytes: testkit.U64(0),
 			}},
-			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(100), AvailableBytes: p64(0)}},
+			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: testkit.P64(100), AvailableBytes: testkit.P64(0)}},
 		},
 		{
 			// CRI-O on cgroup v1 without a limit: 9223372036854771712 − working set.
 			name: "memory available computed against cgroup v1's unlimited value is omitted",
 			stats: &runtimeapi.ContainerStats{Attributes: attrs, Memory: &runtimeapi.MemoryUsage{
-				Timestamp: at(100 * s), WorkingSetBytes: u64(100), AvailableBytes: u64(9223372036854771712 - 100),
+				Timestamp: at(100 * s), WorkingSetBytes: testkit.U64(100), AvailableBytes: testkit.U64(9223372036854771712 - 100),
 			}},
-			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(100)}},
+			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: testkit.P64(100)}},
 		},
 		{
 			name: "swap available computed against an unlimited swap.max is omitted",
 			stats: &runtimeapi.ContainerStats{Attributes: attrs, Swap: &runtimeapi.SwapUsage{
-				Timestamp: at(100 * s), SwapUsageBytes: u64(4096), SwapAvailableBytes: u64(math.MaxUint64 - 4096),
+				Timestamp: at(100 * s), SwapUsageBytes: testkit.U64(4096), SwapAvailableBytes: testkit.U64(math.MaxUint64 - 4096),
 			}},
-			want: statsapi.ContainerStats{Swap: &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(4096)}},
+			want: statsapi.ContainerStats{Swap: &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: testkit.P64(4096)}},
 		},
 		{
 			name: "swap usage and available",
 			stats: &runtimeapi.ContainerStats{Attributes: attrs, Swap: &runtimeapi.SwapUsage{
-				Timestamp: at(100 * s), SwapUsageBytes: u64(4096), SwapAvailableBytes: u64(8192),
+				Timestamp: at(100 * s), SwapUsageBytes: testkit.U64(4096), SwapAvailableBytes: testkit.U64(8192),
 			}},
-			want: statsapi.ContainerStats{Swap: &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(4096), SwapAvailableBytes: p64(8192)}},
+			want: statsapi.ContainerStats{Swap: &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: testkit.P64(4096), SwapAvailableBytes: testkit.P64(8192)}},
 		},
 		{
 			name: "PSI on CPU, memory and IO",
@@ -107,20 +108,20 @@ func TestContainerStatsConversion(t *testing.T) {
 			name: "zero timestamps become the receive time, not 1970",
 			stats: &runtimeapi.ContainerStats{
 				Attributes: attrs,
-				Cpu:        &runtimeapi.CpuUsage{UsageCoreNanoSeconds: u64(5)},
-				Memory:     &runtimeapi.MemoryUsage{WorkingSetBytes: u64(7)},
-				Swap:       &runtimeapi.SwapUsage{SwapUsageBytes: u64(9)},
+				Cpu:        &runtimeapi.CpuUsage{UsageCoreNanoSeconds: testkit.U64(5)},
+				Memory:     &runtimeapi.MemoryUsage{WorkingSetBytes: testkit.U64(7)},
+				Swap:       &runtimeapi.SwapUsage{SwapUsageBytes: testkit.U64(9)},
 				Io:         &runtimeapi.IoUsage{},
 				WritableLayer: &runtimeapi.FilesystemUsage{
-					UsedBytes: u64(4096), InodesUsed: u64(12),
+					UsedBytes: testkit.U64(4096), InodesUsed: testkit.U64(12),
 				},
 			},
 			want: statsapi.ContainerStats{
-				CPU:    &statsapi.CPUStats{Time: received, UsageCoreNanoSeconds: p64(5)},
-				Memory: &statsapi.MemoryStats{Time: received, WorkingSetBytes: p64(7)},
-				Swap:   &statsapi.SwapStats{Time: received, SwapUsageBytes: p64(9)},
+				CPU:    &statsapi.CPUStats{Time: received, UsageCoreNanoSeconds: testkit.P64(5)},
+				Memory: &statsapi.MemoryStats{Time: received, WorkingSetBytes: testkit.P64(7)},
+				Swap:   &statsapi.SwapStats{Time: received, SwapUsageBytes: testkit.P64(9)},
 				IO:     &statsapi.IOStats{Time: received},
-				Rootfs: &statsapi.FsStats{Time: received, UsedBytes: p64(4096), InodesUsed: p64(12)},
+				Rootfs: &statsapi.FsStats{Time: received, UsedBytes: testkit.P64(4096), InodesUsed: testkit.P64(12)},
 			},
 		},
 		{
@@ -173,7 +174,7 @@ func TestPodStatsStrict(t *testing.T) {
 	sbAttrs := &runtimeapi.PodSandboxAttributes{Id: "sb-a"}
 	c1 := func() *runtimeapi.ContainerStats {
 		st := cpuMem("c1", 2e9, 300)
-		st.Swap = &runtimeapi.SwapUsage{Timestamp: at(100 * s), SwapUsageBytes: u64(64), SwapAvailableBytes: u64(1000)}
+		st.Swap = &runtimeapi.SwapUsage{Timestamp: at(100 * s), SwapUsageBytes: testkit.U64(64), SwapAvailableBytes: testkit.U64(1000)}
 		return st
 	}
 	type podBlocks struct {
@@ -197,27 +198,27 @@ func TestPodStatsStrict(t *testing.T) {
 		{
 			name: "pod CPU and memory from the runtime; swap summed from the containers",
 			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
-				Cpu:        &runtimeapi.CpuUsage{Timestamp: at(100 * s), UsageCoreNanoSeconds: u64(3e9), UsageNanoCores: u64(4e8), Psi: psiCRI(5, 0.5)},
-				Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * s), WorkingSetBytes: u64(500), AvailableBytes: u64(1500)},
+				Cpu:        &runtimeapi.CpuUsage{Timestamp: at(100 * s), UsageCoreNanoSeconds: testkit.U64(3e9), UsageNanoCores: testkit.U64(4e8), Psi: psiCRI(5, 0.5)},
+				Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * s), WorkingSetBytes: testkit.U64(500), AvailableBytes: testkit.U64(1500)},
 				Containers: []*runtimeapi.ContainerStats{c1()},
 			}}},
 			want: podBlocks{
-				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: p64(3e9), UsageNanoCores: p64(4e8), PSI: psiWant(5, 0.5)},
-				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(500), AvailableBytes: p64(1500)},
-				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(64)},
+				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: testkit.P64(3e9), UsageNanoCores: testkit.P64(4e8), PSI: psiWant(5, 0.5)},
+				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: testkit.P64(500), AvailableBytes: testkit.P64(1500)},
+				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: testkit.P64(64)},
 				containers: 1,
 			},
 		},
 		{
 			name: "pod memory available 0 is kept for the merge to decide",
 			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
-				Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * s), WorkingSetBytes: u64(500), AvailableBytes: u64(0)},
+				Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * s), WorkingSetBytes: testkit.U64(500), AvailableBytes: testkit.U64(0)},
 				Containers: []*runtimeapi.ContainerStats{c1()},
 			}}},
 			want: podBlocks{
-				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: p64(2e9)},
-				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(500), AvailableBytes: p64(0)},
-				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(64)},
+				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: testkit.P64(2e9)},
+				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: testkit.P64(500), AvailableBytes: testkit.P64(0)},
+				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: testkit.P64(64)},
 				containers: 1,
 			},
 		},
@@ -227,19 +228,19 @@ func TestPodStatsStrict(t *testing.T) {
 				Containers: []*runtimeapi.ContainerStats{c1()},
 			}}},
 			want: podBlocks{
-				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: p64(2e9)},
-				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(300)},
-				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(64)},
+				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: testkit.P64(2e9)},
+				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: testkit.P64(300)},
+				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: testkit.P64(64)},
 				containers: 1,
 			},
 		},
 		{
 			name: "process count and IO pressure",
 			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
-				Process: &runtimeapi.ProcessUsage{Timestamp: at(100 * s), ProcessCount: u64(17)},
+				Process: &runtimeapi.ProcessUsage{Timestamp: at(100 * s), ProcessCount: testkit.U64(17)},
 				Io:      &runtimeapi.IoUsage{Psi: psiCRI(9, 0.9)},
 			}}},
-			want: podBlocks{proc: &statsapi.ProcessStats{ProcessCount: p64(17)}, io: &statsapi.IOStats{Time: received, PSI: psiWant(9, 0.9)}},
+			want: podBlocks{proc: &statsapi.ProcessStats{ProcessCount: testkit.P64(17)}, io: &statsapi.IOStats{Time: received, PSI: psiWant(9, 0.9)}},
 		},
 		{
 			name: "a process block without a count is omitted",
@@ -252,9 +253,9 @@ func TestPodStatsStrict(t *testing.T) {
 			name: "sandbox stats with nil attributes, for unknown sandboxes, or nil, are ignored",
 			stats: []*runtimeapi.PodSandboxStats{
 				nil,
-				{Linux: &runtimeapi.LinuxPodSandboxStats{Process: &runtimeapi.ProcessUsage{ProcessCount: u64(1)}}},
+				{Linux: &runtimeapi.LinuxPodSandboxStats{Process: &runtimeapi.ProcessUsage{ProcessCount: testkit.U64(1)}}},
 				{Attributes: &runtimeapi.PodSandboxAttributes{Id: "sb-gone"}, Linux: &runtimeapi.LinuxPodSandboxStats{
-					Process: &runtimeapi.ProcessUsage{ProcessCount: u64(2)}, Containers: []*runtimeapi.ContainerStats{c1()},
+					Process: &runtimeapi.ProcessUsage{ProcessCount: testkit.U64(2)}, Containers: []*runtimeapi.ContainerStats{c1()},
 				}},
 			},
 			want: podBlocks{},
@@ -263,7 +264,7 @@ func TestPodStatsStrict(t *testing.T) {
 			name: "container stats with nil attributes or for unknown containers are ignored",
 			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
 				Containers: []*runtimeapi.ContainerStats{
-					{Cpu: &runtimeapi.CpuUsage{UsageCoreNanoSeconds: u64(1)}},
+					{Cpu: &runtimeapi.CpuUsage{UsageCoreNanoSeconds: testkit.U64(1)}},
 					cpuMem("c-unknown", 1, 1),
 				},
 			}}},

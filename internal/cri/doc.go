@@ -14,11 +14,13 @@
 // before 2.3 — are made nil, per a table of runtimes and versions read from
 // their stats code (runtimes.go), so that the summary's merge can fill them
 // from the pod cgroups; the runtime is named by its CRI Version answer. Container log
-// usage is read from the pod log directories on each call unless
-// Options.SkipLogs leaves it to the host provider's walker, as the receiver
-// does. A hostNetwork pod gets no pod network: whether a sandbox shares the
+// usage is not read here: the host provider's walker measures the pod log
+// directories in the background (internal/host). A hostNetwork pod gets no pod network: whether a sandbox shares the
 // node's network namespace comes from one PodSandboxStatus per sandbox
-// (hostnetwork.go). Every call sends content-type application/grpc, which
+// (hostnetwork.go). A container's resources (CPU quota, period and shares,
+// memory limit, as the kubelet set them) come from one ContainerStatus per
+// container, kept until the caller's token for it changes: an in-place resize
+// (resources.go). Every call sends content-type application/grpc, which
 // CRI-O's socket requires of a connection's first request (trim.go). It
 // knows nothing of OpenTelemetry.
 package cri

@@ -10,6 +10,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // equivalenceState is two pods as a runtime implementing both paths reports
@@ -28,15 +29,15 @@ func equivalenceState(ts time.Duration, step uint64, withSandboxStats bool) crif
 		containers = append(containers, container(c.id, c.sandbox, c.name, running, time.Second))
 		stats[c.id] = &runtimeapi.ContainerStats{
 			Attributes: &runtimeapi.ContainerAttributes{Id: c.id},
-			Cpu:        &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: u64(c.scale * step * 1e9)},
+			Cpu:        &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: testkit.U64(c.scale * step * 1e9)},
 			Memory: &runtimeapi.MemoryUsage{
-				Timestamp: at(ts), WorkingSetBytes: u64(c.scale * 100), UsageBytes: u64(c.scale * 150), RssBytes: u64(c.scale * 80),
-				AvailableBytes: u64(c.scale * 1000), PageFaults: u64(c.scale * 10), MajorPageFaults: u64(c.scale),
+				Timestamp: at(ts), WorkingSetBytes: testkit.U64(c.scale * 100), UsageBytes: testkit.U64(c.scale * 150), RssBytes: testkit.U64(c.scale * 80),
+				AvailableBytes: testkit.U64(c.scale * 1000), PageFaults: testkit.U64(c.scale * 10), MajorPageFaults: testkit.U64(c.scale),
 				Psi: psiCRI(c.scale, 0.1),
 			},
-			Swap:          &runtimeapi.SwapUsage{Timestamp: at(ts), SwapUsageBytes: u64(c.scale * 4096), SwapAvailableBytes: u64(1 << 20)},
+			Swap:          &runtimeapi.SwapUsage{Timestamp: at(ts), SwapUsageBytes: testkit.U64(c.scale * 4096), SwapAvailableBytes: testkit.U64(1 << 20)},
 			Io:            &runtimeapi.IoUsage{Timestamp: at(ts), Psi: psiCRI(c.scale*7, 0.7)},
-			WritableLayer: &runtimeapi.FilesystemUsage{Timestamp: at(ts), UsedBytes: u64(c.scale * 4096), InodesUsed: u64(c.scale)},
+			WritableLayer: &runtimeapi.FilesystemUsage{Timestamp: at(ts), UsedBytes: testkit.U64(c.scale * 4096), InodesUsed: testkit.U64(c.scale)},
 		}
 	}
 	st := crifake.State{
@@ -57,13 +58,13 @@ func equivalenceState(ts time.Duration, step uint64, withSandboxStats bool) crif
 		return &runtimeapi.PodSandboxStats{
 			Attributes: &runtimeapi.PodSandboxAttributes{Id: id},
 			Linux: &runtimeapi.LinuxPodSandboxStats{
-				Cpu: &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: u64(sum * step * 1e9), Psi: psiCRI(1, 0.2)},
+				Cpu: &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: testkit.U64(sum * step * 1e9), Psi: psiCRI(1, 0.2)},
 				Memory: &runtimeapi.MemoryUsage{
-					Timestamp: at(ts), WorkingSetBytes: u64(sum * 100), UsageBytes: u64(sum * 150), RssBytes: u64(sum * 80),
-					PageFaults: u64(sum * 10), MajorPageFaults: u64(sum), Psi: psiCRI(2, 0.3),
+					Timestamp: at(ts), WorkingSetBytes: testkit.U64(sum * 100), UsageBytes: testkit.U64(sum * 150), RssBytes: testkit.U64(sum * 80),
+					PageFaults: testkit.U64(sum * 10), MajorPageFaults: testkit.U64(sum), Psi: psiCRI(2, 0.3),
 				},
 				Network:    &runtimeapi.NetworkUsage{Timestamp: at(ts), DefaultInterface: ifaceCRI("eth0", 1000)},
-				Process:    &runtimeapi.ProcessUsage{Timestamp: at(ts), ProcessCount: u64(4)},
+				Process:    &runtimeapi.ProcessUsage{Timestamp: at(ts), ProcessCount: testkit.U64(4)},
 				Io:         &runtimeapi.IoUsage{Timestamp: at(ts), Psi: psiCRI(3, 0.4)},
 				Containers: cs,
 			},
@@ -80,8 +81,6 @@ func TestStrictAndPartialAgree(t *testing.T) {
 	strictSrv, partialSrv := crifake.New(t), crifake.New(t)
 	strict := newTestProvider(t, strictSrv, Options{})
 	partial := newTestProvider(t, partialSrv, Options{})
-	logRoot := t.TempDir()
-	strict.opts.PodLogsDir, partial.opts.PodLogsDir = logRoot, logRoot
 
 	for round, ts := range []time.Duration{100 * time.Second, 110 * time.Second} {
 		strictSrv.SetState(equivalenceState(ts, uint64(round+1), true))
@@ -98,7 +97,7 @@ func TestStrictAndPartialAgree(t *testing.T) {
 			sp := &s.Pods[i]
 			// Only the sandbox knows these: the strict path has them, the
 			// partial path leaves them to other sources.
-			assert.Equal(t, &statsapi.ProcessStats{ProcessCount: p64(4)}, sp.ProcessStats, "round %d pod %s", round, sp.PodRef.Name)
+			assert.Equal(t, &statsapi.ProcessStats{ProcessCount: testkit.P64(4)}, sp.ProcessStats, "round %d pod %s", round, sp.PodRef.Name)
 			assert.NotNil(t, sp.Network, "round %d pod %s network", round, sp.PodRef.Name)
 			assert.NotNil(t, sp.IO, "round %d pod %s io", round, sp.PodRef.Name)
 			assert.NotNil(t, sp.CPU.PSI, "round %d pod %s cpu psi", round, sp.PodRef.Name)

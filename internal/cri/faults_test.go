@@ -20,6 +20,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // TestLazyConnRedialsAfterRuntimeRestart stops the runtime, lets a call fail
@@ -68,62 +69,30 @@ func TestLazyConnRedialsAfterRuntimeRestart(t *testing.T) {
 	assert.Len(t, conns, 2, "dialled again once")
 }
 
-// TestSourceFaultsLeaveOnlyTheirFieldsOut breaks one filesystem source at a
-// time: the affected fields are absent, every other field of the container is
-// still there, and the failure is logged with the container and the path.
+// TestSourceFaultsLeaveOnlyTheirFieldsOut breaks the one filesystem source of
+// the runtime provider, statfs of the writable layer's filesystem: its fields
+// are absent, every other field of the container is still there, and the
+// failure is logged with the container and the path.
 func TestSourceFaultsLeaveOnlyTheirFieldsOut(t *testing.T) {
 	const s = time.Second
 	tests := []struct {
 		name string
-		// breakIt sets up the fault under the log root and returns the
-		// writable layer's mountpoint.
-		breakIt     func(t *testing.T, logRoot, mount string) string
-		wantLogs    bool
+		// mount returns the writable layer's mountpoint.
+		mount       func(t *testing.T) string
 		wantRootCap bool
 		wantLog     string // in the logged error
 	}{
+		{name: "healthy: rootfs capacity", mount: func(t *testing.T) string { return t.TempDir() }, wantRootCap: true},
 		{
-			name: "healthy: logs and rootfs capacity",
-			breakIt: func(t *testing.T, logRoot, mount string) string {
-				require.NoError(t, os.MkdirAll(filepath.Join(logRoot, "shop_a_uid-a", "app"), 0o755))
-				return mount
-			},
-			wantLogs: true, wantRootCap: true,
-		},
-		{
-			name: "the container's log directory is unreadable (a file)",
-			breakIt: func(t *testing.T, logRoot, mount string) string {
-				require.NoError(t, os.MkdirAll(filepath.Join(logRoot, "shop_a_uid-a"), 0o755))
-				require.NoError(t, os.WriteFile(filepath.Join(logRoot, "shop_a_uid-a", "app"), nil, 0o644))
-				return mount
-			},
-			wantRootCap: true, wantLog: "read log directory",
-		},
-		{
-			name: "the pod logs root is unreadable (a file)",
-			breakIt: func(t *testing.T, logRoot, mount string) string {
-				require.NoError(t, os.RemoveAll(logRoot))
-				require.NoError(t, os.WriteFile(logRoot, nil, 0o644))
-				return mount
-			},
-			wantRootCap: true, wantLog: "not a directory",
-		},
-		{
-			name: "statfs of the writable layer's filesystem fails",
-			breakIt: func(t *testing.T, logRoot, mount string) string {
-				require.NoError(t, os.MkdirAll(filepath.Join(logRoot, "shop_a_uid-a", "app"), 0o755))
-				return filepath.Join(mount, "gone")
-			},
-			wantLogs: true, wantLog: "statfs ",
+			name:    "statfs of the writable layer's filesystem fails",
+			mount:   func(t *testing.T) string { return filepath.Join(t.TempDir(), "gone") },
+			wantLog: "statfs ",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logRoot := filepath.Join(t.TempDir(), "pods")
-			require.NoError(t, os.MkdirAll(logRoot, 0o755))
-			mount := tt.breakIt(t, logRoot, t.TempDir())
 			st := cpuMem("c1", 1000, 10)
-			st.WritableLayer = &runtimeapi.FilesystemUsage{Timestamp: at(100 * s), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: mount}, UsedBytes: u64(4096), InodesUsed: u64(7)}
+			st.WritableLayer = &runtimeapi.FilesystemUsage{Timestamp: at(100 * s), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: tt.mount(t)}, UsedBytes: testkit.U64(4096), InodesUsed: testkit.U64(7)}
 			srv := crifake.New(t)
 			srv.SetState(crifake.State{
 				Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
@@ -131,24 +100,24 @@ func TestSourceFaultsLeaveOnlyTheirFieldsOut(t *testing.T) {
 				ContainerStats: []*runtimeapi.ContainerStats{st},
 			})
 			core, logs := observer.New(zapcore.DebugLevel)
-			res, err := newTestProvider(t, srv, Options{PodLogsDir: logRoot, Logger: zap.New(core), StatsPath: PathPartial}).PodStats(t.Context())
+			res, err := newTestProvider(t, srv, Options{Logger: zap.New(core), StatsPath: PathPartial}).PodStats(t.Context())
 			require.NoError(t, err, "a filesystem fault is never a CRI error")
 			require.Len(t, res.Pods, 1)
 			require.Len(t, res.Pods[0].Containers, 1)
 			c := res.Pods[0].Containers[0]
 
-			// What the faults do not touch is always there.
+			// What the fault does not touch is always there.
 			require.NotNil(t, c.CPU)
-			assert.Equal(t, p64(1000), c.CPU.UsageCoreNanoSeconds)
+			assert.Equal(t, testkit.P64(1000), c.CPU.UsageCoreNanoSeconds)
 			require.NotNil(t, c.Memory)
-			assert.Equal(t, p64(10), c.Memory.WorkingSetBytes)
+			assert.Equal(t, testkit.P64(10), c.Memory.WorkingSetBytes)
 			require.NotNil(t, c.Rootfs)
-			assert.Equal(t, p64(4096), c.Rootfs.UsedBytes)
-			assert.Equal(t, p64(7), c.Rootfs.InodesUsed)
+			assert.Equal(t, testkit.P64(4096), c.Rootfs.UsedBytes)
+			assert.Equal(t, testkit.P64(7), c.Rootfs.InodesUsed)
 			require.NotNil(t, res.Pods[0].CPU)
 			require.NotNil(t, res.Pods[0].Memory)
+			assert.Nil(t, c.Logs, "container logs are the host provider's")
 
-			assert.Equal(t, tt.wantLogs, c.Logs != nil, "logs block")
 			assert.Equal(t, tt.wantRootCap, c.Rootfs.CapacityBytes != nil, "rootfs capacity")
 			assert.Equal(t, tt.wantRootCap, c.Rootfs.AvailableBytes != nil, "rootfs available")
 			if tt.wantLog == "" {
@@ -179,13 +148,13 @@ func TestImageFsFaults(t *testing.T) {
 	t.Run("statfs fails", func(t *testing.T) {
 		srv := crifake.New(t)
 		srv.SetState(crifake.State{ImageFs: &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{
-			Timestamp: at(time.Second), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: "/nonexistent/statssummary"}, UsedBytes: u64(1 << 30), InodesUsed: u64(9),
+			Timestamp: at(time.Second), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: "/nonexistent/statssummary"}, UsedBytes: testkit.U64(1 << 30), InodesUsed: testkit.U64(9),
 		}}}})
 		rs, err := newTestProvider(t, srv, Options{}).ImageFsStats(t.Context())
 		require.NoError(t, err)
 		require.NotNil(t, rs.ImageFs)
-		assert.Equal(t, p64(1<<30), rs.ImageFs.UsedBytes)
-		assert.Equal(t, p64(9), rs.ImageFs.InodesUsed)
+		assert.Equal(t, testkit.P64(1<<30), rs.ImageFs.UsedBytes)
+		assert.Equal(t, testkit.P64(9), rs.ImageFs.InodesUsed)
 		assert.Nil(t, rs.ImageFs.CapacityBytes)
 		assert.Nil(t, rs.ImageFs.AvailableBytes)
 	})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // t0 is the fixtures' time origin: sandboxes and containers are created at
@@ -15,10 +16,6 @@ import (
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 func at(d time.Duration) int64 { return t0.Add(d).UnixNano() }
-
-func u64(v uint64) *runtimeapi.UInt64Value { return &runtimeapi.UInt64Value{Value: v} }
-
-func p64(v uint64) *uint64 { return &v }
 
 const (
 	ready    = runtimeapi.PodSandboxState_SANDBOX_READY
@@ -54,8 +51,8 @@ func container(id, sandboxID, name string, state runtimeapi.ContainerState, crea
 func cpuMem(id string, cpuNs, workingSet uint64) *runtimeapi.ContainerStats {
 	return &runtimeapi.ContainerStats{
 		Attributes: &runtimeapi.ContainerAttributes{Id: id},
-		Cpu:        &runtimeapi.CpuUsage{Timestamp: at(100 * time.Second), UsageCoreNanoSeconds: u64(cpuNs)},
-		Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * time.Second), WorkingSetBytes: u64(workingSet)},
+		Cpu:        &runtimeapi.CpuUsage{Timestamp: at(100 * time.Second), UsageCoreNanoSeconds: testkit.U64(cpuNs)},
+		Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * time.Second), WorkingSetBytes: testkit.U64(workingSet)},
 	}
 }
 
@@ -65,9 +62,6 @@ func newTestProvider(t *testing.T, srv *crifake.Server, opts Options) *Provider 
 	t.Helper()
 	if opts.Now == nil {
 		opts.Now = fakeclock.New(t0.Add(200 * time.Second)).Now
-	}
-	if opts.PodLogsDir == "" {
-		opts.PodLogsDir = t.TempDir()
 	}
 	return NewProvider(NewClient(dialFake(t, srv), 2*time.Second), opts)
 }

@@ -1,10 +1,6 @@
 package cri
 
 import (
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // assertCapacity checks capacity fields against an independent statfs of
@@ -37,75 +34,46 @@ func assertCapacity(t *testing.T, dir string, got *statsapi.FsStats) {
 	assert.LessOrEqual(t, *got.AvailableBytes, *got.CapacityBytes)
 }
 
-// TestContainerFilesystems checks the rootfs and logs of a container: used
-// bytes from the runtime or the log files, capacity from statfs.
+// TestContainerFilesystems checks the rootfs of a container: used bytes from
+// the runtime, capacity from statfs; container logs are not the runtime
+// provider's (the host provider measures them).
 func TestContainerFilesystems(t *testing.T) {
 	const s = time.Second
 	type want struct {
 		rootfsUsed, rootfsInodes *uint64
 		rootfsCapacity           bool
-		logsUsed, logsInodes     *uint64 // nil logsUsed: no Logs block
 	}
 	tests := []struct {
-		name     string
-		layer    func(mount string) *runtimeapi.FilesystemUsage
-		logFiles map[string]int // file under the container's log dir → size; "sub/" makes a directory
-		want     want
+		name  string
+		layer func(mount string) *runtimeapi.FilesystemUsage
+		want  want
 	}{
 		{
 			name: "rootfs: used from the writable layer, capacity from statfs of its mountpoint",
 			layer: func(mount string) *runtimeapi.FilesystemUsage {
-				return &runtimeapi.FilesystemUsage{Timestamp: at(100 * s), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: mount}, UsedBytes: u64(4096), InodesUsed: u64(12)}
+				return &runtimeapi.FilesystemUsage{Timestamp: at(100 * s), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: mount}, UsedBytes: testkit.U64(4096), InodesUsed: testkit.U64(12)}
 			},
-			want: want{rootfsUsed: p64(4096), rootfsInodes: p64(12), rootfsCapacity: true},
+			want: want{rootfsUsed: testkit.P64(4096), rootfsInodes: testkit.P64(12), rootfsCapacity: true},
 		},
 		{
 			name: "rootfs: a mountpoint that does not exist gives used bytes only",
 			layer: func(string) *runtimeapi.FilesystemUsage {
-				return &runtimeapi.FilesystemUsage{Timestamp: at(100 * s), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: "/nonexistent/statssummary"}, UsedBytes: u64(4096)}
+				return &runtimeapi.FilesystemUsage{Timestamp: at(100 * s), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: "/nonexistent/statssummary"}, UsedBytes: testkit.U64(4096)}
 			},
-			want: want{rootfsUsed: p64(4096)},
+			want: want{rootfsUsed: testkit.P64(4096)},
 		},
 		{
 			name: "rootfs: no filesystem id gives used bytes only",
 			layer: func(string) *runtimeapi.FilesystemUsage {
-				return &runtimeapi.FilesystemUsage{Timestamp: at(100 * s), UsedBytes: u64(8192), InodesUsed: u64(3)}
+				return &runtimeapi.FilesystemUsage{Timestamp: at(100 * s), UsedBytes: testkit.U64(8192), InodesUsed: testkit.U64(3)}
 			},
-			want: want{rootfsUsed: p64(8192), rootfsInodes: p64(3)},
+			want: want{rootfsUsed: testkit.P64(8192), rootfsInodes: testkit.P64(3)},
 		},
-		{
-			name:     "logs: regular files directly in the directory, subdirectories skipped",
-			logFiles: map[string]int{"0.log": 10000, "1.log.20261101-120000.gz": 3000, "sub/": 0, "sub/2.log": 50000},
-			// 10000 and 3000 bytes take 3 and 1 blocks of 4 KiB on this ext4.
-			want: want{logsUsed: p64(16384), logsInodes: p64(2)},
-		},
-		{
-			name:     "logs: an empty directory is 0 used, with capacity",
-			logFiles: map[string]int{},
-			want:     want{logsUsed: p64(0), logsInodes: p64(0)},
-		},
-		{
-			name: "logs: no directory, no logs block",
-			want: want{},
-		},
+		{name: "no writable layer: no rootfs block"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mount := t.TempDir()
-			logRoot := t.TempDir()
-			logDir := filepath.Join(logRoot, "shop_a_uid-a", "app")
-			if tt.logFiles != nil {
-				require.NoError(t, os.MkdirAll(logDir, 0o755))
-				for name, size := range tt.logFiles {
-					path := filepath.Join(logDir, name)
-					if strings.HasSuffix(name, "/") {
-						require.NoError(t, os.MkdirAll(path, 0o755))
-						continue
-					}
-					require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-					require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("x", size)), 0o644))
-				}
-			}
 			st := &runtimeapi.ContainerStats{Attributes: &runtimeapi.ContainerAttributes{Id: "c1"}}
 			if tt.layer != nil {
 				st.WritableLayer = tt.layer(mount)
@@ -116,7 +84,7 @@ func TestContainerFilesystems(t *testing.T) {
 				Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, s)},
 				ContainerStats: []*runtimeapi.ContainerStats{st},
 			})
-			res, err := newTestProvider(t, srv, Options{PodLogsDir: logRoot}).PodStats(t.Context())
+			res, err := newTestProvider(t, srv, Options{}).PodStats(t.Context())
 			require.NoError(t, err)
 			require.Len(t, res.Pods, 1)
 			require.Len(t, res.Pods[0].Containers, 1)
@@ -136,48 +104,7 @@ func TestContainerFilesystems(t *testing.T) {
 					assert.Nil(t, c.Rootfs.AvailableBytes)
 				}
 			}
-			if tt.want.logsUsed == nil {
-				assert.Nil(t, c.Logs)
-				return
-			}
-			require.NotNil(t, c.Logs)
-			assert.Equal(t, received, c.Logs.Time)
-			assert.Equal(t, tt.want.logsUsed, c.Logs.UsedBytes)
-			assert.Equal(t, tt.want.logsInodes, c.Logs.InodesUsed)
-			assertCapacity(t, logDir, c.Logs)
-		})
-	}
-}
-
-func TestContainerLogsDir(t *testing.T) {
-	pod := func(ns, name, uid string) statsapi.PodReference {
-		return statsapi.PodReference{Namespace: ns, Name: name, UID: uid}
-	}
-	tests := []struct {
-		name      string
-		root      string
-		pod       statsapi.PodReference
-		container string
-		want      string
-	}{
-		{name: "kubelet layout", root: "/var/log/pods", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "/var/log/pods/shop_web-0_1234/nginx"},
-		{name: "a slash in a name could leave the root", root: "/var/log/pods", pod: pod("shop", "../../etc", "1234"), container: "nginx", want: ""},
-		{name: "a dot-dot container", root: "/var/log/pods", pod: pod("shop", "web-0", "1234"), container: "..", want: ""},
-		{name: "an empty part", root: "/var/log/pods", pod: pod("", "web-0", "1234"), container: "nginx", want: ""},
-		{name: "root with a trailing slash", root: "/var/log/pods/", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "/var/log/pods/shop_web-0_1234/nginx"},
-		{name: "unclean root", root: "/var/log/../log//pods", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "/var/log/pods/shop_web-0_1234/nginx"},
-		{name: "filesystem root", root: "/", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "/shop_web-0_1234/nginx"},
-		{name: "relative root", root: "logs", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "logs/shop_web-0_1234/nginx"},
-		{name: "empty root", root: "", pod: pod("shop", "web-0", "1234"), container: "nginx", want: "shop_web-0_1234/nginx"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root := tt.root
-			assert.Equal(t, tt.want, containerLogsDir(root, tt.pod, tt.container))
-			if tt.want != "" {
-				podDir := tt.pod.Namespace + "_" + tt.pod.Name + "_" + tt.pod.UID
-				assert.Equal(t, filepath.Join(root, podDir, tt.container), tt.want, "same as filepath.Join")
-			}
+			assert.Nil(t, c.Logs, "container logs are the host provider's")
 		})
 	}
 }
@@ -186,7 +113,7 @@ func TestContainerLogsDir(t *testing.T) {
 func TestImageFsStats(t *testing.T) {
 	const s = time.Second
 	fsUsage := func(mount string, used, inodes uint64, ts int64) *runtimeapi.FilesystemUsage {
-		return &runtimeapi.FilesystemUsage{Timestamp: ts, FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: mount}, UsedBytes: u64(used), InodesUsed: u64(inodes)}
+		return &runtimeapi.FilesystemUsage{Timestamp: ts, FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: mount}, UsedBytes: testkit.U64(used), InodesUsed: testkit.U64(inodes)}
 	}
 	tests := []struct {
 		name          string
@@ -274,57 +201,5 @@ func TestImageFsStats(t *testing.T) {
 			assertCapacity(t, ctr, got.ContainerFs)
 			assert.NotSame(t, got.ImageFs.UsedBytes, got.ContainerFs.UsedBytes, "the two blocks share no pointer")
 		})
-	}
-}
-
-func TestReadDirUnsorted(t *testing.T) {
-	dir := t.TempDir()
-	for _, name := range []string{"1.log", "0.log", "2.log.20261101-120000"} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
-	}
-	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
-
-	entries, err := readDirUnsorted(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	assert.ElementsMatch(t, []string{"0.log", "1.log", "2.log.20261101-120000", "sub"}, names)
-
-	_, err = readDirUnsorted(filepath.Join(dir, "missing"))
-	assert.ErrorIs(t, err, fs.ErrNotExist)
-
-	_, err = readDirUnsorted(filepath.Join(dir, "0.log"))
-	var pe *fs.PathError
-	require.ErrorAs(t, err, &pe, "not a directory")
-	assert.Equal(t, filepath.Join(dir, "0.log"), pe.Path)
-	assert.ErrorIs(t, err, unix.ENOTDIR)
-}
-
-// With SkipLogs the provider leaves log usage to another source: a container
-// with a log directory gets no Logs block, and its rootfs is still read.
-func TestSkipLogsLeavesLogsUnset(t *testing.T) {
-	logRoot := t.TempDir()
-	logDir := filepath.Join(logRoot, "shop_a_uid-a", "app")
-	require.NoError(t, os.MkdirAll(logDir, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(logDir, "0.log"), []byte("log line\n"), 0o644))
-	srv := crifake.New(t)
-	srv.SetState(crifake.State{
-		Sandboxes:  []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", runtimeapi.PodSandboxState_SANDBOX_READY, 0)},
-		Containers: []*runtimeapi.Container{container("c1", "sb-a", "app", runtimeapi.ContainerState_CONTAINER_RUNNING, 1)},
-		ContainerStats: []*runtimeapi.ContainerStats{{
-			Attributes:    &runtimeapi.ContainerAttributes{Id: "c1"},
-			WritableLayer: &runtimeapi.FilesystemUsage{Timestamp: 1, UsedBytes: &runtimeapi.UInt64Value{Value: 4096}},
-		}},
-	})
-	for _, skip := range []bool{false, true} {
-		res, err := newTestProvider(t, srv, Options{PodLogsDir: logRoot, SkipLogs: skip}).PodStats(t.Context())
-		require.NoError(t, err)
-		require.Len(t, res.Pods, 1)
-		require.Len(t, res.Pods[0].Containers, 1)
-		c := res.Pods[0].Containers[0]
-		assert.NotNil(t, c.Rootfs, "skip=%v", skip)
-		assert.Equal(t, skip, c.Logs == nil, "skip=%v: logs %+v", skip, c.Logs)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -323,21 +322,6 @@ func FuzzPodStats(f *testing.F) {
 		f.Add(s)
 	}
 	root := f.TempDir()
-	logs := filepath.Join(root, "pods")
-	// A log directory for pod shop/a (uid u0), container a, with one file.
-	if err := os.MkdirAll(filepath.Join(logs, "shop_a_u0", "a"), 0o755); err != nil {
-		f.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(logs, "shop_a_u0", "a", "0.log"), []byte("log line\n"), 0o644); err != nil {
-		f.Fatal(err)
-	}
-	// A log "directory" that is a file: reading it fails.
-	if err := os.MkdirAll(filepath.Join(logs, "shop_b_u1"), 0o755); err != nil {
-		f.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(logs, "shop_b_u1", "b"), nil, 0o644); err != nil {
-		f.Fatal(err)
-	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := &fuzzGen{b: data, mountDir: root}
@@ -345,7 +329,7 @@ func FuzzPodStats(f *testing.F) {
 		rounds := []fuzzAnswers{first, g.advance(first), g.answers()}
 
 		clk := fakeclock.New(t0.Add(200 * time.Second))
-		p := NewProvider(nil, Options{Now: clk.Now, PodLogsDir: logs})
+		p := NewProvider(nil, Options{Now: clk.Now})
 		received := make([]time.Time, len(rounds))
 		for r, ans := range rounds {
 			inv := newInventory(ans.sandboxes, ans.containers)

@@ -11,10 +11,11 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 func iface(name string, rx, tx uint64) *runtimeapi.NetworkInterfaceUsage {
-	return &runtimeapi.NetworkInterfaceUsage{Name: name, RxBytes: u64(rx), RxErrors: u64(0), TxBytes: u64(tx), TxErrors: u64(0)}
+	return &runtimeapi.NetworkInterfaceUsage{Name: name, RxBytes: testkit.U64(rx), RxErrors: testkit.U64(0), TxBytes: testkit.U64(tx), TxErrors: testkit.U64(0)}
 }
 
 // hostNetworkStatus is PodSandboxStatus of a hostNetwork sandbox, as CRI-O

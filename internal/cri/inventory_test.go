@@ -10,6 +10,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // TestInventory checks which pods and containers are reported, through the
@@ -144,7 +145,7 @@ func TestInventory(t *testing.T) {
 			name:       "container stats with nil attributes are ignored",
 			sandboxes:  []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
 			containers: []*runtimeapi.Container{container("c1", "sb-a", "app", running, s)},
-			stats:      []*runtimeapi.ContainerStats{{Cpu: &runtimeapi.CpuUsage{UsageCoreNanoSeconds: u64(5)}}, cpuMem("c1", 1, 1), nil},
+			stats:      []*runtimeapi.ContainerStats{{Cpu: &runtimeapi.CpuUsage{UsageCoreNanoSeconds: testkit.U64(5)}}, cpuMem("c1", 1, 1), nil},
 			want:       map[string][]string{"a/uid-a": {"app=c1"}},
 		},
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // TestRateResetSeenByEveryReader: when a sample shows the counter went
@@ -15,7 +17,7 @@ import (
 func TestRateResetSeenByEveryReader(t *testing.T) {
 	now := t0
 	c := newRateCache()
-	runtime := p64(12336)
+	runtime := testkit.P64(12336)
 	tests := []struct {
 		name      string
 		sample    cpuSample
@@ -25,8 +27,8 @@ func TestRateResetSeenByEveryReader(t *testing.T) {
 		{"first sample: the runtime's rate", cpuSample{ts: at(0), total: 5e9}, false, runtime},
 		{"counter backwards: reset, no rate", cpuSample{ts: at(10 * time.Second), total: 1e9}, true, nil},
 		{"the same sample again: still a reset", cpuSample{ts: at(10 * time.Second), total: 1e9}, true, nil},
-		{"a later sample: our rate since the reset", cpuSample{ts: at(20 * time.Second), total: 2e9}, false, p64(1e8)},
-		{"that sample again: no reset, the same rate", cpuSample{ts: at(20 * time.Second), total: 2e9}, false, p64(1e8)},
+		{"a later sample: our rate since the reset", cpuSample{ts: at(20 * time.Second), total: 2e9}, false, testkit.P64(1e8)},
+		{"that sample again: no reset, the same rate", cpuSample{ts: at(20 * time.Second), total: 2e9}, false, testkit.P64(1e8)},
 	}
 	for _, tt := range tests {
 		computed, reset := c.observe(rateKey{id: "c"}, tt.sample, now)

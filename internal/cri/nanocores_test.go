@@ -12,6 +12,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // rateStep is one assembly: the runtime's CPU sample for container c1, the
@@ -30,10 +31,10 @@ func oneContainerState(s rateStep) crifake.State {
 		cpu.Timestamp = at(s.ts)
 	}
 	if s.counter != nil {
-		cpu.UsageCoreNanoSeconds = u64(*s.counter)
+		cpu.UsageCoreNanoSeconds = testkit.U64(*s.counter)
 	}
 	if s.runtime != nil {
-		cpu.UsageNanoCores = u64(*s.runtime)
+		cpu.UsageNanoCores = testkit.U64(*s.runtime)
 	}
 	return crifake.State{
 		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
@@ -52,72 +53,72 @@ func TestNanoCores(t *testing.T) {
 		steps []rateStep
 	}{
 		{name: "a positive runtime value stands in on our first sample only; then our rate wins", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1e9), runtime: p64(5e8), want: p64(5e8)},
-			{ts: 20 * s, counter: p64(3e9), runtime: p64(9e8), want: p64(2e8)},
+			{ts: 10 * s, counter: testkit.P64(1e9), runtime: testkit.P64(5e8), want: testkit.P64(5e8)},
+			{ts: 20 * s, counter: testkit.P64(3e9), runtime: testkit.P64(9e8), want: testkit.P64(2e8)},
 		}},
 		{name: "runtime omits it: nil on the first sample, then from our counter deltas", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1e9), want: nil},
-			{ts: 20 * s, counter: p64(6e9), want: p64(5e8)},
+			{ts: 10 * s, counter: testkit.P64(1e9), want: nil},
+			{ts: 20 * s, counter: testkit.P64(6e9), want: testkit.P64(5e8)},
 		}},
 		{name: "runtime 0 while the counter advanced is replaced (containerd's first sample)", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1e9), runtime: p64(0), want: nil},
-			{ts: 20 * s, counter: p64(3e9), runtime: p64(0), want: p64(2e8)},
+			{ts: 10 * s, counter: testkit.P64(1e9), runtime: testkit.P64(0), want: nil},
+			{ts: 20 * s, counter: testkit.P64(3e9), runtime: testkit.P64(0), want: testkit.P64(2e8)},
 		}},
 		{name: "runtime 0 with a still counter: our 0", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1e9), runtime: p64(0), want: nil},
-			{ts: 20 * s, counter: p64(1e9), runtime: p64(0), want: p64(0)},
+			{ts: 10 * s, counter: testkit.P64(1e9), runtime: testkit.P64(0), want: nil},
+			{ts: 20 * s, counter: testkit.P64(1e9), runtime: testkit.P64(0), want: testkit.P64(0)},
 		}},
 		{name: "counter reset: nil even when the runtime gives a rate, then from the new counter", steps: []rateStep{
-			{ts: 10 * s, counter: p64(5e9), want: nil},
-			{ts: 20 * s, counter: p64(1e9), runtime: p64(7e8), want: nil},
-			{ts: 30 * s, counter: p64(2e9), want: p64(1e8)},
+			{ts: 10 * s, counter: testkit.P64(5e9), want: nil},
+			{ts: 20 * s, counter: testkit.P64(1e9), runtime: testkit.P64(7e8), want: nil},
+			{ts: 30 * s, counter: testkit.P64(2e9), want: testkit.P64(1e8)},
 		}},
 		{name: "the same sample read again (a second reader) gets the same rate, not 0", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1e9), want: nil},
-			{ts: 20 * s, counter: p64(6e9), want: p64(5e8)},
-			{ts: 20 * s, counter: p64(6e9), want: p64(5e8)},
+			{ts: 10 * s, counter: testkit.P64(1e9), want: nil},
+			{ts: 20 * s, counter: testkit.P64(6e9), want: testkit.P64(5e8)},
+			{ts: 20 * s, counter: testkit.P64(6e9), want: testkit.P64(5e8)},
 		}},
 		{name: "same timestamp with another counter (interval 0): nil", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1e9), want: nil},
-			{ts: 10 * s, counter: p64(2e9), want: nil},
+			{ts: 10 * s, counter: testkit.P64(1e9), want: nil},
+			{ts: 10 * s, counter: testkit.P64(2e9), want: nil},
 		}},
 		{name: "an older sample after a newer one is measured against the one before", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1e9), want: nil},
-			{ts: 20 * s, counter: p64(6e9), want: p64(5e8)},
-			{ts: 15 * s, counter: p64(2e9), want: p64(2e8)},
+			{ts: 10 * s, counter: testkit.P64(1e9), want: nil},
+			{ts: 20 * s, counter: testkit.P64(6e9), want: testkit.P64(5e8)},
+			{ts: 15 * s, counter: testkit.P64(2e9), want: testkit.P64(2e8)},
 		}},
 		{name: "a sample older than all held (negative interval): nil", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1e9), want: nil},
-			{ts: 5 * s, counter: p64(5e8), want: nil},
+			{ts: 10 * s, counter: testkit.P64(1e9), want: nil},
+			{ts: 5 * s, counter: testkit.P64(5e8), want: nil},
 		}},
 		{name: "samples under a second apart do not advance the cache", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1e9), want: nil},
-			{ts: 20 * s, counter: p64(6e9), want: p64(5e8)},
-			{ts: 20*s + 500*time.Millisecond, counter: p64(6_100_000_000), want: p64(5e8)},
-			{ts: 30 * s, counter: p64(16e9), want: p64(1e9)},
+			{ts: 10 * s, counter: testkit.P64(1e9), want: nil},
+			{ts: 20 * s, counter: testkit.P64(6e9), want: testkit.P64(5e8)},
+			{ts: 20*s + 500*time.Millisecond, counter: testkit.P64(6_100_000_000), want: testkit.P64(5e8)},
+			{ts: 30 * s, counter: testkit.P64(16e9), want: testkit.P64(1e9)},
 		}},
 		{name: "zero timestamps: the receive time stands in", steps: []rateStep{
-			{clock: 100 * s, counter: p64(1e9), want: nil},
-			{clock: 110 * s, counter: p64(3e9), want: p64(2e8)},
+			{clock: 100 * s, counter: testkit.P64(1e9), want: nil},
+			{clock: 110 * s, counter: testkit.P64(3e9), want: testkit.P64(2e8)},
 		}},
 		{name: "zero timestamps: a second reader 200 ms later with the same counter gets the rate, not 0", steps: []rateStep{
-			{clock: 100 * s, counter: p64(1e9), want: nil},
-			{clock: 110 * s, counter: p64(3e9), want: p64(2e8)},
-			{clock: 110*s + 200*time.Millisecond, counter: p64(3e9), want: p64(2e8)},
+			{clock: 100 * s, counter: testkit.P64(1e9), want: nil},
+			{clock: 110 * s, counter: testkit.P64(3e9), want: testkit.P64(2e8)},
+			{clock: 110*s + 200*time.Millisecond, counter: testkit.P64(3e9), want: testkit.P64(2e8)},
 		}},
 		{name: "huge delta over a long interval is exact", steps: []rateStep{
-			{ts: 10 * s, counter: p64(0), want: nil},
-			{ts: 1010 * s, counter: p64(18_000_000_000_000_000_000), want: p64(18_000_000_000_000_000)},
+			{ts: 10 * s, counter: testkit.P64(0), want: nil},
+			{ts: 1010 * s, counter: testkit.P64(18_000_000_000_000_000_000), want: testkit.P64(18_000_000_000_000_000)},
 		}},
 		{name: "the largest delta in one second is exact, not wrapped", steps: []rateStep{
-			{ts: 10 * s, counter: p64(0), want: nil},
-			{ts: 11 * s, counter: p64(math.MaxUint64), want: p64(math.MaxUint64)},
+			{ts: 10 * s, counter: testkit.P64(0), want: nil},
+			{ts: 11 * s, counter: testkit.P64(math.MaxUint64), want: testkit.P64(math.MaxUint64)},
 		}},
 		{name: "a huge runtime value on our first sample is the runtime's to give", steps: []rateStep{
-			{ts: 10 * s, counter: p64(1), runtime: p64(math.MaxUint64), want: p64(math.MaxUint64)},
+			{ts: 10 * s, counter: testkit.P64(1), runtime: testkit.P64(math.MaxUint64), want: testkit.P64(math.MaxUint64)},
 		}},
 		{name: "no counter: the runtime's rate as given", steps: []rateStep{
-			{ts: 10 * s, runtime: p64(3e8), want: p64(3e8)},
+			{ts: 10 * s, runtime: testkit.P64(3e8), want: testkit.P64(3e8)},
 		}},
 		{name: "no counter and no rate: nil", steps: []rateStep{
 			{ts: 10 * s, want: nil},
@@ -154,10 +155,10 @@ func TestNanoCores(t *testing.T) {
 func TestNanoCoresConcurrentReaders(t *testing.T) {
 	srv := crifake.New(t)
 	p := newTestProvider(t, srv, Options{})
-	srv.SetState(oneContainerState(rateStep{ts: 10 * time.Second, counter: p64(1e9)}))
+	srv.SetState(oneContainerState(rateStep{ts: 10 * time.Second, counter: testkit.P64(1e9)}))
 	_, err := p.PodStats(t.Context())
 	require.NoError(t, err)
-	srv.SetState(oneContainerState(rateStep{ts: 20 * time.Second, counter: p64(6e9)}))
+	srv.SetState(oneContainerState(rateStep{ts: 20 * time.Second, counter: testkit.P64(6e9)}))
 
 	const readers, reads = 4, 10
 	got := make([][]*uint64, readers)
@@ -178,7 +179,7 @@ func TestNanoCoresConcurrentReaders(t *testing.T) {
 	for r := range readers {
 		require.Len(t, got[r], reads)
 		for i, v := range got[r] {
-			assert.Equal(t, p64(5e8), v, "reader %d read %d", r, i)
+			assert.Equal(t, testkit.P64(5e8), v, "reader %d read %d", r, i)
 		}
 	}
 }
@@ -190,7 +191,7 @@ func TestNanoCoresPod(t *testing.T) {
 	cpu := func(id string, ts time.Duration, counter uint64) *runtimeapi.ContainerStats {
 		return &runtimeapi.ContainerStats{
 			Attributes: &runtimeapi.ContainerAttributes{Id: id},
-			Cpu:        &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: u64(counter)},
+			Cpu:        &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: testkit.U64(counter)},
 		}
 	}
 	state := func(ts time.Duration, c1, c2, pod uint64, strict bool) crifake.State {
@@ -205,7 +206,7 @@ func TestNanoCoresPod(t *testing.T) {
 			st.PodSandboxStats = []*runtimeapi.PodSandboxStats{{
 				Attributes: &runtimeapi.PodSandboxAttributes{Id: "sb-a"},
 				Linux: &runtimeapi.LinuxPodSandboxStats{
-					Cpu:        &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: u64(pod)},
+					Cpu:        &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: testkit.U64(pod)},
 					Containers: []*runtimeapi.ContainerStats{cpu("c1", ts, c1), cpu("c2", ts, c2)},
 				},
 			}}
@@ -220,7 +221,7 @@ func TestNanoCoresPod(t *testing.T) {
 		{
 			name:    "partial: sum of the containers' rates",
 			states:  []crifake.State{state(10*time.Second, 1e9, 1e9, 0, false), state(20*time.Second, 3e9, 6e9, 0, false)},
-			wantPod: []*uint64{nil, p64(2e8 + 5e8)},
+			wantPod: []*uint64{nil, testkit.P64(2e8 + 5e8)},
 		},
 		{
 			name: "partial: unknown while a new container has no rate yet",
@@ -241,7 +242,7 @@ func TestNanoCoresPod(t *testing.T) {
 				state(10*time.Second, 1e9, 1e9, 3e9, true),
 				state(20*time.Second, 3e9, 6e9, 13e9, true),
 			},
-			wantPod: []*uint64{nil, p64(1e9)},
+			wantPod: []*uint64{nil, testkit.P64(1e9)},
 		},
 	}
 	for _, tt := range tests {
@@ -266,7 +267,7 @@ func TestRateCachePurge(t *testing.T) {
 	srv := crifake.New(t)
 	clk := fakeclock.New(t0)
 	p := newTestProvider(t, srv, Options{Now: clk.Now, RatePurgeAfter: 10 * time.Minute})
-	srv.SetState(oneContainerState(rateStep{ts: 10 * time.Second, counter: p64(1e9)}))
+	srv.SetState(oneContainerState(rateStep{ts: 10 * time.Second, counter: testkit.P64(1e9)}))
 	_, err := p.PodStats(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 1, p.rates.len())
@@ -290,11 +291,11 @@ func TestNanoCoresArithmetic(t *testing.T) {
 		dt    int64
 		want  *uint64
 	}{
-		{name: "half a core", delta: 5e9, dt: 10e9, want: p64(5e8)},
-		{name: "rounds down", delta: 1, dt: 3, want: p64(333_333_333)},
+		{name: "half a core", delta: 5e9, dt: 10e9, want: testkit.P64(5e8)},
+		{name: "rounds down", delta: 1, dt: 3, want: testkit.P64(333_333_333)},
 		{name: "zero interval", delta: 5, dt: 0, want: nil},
 		{name: "negative interval", delta: 5, dt: -1, want: nil},
-		{name: "largest that fits", delta: math.MaxUint64, dt: 1e9, want: p64(math.MaxUint64)},
+		{name: "largest that fits", delta: math.MaxUint64, dt: 1e9, want: testkit.P64(math.MaxUint64)},
 		{name: "overflow", delta: math.MaxUint64, dt: 1e9 - 1, want: nil},
 		{name: "overflow in one nanosecond", delta: math.MaxUint64, dt: 1, want: nil},
 	}
@@ -316,7 +317,7 @@ func TestNanoCoresArithmetic(t *testing.T) {
 func TestOwnCPURateWinsOverRuntimeUsageNanoCores(t *testing.T) {
 	const s = time.Second
 	cpu := func(ts time.Duration, counter, runtime uint64) *runtimeapi.CpuUsage {
-		return &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: u64(counter), UsageNanoCores: u64(runtime)}
+		return &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: testkit.U64(counter), UsageNanoCores: testkit.U64(runtime)}
 	}
 	state := func(ctr, pod *runtimeapi.CpuUsage) crifake.State {
 		stats := &runtimeapi.ContainerStats{Attributes: &runtimeapi.ContainerAttributes{Id: "c1"}, Cpu: ctr}
@@ -336,8 +337,8 @@ func TestOwnCPURateWinsOverRuntimeUsageNanoCores(t *testing.T) {
 		wantCtr, wantP *uint64
 	}{
 		{"first sample, the runtime's 0: unknown", cpu(10*s, 1e9, 0), cpu(10*s, 2e9, 0), nil, nil},
-		{"the runtime's rate over a few ms after another client: ours over 10 s", cpu(20*s, 6e9, 19e8), cpu(20*s, 12e9, 2e7), p64(5e8), p64(1e9)},
-		{"the runtime's 0 right after another client: ours", cpu(30*s, 11e9, 0), cpu(30*s, 22e9, 12e8), p64(5e8), p64(1e9)},
+		{"the runtime's rate over a few ms after another client: ours over 10 s", cpu(20*s, 6e9, 19e8), cpu(20*s, 12e9, 2e7), testkit.P64(5e8), testkit.P64(1e9)},
+		{"the runtime's 0 right after another client: ours", cpu(30*s, 11e9, 0), cpu(30*s, 22e9, 12e8), testkit.P64(5e8), testkit.P64(1e9)},
 	}
 	srv := crifake.New(t)
 	p := newTestProvider(t, srv, Options{StatsPath: PathStrict})

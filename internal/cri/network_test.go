@@ -7,14 +7,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 func ifaceCRI(name string, rx uint64) *runtimeapi.NetworkInterfaceUsage {
-	return &runtimeapi.NetworkInterfaceUsage{Name: name, RxBytes: u64(rx), RxErrors: u64(1), TxBytes: u64(rx * 2), TxErrors: u64(2)}
+	return &runtimeapi.NetworkInterfaceUsage{Name: name, RxBytes: testkit.U64(rx), RxErrors: testkit.U64(1), TxBytes: testkit.U64(rx * 2), TxErrors: testkit.U64(2)}
 }
 
 func ifaceWant(name string, rx uint64) statsapi.InterfaceStats {
-	return statsapi.InterfaceStats{Name: name, RxBytes: p64(rx), RxErrors: p64(1), TxBytes: p64(rx * 2), TxErrors: p64(2)}
+	return statsapi.InterfaceStats{Name: name, RxBytes: testkit.P64(rx), RxErrors: testkit.P64(1), TxBytes: testkit.P64(rx * 2), TxErrors: testkit.P64(2)}
 }
 
 // TestPodNetwork checks the pod network block built from sandbox stats, as
@@ -94,7 +96,7 @@ func TestPodNetwork(t *testing.T) {
 			name: "nameless and nil interfaces are skipped",
 			net: &runtimeapi.NetworkUsage{
 				Timestamp:        at(100 * time.Second),
-				DefaultInterface: &runtimeapi.NetworkInterfaceUsage{RxBytes: u64(5)},
+				DefaultInterface: &runtimeapi.NetworkInterfaceUsage{RxBytes: testkit.U64(5)},
 				Interfaces:       []*runtimeapi.NetworkInterfaceUsage{nil, ifaceCRI("", 3), ifaceCRI("eth0", 100)},
 			},
 			want: &statsapi.NetworkStats{

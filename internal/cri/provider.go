@@ -12,16 +12,9 @@ import (
 
 // Options configure a Provider. The zero value is usable.
 type Options struct {
-	// Logger receives the stats path chosen and best-effort failures (statfs,
-	// log directories). No logging when nil.
+	// Logger receives the stats path chosen and best-effort failures
+	// (statfs). No logging when nil.
 	Logger *zap.Logger
-	// PodLogsDir is the root of the pod log directories; DefaultPodLogsDir
-	// when empty.
-	PodLogsDir string
-	// SkipLogs leaves container log usage unset: another source (the host
-	// provider's background walker) measures the log directories, so a scrape
-	// does not read them. By default the provider reads them on every call.
-	SkipLogs bool
 	// StatsPath forces the strict or the partial path; PathAuto (or "")
 	// detects it.
 	StatsPath StatsPath
@@ -39,21 +32,19 @@ type Options struct {
 // Provider builds pod and container stats from the runtime's answers. It is
 // safe for concurrent use: several readers may assemble at once.
 type Provider struct {
-	client *Client
-	opts   Options
-	paths  *pathDetector
-	rates  *rateCache
-	netns  *netnsCache
-	ident  *runtimeIdentity
+	client    *Client
+	opts      Options
+	paths     *pathDetector
+	rates     *rateCache
+	netns     *netnsCache
+	ident     *runtimeIdentity
+	resources *resourceCache
 }
 
 // NewProvider returns a provider that asks the runtime through client.
 func NewProvider(client *Client, opts Options) *Provider {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
-	}
-	if opts.PodLogsDir == "" {
-		opts.PodLogsDir = DefaultPodLogsDir
 	}
 	if opts.StatsPath == "" {
 		opts.StatsPath = PathAuto
@@ -72,12 +63,13 @@ func NewProvider(client *Client, opts Options) *Provider {
 	}
 	ident := &runtimeIdentity{}
 	return &Provider{
-		client: client,
-		opts:   opts,
-		paths:  &pathDetector{forced: opts.StatsPath, logger: opts.Logger, now: opts.Now, runtime: ident},
-		rates:  newRateCache(),
-		netns:  newNetnsCache(),
-		ident:  ident,
+		client:    client,
+		opts:      opts,
+		paths:     &pathDetector{forced: opts.StatsPath, logger: opts.Logger, now: opts.Now, runtime: ident},
+		rates:     newRateCache(),
+		netns:     newNetnsCache(),
+		ident:     ident,
+		resources: newResourceCache(),
 	}
 }
 
@@ -159,8 +151,9 @@ type PodStatsResult struct {
 // PodStats lists the pods on the node with their containers' stats. Any CRI
 // error fails the call (a CRI error is never a reason to report fewer pods):
 // the inventory and the stats must come from the same moment to be consistent.
-// Filesystem measurements (statfs, log directories) are best effort: a failure
-// there leaves those fields unset and is logged.
+// Filesystem measurements (statfs of the writable layer's filesystem) are best
+// effort: a failure there leaves those fields unset and is logged. Container
+// log usage is not the runtime's: the host provider measures it.
 func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 	sandboxes, err := p.client.ListPodSandbox(ctx)
 	if err != nil {
@@ -345,7 +338,7 @@ func (a *assembly) pod(p *invPod, stats containerStatsFinder, res *result) stats
 		if s == nil {
 			continue
 		}
-		ps.Containers = append(ps.Containers, a.container(ref, c, s))
+		ps.Containers = append(ps.Containers, a.container(c, s))
 		res.infos = append(res.infos, ContainerInfo{
 			ID:        c.GetId(),
 			Attempt:   c.GetMetadata().GetAttempt(),
@@ -360,7 +353,7 @@ func (a *assembly) pod(p *invPod, stats containerStatsFinder, res *result) stats
 
 // container converts one container's stats. Its name and start time come from
 // ListContainers (the stats' own metadata may be missing).
-func (a *assembly) container(pod statsapi.PodReference, c *runtimeapi.Container, s *runtimeapi.ContainerStats) statsapi.ContainerStats {
+func (a *assembly) container(c *runtimeapi.Container, s *runtimeapi.ContainerStats) statsapi.ContainerStats {
 	name := containerName(c)
 	cs := statsapi.ContainerStats{
 		Name:      name,
@@ -373,12 +366,6 @@ func (a *assembly) container(pod statsapi.PodReference, c *runtimeapi.Container,
 	var err error
 	if cs.Rootfs, err = filesystemStats(s.GetWritableLayer(), a.received, a.statfs); err != nil {
 		a.p.opts.Logger.Debug("container rootfs capacity unknown", zap.String("container_id", c.GetId()), zap.Error(err))
-	}
-	if a.p.opts.SkipLogs {
-		return cs
-	}
-	if cs.Logs, err = logStats(containerLogsDir(a.p.opts.PodLogsDir, pod, name), a.received, a.statfs); err != nil {
-		a.p.opts.Logger.Debug("container log usage unknown", zap.String("container_id", c.GetId()), zap.Error(err))
 	}
 	return cs
 }

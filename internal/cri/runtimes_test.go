@@ -12,6 +12,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // TestUnmeasuredFor checks the table's lookup: runtime name and version as
@@ -52,12 +53,12 @@ func TestRuntimeUnmeasuredZerosAreNil(t *testing.T) {
 	answer := func() crifake.State {
 		ctr := &runtimeapi.ContainerStats{
 			Attributes: &runtimeapi.ContainerAttributes{Id: "c1"},
-			Cpu:        &runtimeapi.CpuUsage{Timestamp: at(100 * s), UsageCoreNanoSeconds: u64(3e9), UsageNanoCores: u64(0)},
+			Cpu:        &runtimeapi.CpuUsage{Timestamp: at(100 * s), UsageCoreNanoSeconds: testkit.U64(3e9), UsageNanoCores: testkit.U64(0)},
 			Memory: &runtimeapi.MemoryUsage{
-				Timestamp: at(100 * s), WorkingSetBytes: u64(100), UsageBytes: u64(150), RssBytes: u64(80),
-				PageFaults: u64(0), MajorPageFaults: u64(0),
+				Timestamp: at(100 * s), WorkingSetBytes: testkit.U64(100), UsageBytes: testkit.U64(150), RssBytes: testkit.U64(80),
+				PageFaults: testkit.U64(0), MajorPageFaults: testkit.U64(0),
 			},
-			Swap: &runtimeapi.SwapUsage{Timestamp: at(100 * s), SwapUsageBytes: u64(150), SwapAvailableBytes: u64(1 << 30)},
+			Swap: &runtimeapi.SwapUsage{Timestamp: at(100 * s), SwapUsageBytes: testkit.U64(150), SwapAvailableBytes: testkit.U64(1 << 30)},
 		}
 		return crifake.State{
 			Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
@@ -66,10 +67,10 @@ func TestRuntimeUnmeasuredZerosAreNil(t *testing.T) {
 			PodSandboxStats: []*runtimeapi.PodSandboxStats{{
 				Attributes: &runtimeapi.PodSandboxAttributes{Id: "sb-a"},
 				Linux: &runtimeapi.LinuxPodSandboxStats{
-					Cpu: &runtimeapi.CpuUsage{Timestamp: at(100 * s), UsageCoreNanoSeconds: u64(4e9), UsageNanoCores: u64(0)},
+					Cpu: &runtimeapi.CpuUsage{Timestamp: at(100 * s), UsageCoreNanoSeconds: testkit.U64(4e9), UsageNanoCores: testkit.U64(0)},
 					Memory: &runtimeapi.MemoryUsage{
-						Timestamp: at(100 * s), WorkingSetBytes: u64(200), UsageBytes: u64(300),
-						PageFaults: u64(0), MajorPageFaults: u64(0),
+						Timestamp: at(100 * s), WorkingSetBytes: testkit.U64(200), UsageBytes: testkit.U64(300),
+						PageFaults: testkit.U64(0), MajorPageFaults: testkit.U64(0),
 					},
 					Containers: []*runtimeapi.ContainerStats{ctr},
 				},
@@ -81,7 +82,7 @@ func TestRuntimeUnmeasuredZerosAreNil(t *testing.T) {
 		pageFaults *uint64 // container and pod, page and major page faults
 		swap       bool    // the container's swap block is there
 	}
-	zero := p64(0)
+	zero := testkit.P64(0)
 	tests := []struct {
 		row           string
 		name, version string
@@ -128,7 +129,7 @@ func TestRuntimeUnmeasuredZerosAreNil(t *testing.T) {
 func TestRuntimeIdentityAskedAgainAfterUnavailable(t *testing.T) {
 	srv := crifake.New(t)
 	srv.SetRuntime("containerd", "v1.6.20")
-	st := oneContainerState(rateStep{ts: 10 * time.Second, counter: p64(1e9), runtime: p64(0)})
+	st := oneContainerState(rateStep{ts: 10 * time.Second, counter: testkit.P64(1e9), runtime: testkit.P64(0)})
 	st.PodSandboxStats = []*runtimeapi.PodSandboxStats{}
 	srv.SetState(st)
 	p := newTestProvider(t, srv, Options{StatsPath: PathStrict})

@@ -232,7 +232,7 @@ func TestSlowStrictPathFallsBack(t *testing.T) {
 	srv := crifake.New(t)
 	srv.SetState(onePodState())
 	clock := fakeclock.New(t0.Add(200 * time.Second))
-	p := NewProvider(NewClient(dialFake(t, srv), 150*time.Millisecond), Options{Now: clock.Now, PodLogsDir: t.TempDir()})
+	p := NewProvider(NewClient(dialFake(t, srv), 150*time.Millisecond), Options{Now: clock.Now})
 
 	srv.SetDelay("ListPodSandboxStats", time.Second)
 	res, err := p.PodStats(t.Context())
@@ -279,7 +279,7 @@ func TestStrictPathFailingInTheRuntimeFallsBack(t *testing.T) {
 	srv := crifake.New(t)
 	srv.SetState(onePodState())
 	clock := fakeclock.New(t0.Add(200 * time.Second))
-	p := NewProvider(NewClient(dialFake(t, srv), time.Second), Options{Now: clock.Now, PodLogsDir: t.TempDir()})
+	p := NewProvider(NewClient(dialFake(t, srv), time.Second), Options{Now: clock.Now})
 
 	srv.SetError("ListPodSandboxStats", status.Error(codes.Unknown, `failed to decode sandbox container metrics for sandbox "a3e4": failed getting metrics for sandbox a3e4: failed to load sandbox cgroup "kubepods-besteffort-pod0f00623e_f2c6.slice": cgroups: invalid group path`))
 	res, err := p.PodStats(t.Context())

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // TestSumContainersSaturates checks that pod totals summed from containers
@@ -28,9 +30,9 @@ func TestSumContainersSaturates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctr := func(v uint64) statsapi.ContainerStats {
 				return statsapi.ContainerStats{
-					CPU:    &statsapi.CPUStats{UsageCoreNanoSeconds: p64(v), UsageNanoCores: p64(v)},
-					Memory: &statsapi.MemoryStats{WorkingSetBytes: p64(v), UsageBytes: p64(v), RSSBytes: p64(v), PageFaults: p64(v), MajorPageFaults: p64(v)},
-					Swap:   &statsapi.SwapStats{SwapUsageBytes: p64(v)},
+					CPU:    &statsapi.CPUStats{UsageCoreNanoSeconds: testkit.P64(v), UsageNanoCores: testkit.P64(v)},
+					Memory: &statsapi.MemoryStats{WorkingSetBytes: testkit.P64(v), UsageBytes: testkit.P64(v), RSSBytes: testkit.P64(v), PageFaults: testkit.P64(v), MajorPageFaults: testkit.P64(v)},
+					Swap:   &statsapi.SwapStats{SwapUsageBytes: testkit.P64(v)},
 				}
 			}
 			got := sumContainers([]statsapi.ContainerStats{ctr(tt.a), ctr(tt.b)})

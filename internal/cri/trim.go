@@ -49,6 +49,9 @@ var (
 	// PodSandboxStatusResponse: 1 status (PodSandboxStatus: 7 labels, 8
 	// annotations), 2 info (verbose only).
 	sandboxStatusTrim = &wireTrim{drop: []protowire.Number{2}, inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{7, 8}}}}}
+	// ContainerStatusResponse: 1 status (ContainerStatus: 12 labels, 13
+	// annotations, 14 mounts), 2 info (verbose only).
+	containerStatusTrim = &wireTrim{drop: []protowire.Number{2}, inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{12, 13, 14}}}}}
 )
 
 // wireTrim describes what to drop from one message type: fields by number,
@@ -189,4 +192,5 @@ var (
 	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim))
 	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim))
 	trimSandboxStatus   = grpc.ForceCodecV2(newTrimCodec(sandboxStatusTrim))
+	trimContainerStatus = grpc.ForceCodecV2(newTrimCodec(containerStatusTrim))
 )

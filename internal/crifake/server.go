@@ -33,6 +33,11 @@ type State struct {
 	// PodSandbox, in a network namespace of its own (NamespaceMode POD), as
 	// both containerd and CRI-O report a pod that is not hostNetwork.
 	SandboxStatuses []*runtimeapi.PodSandboxStatus
+	// ContainerStatuses are the ContainerStatus answers, by their ID. A
+	// listed container without one is answered with a status built from
+	// its Container, without resources (as a runtime that does not report
+	// them).
+	ContainerStatuses []*runtimeapi.ContainerStatus
 	// PodSandboxMetrics and MetricDescriptors answer ListPodSandboxMetrics
 	// and ListMetricDescriptors (CRI-O with included_pod_metrics); nil
 	// means the RPC answers Unimplemented, as containerd does.
@@ -200,6 +205,7 @@ func (s *Server) SetState(st State) {
 		ContainerStats:    cloneAll(st.ContainerStats),
 		PodSandboxStats:   cloneAll(st.PodSandboxStats),
 		SandboxStatuses:   cloneAll(st.SandboxStatuses),
+		ContainerStatuses: cloneAll(st.ContainerStatuses),
 		PodSandboxMetrics: cloneAll(st.PodSandboxMetrics),
 		MetricDescriptors: cloneAll(st.MetricDescriptors),
 	}

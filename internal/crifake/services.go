@@ -163,6 +163,38 @@ func (s *Server) PodSandboxStatus(ctx context.Context, req *runtimeapi.PodSandbo
 	return nil, status.Errorf(codes.NotFound, "crifake: pod sandbox %q not found", id)
 }
 
+// ContainerStatus serves the state's status of the container, or one built
+// from the listed container (without resources) when the state has none;
+// NotFound for a container that is not listed.
+func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerStatusRequest) (*runtimeapi.ContainerStatusResponse, error) {
+	st, err := s.enter(ctx, "ContainerStatus")
+	if err != nil {
+		return nil, err
+	}
+	id := req.GetContainerId()
+	for _, cs := range st.ContainerStatuses {
+		if cs.GetId() == id {
+			return &runtimeapi.ContainerStatusResponse{Status: cs}, nil
+		}
+	}
+	for _, c := range st.Containers {
+		if c.GetId() != id {
+			continue
+		}
+		return &runtimeapi.ContainerStatusResponse{Status: &runtimeapi.ContainerStatus{
+			Id:          c.GetId(),
+			Metadata:    c.GetMetadata(),
+			State:       c.GetState(),
+			CreatedAt:   c.GetCreatedAt(),
+			Image:       c.GetImage(),
+			ImageRef:    c.GetImageRef(),
+			Labels:      c.GetLabels(),
+			Annotations: c.GetAnnotations(),
+		}}, nil
+	}
+	return nil, status.Errorf(codes.NotFound, "crifake: container %q not found", id)
+}
+
 // ListPodSandboxMetrics serves the state's pod sandbox metrics; Unimplemented
 // while they are nil.
 func (s *Server) ListPodSandboxMetrics(ctx context.Context, _ *runtimeapi.ListPodSandboxMetricsRequest) (*runtimeapi.ListPodSandboxMetricsResponse, error) {

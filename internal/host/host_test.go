@@ -90,6 +90,22 @@ func TestNodeOnThisHost(t *testing.T) {
 	if *got.Rlimit.NumOfRunningProcesses <= 0 {
 		t.Errorf("curproc = %d, want > 0", *got.Rlimit.NumOfRunningProcesses)
 	}
+	// Capacity: the online CPUs, as getconf counts them, and MemTotal.
+	nproc, err := exec.Command("getconf", "_NPROCESSORS_ONLN").Output()
+	if err != nil {
+		t.Fatalf("getconf: %v", err)
+	}
+	cpus, _ := strconv.Atoi(strings.TrimSpace(string(nproc)))
+	var memKB uint64
+	mi, _ := os.ReadFile("/proc/meminfo")
+	for line := range strings.SplitSeq(string(mi), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" {
+			memKB, _ = strconv.ParseUint(f[1], 10, 64)
+		}
+	}
+	if got.Capacity.CPUs != cpus || cpus == 0 || got.Capacity.Memory != memKB*1024 || memKB == 0 {
+		t.Errorf("capacity = %+v; getconf says %d online CPUs, /proc/meminfo %d kB", got.Capacity, cpus, memKB)
+	}
 	// Node fs: the missing dir's nearest parent is the temp dir; compare
 	// with stat -f on it (total blocks, block size, total inodes).
 	out, err := exec.Command("stat", "-f", "-c", "%b %S %c", os.TempDir()).Output()
@@ -381,4 +397,19 @@ func used(fs *statsapi.FsStats) string {
 		return fmt.Sprintf("%+v", fs)
 	}
 	return fmt.Sprintf("%d bytes, %d inodes", *fs.UsedBytes, *fs.InodesUsed)
+}
+
+func TestCountCPUs(t *testing.T) {
+	for _, tt := range []struct {
+		list string
+		want int
+		bad  bool
+	}{
+		{"0", 1, false}, {"0-1", 2, false}, {"0-3,6,8-9", 7, false}, {"", 0, true}, {"3-1", 0, true}, {"a", 0, true},
+	} {
+		got, err := countCPUs(tt.list)
+		if (err != nil) != tt.bad || got != tt.want {
+			t.Errorf("countCPUs(%q) = %d, %v; want %d (error %v)", tt.list, got, err, tt.want, tt.bad)
+		}
+	}
 }

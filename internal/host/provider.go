@@ -35,8 +35,9 @@ type Options struct {
 	// PodLogsDir holds <namespace>_<name>_<uid>/<container>/*.log.
 	// DefaultPodLogsDir when empty.
 	PodLogsDir string
-	// ProcRoot is the proc filesystem, "/proc" when empty.
-	ProcRoot string
+	// ProcRoot is the proc filesystem, "/proc" when empty; SysRoot is
+	// sysfs, "/sys" when empty.
+	ProcRoot, SysRoot string
 	// WalkPeriod is how often volume and etc-hosts usage is measured;
 	// DefaultWalkPeriod when zero.
 	WalkPeriod time.Duration
@@ -54,6 +55,8 @@ type NodeStats struct {
 	StartTime time.Time
 	Fs        *statsapi.FsStats
 	Rlimit    *statsapi.RlimitStats
+	// Capacity is read once, as the boot time is; zero until it could be.
+	Capacity Capacity
 }
 
 // PodStats is a pod's filesystem usage from the last walk.
@@ -64,7 +67,8 @@ type PodStats struct {
 	// as the kubelet names the directory: the pod-spec volume name, except
 	// for a persistent CSI volume, named after its PersistentVolume (the
 	// claim and the pod-spec name are not on the node's disk). PVCRef is
-	// never set: without the API server no claim is known.
+	// never set here: the node knows no claim (the assembler renames such a
+	// volume and sets it from the optional pod metadata, summary.Options.Claims).
 	Volumes []statsapi.VolumeStats
 	// VolumeTypes names each volume's source as the pod spec does
 	// (emptyDir, configMap, secret, csi, …), read from its plugin directory.
@@ -103,6 +107,7 @@ type Provider struct {
 	// node's start time for the life of the process.
 	bootMu   sync.Mutex
 	bootTime time.Time
+	capacity Capacity
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -118,6 +123,9 @@ func New(opts Options) *Provider {
 	}
 	if opts.ProcRoot == "" {
 		opts.ProcRoot = "/proc"
+	}
+	if opts.SysRoot == "" {
+		opts.SysRoot = "/sys"
 	}
 	if opts.WalkPeriod <= 0 {
 		opts.WalkPeriod = DefaultWalkPeriod
@@ -143,6 +151,9 @@ func (p *Provider) Node() (NodeStats, error) {
 		errs = append(errs, err)
 	}
 	out.StartTime = bt
+	if out.Capacity, err = p.nodeCapacity(); err != nil {
+		errs = append(errs, err)
+	}
 	if out.Rlimit, err = Rlimit(p.opts.ProcRoot, now); err != nil {
 		errs = append(errs, err)
 	}
@@ -168,6 +179,22 @@ func (p *Provider) boot() (time.Time, error) {
 		p.bootTime = bt
 	}
 	return bt, err
+}
+
+// nodeCapacity returns the node's capacity, read on the first call that
+// succeeds (CPU hotplug and memory hot-add are not followed, as the kubelet
+// follows them only on restart).
+func (p *Provider) nodeCapacity() (Capacity, error) {
+	p.bootMu.Lock()
+	defer p.bootMu.Unlock()
+	if p.capacity.CPUs > 0 {
+		return p.capacity, nil
+	}
+	c, err := ReadCapacity(p.opts.SysRoot, p.opts.ProcRoot)
+	if err == nil {
+		p.capacity = c
+	}
+	return c, err
 }
 
 // Pod returns the last walk's usage for a pod: zero for a pod the walk did not

@@ -9,6 +9,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/benchnode"
 	"github.com/statssummary/statssummary/internal/server"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // BenchmarkSummaryJSON serves a synthetic node's Summary over loopback HTTP,
@@ -61,7 +62,7 @@ func benchmarkServe(b *testing.B, h http.Handler, gzipped bool, size int) {
 	url := srv.URL + server.SummaryPath
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
-	report := benchnode.CPUPerOp(b)
+	report := testkit.CPUPerOp(b)
 	for b.Loop() {
 		req, err := http.NewRequestWithContext(b.Context(), http.MethodGet, url, http.NoBody)
 		if err != nil {

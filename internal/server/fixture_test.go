@@ -20,14 +20,13 @@ import (
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // base is the CRI timestamp origin of the fixture.
 var base = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 func ns(d time.Duration) int64 { return base.Add(d).UnixNano() }
-
-func u64(v uint64) *runtimeapi.UInt64Value { return &runtimeapi.UInt64Value{Value: v} }
 
 // fixtureState is what the golden files were made from. It holds what the JSON
 // must show the kubelet's way:
@@ -72,22 +71,22 @@ func fixtureState() crifake.State {
 		ContainerStats: []*runtimeapi.ContainerStats{
 			{
 				Attributes: &runtimeapi.ContainerAttributes{Id: "c-nginx"},
-				Cpu:        &runtimeapi.CpuUsage{Timestamp: ns(100*time.Second + 500*time.Millisecond), UsageCoreNanoSeconds: u64(1_500_000_000), UsageNanoCores: u64(250_000_000)},
+				Cpu:        &runtimeapi.CpuUsage{Timestamp: ns(100*time.Second + 500*time.Millisecond), UsageCoreNanoSeconds: testkit.U64(1_500_000_000), UsageNanoCores: testkit.U64(250_000_000)},
 				Memory: &runtimeapi.MemoryUsage{
-					Timestamp: ns(100*time.Second + 500*time.Millisecond), WorkingSetBytes: u64(100 * MiB), UsageBytes: u64(150 * MiB),
-					RssBytes: u64(80 * MiB), AvailableBytes: u64(400 * MiB), PageFaults: u64(1000), MajorPageFaults: u64(3),
+					Timestamp: ns(100*time.Second + 500*time.Millisecond), WorkingSetBytes: testkit.U64(100 * MiB), UsageBytes: testkit.U64(150 * MiB),
+					RssBytes: testkit.U64(80 * MiB), AvailableBytes: testkit.U64(400 * MiB), PageFaults: testkit.U64(1000), MajorPageFaults: testkit.U64(3),
 				},
 			},
 			{
 				Attributes: &runtimeapi.ContainerAttributes{Id: "c-sidecar"},
-				Cpu:        &runtimeapi.CpuUsage{UsageCoreNanoSeconds: u64(500_000_000)},
+				Cpu:        &runtimeapi.CpuUsage{UsageCoreNanoSeconds: testkit.U64(500_000_000)},
 				Memory: &runtimeapi.MemoryUsage{
-					Timestamp: ns(99 * time.Second), WorkingSetBytes: u64(20 * MiB), UsageBytes: u64(30 * MiB),
-					RssBytes: u64(10 * MiB), AvailableBytes: u64(0), PageFaults: u64(10), MajorPageFaults: u64(0),
+					Timestamp: ns(99 * time.Second), WorkingSetBytes: testkit.U64(20 * MiB), UsageBytes: testkit.U64(30 * MiB),
+					RssBytes: testkit.U64(10 * MiB), AvailableBytes: testkit.U64(0), PageFaults: testkit.U64(10), MajorPageFaults: testkit.U64(0),
 				},
 			},
-			{Attributes: &runtimeapi.ContainerAttributes{Id: "c-sidecar-old"}, Cpu: &runtimeapi.CpuUsage{Timestamp: ns(0), UsageCoreNanoSeconds: u64(9)}},
-			{Attributes: &runtimeapi.ContainerAttributes{Id: "c-old"}, Cpu: &runtimeapi.CpuUsage{Timestamp: ns(0), UsageCoreNanoSeconds: u64(7)}},
+			{Attributes: &runtimeapi.ContainerAttributes{Id: "c-sidecar-old"}, Cpu: &runtimeapi.CpuUsage{Timestamp: ns(0), UsageCoreNanoSeconds: testkit.U64(9)}},
+			{Attributes: &runtimeapi.ContainerAttributes{Id: "c-old"}, Cpu: &runtimeapi.CpuUsage{Timestamp: ns(0), UsageCoreNanoSeconds: testkit.U64(7)}},
 		},
 	}
 }

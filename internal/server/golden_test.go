@@ -1,7 +1,6 @@
 package server
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,17 +8,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
-)
 
-// update rewrites the golden files from the handler's output. Use it only
-// after a deliberate change of the output, and review the diff line by line:
-//
-//	go test ./internal/server -run TestSummaryGolden -update
-var update = flag.Bool("update", false, "rewrite testdata/golden/*.json from the handler's output")
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
+)
 
 // TestSummaryGolden serves the fixture's Summary through the whole chain (CRI
 // on a unix socket to HTTP on loopback) and compares the bytes with the golden
-// files, which were reviewed by hand against fixtureState.
+// files, which were reviewed by hand against fixtureState. After a deliberate
+// change of the output, rewrite them with testkit's flag and review the diff
+// line by line:
+//
+//	go test ./internal/server -run TestSummaryGolden -update
 func TestSummaryGolden(t *testing.T) {
 	env := newCRIEnv(t, fixtureState(), 0)
 	env.scrape(t)
@@ -40,7 +39,7 @@ func TestSummaryGolden(t *testing.T) {
 			assert.Equal(t, "application/json", r.header.Get("Content-Type"))
 
 			path := filepath.Join("testdata", "golden", tt.golden)
-			if *update {
+			if *testkit.Update {
 				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 				require.NoError(t, os.WriteFile(path, r.body, 0o644))
 			}

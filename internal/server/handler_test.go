@@ -24,6 +24,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/host"
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 func TestNewHandlerRejectsBadOptions(t *testing.T) {
@@ -465,7 +466,7 @@ func TestRequestGivingUpIsUnavailable(t *testing.T) {
 		defer close(done)
 		env.handler.ServeHTTP(rec, req)
 	}()
-	pollUntil(t, "the assembly to reach the runtime", func() bool { return env.cri.Calls("ListContainerStats") == 2 })
+	testkit.Until(t, "the assembly to reach the runtime", 10*time.Second, func() bool { return env.cri.Calls("ListContainerStats") == 2 })
 	cancel()
 	<-done
 	e := decodeError(t, response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}, http.StatusServiceUnavailable)
@@ -476,16 +477,4 @@ func TestRequestGivingUpIsUnavailable(t *testing.T) {
 func TestOneLine(t *testing.T) {
 	assert.Equal(t, "a; b", oneLine("a\nb"))
 	assert.Equal(t, "ab", oneLine("a\x00\rb"))
-}
-
-// pollUntil fails the test when cond is still false after a generous deadline.
-func pollUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -47,6 +47,10 @@ type Assembly struct {
 	// (Options.Pods answered without error): the Summary has the runtime's
 	// data, even when another source failed.
 	RuntimeAnswered bool
+	// Extras is what was gathered beyond the Summary (extras.go): requests,
+	// limits, the node's capacity and cgroup counters, as Options.Extras
+	// asks; nil when it asks for nothing.
+	Extras *Extras
 }
 
 // SourceError is a failure of one named source during an assembly. The Summary
@@ -114,9 +118,24 @@ type Options struct {
 	// Mode says how cgroup samples combine with the runtime's pod and
 	// container stats; empty or ModeAuto is ModeCRIFill.
 	Mode Mode
-	// Host provides boot time, rlimit, node fs, and pod volume, log and
-	// etc-hosts usage (the host provider); nil leaves those out.
+	// Host provides boot time, rlimit, node fs, the node's capacity, and
+	// pod volume, log and etc-hosts usage (the host provider); nil leaves
+	// those out.
 	Host HostStatsProvider
+	// Claims names persistent volumes by their pod-spec name with their
+	// claim (the pod metadata from the API server); nil leaves the node's
+	// names and no pvcRef.
+	Claims VolumeClaims
+
+	// Extras says what is gathered beyond the Summary (extras.go); nothing
+	// when zero. Files reads the container and pod cgroup files it needs
+	// (nil: no cgroup limits or counters), Resources asks the runtime for
+	// containers' resources (nil: none from the runtime), PodMetadata gives
+	// what the node cannot know (podmetadata.go; nil: none).
+	Extras      ExtrasOptions
+	Files       CgroupFilesReader
+	Resources   ContainerResourcesProvider
+	PodMetadata PodMetadata
 }
 
 // Assembler builds Summaries from its providers. It is safe for concurrent use
@@ -196,8 +215,10 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 	} else {
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false, nil)
 	}
+	var capacity NodeCapacity
 	if a.opts.Host != nil {
 		hn, err := a.opts.Host.Node()
+		capacity = NodeCapacity{CPU: float64(hn.Capacity.CPUs), Memory: hn.Capacity.Memory}
 		if err != nil {
 			errs = append(errs, &SourceError{Source: "host", Err: err})
 		}
@@ -212,7 +233,16 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 				}
 				out.VolumeTypes[VolumeKey{PodUID: p.PodRef.UID, Name: name}] = typ
 			}
+			if a.opts.Claims != nil {
+				nameVolumesByClaim(p, a.opts.Claims, out.VolumeTypes)
+			}
 		}
+	}
+	// Only over the runtime's answer: a failed scrape must not make the
+	// caches of cgroup files and ContainerStatus answers forget every
+	// container.
+	if a.opts.Extras != (ExtrasOptions{}) && out.RuntimeAnswered {
+		out.Extras = a.gatherExtras(ctx, out.Summary.Pods, out.Containers, capacity)
 	}
 	return out, errors.Join(errs...)
 }

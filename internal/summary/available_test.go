@@ -9,6 +9,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // TestResolveAvailableRemembersAndForgets: a limit learned from a pod sample
@@ -20,8 +21,8 @@ func TestResolveAvailableRemembersAndForgets(t *testing.T) {
 	pods := func() []statsapi.PodStats {
 		return []statsapi.PodStats{{
 			PodRef:     statsapi.PodReference{UID: podUID},
-			Memory:     &statsapi.MemoryStats{AvailableBytes: p64(0)},
-			Containers: []statsapi.ContainerStats{{Name: "app", Memory: &statsapi.MemoryStats{AvailableBytes: p64(0)}}},
+			Memory:     &statsapi.MemoryStats{AvailableBytes: testkit.P64(0)},
+			Containers: []statsapi.ContainerStats{{Name: "app", Memory: &statsapi.MemoryStats{AvailableBytes: testkit.P64(0)}}},
 		}}
 	}
 	ids := cri.ContainerInfos{{{ID: containerID}}}
@@ -37,11 +38,11 @@ func TestResolveAvailableRemembersAndForgets(t *testing.T) {
 		assert.Equal(t, wantPod, ps[0].Memory.AvailableBytes, "%s: pod", what)
 		assert.Equal(t, wantCtr, ps[0].Containers[0].Memory.AvailableBytes, "%s: container", what)
 	}
-	check("sampled", sampled, t0, nil, p64(0))
-	check("unread, remembered", cadvisor.Snapshot{}, t0.Add(time.Minute), nil, p64(0))
+	check("sampled", sampled, t0, nil, testkit.P64(0))
+	check("unread, remembered", cadvisor.Snapshot{}, t0.Add(time.Minute), nil, testkit.P64(0))
 	gone := t0.Add(time.Minute + limitsPurgeAfter + time.Second)
 	resolveAvailable(nil, nil, cadvisor.Snapshot{}, lim, gone) // an assembly without the pod
-	check("seen again after the purge: unknown, the runtime's 0", cadvisor.Snapshot{}, gone, p64(0), p64(0))
+	check("seen again after the purge: unknown, the runtime's 0", cadvisor.Snapshot{}, gone, testkit.P64(0), testkit.P64(0))
 	// Without a memory of limits (nil) only the sample decides.
 	ps := pods()
 	resolveAvailable(ps, ids, sampled, nil, t0)

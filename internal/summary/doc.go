@@ -9,4 +9,13 @@
 // Assembly records which source fed each pod and container block. One failing
 // provider never loses what the others gave: the assembler returns the partial
 // Summary together with an error that names each source that failed.
+//
+// Beyond the Summary, an assembly gathers what its Options.Extras asks for
+// (extras.go): each container's and pod's requests and limits (from the
+// runtime's ContainerStatus, else the container cgroups' files, else
+// PodMetadata's pod spec; memory requests from PodMetadata only, as the node
+// has none; pods summed as kubeletstats sums them), the node's capacity, and
+// the cgroup counters of CFS throttling, memory events and block IO.
+// PodMetadata (podmetadata.go) is the one interface through which what only
+// the API server knows comes in.
 package summary

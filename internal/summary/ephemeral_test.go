@@ -9,6 +9,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/host"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 type fakeHost struct {
@@ -25,16 +26,16 @@ func (f fakeHost) Pod(uid string) (host.PodStats, bool) {
 
 func TestHostStatsInSummary(t *testing.T) {
 	boot := time.Unix(1690000000, 0)
-	nodeFs := &statsapi.FsStats{CapacityBytes: p64(100 << 30), AvailableBytes: p64(40 << 30), Inodes: p64(1e6), InodesFree: p64(9e5)}
+	nodeFs := &statsapi.FsStats{CapacityBytes: testkit.P64(100 << 30), AvailableBytes: testkit.P64(40 << 30), Inodes: testkit.P64(1e6), InodesFree: testkit.P64(9e5)}
 	rlimit := &statsapi.RlimitStats{MaxPID: func() *int64 { v := int64(32768); return &v }()}
 	res := onePod(nil, nil, criCPU(1, nil), nil)
-	res.Pods[0].Containers[0].Rootfs = &statsapi.FsStats{UsedBytes: p64(1000), InodesUsed: p64(10)}
+	res.Pods[0].Containers[0].Rootfs = &statsapi.FsStats{UsedBytes: testkit.P64(1000), InodesUsed: testkit.P64(10)}
 	h := fakeHost{
 		node: host.NodeStats{StartTime: boot, Fs: nodeFs, Rlimit: rlimit},
 		pods: map[string]host.PodStats{podUID: {
-			Volumes:              []statsapi.VolumeStats{{Name: "cache", FsStats: statsapi.FsStats{UsedBytes: p64(5000)}}},
+			Volumes:              []statsapi.VolumeStats{{Name: "cache", FsStats: statsapi.FsStats{UsedBytes: testkit.P64(5000)}}},
 			EphemeralVolumeBytes: 5000, EphemeralVolumeInodes: 3,
-			Logs:          map[string]*statsapi.FsStats{"app": {UsedBytes: p64(300), InodesUsed: p64(2)}},
+			Logs:          map[string]*statsapi.FsStats{"app": {UsedBytes: testkit.P64(300), InodesUsed: testkit.P64(2)}},
 			EtcHostsBytes: 4096, EtcHostsInodes: 1,
 			PodLogBytes: 8192, PodLogInodes: 2,
 		}},
@@ -60,7 +61,7 @@ func TestHostStatsInSummary(t *testing.T) {
 		t.Fatal("no ephemeral storage")
 	}
 	// rootfs + logs + ephemeral volumes + etc-hosts + the pod's own log files
-	want := statsapi.FsStats{UsedBytes: p64(1000 + 300 + 5000 + 4096 + 8192), InodesUsed: p64(10 + 2 + 3 + 1 + 2),
+	want := statsapi.FsStats{UsedBytes: testkit.P64(1000 + 300 + 5000 + 4096 + 8192), InodesUsed: testkit.P64(10 + 2 + 3 + 1 + 2),
 		CapacityBytes: nodeFs.CapacityBytes, AvailableBytes: nodeFs.AvailableBytes, Inodes: nodeFs.Inodes, InodesFree: nodeFs.InodesFree}
 	es.Time = want.Time
 	if d := cmp.Diff(want, *es); d != "" {
@@ -91,7 +92,7 @@ func (unwalkedHost) Pod(string) (host.PodStats, bool) { return host.PodStats{}, 
 
 func TestEphemeralStorageBeforeAndAfterFirstWalk(t *testing.T) {
 	walkTime := time.Unix(1700000100, 0)
-	nodeFs := &statsapi.FsStats{CapacityBytes: p64(1 << 40)}
+	nodeFs := &statsapi.FsStats{CapacityBytes: testkit.P64(1 << 40)}
 	tests := []struct {
 		name     string
 		host     HostStatsProvider
@@ -99,12 +100,12 @@ func TestEphemeralStorageBeforeAndAfterFirstWalk(t *testing.T) {
 	}{
 		{"before the first walk: left out, not understated", unwalkedHost{fakeHost{node: host.NodeStats{Fs: nodeFs}}}, nil},
 		// The walk did not find the pod: no volumes or logs of its own on disk.
-		{"walked, pod without files: rootfs only", fakeHost{node: host.NodeStats{Fs: nodeFs}, pods: map[string]host.PodStats{"other": {}}}, p64(1000)},
+		{"walked, pod without files: rootfs only", fakeHost{node: host.NodeStats{Fs: nodeFs}, pods: map[string]host.PodStats{"other": {}}}, testkit.P64(1000)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := onePod(nil, nil, criCPU(1, nil), nil)
-			res.Pods[0].Containers[0].Rootfs = &statsapi.FsStats{UsedBytes: p64(1000), InodesUsed: p64(10)}
+			res.Pods[0].Containers[0].Rootfs = &statsapi.FsStats{UsedBytes: testkit.P64(1000), InodesUsed: testkit.P64(10)}
 			h := tt.host
 			if fh, ok := h.(fakeHost); ok {
 				fh.pods[podUID] = host.PodStats{Time: walkTime}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // TestHostNetworkPodTakesNoCgroupNetwork: the pod cgroup sample of a
@@ -18,12 +19,12 @@ import (
 // hostNetwork pod's sample still fills what the runtime left empty.
 func TestHostNetworkPodTakesNoCgroupNetwork(t *testing.T) {
 	nodeNet := &statsapi.NetworkStats{
-		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(5e9)},
-		Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", RxBytes: p64(5e9)}, {Name: "ifb0", RxBytes: p64(7)}},
+		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: testkit.P64(5e9)},
+		Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", RxBytes: testkit.P64(5e9)}, {Name: "ifb0", RxBytes: testkit.P64(7)}},
 	}
 	podNet := &statsapi.NetworkStats{
-		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(1000)},
-		Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", RxBytes: p64(1000)}},
+		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: testkit.P64(1000)},
+		Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", RxBytes: testkit.P64(1000)}},
 	}
 	for _, mode := range []Mode{ModeCRIFill, ModeCAdvisor} {
 		t.Run(string(mode), func(t *testing.T) {

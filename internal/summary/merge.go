@@ -122,18 +122,10 @@ func containerBlocks(c *statsapi.ContainerStats) blocks {
 	return blocks{cpu: &c.CPU, memory: &c.Memory, swap: &c.Swap, io: &c.IO}
 }
 
-// MergePod fills a pod's blocks from its cgroup sample, field by field: every
-// value the runtime gave is kept, the cgroup only fills what the runtime left
-// nil. An empty sample (an unreadable cgroup) changes nothing.
-func MergePod(p *statsapi.PodStats, cg *cadvisor.CgroupStats) BlockOrigins {
-	return mergeBlocks(podBlocks(p), cg, criFirst)
-}
-
-// MergeContainer is MergePod for a container.
-func MergeContainer(c *statsapi.ContainerStats, cg *cadvisor.CgroupStats) BlockOrigins {
-	return mergeBlocks(containerBlocks(c), cg, criFirst)
-}
-
+// mergeBlocks fills a pod's or container's blocks from its cgroup sample,
+// field by field, the source that prec names winning: with criFirst every
+// value the runtime gave is kept and the cgroup only fills what the runtime
+// left nil. An empty sample (an unreadable cgroup) changes nothing.
 func mergeBlocks(b blocks, cg *cadvisor.CgroupStats, prec precedence) BlockOrigins {
 	return mergeBlocksUsage(b, cg, prec, prec)
 }

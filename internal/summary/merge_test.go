@@ -13,6 +13,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 type fakePods struct {
@@ -25,8 +26,6 @@ func (f fakePods) PodStats(context.Context) (cri.PodStatsResult, error) { return
 type fakeCgroups struct{ snap cadvisor.Snapshot }
 
 func (f fakeCgroups) Current(time.Duration) cadvisor.Snapshot { return f.snap }
-
-func p64(v uint64) *uint64 { return &v }
 
 var (
 	criTime = metav1.NewTime(time.Unix(1700000000, 0))
@@ -55,21 +54,21 @@ func onePod(podCPU *statsapi.CPUStats, podMem *statsapi.MemoryStats, cCPU *stats
 }
 
 func criCPU(total uint64, cores *uint64) *statsapi.CPUStats {
-	return &statsapi.CPUStats{Time: criTime, UsageCoreNanoSeconds: p64(total), UsageNanoCores: cores}
+	return &statsapi.CPUStats{Time: criTime, UsageCoreNanoSeconds: testkit.P64(total), UsageNanoCores: cores}
 }
 
 func criMem(ws, rss uint64) *statsapi.MemoryStats {
-	return &statsapi.MemoryStats{Time: criTime, UsageBytes: p64(ws + 100), WorkingSetBytes: p64(ws), RSSBytes: p64(rss),
-		PageFaults: p64(7), MajorPageFaults: p64(1)}
+	return &statsapi.MemoryStats{Time: criTime, UsageBytes: testkit.P64(ws + 100), WorkingSetBytes: testkit.P64(ws), RSSBytes: testkit.P64(rss),
+		PageFaults: testkit.P64(7), MajorPageFaults: testkit.P64(1)}
 }
 
 // cgSample is a cgroup sample that disagrees with every runtime value above.
 func cgSample() *cadvisor.CgroupStats {
 	return &cadvisor.CgroupStats{
-		CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(999_000), UsageNanoCores: p64(555)},
-		Memory: &statsapi.MemoryStats{Time: cgTime, UsageBytes: p64(90_000), WorkingSetBytes: p64(80_000), RSSBytes: p64(70_000),
-			PageFaults: p64(60), MajorPageFaults: p64(6), AvailableBytes: p64(1 << 30)},
-		Process: &statsapi.ProcessStats{ProcessCount: p64(3)},
+		CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: testkit.P64(999_000), UsageNanoCores: testkit.P64(555)},
+		Memory: &statsapi.MemoryStats{Time: cgTime, UsageBytes: testkit.P64(90_000), WorkingSetBytes: testkit.P64(80_000), RSSBytes: testkit.P64(70_000),
+			PageFaults: testkit.P64(60), MajorPageFaults: testkit.P64(6), AvailableBytes: testkit.P64(1 << 30)},
+		Process: &statsapi.ProcessStats{ProcessCount: testkit.P64(3)},
 	}
 }
 
@@ -77,8 +76,8 @@ func cgSample() *cadvisor.CgroupStats {
 // blocks per mode.
 func TestMergeCRIFirst(t *testing.T) {
 	zeroSample := &cadvisor.CgroupStats{
-		CPU:    &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(0)},
-		Memory: &statsapi.MemoryStats{Time: cgTime, UsageBytes: p64(0), WorkingSetBytes: p64(0)},
+		CPU:    &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: testkit.P64(0)},
+		Memory: &statsapi.MemoryStats{Time: cgTime, UsageBytes: testkit.P64(0), WorkingSetBytes: testkit.P64(0)},
 	}
 	tests := []struct {
 		name       string
@@ -97,15 +96,15 @@ func TestMergeCRIFirst(t *testing.T) {
 			// numbers stay although the cgroup disagrees on every one.
 			name:  "runtime and cgroup disagree: runtime kept",
 			mode:  ModeCRIFill,
-			pods:  onePod(criCPU(5000, p64(40)), criMem(3000, 2000), criCPU(4000, p64(30)), criMem(2500, 1500)),
+			pods:  onePod(criCPU(5000, testkit.P64(40)), criMem(3000, 2000), criCPU(4000, testkit.P64(30)), criMem(2500, 1500)),
 			podCg: cgSample(),
 			wantPod: statsapi.PodStats{
-				CPU: criCPU(5000, p64(40)),
+				CPU: criCPU(5000, testkit.P64(40)),
 				// available bytes: the runtime left it nil, the cgroup fills it.
 				Memory:       withAvailable(criMem(3000, 2000), 1<<30),
-				ProcessStats: &statsapi.ProcessStats{ProcessCount: p64(3)},
+				ProcessStats: &statsapi.ProcessStats{ProcessCount: testkit.P64(3)},
 			},
-			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, p64(30)), Memory: criMem(2500, 1500)},
+			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, testkit.P64(30)), Memory: criMem(2500, 1500)},
 			wantPodSrc: BlockOrigins{CPU: OriginCRI, Memory: OriginMixed, Process: OriginCAdvisor, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 			wantCSrc:   BlockOrigins{CPU: OriginCRI, Memory: OriginCRI, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 		},
@@ -115,9 +114,9 @@ func TestMergeCRIFirst(t *testing.T) {
 			pods:  onePod(criCPU(5000, nil), nil, criCPU(4000, nil), nil),
 			podCg: cgSample(),
 			wantPod: statsapi.PodStats{
-				CPU:          criCPU(5000, p64(555)),
+				CPU:          criCPU(5000, testkit.P64(555)),
 				Memory:       cgSample().Memory,
-				ProcessStats: &statsapi.ProcessStats{ProcessCount: p64(3)},
+				ProcessStats: &statsapi.ProcessStats{ProcessCount: testkit.P64(3)},
 			},
 			// ModeCRIFill has no container cgroups: the container stays as is.
 			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
@@ -131,14 +130,14 @@ func TestMergeCRIFirst(t *testing.T) {
 			name:    "runtime pod totals are container sums: pod cgroup wins",
 			mode:    ModeCRIFill,
 			derived: true,
-			pods:    onePod(criCPU(5000, p64(40)), criMem(3000, 2000), criCPU(4000, p64(30)), criMem(2500, 1500)),
+			pods:    onePod(criCPU(5000, testkit.P64(40)), criMem(3000, 2000), criCPU(4000, testkit.P64(30)), criMem(2500, 1500)),
 			podCg:   cgSample(),
 			wantPod: statsapi.PodStats{
 				CPU:          cgSample().CPU,
 				Memory:       cgSample().Memory,
-				ProcessStats: &statsapi.ProcessStats{ProcessCount: p64(3)},
+				ProcessStats: &statsapi.ProcessStats{ProcessCount: testkit.P64(3)},
 			},
-			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, p64(30)), Memory: criMem(2500, 1500)},
+			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, testkit.P64(30)), Memory: criMem(2500, 1500)},
 			wantPodSrc: BlockOrigins{CPU: OriginCAdvisor, Memory: OriginCAdvisor, Process: OriginCAdvisor, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 			wantCSrc:   BlockOrigins{CPU: OriginCRI, Memory: OriginCRI, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
 		},
@@ -148,7 +147,7 @@ func TestMergeCRIFirst(t *testing.T) {
 			derived: true,
 			pods:    onePod(criCPU(5000, nil), nil, criCPU(4000, nil), nil),
 			podCg: &cadvisor.CgroupStats{
-				CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(0)},
+				CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: testkit.P64(0)},
 			},
 			wantPod:    statsapi.PodStats{CPU: criCPU(5000, nil)},
 			wantCont:   statsapi.ContainerStats{CPU: criCPU(4000, nil)},
@@ -178,11 +177,11 @@ func TestMergeCRIFirst(t *testing.T) {
 		{
 			name:       "cadvisor mode: cgroups win, runtime fills",
 			mode:       ModeCAdvisor,
-			pods:       onePod(nil, nil, criCPU(4000, p64(30)), criMem(2500, 1500)),
-			containerG: &cadvisor.CgroupStats{CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(999_000)}},
+			pods:       onePod(nil, nil, criCPU(4000, testkit.P64(30)), criMem(2500, 1500)),
+			containerG: &cadvisor.CgroupStats{CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: testkit.P64(999_000)}},
 			wantPod:    statsapi.PodStats{},
 			wantCont: statsapi.ContainerStats{
-				CPU:    &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(999_000), UsageNanoCores: p64(30)},
+				CPU:    &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: testkit.P64(999_000), UsageNanoCores: testkit.P64(30)},
 				Memory: criMem(2500, 1500),
 			},
 			wantPodSrc: BlockOrigins{CPU: OriginNone, Memory: OriginNone, Process: OriginNone, Swap: OriginNone, IO: OriginNone, Network: OriginNone},
@@ -232,24 +231,24 @@ func TestMergeCRIFirst(t *testing.T) {
 }
 
 func withAvailable(m *statsapi.MemoryStats, v uint64) *statsapi.MemoryStats {
-	m.AvailableBytes = p64(v)
+	m.AvailableBytes = testkit.P64(v)
 	return m
 }
 
 func TestNodeFromCgroups(t *testing.T) {
 	node := cgSample()
 	node.Network = &statsapi.NetworkStats{Time: cgTime,
-		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(10)},
-		Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", RxBytes: p64(10)}, {Name: "eth1", RxBytes: p64(20)}}}
+		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: testkit.P64(10)},
+		Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", RxBytes: testkit.P64(10)}, {Name: "eth1", RxBytes: testkit.P64(20)}}}
 	runtime := cgSample()
-	runtime.CPU.UsageCoreNanoSeconds = p64(1234)
+	runtime.CPU.UsageCoreNanoSeconds = testkit.P64(1234)
 	runtime.StartTime = time.Unix(1690000000, 0)
 	snap := cadvisor.Snapshot{
 		Node: node,
 		System: map[string]*cadvisor.CgroupStats{
 			statsapi.SystemContainerRuntime: runtime,
 			statsapi.SystemContainerPods:    cgSample(),
-			statsapi.SystemContainerKubelet: {CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: p64(0)}}, // unreadable
+			statsapi.SystemContainerKubelet: {CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: testkit.P64(0)}}, // unreadable
 		},
 	}
 	a := NewAssembler(Options{NodeName: "n", Cgroups: fakeCgroups{snap: snap}})
@@ -308,7 +307,7 @@ func TestAssemblerMergesAndRecordsProvenance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.path), func(t *testing.T) {
-			res := onePod(criCPU(5000, p64(40)), criMem(3000, 2000), criCPU(4000, p64(30)), criMem(2500, 1500))
+			res := onePod(criCPU(5000, testkit.P64(40)), criMem(3000, 2000), criCPU(4000, testkit.P64(30)), criMem(2500, 1500))
 			res.Path = tt.path
 			snap := cadvisor.Snapshot{Node: cgSample(), Pods: map[string]*cadvisor.CgroupStats{podUID: cgSample()}}
 			a := NewAssembler(Options{NodeName: "n", Pods: fakePods{res: res}, Cgroups: fakeCgroups{snap: snap}})
@@ -354,34 +353,34 @@ func TestMergeNetworkAndPressure(t *testing.T) {
 	psi := &statsapi.PSIStats{Some: statsapi.PSIData{Total: 77, Avg10: 1.5}}
 	pod := statsapi.PodStats{
 		PodRef: statsapi.PodReference{UID: podUID},
-		CPU:    criCPU(5000, p64(40)),
+		CPU:    criCPU(5000, testkit.P64(40)),
 		Network: &statsapi.NetworkStats{ // no time, nothing listed
-			InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(100), TxBytes: p64(200)},
+			InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: testkit.P64(100), TxBytes: testkit.P64(200)},
 		},
 	}
 	cg := &cadvisor.CgroupStats{
-		CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: p64(999), PSI: psi},
+		CPU: &statsapi.CPUStats{Time: cgTime, UsageCoreNanoSeconds: testkit.P64(999), PSI: psi},
 		IO:  &statsapi.IOStats{Time: cgTime, PSI: psi},
 		Network: &statsapi.NetworkStats{Time: cgTime,
-			InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(1), TxBytes: p64(2)},
+			InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: testkit.P64(1), TxBytes: testkit.P64(2)},
 			Interfaces: []statsapi.InterfaceStats{
-				{Name: "eth0", RxBytes: p64(1), TxBytes: p64(2)},
-				{Name: "net1", RxBytes: p64(3), TxBytes: p64(4)},
+				{Name: "eth0", RxBytes: testkit.P64(1), TxBytes: testkit.P64(2)},
+				{Name: "net1", RxBytes: testkit.P64(3), TxBytes: testkit.P64(4)},
 			}},
 	}
 	pods := []statsapi.PodStats{pod}
 	prov := mergePods(pods, nil, cadvisor.Snapshot{Pods: map[string]*cadvisor.CgroupStats{podUID: cg}}, ModeCRIFill, false, nil)
 	got := pods[0]
 	wantNet := &statsapi.NetworkStats{Time: cgTime,
-		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(100), TxBytes: p64(200)},
+		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: testkit.P64(100), TxBytes: testkit.P64(200)},
 		Interfaces: []statsapi.InterfaceStats{
-			{Name: "eth0", RxBytes: p64(100), TxBytes: p64(200)},
-			{Name: "net1", RxBytes: p64(3), TxBytes: p64(4)},
+			{Name: "eth0", RxBytes: testkit.P64(100), TxBytes: testkit.P64(200)},
+			{Name: "net1", RxBytes: testkit.P64(3), TxBytes: testkit.P64(4)},
 		}}
 	if d := cmp.Diff(wantNet, got.Network); d != "" {
 		t.Errorf("network (-want +got):\n%s", d)
 	}
-	wantCPU := criCPU(5000, p64(40))
+	wantCPU := criCPU(5000, testkit.P64(40))
 	wantCPU.PSI = psi
 	if d := cmp.Diff(wantCPU, got.CPU); d != "" {
 		t.Errorf("cpu (-want +got):\n%s", d)

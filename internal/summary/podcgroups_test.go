@@ -19,6 +19,7 @@ import (
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/testenv/cgroupenv"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // realPod is a pod made of real cgroups (the pod's, its sandbox's and its app
@@ -55,20 +56,18 @@ func makeRealPod(t *testing.T, env *cgroupenv.Env, uid string, sandboxDigit byte
 	return p
 }
 
-func u64v(v uint64) *runtimeapi.UInt64Value { return &runtimeapi.UInt64Value{Value: v} }
-
 // cpuUsage is a CPU block with a counter and a runtime rate, so that a pod
 // cgroup has no CPU field to fill.
 func cpuUsage(now int64, counter uint64) *runtimeapi.CpuUsage {
-	return &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: u64v(counter), UsageNanoCores: u64v(1e6)}
+	return &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: testkit.U64(counter), UsageNanoCores: testkit.U64(1e6)}
 }
 
 // memUsage is a memory block with every field containerd sets, available
 // bytes 0 as containerd sends both without a limit and at the limit.
 func memUsage(now int64, bytes uint64) *runtimeapi.MemoryUsage {
 	return &runtimeapi.MemoryUsage{
-		Timestamp: now, WorkingSetBytes: u64v(bytes), UsageBytes: u64v(bytes), RssBytes: u64v(bytes),
-		PageFaults: u64v(100), MajorPageFaults: u64v(1), AvailableBytes: u64v(0),
+		Timestamp: now, WorkingSetBytes: testkit.U64(bytes), UsageBytes: testkit.U64(bytes), RssBytes: testkit.U64(bytes),
+		PageFaults: testkit.U64(100), MajorPageFaults: testkit.U64(1), AvailableBytes: testkit.U64(0),
 	}
 }
 
@@ -127,7 +126,6 @@ func realAssembler(t *testing.T, srv *crifake.Server, env *cgroupenv.Env, criTim
 	conn, err := grpc.NewClient(srv.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	opts.SkipLogs = true
 	pods := cri.NewProvider(cri.NewClient(conn, criTimeout), opts)
 	cg, err := cadvisor.New(cadvisor.Options{PodsCgroup: env.Root})
 	require.NoError(t, err)
@@ -216,8 +214,8 @@ func TestAvailableZeroKeptUnderALimit(t *testing.T) {
 			m    *statsapi.MemoryStats
 			want *uint64
 		}{
-			{"pod at its limit", lp.Memory, p64(0)},
-			{"container at its limit", lp.Containers[0].Memory, p64(0)},
+			{"pod at its limit", lp.Memory, testkit.P64(0)},
+			{"container at its limit", lp.Containers[0].Memory, testkit.P64(0)},
 			{"pod without a limit", up.Memory, nil},
 			{"container without a limit", up.Containers[0].Memory, nil},
 		} {
@@ -313,11 +311,11 @@ func TestRuntimeZerosFilledFromCgroups(t *testing.T) {
 
 	st := criState([]realPod{pod}, 1e9, 1<<20, true, 2e9, 2<<20)
 	for _, cs := range st.ContainerStats {
-		cs.Memory.PageFaults, cs.Memory.MajorPageFaults = u64v(0), u64v(0)
-		cs.Swap = &runtimeapi.SwapUsage{Timestamp: cs.Memory.Timestamp, SwapUsageBytes: u64v(1 << 20), SwapAvailableBytes: u64v(1 << 30)}
+		cs.Memory.PageFaults, cs.Memory.MajorPageFaults = testkit.U64(0), testkit.U64(0)
+		cs.Swap = &runtimeapi.SwapUsage{Timestamp: cs.Memory.Timestamp, SwapUsageBytes: testkit.U64(1 << 20), SwapAvailableBytes: testkit.U64(1 << 30)}
 	}
 	for _, ps := range st.PodSandboxStats {
-		ps.Linux.Memory.PageFaults, ps.Linux.Memory.MajorPageFaults = u64v(0), u64v(0)
+		ps.Linux.Memory.PageFaults, ps.Linux.Memory.MajorPageFaults = testkit.U64(0), testkit.U64(0)
 	}
 	srv := crifake.New(t)
 	srv.SetRuntime("cri-o", "1.31.3")

@@ -12,6 +12,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // countingSource counts its assemblies. When gate is set, each assembly waits
@@ -55,18 +56,6 @@ func newTestStore(t *testing.T, src Source, clock *fakeclock.Clock) *Store {
 	s := NewStore(src, StoreOptions{Now: clock.Now})
 	t.Cleanup(s.Close)
 	return s
-}
-
-// pollUntil fails the test when cond is still false after a generous deadline.
-func pollUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestStoreGetHonoursMaxAge(t *testing.T) {
@@ -113,7 +102,7 @@ func TestStoreSharesOneAssemblyInFlight(t *testing.T) {
 		wg.Go(func() { snaps[i], errs[i] = s.Get(t.Context(), 0) })
 	}
 	// Every caller is waiting on the one assembly before it may finish.
-	pollUntil(t, "all callers to join the assembly in flight", func() bool { return s.waiting() == callers })
+	testkit.Until(t, "all callers to join the assembly in flight", 10*time.Second, func() bool { return s.waiting() == callers })
 	close(src.gate)
 	wg.Wait()
 
@@ -135,7 +124,7 @@ func TestStoreAssemblyOutlivesCallerThatGivesUp(t *testing.T) {
 		_, err := s.Get(ctx, 0)
 		done <- err
 	}()
-	pollUntil(t, "the caller to wait", func() bool { return s.waiting() == 1 })
+	testkit.Until(t, "the caller to wait", 10*time.Second, func() bool { return s.waiting() == 1 })
 	cancel()
 	err := <-done
 	require.ErrorIs(t, err, context.Canceled)
@@ -148,7 +137,7 @@ func TestStoreAssemblyOutlivesCallerThatGivesUp(t *testing.T) {
 		assert.NoError(t, err)
 		next <- snap
 	}()
-	pollUntil(t, "the second caller to join", func() bool { return s.waiting() == 2 })
+	testkit.Until(t, "the second caller to join", 10*time.Second, func() bool { return s.waiting() == 2 })
 	src.gate <- struct{}{}
 	snap := <-next
 	require.NoError(t, snap.Err)
@@ -238,7 +227,7 @@ func TestStoreCloseEndsAssemblyInFlight(t *testing.T) {
 		assert.NoError(t, err)
 		got <- snap
 	}()
-	pollUntil(t, "the caller to wait", func() bool { return s.waiting() == 1 })
+	testkit.Until(t, "the caller to wait", 10*time.Second, func() bool { return s.waiting() == 1 })
 	s.Close()
 	snap := <-got
 	assert.ErrorIs(t, snap.Err, context.Canceled)

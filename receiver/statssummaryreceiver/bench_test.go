@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -14,29 +12,8 @@ import (
 	"github.com/statssummary/statssummary/internal/benchnode"
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/crifake"
-	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
-
-func startBenchScraper(b testing.TB, n crifake.SyntheticNode) (*statsScraper, *crifake.Server) {
-	b.Helper()
-	srv := crifake.New(b)
-	srv.SetState(crifake.Synthetic(n))
-	cfg := newTestConfig(srv.Endpoint)
-	cfg.CRI.Timeout = 30 * time.Second
-	// The synthetic pods have no cgroups, so the cgroup (cAdvisor) provider has
-	// nothing to add to them; left on, it reads whatever this machine runs
-	// under /kubepods, at most once per second (CgroupMaxAge) however many
-	// scrapes that second holds. Its cost depends on time and on the
-	// neighbours, not on the scrape, so it is measured apart: internal/cadvisor
-	// BenchmarkRefresh, and the steady-state run (docs/performance.md).
-	cfg.Cgroups.Enabled = false
-	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-	if err := s.start(b.Context(), componenttest.NewNopHost()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = s.shutdown(b.Context()) })
-	return s, srv
-}
 
 // BenchmarkScrape is one full scrape: CRI calls, assembly and conversion to pdata.
 func BenchmarkScrape(b *testing.B) {
@@ -52,7 +29,7 @@ func BenchmarkScrape(b *testing.B) {
 			}
 			points := 0
 			b.ReportAllocs()
-			report := benchnode.CPUPerOp(b)
+			report := testkit.CPUPerOp(b)
 			for b.Loop() {
 				md, err := s.scrape(b.Context())
 				if err != nil {
@@ -124,7 +101,7 @@ func benchmarkRawCRI(b *testing.B, calls func(*grpc.ClientConn) rawCalls) {
 			b.Cleanup(func() { _ = conn.Close() })
 			rpcs := calls(conn)
 			b.ReportAllocs()
-			report := benchnode.CPUPerOp(b)
+			report := testkit.CPUPerOp(b)
 			for b.Loop() {
 				for _, rpc := range rpcs {
 					if err := rpc(b.Context()); err != nil {
@@ -149,9 +126,9 @@ func BenchmarkConvert(b *testing.B) {
 			now := time.Now()
 			points := 0
 			b.ReportAllocs()
-			report := benchnode.CPUPerOp(b)
+			report := testkit.CPUPerOp(b)
 			for b.Loop() {
-				md := s.converter.convert(a, now)
+				md := s.converter.Convert(a, now)
 				if points = md.DataPointCount(); points == 0 {
 					b.Fatal("no data points")
 				}

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/podmeta"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -38,6 +39,10 @@ type Config struct {
 	Mode    string        `mapstructure:"mode"`
 	Cgroups CgroupsConfig `mapstructure:"cgroups"`
 	Host    HostConfig    `mapstructure:"host"`
+
+	// K8sAPI is the optional pod metadata from the API server (internal/podmeta):
+	// off by default. Its fields are checked by its own Validate.
+	K8sAPI podmeta.Config `mapstructure:"k8s_api"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}

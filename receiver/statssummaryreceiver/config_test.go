@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/statssummary/statssummary/internal/podmeta"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -26,6 +27,13 @@ func TestLoadConfig(t *testing.T) {
 	custom.CRI.StatsPath = "partial"
 	custom.CRI.PodLogsDir = "/srv/pod-logs"
 
+	k8sAPI := createDefaultConfig().(*Config)
+	k8sAPI.K8sAPI.Enabled = true
+	k8sAPI.K8sAPI.AuthType = podmeta.AuthKubeConfig
+	k8sAPI.K8sAPI.Context = "prod"
+	k8sAPI.K8sAPI.Labels = []string{"app", "app.kubernetes.io/name"}
+	k8sAPI.K8sAPI.ResolveVolumeClaims = true
+
 	tests := []struct {
 		id      component.ID
 		want    *Config
@@ -38,6 +46,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "timeout_over_interval"), wantErr: "cri.timeout: 6s is longer than collection_interval 5s"},
 		{id: component.NewIDWithName(metadata.Type, "bad_stats_path"), wantErr: `cri.stats_path: unknown stats path "sometimes": want auto, strict or partial`},
 		{id: component.NewIDWithName(metadata.Type, "relative_pod_logs_dir"), wantErr: `cri.pod_logs_dir: must be an absolute path, got "var/log/pods"`},
+		{id: component.NewIDWithName(metadata.Type, "k8s_api"), want: k8sAPI},
+		{id: component.NewIDWithName(metadata.Type, "k8s_api_none_without_endpoint"), wantErr: "k8s_api: endpoint: required with auth_type none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
@@ -61,6 +71,8 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 10*time.Second, cfg.CollectionInterval)
 	assert.Equal(t, 2*time.Second, cfg.CRI.Timeout)
 	assert.Empty(t, cfg.CRI.Endpoint, "an empty endpoint means: detect the runtime socket")
+	assert.False(t, cfg.K8sAPI.Enabled, "the API server is never called unless asked")
+	assert.Equal(t, podmeta.AuthServiceAccount, cfg.K8sAPI.AuthType)
 	require.NoError(t, confmap.Validate(cfg))
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/podmeta"
 	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
@@ -42,6 +43,7 @@ func createDefaultConfig() component.Config {
 		Mode:                 string(summary.ModeAuto),
 		Cgroups:              defaultCgroupsConfig(),
 		Host:                 defaultHostConfig(),
+		K8sAPI:               podmeta.DefaultConfig(),
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.opentelemetry.io/collector/scraper/scraperhelper"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -86,7 +85,7 @@ func newFaultRig(t *testing.T, o rigOptions) *faultRig {
 	dir, err := os.MkdirTemp("", "faults")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	rig := &faultRig{t: t, dir: dir, socket: filepath.Join(dir, "cri.sock"), state: o.state, tick: make(chan time.Time)}
+	rig := &faultRig{t: t, dir: dir, socket: filepath.Join(dir, "cri.sock"), state: o.state}
 	if rig.state.Sandboxes == nil {
 		rig.state = twoPodsState()
 	}
@@ -118,15 +117,8 @@ func newFaultRig(t *testing.T, o rigOptions) *faultRig {
 	if o.interval > 0 {
 		cfg.CollectionInterval = o.interval
 	}
-	var opts []scraperhelper.ControllerOption
-	if !o.ticker {
-		opts = append(opts, scraperhelper.WithTickerChannel(rig.tick))
-	}
-	rig.sink = new(consumertest.MetricsSink)
-	rig.r, err = newMetricsReceiver(cfg, set, rig.sink, opts...)
-	require.NoError(t, err)
-	require.NoError(t, rig.r.Start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, rig.r.Shutdown(context.WithoutCancel(t.Context()))) })
+	tr := startReceiver(t, cfg, set, o.ticker)
+	rig.r, rig.tick, rig.sink = tr.r, tr.tick, tr.sink
 	return rig
 }
 

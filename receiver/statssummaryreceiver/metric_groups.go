@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/convert"
 )
 
 // MetricGroup is a kind of object of the Summary whose metrics can be collected
@@ -77,13 +79,15 @@ func (g *GroupsConfig) validate() error {
 	return errors.Join(errs...)
 }
 
-// groupSet is the set of groups a converter collects.
-type groupSet map[MetricGroup]bool
-
-func newGroupSet(groups []MetricGroup) groupSet {
-	s := make(groupSet, len(groups))
-	for _, g := range groups {
-		s[g] = true
+// convertGroups is what the converter collects.
+func (g *GroupsConfig) convertGroups() convert.Groups {
+	return convert.Groups{
+		Node:              slices.Contains(g.MetricGroups, NodeMetricGroup),
+		SystemContainer:   slices.Contains(g.MetricGroups, SystemContainerMetricGroup),
+		Pod:               slices.Contains(g.MetricGroups, PodMetricGroup),
+		Container:         slices.Contains(g.MetricGroups, ContainerMetricGroup),
+		Volume:            slices.Contains(g.MetricGroups, VolumeMetricGroup),
+		AllNodeInterfaces: g.CollectAllNetworkInterfaces.Node,
+		AllPodInterfaces:  g.CollectAllNetworkInterfaces.Pod,
 	}
-	return s
 }

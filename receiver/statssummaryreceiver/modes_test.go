@@ -17,6 +17,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -124,8 +125,8 @@ func TestModesWithRealCgroups(t *testing.T) {
 		Containers: []*runtimeapi.Container{{Id: cid, PodSandboxId: "sb", State: runtimeapi.ContainerState_CONTAINER_RUNNING, CreatedAt: ns(time.Second),
 			Metadata: &runtimeapi.ContainerMetadata{Name: "app"}}},
 		ContainerStats: []*runtimeapi.ContainerStats{{Attributes: &runtimeapi.ContainerAttributes{Id: cid},
-			Cpu: &runtimeapi.CpuUsage{Timestamp: ns(100 * time.Second), UsageCoreNanoSeconds: u64(runtimeCPU)}}},
-		ImageFs: &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{UsedBytes: u64(1 << 30)}}},
+			Cpu: &runtimeapi.CpuUsage{Timestamp: ns(100 * time.Second), UsageCoreNanoSeconds: testkit.U64(runtimeCPU)}}},
+		ImageFs: &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{UsedBytes: testkit.U64(1 << 30)}}},
 	}
 	tests := []struct {
 		mode                     string

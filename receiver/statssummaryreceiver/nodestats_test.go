@@ -13,6 +13,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -139,7 +140,7 @@ func TestPressureTimeInSecondsFromThisHost(t *testing.T) {
 	}
 	after := psiSomeTotalMicros(t, "/proc/pressure/cpu")
 	got, found := 0.0, false
-	forEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
+	testkit.ForEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
 		if name != "k8s.node.cpu.pressure.time" {
 			return
 		}

@@ -31,23 +31,10 @@ const (
 )
 
 // peerMetricsNotYetDeclared are the kubeletstats metrics this receiver does
-// not declare yet: the utilization metrics, which need container limits and
-// requests and the node's capacity, none of which the Summary carries. Issue 15
-// adds them and empties this list. No other kubeletstats metric may be missing.
-var peerMetricsNotYetDeclared = []string{
-	"k8s.container.cpu.node.utilization",
-	"k8s.container.cpu_limit_utilization",
-	"k8s.container.cpu_request_utilization",
-	"k8s.container.memory.node.utilization",
-	"k8s.container.memory_limit_utilization",
-	"k8s.container.memory_request_utilization",
-	"k8s.pod.cpu.node.utilization",
-	"k8s.pod.cpu_limit_utilization",
-	"k8s.pod.cpu_request_utilization",
-	"k8s.pod.memory.node.utilization",
-	"k8s.pod.memory_limit_utilization",
-	"k8s.pod.memory_request_utilization",
-}
+// not declare yet: none since issue 15 added the utilization metrics (limits
+// and requests from the runtime and cgroups, memory requests from pod
+// metadata). No kubeletstats metric may be missing.
+var peerMetricsNotYetDeclared = []string{}
 
 // peerResourceAttributesOnRequest are resource attributes kubeletstats'
 // metadata.yaml declares enabled but that it sets only when

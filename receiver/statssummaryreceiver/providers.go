@@ -14,8 +14,12 @@ import (
 // providers are the cgroup and host providers a scraper starts and stops.
 type providers struct {
 	cgroups *cadvisor.Provider // nil when disabled or unavailable
-	host    *host.Provider
-	mode    summary.Mode
+	// files reads container and pod cgroup files for what the Summary lacks
+	// (limits, throttling, memory events, disk IO); nil when cgroups are
+	// disabled or unavailable, or when no enabled metric needs them.
+	files *cadvisor.Files
+	host  *host.Provider
+	mode  summary.Mode
 }
 
 // startProviders builds and starts the cgroup (cAdvisor) and host providers
@@ -60,6 +64,14 @@ func startProviders(cfg *Config, runtimeSocket string, logger *zap.Logger) (*pro
 			reason = "the cgroup provider is unavailable"
 		}
 		logger.Info("no system containers reported", zap.String("reason", reason))
+	}
+	if extras := extrasFor(cfg); p.cgroups != nil && extras != (summary.ExtrasOptions{}) {
+		files, err := cadvisor.NewFiles(cadvisor.FilesOptions{PodsCgroup: p.cgroups.PodsCgroup()})
+		if err != nil {
+			logger.Warn("container cgroup files unreadable: no cgroup limits, throttling, memory events or disk IO", zap.Error(err))
+		} else {
+			p.files = files
+		}
 	}
 	p.host = host.New(host.Options{
 		KubeletRootDir: cfg.Host.KubeletRootDir,
@@ -111,6 +123,9 @@ func (p *providers) options(o summary.Options) summary.Options {
 	if p.cgroups != nil {
 		o.Cgroups = p.cgroups
 	}
+	if p.files != nil {
+		o.Files = p.files
+	}
 	o.Host = p.host
 	return o
 }
@@ -122,6 +137,9 @@ func (p *providers) stop() {
 	}
 	if p.cgroups != nil {
 		p.cgroups.Stop()
+	}
+	if p.files != nil {
+		p.files.Close()
 	}
 	p.host.Stop()
 }

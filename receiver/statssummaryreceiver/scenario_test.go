@@ -2,7 +2,6 @@ package statssummaryreceiver
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,16 +26,15 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/statssummary/statssummary/internal/cadvisor"
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/convert"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
-
-// updateGolden rewrites the expected_metrics.yaml files from the current output.
-// Review every diff it makes before committing it.
-var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/scenarios/*/expected_metrics.yaml")
 
 const scenariosDir = "testdata/scenarios"
 
@@ -77,8 +75,102 @@ type scenario struct {
 	// container logs are this machine's measurements and left out.
 	ExpectedSummary string `json:"expected_summary"`
 
+	// Extras is what a Summary scenario's assembly gathered beyond the
+	// Summary: the node's capacity, requests, limits and cgroup counters.
+	Extras *scenarioExtras `json:"extras"`
+
 	// Config is laid over the receiver's default configuration.
 	Config map[string]any `json:"config"`
+}
+
+// scenarioExtras is summary.Extras as a scenario writes it: pods by UID and
+// containers by name; counters by name, only those the cgroup keeps.
+type scenarioExtras struct {
+	Capacity struct {
+		CPU    float64 `json:"cpu"`
+		Memory uint64  `json:"memory"`
+	} `json:"capacity"`
+	Pods []struct {
+		UID        string            `json:"uid"`
+		Resources  scenarioResources `json:"resources"`
+		Counters   map[string]uint64 `json:"counters"`
+		Containers []struct {
+			Name      string            `json:"name"`
+			Resources scenarioResources `json:"resources"`
+			Counters  map[string]uint64 `json:"counters"`
+		} `json:"containers"`
+	} `json:"pods"`
+}
+
+type scenarioResources struct {
+	CPURequest    float64 `json:"cpu_request"`
+	CPULimit      float64 `json:"cpu_limit"`
+	MemoryRequest int64   `json:"memory_request"`
+	MemoryLimit   int64   `json:"memory_limit"`
+}
+
+func (r scenarioResources) resources() summary.Resources {
+	return summary.Resources{CPURequest: r.CPURequest, CPULimit: r.CPULimit, MemoryRequest: r.MemoryRequest, MemoryLimit: r.MemoryLimit}
+}
+
+// scenarioCounters are the counters a scenario may name, each with the set
+// it belongs to.
+var scenarioCounters = map[string]struct {
+	has   cadvisor.Counters
+	field func(*cadvisor.CgroupCounters) *uint64
+}{
+	"periods":           {cadvisor.HasThrottling, func(c *cadvisor.CgroupCounters) *uint64 { return &c.CPUPeriods }},
+	"throttled_periods": {cadvisor.HasThrottling, func(c *cadvisor.CgroupCounters) *uint64 { return &c.CPUThrottledPeriods }},
+	"throttled_time":    {cadvisor.HasThrottling, func(c *cadvisor.CgroupCounters) *uint64 { return &c.CPUThrottledTime }},
+	"oom":               {cadvisor.HasMemoryOOM, func(c *cadvisor.CgroupCounters) *uint64 { return &c.MemoryOOM }},
+	"oom_kill":          {cadvisor.HasMemoryOOMKill, func(c *cadvisor.CgroupCounters) *uint64 { return &c.MemoryOOMKill }},
+	"max":               {cadvisor.HasMemoryMax, func(c *cadvisor.CgroupCounters) *uint64 { return &c.MemoryMax }},
+	"high":              {cadvisor.HasMemoryHigh, func(c *cadvisor.CgroupCounters) *uint64 { return &c.MemoryHigh }},
+	"read_bytes":        {cadvisor.HasDiskBytes, func(c *cadvisor.CgroupCounters) *uint64 { return &c.DiskReadBytes }},
+	"write_bytes":       {cadvisor.HasDiskBytes, func(c *cadvisor.CgroupCounters) *uint64 { return &c.DiskWriteBytes }},
+	"read_ops":          {cadvisor.HasDiskOps, func(c *cadvisor.CgroupCounters) *uint64 { return &c.DiskReadOps }},
+	"write_ops":         {cadvisor.HasDiskOps, func(c *cadvisor.CgroupCounters) *uint64 { return &c.DiskWriteOps }},
+}
+
+func counters(t *testing.T, m map[string]uint64) cadvisor.CgroupCounters {
+	t.Helper()
+	var c cadvisor.CgroupCounters
+	for name, v := range m {
+		f, ok := scenarioCounters[name]
+		require.True(t, ok, "unknown counter %q", name)
+		*f.field(&c) = v
+		c.Has |= f.has
+	}
+	return c
+}
+
+// extras builds the assembly's Extras of a Summary scenario.
+func (e *scenarioExtras) extras(t *testing.T, s *statsapi.Summary) *summary.Extras {
+	t.Helper()
+	if e == nil {
+		return nil
+	}
+	out := &summary.Extras{Capacity: summary.NodeCapacity{CPU: e.Capacity.CPU, Memory: e.Capacity.Memory}, Pods: make([]summary.PodExtras, len(s.Pods))}
+	for i := range s.Pods {
+		out.Pods[i].Containers = make([]summary.ContainerExtras, len(s.Pods[i].Containers))
+	}
+	for _, p := range e.Pods {
+		found := false
+		for i := range s.Pods {
+			if s.Pods[i].PodRef.UID != p.UID {
+				continue
+			}
+			found = true
+			out.Pods[i].Resources, out.Pods[i].Counters = p.Resources.resources(), counters(t, p.Counters)
+			for _, c := range p.Containers {
+				_, j := containerIndex(s.Pods, p.UID, c.Name)
+				require.True(t, j >= 0, "extras: container %s/%s is not in the Summary", p.UID, c.Name)
+				out.Pods[i].Containers[j] = summary.ContainerExtras{Resources: c.Resources.resources(), Counters: counters(t, c.Counters)}
+			}
+		}
+		require.True(t, found, "extras: pod %s is not in the Summary", p.UID)
+	}
+	return out
 }
 
 // TestScenarios runs every folder of testdata/scenarios and compares the
@@ -117,10 +209,10 @@ func TestScenarios(t *testing.T) {
 
 // compareScenario compares md with expected_metrics.yaml and, when the
 // scenario names one, s with its expected Summary; update says the golden
-// files may be rewritten from this output (-update-golden).
+// files may be rewritten from this output (-update).
 func compareScenario(t *testing.T, dir string, sc scenario, md pmetric.Metrics, s *statsapi.Summary, update ...bool) {
 	t.Helper()
-	mayUpdate := *updateGolden && (len(update) == 0 || update[0])
+	mayUpdate := *testkit.Update && (len(update) == 0 || update[0])
 	expectedFile := filepath.Join(dir, "expected_metrics.yaml")
 	if mayUpdate {
 		require.NoError(t, golden.WriteMetrics(t, expectedFile, md))
@@ -192,7 +284,7 @@ func convertSummaryScenario(t *testing.T, dir string, sc scenario, cfg *Config) 
 	var s statsapi.Summary
 	require.NoError(t, json.Unmarshal(raw, &s))
 	require.False(t, sc.Time.IsZero(), "a Summary scenario needs its scrape time")
-	a := &summary.Assembly{Summary: &s, Time: sc.Time, Containers: make(cri.ContainerInfos, len(s.Pods))}
+	a := &summary.Assembly{Summary: &s, Time: sc.Time, Containers: make(cri.ContainerInfos, len(s.Pods)), Extras: sc.Extras.extras(t, &s)}
 	for _, c := range sc.Containers {
 		i, j := containerIndex(s.Pods, c.PodUID, c.Name)
 		require.True(t, i >= 0, "scenario container %s/%s is not in the Summary", c.PodUID, c.Name)
@@ -201,8 +293,8 @@ func convertSummaryScenario(t *testing.T, dir string, sc scenario, cfg *Config) 
 		}
 		a.Containers[i][j] = cri.ContainerInfo{ID: c.ID, Attempt: c.Attempt}
 	}
-	conv := newConverter(cfg.MetricsBuilderConfig, cfg.GroupsConfig, receivertest.NewNopSettings(metadata.Type))
-	return conv.convert(a, time.Time{})
+	conv := convert.New(cfg.MetricsBuilderConfig, cfg.convertGroups(), receivertest.NewNopSettings(metadata.Type))
+	return conv.Convert(a, time.Time{})
 }
 
 // containerIndex finds container name of the pod with uid: its pod's index
@@ -239,14 +331,13 @@ func scrapeCRIScenario(t *testing.T, dir string, sc scenario, cfg *Config, mode 
 		cfg.MetricGroups = []MetricGroup{PodMetricGroup, ContainerMetricGroup}
 	}
 	disableHostFilesystemMetrics(&cfg.Metrics)
-	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	var clock *fakeclock.Clock
+	var now func() time.Time
 	if !sc.Time.IsZero() {
 		clock = fakeclock.New(sc.Time)
-		s.now = clock.Now
+		now = clock.Now
 	}
-	require.NoError(t, s.start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(t.Context())) })
+	s := startScraper(t, cfg, componenttest.NewNopHost(), now)
 
 	md, err := s.scrape(t.Context())
 	if sc.CRINext != "" {
@@ -329,7 +420,7 @@ func decodeAll[T any, P interface {
 func requireTimestamps(t *testing.T, md pmetric.Metrics) {
 	t.Helper()
 	var scrapeTS uint64
-	forEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
+	testkit.ForEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
 		if scrapeTS == 0 {
 			scrapeTS = uint64(dp.Timestamp())
 		}
@@ -348,9 +439,9 @@ func TestEveryMetricIsProduced(t *testing.T) {
 	md := convertSummaryScenario(t, filepath.Join(scenariosDir, "all_metrics_enabled"), sc, cfg)
 
 	produced := map[string]bool{}
-	forEachNumberPoint(md, func(name string, _ pmetric.NumberDataPoint) { produced[name] = true })
+	testkit.ForEachNumberPoint(md, func(name string, _ pmetric.NumberDataPoint) { produced[name] = true })
 	declared := declaredMetrics(t)
-	require.Len(t, declared, 131, "the catalogue changed: update this count and the scenarios")
+	require.Len(t, declared, 155, "the catalogue changed: update this count and the scenarios")
 	for _, name := range declared {
 		assert.True(t, produced[name], "%s is declared but never produced", name)
 	}

@@ -17,8 +17,10 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/podmeta"
 	"github.com/statssummary/statssummary/internal/server"
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/convert"
 )
 
 // nodeNameEnv is read when node_name is not configured (set it from the
@@ -34,8 +36,11 @@ type statsScraper struct {
 
 	conn      *cri.LazyConn
 	providers *providers // cgroup and host providers (providers.go)
+	// podMeta is the optional pod metadata from the API server (k8s_api,
+	// podmeta.go); nil when off.
+	podMeta   *podmeta.Watcher
 	assembler *summary.Assembler
-	converter *converter
+	converter *convert.Converter
 	telemetry *scrapeTelemetry
 	failing   bool // the last scrape had a source error
 
@@ -84,21 +89,28 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 	if s.providers, err = startProviders(s.cfg, cri.SocketPath(endpoint), s.logger); err != nil {
 		return err
 	}
+	// Container logs are measured by the host provider's walker on its log
+	// period (cri.pod_logs_dir); the runtime provider never reads them.
 	criProvider := cri.NewProvider(client, cri.Options{
-		Logger:     s.logger,
-		PodLogsDir: s.cfg.CRI.PodLogsDir,
-		StatsPath:  statsPath,
-		// The host provider's walker measures container logs on its log
-		// period; the scrape path does not read log directories.
-		SkipLogs: s.providers.host != nil,
-		Now:      s.now,
+		Logger:    s.logger,
+		StatsPath: statsPath,
+		Now:       s.now,
 	})
-	s.assembler = summary.NewAssembler(s.providers.options(summary.Options{
+	assemblerOpts := summary.Options{
 		NodeName:  nodeName,
 		Pods:      criProvider,
 		RuntimeFs: criProvider,
-	}))
-	s.converter = newConverter(s.cfg.MetricsBuilderConfig, s.cfg.GroupsConfig, s.settings)
+		Extras:    extrasFor(s.cfg),
+		Resources: criProvider,
+	}
+	if s.podMeta = startPodMetadata(s.cfg.K8sAPI, nodeName, s.logger); s.podMeta != nil {
+		// Claims name persistent volumes; PodMetadata gives the memory
+		// requests (and the specs of containers the node cannot read).
+		assemblerOpts.Claims = s.podMeta
+		assemblerOpts.PodMetadata = s.podMeta
+	}
+	s.assembler = summary.NewAssembler(s.providers.options(assemblerOpts))
+	s.converter = convert.New(s.cfg.MetricsBuilderConfig, s.cfg.convertGroups(), s.settings)
 	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: assemblyTimeout(s.scrapeTimeout())})
 	if srvCfg := s.cfg.Server.Get(); srvCfg != nil {
 		maxAge := srvCfg.MaxAge
@@ -206,7 +218,10 @@ func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		return pmetric.NewMetrics(), scrapererror.NewPartialScrapeError(err, 1)
 	}
 	a, err := snap.Assembly, snap.Err
-	md := s.converter.convert(a, started)
+	md := s.converter.Convert(a, started)
+	if s.podMeta != nil {
+		setPodLabels(md, s.podMeta)
+	}
 	s.telemetry.record(ctx, started, err)
 	s.noteHealth(err)
 	if err != nil {
@@ -253,6 +268,10 @@ func (s *statsScraper) shutdown(ctx context.Context) error {
 	// any more.
 	s.providers.stop()
 	s.providers = nil
+	if s.podMeta != nil {
+		s.podMeta.Stop()
+		s.podMeta = nil
+	}
 	if s.server != nil {
 		errs = append(errs, s.server.shutdown(ctx))
 		s.server = nil

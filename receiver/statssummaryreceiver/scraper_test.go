@@ -8,17 +8,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
-	"go.opentelemetry.io/collector/scraper/scraperhelper"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -27,8 +26,6 @@ import (
 var base = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 func ns(d time.Duration) int64 { return base.Add(d).UnixNano() }
-
-func u64(v uint64) *runtimeapi.UInt64Value { return &runtimeapi.UInt64Value{Value: v} }
 
 // twoPodsState is 2 ready pods × 2 running containers, plus what must be left
 // out: an EXITED container, and a running container whose sandbox the runtime
@@ -58,24 +55,24 @@ func twoPodsState() crifake.State {
 			Attributes: &runtimeapi.ContainerAttributes{Id: id},
 			Cpu: &runtimeapi.CpuUsage{
 				Timestamp:            ns(100 * time.Second),
-				UsageCoreNanoSeconds: u64(cpuNs),
-				UsageNanoCores:       u64(nanoCores),
+				UsageCoreNanoSeconds: testkit.U64(cpuNs),
+				UsageNanoCores:       testkit.U64(nanoCores),
 			},
 			Memory: &runtimeapi.MemoryUsage{
 				Timestamp:       ns(100 * time.Second),
-				WorkingSetBytes: u64(ws),
-				UsageBytes:      u64(usage),
-				RssBytes:        u64(rss),
-				AvailableBytes:  u64(avail),
-				PageFaults:      u64(1000),
-				MajorPageFaults: u64(3),
+				WorkingSetBytes: testkit.U64(ws),
+				UsageBytes:      testkit.U64(usage),
+				RssBytes:        testkit.U64(rss),
+				AvailableBytes:  testkit.U64(avail),
+				PageFaults:      testkit.U64(1000),
+				MajorPageFaults: testkit.U64(3),
 			},
 		}
 	}
 	R, X := runtimeapi.ContainerState_CONTAINER_RUNNING, runtimeapi.ContainerState_CONTAINER_EXITED
 	return crifake.State{
 		ImageFs: &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{
-			Timestamp: ns(100 * time.Second), UsedBytes: u64(3 << 30), InodesUsed: u64(12000),
+			Timestamp: ns(100 * time.Second), UsedBytes: testkit.U64(3 << 30), InodesUsed: testkit.U64(12000),
 		}}},
 		Sandboxes: []*runtimeapi.PodSandbox{
 			sandbox("sb-web", "web", "uid-web", runtimeapi.PodSandboxState_SANDBOX_READY),
@@ -130,7 +127,7 @@ func index(t *testing.T, md pmetric.Metrics) map[resourceKey]scraped {
 		ms := rm.ScopeMetrics().At(0).Metrics()
 		for j := 0; j < ms.Len(); j++ {
 			m := ms.At(j)
-			dps, ok := numberPoints(m)
+			dps, ok := testkit.NumberPoints(m)
 			if !ok {
 				t.Fatalf("metric %s has unexpected type %s", m.Name(), m.Type())
 			}
@@ -149,33 +146,6 @@ func index(t *testing.T, md pmetric.Metrics) map[resourceKey]scraped {
 	return out
 }
 
-func newTestConfig(endpoint string) *Config {
-	cfg := createDefaultConfig().(*Config)
-	cfg.NodeName = "node-a"
-	cfg.CRI.Endpoint = endpoint
-	cfg.CollectionInterval = time.Hour // scrapes are driven by the test's ticker
-	// The node and its system containers come from this machine's cgroups and
-	// filesystems: their values are not the fixture's, so these tests leave
-	// them out (the scenarios and nodestats tests cover them).
-	cfg.MetricGroups = []MetricGroup{PodMetricGroup, ContainerMetricGroup}
-	disableHostFilesystemMetrics(&cfg.Metrics)
-	return cfg
-}
-
-// disableHostFilesystemMetrics turns off the pod and container filesystem
-// metrics, whose capacity and usage are measured on this machine's disks (by a
-// background walker), not taken from the CRI fixture.
-func disableHostFilesystemMetrics(m *metadata.MetricsConfig) {
-	m.K8sPodFilesystemAvailable.Enabled = false
-	m.K8sPodFilesystemCapacity.Enabled = false
-	m.K8sPodFilesystemUsage.Enabled = false
-	m.ContainerFilesystemAvailable.Enabled = false
-	m.ContainerFilesystemCapacity.Enabled = false
-	m.ContainerFilesystemUsage.Enabled = false
-	m.ContainerLogsUsage.Enabled = false
-	m.ContainerLogsInodesUsed.Enabled = false
-}
-
 // TestReceiverEndToEnd drives the receiver through its factory against the CRI
 // test server on a real unix socket and checks every value it emits, with the
 // socket served as containerd serves it and as CRI-O does (cmux routing each
@@ -190,16 +160,11 @@ func receiverEndToEnd(t *testing.T, mode crifake.Mode) {
 	srv := crifake.New(t, crifake.WithMode(mode))
 	srv.SetState(twoPodsState())
 
-	sink := new(consumertest.MetricsSink)
-	tick := make(chan time.Time)
-	set := receivertest.NewNopSettings(metadata.Type)
 	cfg := newTestConfig(srv.Endpoint)
 	cfg.InitialDelay = 0
 	cfg.ResourceAttributes.ContainerID.Enabled = true // off by default; checked below
-	r, err := newMetricsReceiver(cfg, set, sink, scraperhelper.WithTickerChannel(tick))
-	require.NoError(t, err)
-	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
+	tr := startReceiver(t, cfg, receivertest.NewNopSettings(metadata.Type), false)
+	tick, sink := tr.tick, tr.sink
 
 	// One scrape at Start (initial delay 0), one for the tick: wait for both
 	// before counting the runtime's calls.

@@ -38,7 +38,6 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
-	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/server"
 	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
@@ -130,24 +129,6 @@ func serverConfig(t *testing.T, endpoint string, maxAge time.Duration) configopt
 	sc.NetAddr.Endpoint = endpoint
 	sc.MaxAge = maxAge
 	return opt
-}
-
-// startScraper starts a scraper over a CRI test server holding twoPodsState;
-// its clock is clock (time.Now when nil).
-func startScraper(t *testing.T, cfg *Config, host component.Host, clock func() time.Time) *statsScraper {
-	t.Helper()
-	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-	s.now = clock
-	require.NoError(t, s.start(t.Context(), host))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.WithoutCancel(t.Context()))) })
-	return s
-}
-
-func newCRI(t *testing.T) *crifake.Server {
-	t.Helper()
-	srv := crifake.New(t)
-	srv.SetState(twoPodsState())
-	return srv
 }
 
 func TestServerDisabledByDefault(t *testing.T) {

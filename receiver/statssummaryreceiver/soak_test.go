@@ -24,6 +24,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/server"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -198,7 +199,7 @@ func TestSoak(t *testing.T) {
 // badPoints describes the first NaN, infinite or negative data point in md.
 func badPoints(md pmetric.Metrics) string {
 	var bad string
-	forEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
+	testkit.ForEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
 		if bad != "" {
 			return
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/host"
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/convert"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -105,14 +106,14 @@ func newSourceFaultRig(t *testing.T, cg summary.CgroupStatsProvider, hs summary.
 	cfg.InitialDelay = 0
 	cfg.MetricGroups = []MetricGroup{NodeMetricGroup, PodMetricGroup, ContainerMetricGroup}
 	s := newStatsScraper(cfg, set)
-	s.converter = newConverter(cfg.MetricsBuilderConfig, cfg.GroupsConfig, set)
+	s.converter = convert.New(cfg.MetricsBuilderConfig, cfg.convertGroups(), set)
 	var err error
 	s.telemetry, err = newScrapeTelemetry(set.TelemetrySettings)
 	require.NoError(t, err)
 	t.Cleanup(s.telemetry.shutdown)
 	s.store = summary.NewStore(summary.NewAssembler(summary.Options{
 		NodeName: "node-a",
-		Pods:     cri.NewProvider(cri.NewClient(conn, 5*time.Second), cri.Options{PodLogsDir: t.TempDir()}),
+		Pods:     cri.NewProvider(cri.NewClient(conn, 5*time.Second), cri.Options{}),
 		Cgroups:  cg,
 		Host:     hs,
 		Mode:     summary.ModeCRIFill,

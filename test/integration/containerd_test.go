@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // What the writer container does, so the test knows the bytes it expects.
@@ -153,7 +154,7 @@ func TestContainerd(t *testing.T) {
 		assert.LessOrEqual(t, t1*1e9, float64(after)*(1+1e-12), "cpu time at the scrape vs cpuacct.usage just after")
 
 		// Let the spinner burn at least 0.3 s of CPU, then scrape again.
-		waitFor(t, "the spinner to use 0.3 s of CPU", time.Minute, func() bool {
+		testkit.Until(t, "the spinner to use 0.3 s of CPU", time.Minute, func() bool {
 			return cpuNanos(t, ps.busy, "spin") > after+300_000_000
 		})
 		c.waitGap(t, rateGap)
@@ -164,7 +165,7 @@ func TestContainerd(t *testing.T) {
 		assert.Greater(t, t2, t1+0.3, "cpu time grows between scrapes")
 		t.Logf("spin cpu time %.3f s in [%d, %d] ns, then %.3f s", t1, before, after, t2)
 
-		waitFor(t, "the spinner to use 0.3 s more of CPU", time.Minute, func() bool {
+		testkit.Until(t, "the spinner to use 0.3 s more of CPU", time.Minute, func() bool {
 			return cpuNanos(t, ps.busy, "spin") > uint64(t2*1e9)+300_000_000
 		})
 		c.waitGap(t, rateGap)
@@ -264,7 +265,7 @@ func TestContainerd(t *testing.T) {
 			assert.GreaterOrEqual(t, firstUsage, 0.0)
 			assert.LessOrEqual(t, firstUsage, cores*1.05)
 		}
-		waitFor(t, "the new spinner to use 0.2 s of CPU", time.Minute, func() bool {
+		testkit.Until(t, "the new spinner to use 0.2 s of CPU", time.Minute, func() bool {
 			return cpuNanos(t, ps.busy, "spin") > uint64(s2.value(t, spin, "container.cpu.time")*1e9)+200_000_000
 		})
 		c.waitGap(t, rateGap)
@@ -290,7 +291,7 @@ func TestContainerd(t *testing.T) {
 func waitForLog(t *testing.T, env *containerdenv.Env, p *containerdenv.Pod, container, want string) {
 	t.Helper()
 	path := env.LogPath(p, container)
-	waitFor(t, fmt.Sprintf("%q in %s", want, path), time.Minute, func() bool {
+	testkit.Until(t, fmt.Sprintf("%q in %s", want, path), time.Minute, func() bool {
 		data, err := os.ReadFile(path)
 		return err == nil && bytes.Contains(data, []byte(" "+want+"\n"))
 	})

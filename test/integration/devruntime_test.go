@@ -18,6 +18,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // TestDemoRuntimeOwnerKilled runs the `make run` demo runtime (hack/devruntime)
@@ -54,7 +55,7 @@ func TestDemoRuntimeOwnerKilled(t *testing.T) {
 	})
 
 	var endpoint string
-	waitFor(t, "the command to get CRI_ENDPOINT", 2*time.Minute, func() bool {
+	testkit.Until(t, "the command to get CRI_ENDPOINT", 2*time.Minute, func() bool {
 		data, err := os.ReadFile(endpointFile)
 		endpoint = strings.TrimSpace(string(data))
 		return err == nil && endpoint != ""

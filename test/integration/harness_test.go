@@ -27,6 +27,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
 )
 
@@ -65,7 +66,7 @@ const rateGap = 2 * time.Second
 // waitGap waits until at least gap has passed since the last scrape.
 func (c *collector) waitGap(t *testing.T, gap time.Duration) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%s since the last scrape", gap), gap+time.Second, func() bool { return time.Since(c.last) >= gap })
+	testkit.Until(t, fmt.Sprintf("%s since the last scrape", gap), gap+time.Second, func() bool { return time.Since(c.last) >= gap })
 }
 
 // startCollector starts the receiver against env, configured the way the
@@ -117,7 +118,7 @@ func startCollectorWith(t *testing.T, env *containerdenv.Env, extra map[string]a
 		require.NoError(t, r.Shutdown(ctx))
 	})
 	c.last = time.Now()
-	waitFor(t, "the scrape at start", 30*time.Second, func() bool { return len(c.sink.AllMetrics()) > 0 })
+	testkit.Until(t, "the scrape at start", 30*time.Second, func() bool { return len(c.sink.AllMetrics()) > 0 })
 	return c
 }
 
@@ -183,7 +184,7 @@ func (c *collector) scrape(t *testing.T) scraped {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the receiver did not take the scrape tick within 30 s")
 	}
-	waitFor(t, "a scrape", 30*time.Second, func() bool { return len(c.sink.AllMetrics()) > n })
+	testkit.Until(t, "a scrape", 30*time.Second, func() bool { return len(c.sink.AllMetrics()) > n })
 	return index(t, c.sink.AllMetrics()[n])
 }
 
@@ -268,22 +269,6 @@ func index(t *testing.T, md pmetric.Metrics) scraped {
 		out[k] = r
 	}
 	return out
-}
-
-// waitFor polls cond every 50 ms until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("test ended while waiting for %s", what)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 // cgroupUint reads a cgroup file holding one number.

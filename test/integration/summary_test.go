@@ -17,6 +17,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // The subtests here read the Summary the receiver serves on its JSON endpoint
@@ -118,7 +119,7 @@ func testNetwork(t *testing.T, c *collector, ps pods) {
 	assert.LessOrEqual(t, *server1.RxBytes, after.rx, "server rx vs its eth0 just after the scrape")
 
 	require.NotNil(t, client1.TxBytes)
-	waitFor(t, "the client to send 512 KiB more", time.Minute, func() bool {
+	testkit.Until(t, "the client to send 512 KiB more", time.Minute, func() bool {
 		return netDev(t, ps.client, "client").tx > *client1.TxBytes+512<<10
 	})
 	c.scrape(t)

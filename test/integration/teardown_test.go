@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // TestTeardownAfterCrash kills the daemon as a crash would — its shims and
@@ -46,7 +47,7 @@ func TestTeardownAfterCrash(t *testing.T) {
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	waitFor(t, "containerd to die", 10*time.Second, func() bool {
+	testkit.Until(t, "containerd to die", 10*time.Second, func() bool {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d/cmdline", pid))
 		return err != nil
 	})

@@ -91,10 +91,13 @@ func (e *Env) Make(names ...string) {
 		for _, m := range e.mounts {
 			dir := filepath.Join(m, name)
 			if e.V2 {
-				// Delegate memory and pids to the new cgroup, so that its
-				// memory.max and pids.current exist (best effort: the
-				// parent may already delegate them).
-				_ = os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.subtree_control"), []byte("+memory +pids"), 0o644)
+				// Delegate cpu, memory, pids and io to the new cgroup, so
+				// that its cpu.max, memory.max, pids.current and io.stat
+				// exist (best effort, one at a time: the parent may already
+				// delegate one, or lack it).
+				for _, c := range []string{"+cpu", "+memory", "+pids", "+io"} {
+					_ = os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.subtree_control"), []byte(c), 0o644)
+				}
 			}
 			if err := os.Mkdir(dir, 0o755); err != nil {
 				e.t.Fatalf("cgroupenv: create cgroup: %v", err)
@@ -227,4 +230,58 @@ func (e *Env) SetMemoryLimit(name string, limit uint64) {
 		return
 	}
 	e.t.Fatalf("cgroupenv: no memory limit file for %s", name)
+}
+
+// File is the path of file in cgroup name, in the first hierarchy that has it
+// (cpu.shares is in the cpu controller's on v1, memory.max in the unified one
+// on v2); the test fails when none has it.
+func (e *Env) File(name, file string) string {
+	e.t.Helper()
+	for _, m := range e.mounts {
+		p := filepath.Join(m, name, file)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	e.t.Fatalf("cgroupenv: no hierarchy has %s for %s", file, name)
+	return ""
+}
+
+// Set writes value into file of cgroup name, as the kubelet or a runtime
+// would (cpu.cfs_quota_us, cpu.max, memory.limit_in_bytes, …).
+func (e *Env) Set(name, file, value string) {
+	e.t.Helper()
+	p := e.File(name, file)
+	if err := os.WriteFile(p, []byte(value), 0o644); err != nil {
+		e.t.Fatalf("cgroupenv: set %s to %q: %v", p, value, err)
+	}
+}
+
+// Run starts `sh -c script` in cgroup name of every hierarchy and returns it
+// once it is there; the script starts only then. The test waits for it with
+// Wait, or it is killed when the test ends.
+func (e *Env) Run(name, script string) *exec.Cmd {
+	e.t.Helper()
+	cmd := exec.Command("sh", "-c", `read _; `+script)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		e.t.Fatalf("cgroupenv: %v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatalf("cgroupenv: start sh: %v", err)
+	}
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	pid := strconv.Itoa(cmd.Process.Pid)
+	for _, m := range e.mounts {
+		if err := os.WriteFile(filepath.Join(m, name, "cgroup.procs"), []byte(pid), 0o644); err != nil {
+			e.t.Fatalf("cgroupenv: move %s into %s: %v", pid, name, err)
+		}
+	}
+	if _, err := stdin.Write([]byte("go\n")); err != nil {
+		e.t.Fatalf("cgroupenv: %v", err)
+	}
+	return cmd
 }

@@ -271,6 +271,22 @@ func (e *Env) RestartContainer(ctx context.Context, p *Pod, name string) error {
 	return e.startContainer(ctx, p, p.sandboxConfig(e.LogDir(p)), *spec, old.attempt+1)
 }
 
+// UpdateResources changes a running container's resources in place, as the
+// kubelet's in-place resize does (UpdateContainerResources): the runtime
+// updates its cgroup and the resources its ContainerStatus reports.
+func (e *Env) UpdateResources(ctx context.Context, p *Pod, name string, r *runtimeapi.LinuxContainerResources) error {
+	id := p.ContainerID(name)
+	if id == "" {
+		return fmt.Errorf("pod %s has no container %s", p.Spec.Name, name)
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := e.Runtime.UpdateContainerResources(cctx, &runtimeapi.UpdateContainerResourcesRequest{ContainerId: id, Linux: r}); err != nil {
+		return fmt.Errorf("UpdateContainerResources %s/%s: %w", p.Spec.Name, name, err)
+	}
+	return nil
+}
+
 // RemovePod stops and removes a pod's sandbox and with it its containers.
 func (e *Env) RemovePod(ctx context.Context, p *Pod) error {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)

@@ -106,6 +106,66 @@ func (ms *ContainerCPUPressureTimeMetricConfig) Validate() error {
 	return nil
 }
 
+// ContainerCPUThrottlingDataPeriodsMetricConfig provides config for the container.cpu.throttling_data.periods metric.
+type ContainerCPUThrottlingDataPeriodsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerCPUThrottlingDataPeriodsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerCPUThrottlingDataThrottledPeriodsMetricConfig provides config for the container.cpu.throttling_data.throttled_periods metric.
+type ContainerCPUThrottlingDataThrottledPeriodsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerCPUThrottlingDataThrottledPeriodsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerCPUThrottlingDataThrottledTimeMetricConfig provides config for the container.cpu.throttling_data.throttled_time metric.
+type ContainerCPUThrottlingDataThrottledTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *ContainerCPUThrottlingDataThrottledTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // ContainerCPUTimeMetricConfig provides config for the container.cpu.time metric.
 type ContainerCPUTimeMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -143,6 +203,102 @@ func (ms *ContainerCPUUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// ContainerDiskIoMetricAttributeKey specifies the key of an attribute for the container.disk.io metric.
+type ContainerDiskIoMetricAttributeKey string
+
+const (
+	ContainerDiskIoMetricAttributeKeyDiskIoDirection ContainerDiskIoMetricAttributeKey = "disk.io.direction"
+)
+
+// ContainerDiskIoMetricConfig provides config for the container.disk.io metric.
+type ContainerDiskIoMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                              `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerDiskIoMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerDiskIoMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerDiskIoMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerDiskIoMetricAttributeKeyDiskIoDirection:
+		default:
+			return fmt.Errorf("metric container.disk.io doesn't have an attribute %v, valid attributes: [disk.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// ContainerDiskOperationsMetricAttributeKey specifies the key of an attribute for the container.disk.operations metric.
+type ContainerDiskOperationsMetricAttributeKey string
+
+const (
+	ContainerDiskOperationsMetricAttributeKeyDiskIoDirection ContainerDiskOperationsMetricAttributeKey = "disk.io.direction"
+)
+
+// ContainerDiskOperationsMetricConfig provides config for the container.disk.operations metric.
+type ContainerDiskOperationsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerDiskOperationsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerDiskOperationsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerDiskOperationsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerDiskOperationsMetricAttributeKeyDiskIoDirection:
+		default:
+			return fmt.Errorf("metric container.disk.operations doesn't have an attribute %v, valid attributes: [disk.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
 	return nil
 }
 
@@ -503,6 +659,54 @@ func (ms *ContainerMemoryAvailableMetricConfig) Unmarshal(parser *confmap.Conf) 
 	return nil
 }
 
+// ContainerMemoryEventsMetricAttributeKey specifies the key of an attribute for the container.memory.events metric.
+type ContainerMemoryEventsMetricAttributeKey string
+
+const (
+	ContainerMemoryEventsMetricAttributeKeyMemoryEvent ContainerMemoryEventsMetricAttributeKey = "memory.event"
+)
+
+// ContainerMemoryEventsMetricConfig provides config for the container.memory.events metric.
+type ContainerMemoryEventsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []ContainerMemoryEventsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *ContainerMemoryEventsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *ContainerMemoryEventsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case ContainerMemoryEventsMetricAttributeKeyMemoryEvent:
+		default:
+			return fmt.Errorf("metric container.memory.events doesn't have an attribute %v, valid attributes: [memory.event]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // ContainerMemoryMajorPageFaultsMetricConfig provides config for the container.memory.major_page_faults metric.
 type ContainerMemoryMajorPageFaultsMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -760,6 +964,66 @@ func (ms *ContainerUptimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	return nil
 }
 
+// K8sContainerCPUNodeUtilizationMetricConfig provides config for the k8s.container.cpu.node.utilization metric.
+type K8sContainerCPUNodeUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sContainerCPUNodeUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sContainerCPULimitUtilizationMetricConfig provides config for the k8s.container.cpu_limit_utilization metric.
+type K8sContainerCPULimitUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sContainerCPULimitUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sContainerCPURequestUtilizationMetricConfig provides config for the k8s.container.cpu_request_utilization metric.
+type K8sContainerCPURequestUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sContainerCPURequestUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // K8sContainerEphemeralStorageUsageMetricAttributeKey specifies the key of an attribute for the k8s.container.ephemeral_storage.usage metric.
 type K8sContainerEphemeralStorageUsageMetricAttributeKey string
 
@@ -805,6 +1069,66 @@ func (ms *K8sContainerEphemeralStorageUsageMetricConfig) Validate() error {
 		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
 	}
 
+	return nil
+}
+
+// K8sContainerMemoryNodeUtilizationMetricConfig provides config for the k8s.container.memory.node.utilization metric.
+type K8sContainerMemoryNodeUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sContainerMemoryNodeUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sContainerMemoryLimitUtilizationMetricConfig provides config for the k8s.container.memory_limit_utilization metric.
+type K8sContainerMemoryLimitUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sContainerMemoryLimitUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sContainerMemoryRequestUtilizationMetricConfig provides config for the k8s.container.memory_request_utilization metric.
+type K8sContainerMemoryRequestUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sContainerMemoryRequestUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
 	return nil
 }
 
@@ -2588,6 +2912,26 @@ func (ms *K8sNodeUptimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	return nil
 }
 
+// K8sPodCPUNodeUtilizationMetricConfig provides config for the k8s.pod.cpu.node.utilization metric.
+type K8sPodCPUNodeUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodCPUNodeUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // K8sPodCPUPressureAvgMetricAttributeKey specifies the key of an attribute for the k8s.pod.cpu.pressure.avg metric.
 type K8sPodCPUPressureAvgMetricAttributeKey string
 
@@ -2685,6 +3029,66 @@ func (ms *K8sPodCPUPressureTimeMetricConfig) Validate() error {
 	return nil
 }
 
+// K8sPodCPUThrottlingDataPeriodsMetricConfig provides config for the k8s.pod.cpu.throttling_data.periods metric.
+type K8sPodCPUThrottlingDataPeriodsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodCPUThrottlingDataPeriodsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig provides config for the k8s.pod.cpu.throttling_data.throttled_periods metric.
+type K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodCPUThrottlingDataThrottledTimeMetricConfig provides config for the k8s.pod.cpu.throttling_data.throttled_time metric.
+type K8sPodCPUThrottlingDataThrottledTimeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodCPUThrottlingDataThrottledTimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // K8sPodCPUTimeMetricConfig provides config for the k8s.pod.cpu.time metric.
 type K8sPodCPUTimeMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -2722,6 +3126,142 @@ func (ms *K8sPodCPUUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodCPULimitUtilizationMetricConfig provides config for the k8s.pod.cpu_limit_utilization metric.
+type K8sPodCPULimitUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodCPULimitUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodCPURequestUtilizationMetricConfig provides config for the k8s.pod.cpu_request_utilization metric.
+type K8sPodCPURequestUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodCPURequestUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodDiskIoMetricAttributeKey specifies the key of an attribute for the k8s.pod.disk.io metric.
+type K8sPodDiskIoMetricAttributeKey string
+
+const (
+	K8sPodDiskIoMetricAttributeKeyDiskIoDirection K8sPodDiskIoMetricAttributeKey = "disk.io.direction"
+)
+
+// K8sPodDiskIoMetricConfig provides config for the k8s.pod.disk.io metric.
+type K8sPodDiskIoMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                           `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodDiskIoMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodDiskIoMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodDiskIoMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodDiskIoMetricAttributeKeyDiskIoDirection:
+		default:
+			return fmt.Errorf("metric k8s.pod.disk.io doesn't have an attribute %v, valid attributes: [disk.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// K8sPodDiskOperationsMetricAttributeKey specifies the key of an attribute for the k8s.pod.disk.operations metric.
+type K8sPodDiskOperationsMetricAttributeKey string
+
+const (
+	K8sPodDiskOperationsMetricAttributeKeyDiskIoDirection K8sPodDiskOperationsMetricAttributeKey = "disk.io.direction"
+)
+
+// K8sPodDiskOperationsMetricConfig provides config for the k8s.pod.disk.operations metric.
+type K8sPodDiskOperationsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodDiskOperationsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodDiskOperationsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodDiskOperationsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodDiskOperationsMetricAttributeKeyDiskIoDirection:
+		default:
+			return fmt.Errorf("metric k8s.pod.disk.operations doesn't have an attribute %v, valid attributes: [disk.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
 	return nil
 }
 
@@ -2962,6 +3502,54 @@ func (ms *K8sPodMemoryAvailableMetricConfig) Unmarshal(parser *confmap.Conf) err
 	return nil
 }
 
+// K8sPodMemoryEventsMetricAttributeKey specifies the key of an attribute for the k8s.pod.memory.events metric.
+type K8sPodMemoryEventsMetricAttributeKey string
+
+const (
+	K8sPodMemoryEventsMetricAttributeKeyMemoryEvent K8sPodMemoryEventsMetricAttributeKey = "memory.event"
+)
+
+// K8sPodMemoryEventsMetricConfig provides config for the k8s.pod.memory.events metric.
+type K8sPodMemoryEventsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                 `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []K8sPodMemoryEventsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *K8sPodMemoryEventsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *K8sPodMemoryEventsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case K8sPodMemoryEventsMetricAttributeKeyMemoryEvent:
+		default:
+			return fmt.Errorf("metric k8s.pod.memory.events doesn't have an attribute %v, valid attributes: [memory.event]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // K8sPodMemoryMajorPageFaultsMetricConfig provides config for the k8s.pod.memory.major_page_faults metric.
 type K8sPodMemoryMajorPageFaultsMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -2969,6 +3557,26 @@ type K8sPodMemoryMajorPageFaultsMetricConfig struct {
 }
 
 func (ms *K8sPodMemoryMajorPageFaultsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodMemoryNodeUtilizationMetricConfig provides config for the k8s.pod.memory.node.utilization metric.
+type K8sPodMemoryNodeUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodMemoryNodeUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	if parser == nil {
 		return nil
 	}
@@ -3146,6 +3754,46 @@ type K8sPodMemoryWorkingSetMetricConfig struct {
 }
 
 func (ms *K8sPodMemoryWorkingSetMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodMemoryLimitUtilizationMetricConfig provides config for the k8s.pod.memory_limit_utilization metric.
+type K8sPodMemoryLimitUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodMemoryLimitUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sPodMemoryRequestUtilizationMetricConfig provides config for the k8s.pod.memory_request_utilization metric.
+type K8sPodMemoryRequestUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sPodMemoryRequestUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	if parser == nil {
 		return nil
 	}
@@ -3461,8 +4109,13 @@ func (ms *K8sVolumeInodesUsedMetricConfig) Unmarshal(parser *confmap.Conf) error
 type MetricsConfig struct {
 	ContainerCPUPressureAvg                     ContainerCPUPressureAvgMetricConfig                     `mapstructure:"container.cpu.pressure.avg"`
 	ContainerCPUPressureTime                    ContainerCPUPressureTimeMetricConfig                    `mapstructure:"container.cpu.pressure.time"`
+	ContainerCPUThrottlingDataPeriods           ContainerCPUThrottlingDataPeriodsMetricConfig           `mapstructure:"container.cpu.throttling_data.periods"`
+	ContainerCPUThrottlingDataThrottledPeriods  ContainerCPUThrottlingDataThrottledPeriodsMetricConfig  `mapstructure:"container.cpu.throttling_data.throttled_periods"`
+	ContainerCPUThrottlingDataThrottledTime     ContainerCPUThrottlingDataThrottledTimeMetricConfig     `mapstructure:"container.cpu.throttling_data.throttled_time"`
 	ContainerCPUTime                            ContainerCPUTimeMetricConfig                            `mapstructure:"container.cpu.time"`
 	ContainerCPUUsage                           ContainerCPUUsageMetricConfig                           `mapstructure:"container.cpu.usage"`
+	ContainerDiskIo                             ContainerDiskIoMetricConfig                             `mapstructure:"container.disk.io"`
+	ContainerDiskOperations                     ContainerDiskOperationsMetricConfig                     `mapstructure:"container.disk.operations"`
 	ContainerFilesystemAvailable                ContainerFilesystemAvailableMetricConfig                `mapstructure:"container.filesystem.available"`
 	ContainerFilesystemCapacity                 ContainerFilesystemCapacityMetricConfig                 `mapstructure:"container.filesystem.capacity"`
 	ContainerFilesystemInodes                   ContainerFilesystemInodesMetricConfig                   `mapstructure:"container.filesystem.inodes"`
@@ -3478,6 +4131,7 @@ type MetricsConfig struct {
 	ContainerLogsInodesUsed                     ContainerLogsInodesUsedMetricConfig                     `mapstructure:"container.logs.inodes.used"`
 	ContainerLogsUsage                          ContainerLogsUsageMetricConfig                          `mapstructure:"container.logs.usage"`
 	ContainerMemoryAvailable                    ContainerMemoryAvailableMetricConfig                    `mapstructure:"container.memory.available"`
+	ContainerMemoryEvents                       ContainerMemoryEventsMetricConfig                       `mapstructure:"container.memory.events"`
 	ContainerMemoryMajorPageFaults              ContainerMemoryMajorPageFaultsMetricConfig              `mapstructure:"container.memory.major_page_faults"`
 	ContainerMemoryPageFaults                   ContainerMemoryPageFaultsMetricConfig                   `mapstructure:"container.memory.page_faults"`
 	ContainerMemoryPressureAvg                  ContainerMemoryPressureAvgMetricConfig                  `mapstructure:"container.memory.pressure.avg"`
@@ -3488,7 +4142,13 @@ type MetricsConfig struct {
 	ContainerSwapAvailable                      ContainerSwapAvailableMetricConfig                      `mapstructure:"container.swap.available"`
 	ContainerSwapUsage                          ContainerSwapUsageMetricConfig                          `mapstructure:"container.swap.usage"`
 	ContainerUptime                             ContainerUptimeMetricConfig                             `mapstructure:"container.uptime"`
+	K8sContainerCPUNodeUtilization              K8sContainerCPUNodeUtilizationMetricConfig              `mapstructure:"k8s.container.cpu.node.utilization"`
+	K8sContainerCPULimitUtilization             K8sContainerCPULimitUtilizationMetricConfig             `mapstructure:"k8s.container.cpu_limit_utilization"`
+	K8sContainerCPURequestUtilization           K8sContainerCPURequestUtilizationMetricConfig           `mapstructure:"k8s.container.cpu_request_utilization"`
 	K8sContainerEphemeralStorageUsage           K8sContainerEphemeralStorageUsageMetricConfig           `mapstructure:"k8s.container.ephemeral_storage.usage"`
+	K8sContainerMemoryNodeUtilization           K8sContainerMemoryNodeUtilizationMetricConfig           `mapstructure:"k8s.container.memory.node.utilization"`
+	K8sContainerMemoryLimitUtilization          K8sContainerMemoryLimitUtilizationMetricConfig          `mapstructure:"k8s.container.memory_limit_utilization"`
+	K8sContainerMemoryRequestUtilization        K8sContainerMemoryRequestUtilizationMetricConfig        `mapstructure:"k8s.container.memory_request_utilization"`
 	K8sNodeContainerFsAvailable                 K8sNodeContainerFsAvailableMetricConfig                 `mapstructure:"k8s.node.container_fs.available"`
 	K8sNodeContainerFsCapacity                  K8sNodeContainerFsCapacityMetricConfig                  `mapstructure:"k8s.node.container_fs.capacity"`
 	K8sNodeContainerFsInodes                    K8sNodeContainerFsInodesMetricConfig                    `mapstructure:"k8s.node.container_fs.inodes"`
@@ -3558,10 +4218,18 @@ type MetricsConfig struct {
 	K8sNodeSystemContainerSwapAvailable         K8sNodeSystemContainerSwapAvailableMetricConfig         `mapstructure:"k8s.node.system_container.swap.available"`
 	K8sNodeSystemContainerSwapUsage             K8sNodeSystemContainerSwapUsageMetricConfig             `mapstructure:"k8s.node.system_container.swap.usage"`
 	K8sNodeUptime                               K8sNodeUptimeMetricConfig                               `mapstructure:"k8s.node.uptime"`
+	K8sPodCPUNodeUtilization                    K8sPodCPUNodeUtilizationMetricConfig                    `mapstructure:"k8s.pod.cpu.node.utilization"`
 	K8sPodCPUPressureAvg                        K8sPodCPUPressureAvgMetricConfig                        `mapstructure:"k8s.pod.cpu.pressure.avg"`
 	K8sPodCPUPressureTime                       K8sPodCPUPressureTimeMetricConfig                       `mapstructure:"k8s.pod.cpu.pressure.time"`
+	K8sPodCPUThrottlingDataPeriods              K8sPodCPUThrottlingDataPeriodsMetricConfig              `mapstructure:"k8s.pod.cpu.throttling_data.periods"`
+	K8sPodCPUThrottlingDataThrottledPeriods     K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig     `mapstructure:"k8s.pod.cpu.throttling_data.throttled_periods"`
+	K8sPodCPUThrottlingDataThrottledTime        K8sPodCPUThrottlingDataThrottledTimeMetricConfig        `mapstructure:"k8s.pod.cpu.throttling_data.throttled_time"`
 	K8sPodCPUTime                               K8sPodCPUTimeMetricConfig                               `mapstructure:"k8s.pod.cpu.time"`
 	K8sPodCPUUsage                              K8sPodCPUUsageMetricConfig                              `mapstructure:"k8s.pod.cpu.usage"`
+	K8sPodCPULimitUtilization                   K8sPodCPULimitUtilizationMetricConfig                   `mapstructure:"k8s.pod.cpu_limit_utilization"`
+	K8sPodCPURequestUtilization                 K8sPodCPURequestUtilizationMetricConfig                 `mapstructure:"k8s.pod.cpu_request_utilization"`
+	K8sPodDiskIo                                K8sPodDiskIoMetricConfig                                `mapstructure:"k8s.pod.disk.io"`
+	K8sPodDiskOperations                        K8sPodDiskOperationsMetricConfig                        `mapstructure:"k8s.pod.disk.operations"`
 	K8sPodFilesystemAvailable                   K8sPodFilesystemAvailableMetricConfig                   `mapstructure:"k8s.pod.filesystem.available"`
 	K8sPodFilesystemCapacity                    K8sPodFilesystemCapacityMetricConfig                    `mapstructure:"k8s.pod.filesystem.capacity"`
 	K8sPodFilesystemInodes                      K8sPodFilesystemInodesMetricConfig                      `mapstructure:"k8s.pod.filesystem.inodes"`
@@ -3571,13 +4239,17 @@ type MetricsConfig struct {
 	K8sPodIoPressureAvg                         K8sPodIoPressureAvgMetricConfig                         `mapstructure:"k8s.pod.io.pressure.avg"`
 	K8sPodIoPressureTime                        K8sPodIoPressureTimeMetricConfig                        `mapstructure:"k8s.pod.io.pressure.time"`
 	K8sPodMemoryAvailable                       K8sPodMemoryAvailableMetricConfig                       `mapstructure:"k8s.pod.memory.available"`
+	K8sPodMemoryEvents                          K8sPodMemoryEventsMetricConfig                          `mapstructure:"k8s.pod.memory.events"`
 	K8sPodMemoryMajorPageFaults                 K8sPodMemoryMajorPageFaultsMetricConfig                 `mapstructure:"k8s.pod.memory.major_page_faults"`
+	K8sPodMemoryNodeUtilization                 K8sPodMemoryNodeUtilizationMetricConfig                 `mapstructure:"k8s.pod.memory.node.utilization"`
 	K8sPodMemoryPageFaults                      K8sPodMemoryPageFaultsMetricConfig                      `mapstructure:"k8s.pod.memory.page_faults"`
 	K8sPodMemoryPressureAvg                     K8sPodMemoryPressureAvgMetricConfig                     `mapstructure:"k8s.pod.memory.pressure.avg"`
 	K8sPodMemoryPressureTime                    K8sPodMemoryPressureTimeMetricConfig                    `mapstructure:"k8s.pod.memory.pressure.time"`
 	K8sPodMemoryRss                             K8sPodMemoryRssMetricConfig                             `mapstructure:"k8s.pod.memory.rss"`
 	K8sPodMemoryUsage                           K8sPodMemoryUsageMetricConfig                           `mapstructure:"k8s.pod.memory.usage"`
 	K8sPodMemoryWorkingSet                      K8sPodMemoryWorkingSetMetricConfig                      `mapstructure:"k8s.pod.memory.working_set"`
+	K8sPodMemoryLimitUtilization                K8sPodMemoryLimitUtilizationMetricConfig                `mapstructure:"k8s.pod.memory_limit_utilization"`
+	K8sPodMemoryRequestUtilization              K8sPodMemoryRequestUtilizationMetricConfig              `mapstructure:"k8s.pod.memory_request_utilization"`
 	K8sPodNetworkErrors                         K8sPodNetworkErrorsMetricConfig                         `mapstructure:"k8s.pod.network.errors"`
 	K8sPodNetworkIo                             K8sPodNetworkIoMetricConfig                             `mapstructure:"k8s.pod.network.io"`
 	K8sPodProcessCount                          K8sPodProcessCountMetricConfig                          `mapstructure:"k8s.pod.process.count"`
@@ -3604,11 +4276,30 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []ContainerCPUPressureTimeMetricAttributeKey{ContainerCPUPressureTimeMetricAttributeKeyPressureType},
 		},
+		ContainerCPUThrottlingDataPeriods: ContainerCPUThrottlingDataPeriodsMetricConfig{
+			Enabled: true,
+		},
+		ContainerCPUThrottlingDataThrottledPeriods: ContainerCPUThrottlingDataThrottledPeriodsMetricConfig{
+			Enabled: true,
+		},
+		ContainerCPUThrottlingDataThrottledTime: ContainerCPUThrottlingDataThrottledTimeMetricConfig{
+			Enabled: true,
+		},
 		ContainerCPUTime: ContainerCPUTimeMetricConfig{
 			Enabled: true,
 		},
 		ContainerCPUUsage: ContainerCPUUsageMetricConfig{
 			Enabled: true,
+		},
+		ContainerDiskIo: ContainerDiskIoMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerDiskIoMetricAttributeKey{ContainerDiskIoMetricAttributeKeyDiskIoDirection},
+		},
+		ContainerDiskOperations: ContainerDiskOperationsMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerDiskOperationsMetricAttributeKey{ContainerDiskOperationsMetricAttributeKeyDiskIoDirection},
 		},
 		ContainerFilesystemAvailable: ContainerFilesystemAvailableMetricConfig{
 			Enabled: true,
@@ -3659,6 +4350,11 @@ func DefaultMetricsConfig() MetricsConfig {
 		ContainerMemoryAvailable: ContainerMemoryAvailableMetricConfig{
 			Enabled: true,
 		},
+		ContainerMemoryEvents: ContainerMemoryEventsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []ContainerMemoryEventsMetricAttributeKey{ContainerMemoryEventsMetricAttributeKeyMemoryEvent},
+		},
 		ContainerMemoryMajorPageFaults: ContainerMemoryMajorPageFaultsMetricConfig{
 			Enabled: true,
 		},
@@ -3693,10 +4389,28 @@ func DefaultMetricsConfig() MetricsConfig {
 		ContainerUptime: ContainerUptimeMetricConfig{
 			Enabled: false,
 		},
+		K8sContainerCPUNodeUtilization: K8sContainerCPUNodeUtilizationMetricConfig{
+			Enabled: false,
+		},
+		K8sContainerCPULimitUtilization: K8sContainerCPULimitUtilizationMetricConfig{
+			Enabled: false,
+		},
+		K8sContainerCPURequestUtilization: K8sContainerCPURequestUtilizationMetricConfig{
+			Enabled: false,
+		},
 		K8sContainerEphemeralStorageUsage: K8sContainerEphemeralStorageUsageMetricConfig{
 			Enabled:             false,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []K8sContainerEphemeralStorageUsageMetricAttributeKey{K8sContainerEphemeralStorageUsageMetricAttributeKeyFsType},
+		},
+		K8sContainerMemoryNodeUtilization: K8sContainerMemoryNodeUtilizationMetricConfig{
+			Enabled: false,
+		},
+		K8sContainerMemoryLimitUtilization: K8sContainerMemoryLimitUtilizationMetricConfig{
+			Enabled: false,
+		},
+		K8sContainerMemoryRequestUtilization: K8sContainerMemoryRequestUtilizationMetricConfig{
+			Enabled: false,
 		},
 		K8sNodeContainerFsAvailable: K8sNodeContainerFsAvailableMetricConfig{
 			Enabled: true,
@@ -3933,6 +4647,9 @@ func DefaultMetricsConfig() MetricsConfig {
 		K8sNodeUptime: K8sNodeUptimeMetricConfig{
 			Enabled: false,
 		},
+		K8sPodCPUNodeUtilization: K8sPodCPUNodeUtilizationMetricConfig{
+			Enabled: false,
+		},
 		K8sPodCPUPressureAvg: K8sPodCPUPressureAvgMetricConfig{
 			Enabled:             false,
 			AggregationStrategy: AggregationStrategyAvg,
@@ -3943,11 +4660,36 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []K8sPodCPUPressureTimeMetricAttributeKey{K8sPodCPUPressureTimeMetricAttributeKeyPressureType},
 		},
+		K8sPodCPUThrottlingDataPeriods: K8sPodCPUThrottlingDataPeriodsMetricConfig{
+			Enabled: true,
+		},
+		K8sPodCPUThrottlingDataThrottledPeriods: K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig{
+			Enabled: true,
+		},
+		K8sPodCPUThrottlingDataThrottledTime: K8sPodCPUThrottlingDataThrottledTimeMetricConfig{
+			Enabled: true,
+		},
 		K8sPodCPUTime: K8sPodCPUTimeMetricConfig{
 			Enabled: true,
 		},
 		K8sPodCPUUsage: K8sPodCPUUsageMetricConfig{
 			Enabled: true,
+		},
+		K8sPodCPULimitUtilization: K8sPodCPULimitUtilizationMetricConfig{
+			Enabled: false,
+		},
+		K8sPodCPURequestUtilization: K8sPodCPURequestUtilizationMetricConfig{
+			Enabled: false,
+		},
+		K8sPodDiskIo: K8sPodDiskIoMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodDiskIoMetricAttributeKey{K8sPodDiskIoMetricAttributeKeyDiskIoDirection},
+		},
+		K8sPodDiskOperations: K8sPodDiskOperationsMetricConfig{
+			Enabled:             false,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodDiskOperationsMetricAttributeKey{K8sPodDiskOperationsMetricAttributeKeyDiskIoDirection},
 		},
 		K8sPodFilesystemAvailable: K8sPodFilesystemAvailableMetricConfig{
 			Enabled: true,
@@ -3980,8 +4722,16 @@ func DefaultMetricsConfig() MetricsConfig {
 		K8sPodMemoryAvailable: K8sPodMemoryAvailableMetricConfig{
 			Enabled: true,
 		},
+		K8sPodMemoryEvents: K8sPodMemoryEventsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sPodMemoryEventsMetricAttributeKey{K8sPodMemoryEventsMetricAttributeKeyMemoryEvent},
+		},
 		K8sPodMemoryMajorPageFaults: K8sPodMemoryMajorPageFaultsMetricConfig{
 			Enabled: true,
+		},
+		K8sPodMemoryNodeUtilization: K8sPodMemoryNodeUtilizationMetricConfig{
+			Enabled: false,
 		},
 		K8sPodMemoryPageFaults: K8sPodMemoryPageFaultsMetricConfig{
 			Enabled: true,
@@ -4004,6 +4754,12 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		K8sPodMemoryWorkingSet: K8sPodMemoryWorkingSetMetricConfig{
 			Enabled: true,
+		},
+		K8sPodMemoryLimitUtilization: K8sPodMemoryLimitUtilizationMetricConfig{
+			Enabled: false,
+		},
+		K8sPodMemoryRequestUtilization: K8sPodMemoryRequestUtilizationMetricConfig{
+			Enabled: false,
 		},
 		K8sPodNetworkErrors: K8sPodNetworkErrorsMetricConfig{
 			Enabled:             true,

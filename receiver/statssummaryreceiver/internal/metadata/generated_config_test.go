@@ -36,11 +36,30 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []ContainerCPUPressureTimeMetricAttributeKey{ContainerCPUPressureTimeMetricAttributeKeyPressureType},
 					},
+					ContainerCPUThrottlingDataPeriods: ContainerCPUThrottlingDataPeriodsMetricConfig{
+						Enabled: true,
+					},
+					ContainerCPUThrottlingDataThrottledPeriods: ContainerCPUThrottlingDataThrottledPeriodsMetricConfig{
+						Enabled: true,
+					},
+					ContainerCPUThrottlingDataThrottledTime: ContainerCPUThrottlingDataThrottledTimeMetricConfig{
+						Enabled: true,
+					},
 					ContainerCPUTime: ContainerCPUTimeMetricConfig{
 						Enabled: true,
 					},
 					ContainerCPUUsage: ContainerCPUUsageMetricConfig{
 						Enabled: true,
+					},
+					ContainerDiskIo: ContainerDiskIoMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerDiskIoMetricAttributeKey{ContainerDiskIoMetricAttributeKeyDiskIoDirection},
+					},
+					ContainerDiskOperations: ContainerDiskOperationsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerDiskOperationsMetricAttributeKey{ContainerDiskOperationsMetricAttributeKeyDiskIoDirection},
 					},
 					ContainerFilesystemAvailable: ContainerFilesystemAvailableMetricConfig{
 						Enabled: true,
@@ -91,6 +110,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryAvailable: ContainerMemoryAvailableMetricConfig{
 						Enabled: true,
 					},
+					ContainerMemoryEvents: ContainerMemoryEventsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryEventsMetricAttributeKey{ContainerMemoryEventsMetricAttributeKeyMemoryEvent},
+					},
 					ContainerMemoryMajorPageFaults: ContainerMemoryMajorPageFaultsMetricConfig{
 						Enabled: true,
 					},
@@ -125,10 +149,28 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerUptime: ContainerUptimeMetricConfig{
 						Enabled: true,
 					},
+					K8sContainerCPUNodeUtilization: K8sContainerCPUNodeUtilizationMetricConfig{
+						Enabled: true,
+					},
+					K8sContainerCPULimitUtilization: K8sContainerCPULimitUtilizationMetricConfig{
+						Enabled: true,
+					},
+					K8sContainerCPURequestUtilization: K8sContainerCPURequestUtilizationMetricConfig{
+						Enabled: true,
+					},
 					K8sContainerEphemeralStorageUsage: K8sContainerEphemeralStorageUsageMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []K8sContainerEphemeralStorageUsageMetricAttributeKey{K8sContainerEphemeralStorageUsageMetricAttributeKeyFsType},
+					},
+					K8sContainerMemoryNodeUtilization: K8sContainerMemoryNodeUtilizationMetricConfig{
+						Enabled: true,
+					},
+					K8sContainerMemoryLimitUtilization: K8sContainerMemoryLimitUtilizationMetricConfig{
+						Enabled: true,
+					},
+					K8sContainerMemoryRequestUtilization: K8sContainerMemoryRequestUtilizationMetricConfig{
+						Enabled: true,
 					},
 					K8sNodeContainerFsAvailable: K8sNodeContainerFsAvailableMetricConfig{
 						Enabled: true,
@@ -365,6 +407,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sNodeUptime: K8sNodeUptimeMetricConfig{
 						Enabled: true,
 					},
+					K8sPodCPUNodeUtilization: K8sPodCPUNodeUtilizationMetricConfig{
+						Enabled: true,
+					},
 					K8sPodCPUPressureAvg: K8sPodCPUPressureAvgMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -375,11 +420,36 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []K8sPodCPUPressureTimeMetricAttributeKey{K8sPodCPUPressureTimeMetricAttributeKeyPressureType},
 					},
+					K8sPodCPUThrottlingDataPeriods: K8sPodCPUThrottlingDataPeriodsMetricConfig{
+						Enabled: true,
+					},
+					K8sPodCPUThrottlingDataThrottledPeriods: K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig{
+						Enabled: true,
+					},
+					K8sPodCPUThrottlingDataThrottledTime: K8sPodCPUThrottlingDataThrottledTimeMetricConfig{
+						Enabled: true,
+					},
 					K8sPodCPUTime: K8sPodCPUTimeMetricConfig{
 						Enabled: true,
 					},
 					K8sPodCPUUsage: K8sPodCPUUsageMetricConfig{
 						Enabled: true,
+					},
+					K8sPodCPULimitUtilization: K8sPodCPULimitUtilizationMetricConfig{
+						Enabled: true,
+					},
+					K8sPodCPURequestUtilization: K8sPodCPURequestUtilizationMetricConfig{
+						Enabled: true,
+					},
+					K8sPodDiskIo: K8sPodDiskIoMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodDiskIoMetricAttributeKey{K8sPodDiskIoMetricAttributeKeyDiskIoDirection},
+					},
+					K8sPodDiskOperations: K8sPodDiskOperationsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodDiskOperationsMetricAttributeKey{K8sPodDiskOperationsMetricAttributeKeyDiskIoDirection},
 					},
 					K8sPodFilesystemAvailable: K8sPodFilesystemAvailableMetricConfig{
 						Enabled: true,
@@ -412,7 +482,15 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryAvailable: K8sPodMemoryAvailableMetricConfig{
 						Enabled: true,
 					},
+					K8sPodMemoryEvents: K8sPodMemoryEventsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryEventsMetricAttributeKey{K8sPodMemoryEventsMetricAttributeKeyMemoryEvent},
+					},
 					K8sPodMemoryMajorPageFaults: K8sPodMemoryMajorPageFaultsMetricConfig{
+						Enabled: true,
+					},
+					K8sPodMemoryNodeUtilization: K8sPodMemoryNodeUtilizationMetricConfig{
 						Enabled: true,
 					},
 					K8sPodMemoryPageFaults: K8sPodMemoryPageFaultsMetricConfig{
@@ -435,6 +513,12 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled: true,
 					},
 					K8sPodMemoryWorkingSet: K8sPodMemoryWorkingSetMetricConfig{
+						Enabled: true,
+					},
+					K8sPodMemoryLimitUtilization: K8sPodMemoryLimitUtilizationMetricConfig{
+						Enabled: true,
+					},
+					K8sPodMemoryRequestUtilization: K8sPodMemoryRequestUtilizationMetricConfig{
 						Enabled: true,
 					},
 					K8sPodNetworkErrors: K8sPodNetworkErrorsMetricConfig{
@@ -507,11 +591,30 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []ContainerCPUPressureTimeMetricAttributeKey{ContainerCPUPressureTimeMetricAttributeKeyPressureType},
 					},
+					ContainerCPUThrottlingDataPeriods: ContainerCPUThrottlingDataPeriodsMetricConfig{
+						Enabled: false,
+					},
+					ContainerCPUThrottlingDataThrottledPeriods: ContainerCPUThrottlingDataThrottledPeriodsMetricConfig{
+						Enabled: false,
+					},
+					ContainerCPUThrottlingDataThrottledTime: ContainerCPUThrottlingDataThrottledTimeMetricConfig{
+						Enabled: false,
+					},
 					ContainerCPUTime: ContainerCPUTimeMetricConfig{
 						Enabled: false,
 					},
 					ContainerCPUUsage: ContainerCPUUsageMetricConfig{
 						Enabled: false,
+					},
+					ContainerDiskIo: ContainerDiskIoMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerDiskIoMetricAttributeKey{ContainerDiskIoMetricAttributeKeyDiskIoDirection},
+					},
+					ContainerDiskOperations: ContainerDiskOperationsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerDiskOperationsMetricAttributeKey{ContainerDiskOperationsMetricAttributeKeyDiskIoDirection},
 					},
 					ContainerFilesystemAvailable: ContainerFilesystemAvailableMetricConfig{
 						Enabled: false,
@@ -562,6 +665,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerMemoryAvailable: ContainerMemoryAvailableMetricConfig{
 						Enabled: false,
 					},
+					ContainerMemoryEvents: ContainerMemoryEventsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []ContainerMemoryEventsMetricAttributeKey{ContainerMemoryEventsMetricAttributeKeyMemoryEvent},
+					},
 					ContainerMemoryMajorPageFaults: ContainerMemoryMajorPageFaultsMetricConfig{
 						Enabled: false,
 					},
@@ -596,10 +704,28 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerUptime: ContainerUptimeMetricConfig{
 						Enabled: false,
 					},
+					K8sContainerCPUNodeUtilization: K8sContainerCPUNodeUtilizationMetricConfig{
+						Enabled: false,
+					},
+					K8sContainerCPULimitUtilization: K8sContainerCPULimitUtilizationMetricConfig{
+						Enabled: false,
+					},
+					K8sContainerCPURequestUtilization: K8sContainerCPURequestUtilizationMetricConfig{
+						Enabled: false,
+					},
 					K8sContainerEphemeralStorageUsage: K8sContainerEphemeralStorageUsageMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []K8sContainerEphemeralStorageUsageMetricAttributeKey{K8sContainerEphemeralStorageUsageMetricAttributeKeyFsType},
+					},
+					K8sContainerMemoryNodeUtilization: K8sContainerMemoryNodeUtilizationMetricConfig{
+						Enabled: false,
+					},
+					K8sContainerMemoryLimitUtilization: K8sContainerMemoryLimitUtilizationMetricConfig{
+						Enabled: false,
+					},
+					K8sContainerMemoryRequestUtilization: K8sContainerMemoryRequestUtilizationMetricConfig{
+						Enabled: false,
 					},
 					K8sNodeContainerFsAvailable: K8sNodeContainerFsAvailableMetricConfig{
 						Enabled: false,
@@ -836,6 +962,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sNodeUptime: K8sNodeUptimeMetricConfig{
 						Enabled: false,
 					},
+					K8sPodCPUNodeUtilization: K8sPodCPUNodeUtilizationMetricConfig{
+						Enabled: false,
+					},
 					K8sPodCPUPressureAvg: K8sPodCPUPressureAvgMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -846,11 +975,36 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []K8sPodCPUPressureTimeMetricAttributeKey{K8sPodCPUPressureTimeMetricAttributeKeyPressureType},
 					},
+					K8sPodCPUThrottlingDataPeriods: K8sPodCPUThrottlingDataPeriodsMetricConfig{
+						Enabled: false,
+					},
+					K8sPodCPUThrottlingDataThrottledPeriods: K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig{
+						Enabled: false,
+					},
+					K8sPodCPUThrottlingDataThrottledTime: K8sPodCPUThrottlingDataThrottledTimeMetricConfig{
+						Enabled: false,
+					},
 					K8sPodCPUTime: K8sPodCPUTimeMetricConfig{
 						Enabled: false,
 					},
 					K8sPodCPUUsage: K8sPodCPUUsageMetricConfig{
 						Enabled: false,
+					},
+					K8sPodCPULimitUtilization: K8sPodCPULimitUtilizationMetricConfig{
+						Enabled: false,
+					},
+					K8sPodCPURequestUtilization: K8sPodCPURequestUtilizationMetricConfig{
+						Enabled: false,
+					},
+					K8sPodDiskIo: K8sPodDiskIoMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodDiskIoMetricAttributeKey{K8sPodDiskIoMetricAttributeKeyDiskIoDirection},
+					},
+					K8sPodDiskOperations: K8sPodDiskOperationsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodDiskOperationsMetricAttributeKey{K8sPodDiskOperationsMetricAttributeKeyDiskIoDirection},
 					},
 					K8sPodFilesystemAvailable: K8sPodFilesystemAvailableMetricConfig{
 						Enabled: false,
@@ -883,7 +1037,15 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					K8sPodMemoryAvailable: K8sPodMemoryAvailableMetricConfig{
 						Enabled: false,
 					},
+					K8sPodMemoryEvents: K8sPodMemoryEventsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []K8sPodMemoryEventsMetricAttributeKey{K8sPodMemoryEventsMetricAttributeKeyMemoryEvent},
+					},
 					K8sPodMemoryMajorPageFaults: K8sPodMemoryMajorPageFaultsMetricConfig{
+						Enabled: false,
+					},
+					K8sPodMemoryNodeUtilization: K8sPodMemoryNodeUtilizationMetricConfig{
 						Enabled: false,
 					},
 					K8sPodMemoryPageFaults: K8sPodMemoryPageFaultsMetricConfig{
@@ -906,6 +1068,12 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled: false,
 					},
 					K8sPodMemoryWorkingSet: K8sPodMemoryWorkingSetMetricConfig{
+						Enabled: false,
+					},
+					K8sPodMemoryLimitUtilization: K8sPodMemoryLimitUtilizationMetricConfig{
+						Enabled: false,
+					},
+					K8sPodMemoryRequestUtilization: K8sPodMemoryRequestUtilizationMetricConfig{
 						Enabled: false,
 					},
 					K8sPodNetworkErrors: K8sPodNetworkErrorsMetricConfig{
@@ -968,7 +1136,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerCPUPressureAvgMetricConfig{}, ContainerCPUPressureTimeMetricConfig{}, ContainerCPUTimeMetricConfig{}, ContainerCPUUsageMetricConfig{}, ContainerFilesystemAvailableMetricConfig{}, ContainerFilesystemCapacityMetricConfig{}, ContainerFilesystemInodesMetricConfig{}, ContainerFilesystemInodesFreeMetricConfig{}, ContainerFilesystemInodesUsedMetricConfig{}, ContainerFilesystemUsageMetricConfig{}, ContainerIoPressureAvgMetricConfig{}, ContainerIoPressureTimeMetricConfig{}, ContainerLogsAvailableMetricConfig{}, ContainerLogsCapacityMetricConfig{}, ContainerLogsInodesMetricConfig{}, ContainerLogsInodesFreeMetricConfig{}, ContainerLogsInodesUsedMetricConfig{}, ContainerLogsUsageMetricConfig{}, ContainerMemoryAvailableMetricConfig{}, ContainerMemoryMajorPageFaultsMetricConfig{}, ContainerMemoryPageFaultsMetricConfig{}, ContainerMemoryPressureAvgMetricConfig{}, ContainerMemoryPressureTimeMetricConfig{}, ContainerMemoryRssMetricConfig{}, ContainerMemoryUsageMetricConfig{}, ContainerMemoryWorkingSetMetricConfig{}, ContainerSwapAvailableMetricConfig{}, ContainerSwapUsageMetricConfig{}, ContainerUptimeMetricConfig{}, K8sContainerEphemeralStorageUsageMetricConfig{}, K8sNodeContainerFsAvailableMetricConfig{}, K8sNodeContainerFsCapacityMetricConfig{}, K8sNodeContainerFsInodesMetricConfig{}, K8sNodeContainerFsInodesFreeMetricConfig{}, K8sNodeContainerFsInodesUsedMetricConfig{}, K8sNodeContainerFsUsageMetricConfig{}, K8sNodeCPUPressureAvgMetricConfig{}, K8sNodeCPUPressureTimeMetricConfig{}, K8sNodeCPUTimeMetricConfig{}, K8sNodeCPUUsageMetricConfig{}, K8sNodeFilesystemAvailableMetricConfig{}, K8sNodeFilesystemCapacityMetricConfig{}, K8sNodeFilesystemInodeCountMetricConfig{}, K8sNodeFilesystemInodeFreeMetricConfig{}, K8sNodeFilesystemInodesMetricConfig{}, K8sNodeFilesystemInodesFreeMetricConfig{}, K8sNodeFilesystemInodesUsedMetricConfig{}, K8sNodeFilesystemUsageMetricConfig{}, K8sNodeImageFsAvailableMetricConfig{}, K8sNodeImageFsCapacityMetricConfig{}, K8sNodeImageFsInodesMetricConfig{}, K8sNodeImageFsInodesFreeMetricConfig{}, K8sNodeImageFsInodesUsedMetricConfig{}, K8sNodeImageFsUsageMetricConfig{}, K8sNodeIoPressureAvgMetricConfig{}, K8sNodeIoPressureTimeMetricConfig{}, K8sNodeMemoryAvailableMetricConfig{}, K8sNodeMemoryMajorPageFaultsMetricConfig{}, K8sNodeMemoryPageFaultsMetricConfig{}, K8sNodeMemoryPressureAvgMetricConfig{}, K8sNodeMemoryPressureTimeMetricConfig{}, K8sNodeMemoryRssMetricConfig{}, K8sNodeMemoryUsageMetricConfig{}, K8sNodeMemoryWorkingSetMetricConfig{}, K8sNodeNetworkErrorsMetricConfig{}, K8sNodeNetworkIoMetricConfig{}, K8sNodePidLimitMetricConfig{}, K8sNodePidUsageMetricConfig{}, K8sNodeSwapAvailableMetricConfig{}, K8sNodeSwapUsageMetricConfig{}, K8sNodeSystemContainerCPUPressureAvgMetricConfig{}, K8sNodeSystemContainerCPUPressureTimeMetricConfig{}, K8sNodeSystemContainerCPUTimeMetricConfig{}, K8sNodeSystemContainerCPUUsageMetricConfig{}, K8sNodeSystemContainerFilesystemAvailableMetricConfig{}, K8sNodeSystemContainerFilesystemCapacityMetricConfig{}, K8sNodeSystemContainerFilesystemInodesMetricConfig{}, K8sNodeSystemContainerFilesystemInodesFreeMetricConfig{}, K8sNodeSystemContainerFilesystemInodesUsedMetricConfig{}, K8sNodeSystemContainerFilesystemUsageMetricConfig{}, K8sNodeSystemContainerIoPressureAvgMetricConfig{}, K8sNodeSystemContainerIoPressureTimeMetricConfig{}, K8sNodeSystemContainerLogsAvailableMetricConfig{}, K8sNodeSystemContainerLogsCapacityMetricConfig{}, K8sNodeSystemContainerLogsInodesMetricConfig{}, K8sNodeSystemContainerLogsInodesFreeMetricConfig{}, K8sNodeSystemContainerLogsInodesUsedMetricConfig{}, K8sNodeSystemContainerLogsUsageMetricConfig{}, K8sNodeSystemContainerMemoryAvailableMetricConfig{}, K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig{}, K8sNodeSystemContainerMemoryPageFaultsMetricConfig{}, K8sNodeSystemContainerMemoryPressureAvgMetricConfig{}, K8sNodeSystemContainerMemoryPressureTimeMetricConfig{}, K8sNodeSystemContainerMemoryRssMetricConfig{}, K8sNodeSystemContainerMemoryUsageMetricConfig{}, K8sNodeSystemContainerMemoryWorkingSetMetricConfig{}, K8sNodeSystemContainerSwapAvailableMetricConfig{}, K8sNodeSystemContainerSwapUsageMetricConfig{}, K8sNodeUptimeMetricConfig{}, K8sPodCPUPressureAvgMetricConfig{}, K8sPodCPUPressureTimeMetricConfig{}, K8sPodCPUTimeMetricConfig{}, K8sPodCPUUsageMetricConfig{}, K8sPodFilesystemAvailableMetricConfig{}, K8sPodFilesystemCapacityMetricConfig{}, K8sPodFilesystemInodesMetricConfig{}, K8sPodFilesystemInodesFreeMetricConfig{}, K8sPodFilesystemInodesUsedMetricConfig{}, K8sPodFilesystemUsageMetricConfig{}, K8sPodIoPressureAvgMetricConfig{}, K8sPodIoPressureTimeMetricConfig{}, K8sPodMemoryAvailableMetricConfig{}, K8sPodMemoryMajorPageFaultsMetricConfig{}, K8sPodMemoryPageFaultsMetricConfig{}, K8sPodMemoryPressureAvgMetricConfig{}, K8sPodMemoryPressureTimeMetricConfig{}, K8sPodMemoryRssMetricConfig{}, K8sPodMemoryUsageMetricConfig{}, K8sPodMemoryWorkingSetMetricConfig{}, K8sPodNetworkErrorsMetricConfig{}, K8sPodNetworkIoMetricConfig{}, K8sPodProcessCountMetricConfig{}, K8sPodSwapAvailableMetricConfig{}, K8sPodSwapUsageMetricConfig{}, K8sPodUptimeMetricConfig{}, K8sPodVolumeUsageMetricConfig{}, K8sVolumeAvailableMetricConfig{}, K8sVolumeCapacityMetricConfig{}, K8sVolumeInodesMetricConfig{}, K8sVolumeInodesFreeMetricConfig{}, K8sVolumeInodesUsedMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ContainerCPUPressureAvgMetricConfig{}, ContainerCPUPressureTimeMetricConfig{}, ContainerCPUThrottlingDataPeriodsMetricConfig{}, ContainerCPUThrottlingDataThrottledPeriodsMetricConfig{}, ContainerCPUThrottlingDataThrottledTimeMetricConfig{}, ContainerCPUTimeMetricConfig{}, ContainerCPUUsageMetricConfig{}, ContainerDiskIoMetricConfig{}, ContainerDiskOperationsMetricConfig{}, ContainerFilesystemAvailableMetricConfig{}, ContainerFilesystemCapacityMetricConfig{}, ContainerFilesystemInodesMetricConfig{}, ContainerFilesystemInodesFreeMetricConfig{}, ContainerFilesystemInodesUsedMetricConfig{}, ContainerFilesystemUsageMetricConfig{}, ContainerIoPressureAvgMetricConfig{}, ContainerIoPressureTimeMetricConfig{}, ContainerLogsAvailableMetricConfig{}, ContainerLogsCapacityMetricConfig{}, ContainerLogsInodesMetricConfig{}, ContainerLogsInodesFreeMetricConfig{}, ContainerLogsInodesUsedMetricConfig{}, ContainerLogsUsageMetricConfig{}, ContainerMemoryAvailableMetricConfig{}, ContainerMemoryEventsMetricConfig{}, ContainerMemoryMajorPageFaultsMetricConfig{}, ContainerMemoryPageFaultsMetricConfig{}, ContainerMemoryPressureAvgMetricConfig{}, ContainerMemoryPressureTimeMetricConfig{}, ContainerMemoryRssMetricConfig{}, ContainerMemoryUsageMetricConfig{}, ContainerMemoryWorkingSetMetricConfig{}, ContainerSwapAvailableMetricConfig{}, ContainerSwapUsageMetricConfig{}, ContainerUptimeMetricConfig{}, K8sContainerCPUNodeUtilizationMetricConfig{}, K8sContainerCPULimitUtilizationMetricConfig{}, K8sContainerCPURequestUtilizationMetricConfig{}, K8sContainerEphemeralStorageUsageMetricConfig{}, K8sContainerMemoryNodeUtilizationMetricConfig{}, K8sContainerMemoryLimitUtilizationMetricConfig{}, K8sContainerMemoryRequestUtilizationMetricConfig{}, K8sNodeContainerFsAvailableMetricConfig{}, K8sNodeContainerFsCapacityMetricConfig{}, K8sNodeContainerFsInodesMetricConfig{}, K8sNodeContainerFsInodesFreeMetricConfig{}, K8sNodeContainerFsInodesUsedMetricConfig{}, K8sNodeContainerFsUsageMetricConfig{}, K8sNodeCPUPressureAvgMetricConfig{}, K8sNodeCPUPressureTimeMetricConfig{}, K8sNodeCPUTimeMetricConfig{}, K8sNodeCPUUsageMetricConfig{}, K8sNodeFilesystemAvailableMetricConfig{}, K8sNodeFilesystemCapacityMetricConfig{}, K8sNodeFilesystemInodeCountMetricConfig{}, K8sNodeFilesystemInodeFreeMetricConfig{}, K8sNodeFilesystemInodesMetricConfig{}, K8sNodeFilesystemInodesFreeMetricConfig{}, K8sNodeFilesystemInodesUsedMetricConfig{}, K8sNodeFilesystemUsageMetricConfig{}, K8sNodeImageFsAvailableMetricConfig{}, K8sNodeImageFsCapacityMetricConfig{}, K8sNodeImageFsInodesMetricConfig{}, K8sNodeImageFsInodesFreeMetricConfig{}, K8sNodeImageFsInodesUsedMetricConfig{}, K8sNodeImageFsUsageMetricConfig{}, K8sNodeIoPressureAvgMetricConfig{}, K8sNodeIoPressureTimeMetricConfig{}, K8sNodeMemoryAvailableMetricConfig{}, K8sNodeMemoryMajorPageFaultsMetricConfig{}, K8sNodeMemoryPageFaultsMetricConfig{}, K8sNodeMemoryPressureAvgMetricConfig{}, K8sNodeMemoryPressureTimeMetricConfig{}, K8sNodeMemoryRssMetricConfig{}, K8sNodeMemoryUsageMetricConfig{}, K8sNodeMemoryWorkingSetMetricConfig{}, K8sNodeNetworkErrorsMetricConfig{}, K8sNodeNetworkIoMetricConfig{}, K8sNodePidLimitMetricConfig{}, K8sNodePidUsageMetricConfig{}, K8sNodeSwapAvailableMetricConfig{}, K8sNodeSwapUsageMetricConfig{}, K8sNodeSystemContainerCPUPressureAvgMetricConfig{}, K8sNodeSystemContainerCPUPressureTimeMetricConfig{}, K8sNodeSystemContainerCPUTimeMetricConfig{}, K8sNodeSystemContainerCPUUsageMetricConfig{}, K8sNodeSystemContainerFilesystemAvailableMetricConfig{}, K8sNodeSystemContainerFilesystemCapacityMetricConfig{}, K8sNodeSystemContainerFilesystemInodesMetricConfig{}, K8sNodeSystemContainerFilesystemInodesFreeMetricConfig{}, K8sNodeSystemContainerFilesystemInodesUsedMetricConfig{}, K8sNodeSystemContainerFilesystemUsageMetricConfig{}, K8sNodeSystemContainerIoPressureAvgMetricConfig{}, K8sNodeSystemContainerIoPressureTimeMetricConfig{}, K8sNodeSystemContainerLogsAvailableMetricConfig{}, K8sNodeSystemContainerLogsCapacityMetricConfig{}, K8sNodeSystemContainerLogsInodesMetricConfig{}, K8sNodeSystemContainerLogsInodesFreeMetricConfig{}, K8sNodeSystemContainerLogsInodesUsedMetricConfig{}, K8sNodeSystemContainerLogsUsageMetricConfig{}, K8sNodeSystemContainerMemoryAvailableMetricConfig{}, K8sNodeSystemContainerMemoryMajorPageFaultsMetricConfig{}, K8sNodeSystemContainerMemoryPageFaultsMetricConfig{}, K8sNodeSystemContainerMemoryPressureAvgMetricConfig{}, K8sNodeSystemContainerMemoryPressureTimeMetricConfig{}, K8sNodeSystemContainerMemoryRssMetricConfig{}, K8sNodeSystemContainerMemoryUsageMetricConfig{}, K8sNodeSystemContainerMemoryWorkingSetMetricConfig{}, K8sNodeSystemContainerSwapAvailableMetricConfig{}, K8sNodeSystemContainerSwapUsageMetricConfig{}, K8sNodeUptimeMetricConfig{}, K8sPodCPUNodeUtilizationMetricConfig{}, K8sPodCPUPressureAvgMetricConfig{}, K8sPodCPUPressureTimeMetricConfig{}, K8sPodCPUThrottlingDataPeriodsMetricConfig{}, K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig{}, K8sPodCPUThrottlingDataThrottledTimeMetricConfig{}, K8sPodCPUTimeMetricConfig{}, K8sPodCPUUsageMetricConfig{}, K8sPodCPULimitUtilizationMetricConfig{}, K8sPodCPURequestUtilizationMetricConfig{}, K8sPodDiskIoMetricConfig{}, K8sPodDiskOperationsMetricConfig{}, K8sPodFilesystemAvailableMetricConfig{}, K8sPodFilesystemCapacityMetricConfig{}, K8sPodFilesystemInodesMetricConfig{}, K8sPodFilesystemInodesFreeMetricConfig{}, K8sPodFilesystemInodesUsedMetricConfig{}, K8sPodFilesystemUsageMetricConfig{}, K8sPodIoPressureAvgMetricConfig{}, K8sPodIoPressureTimeMetricConfig{}, K8sPodMemoryAvailableMetricConfig{}, K8sPodMemoryEventsMetricConfig{}, K8sPodMemoryMajorPageFaultsMetricConfig{}, K8sPodMemoryNodeUtilizationMetricConfig{}, K8sPodMemoryPageFaultsMetricConfig{}, K8sPodMemoryPressureAvgMetricConfig{}, K8sPodMemoryPressureTimeMetricConfig{}, K8sPodMemoryRssMetricConfig{}, K8sPodMemoryUsageMetricConfig{}, K8sPodMemoryWorkingSetMetricConfig{}, K8sPodMemoryLimitUtilizationMetricConfig{}, K8sPodMemoryRequestUtilizationMetricConfig{}, K8sPodNetworkErrorsMetricConfig{}, K8sPodNetworkIoMetricConfig{}, K8sPodProcessCountMetricConfig{}, K8sPodSwapAvailableMetricConfig{}, K8sPodSwapUsageMetricConfig{}, K8sPodUptimeMetricConfig{}, K8sPodVolumeUsageMetricConfig{}, K8sVolumeAvailableMetricConfig{}, K8sVolumeCapacityMetricConfig{}, K8sVolumeInodesMetricConfig{}, K8sVolumeInodesFreeMetricConfig{}, K8sVolumeInodesUsedMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -997,6 +1165,30 @@ func TestContainerCPUPressureTimeMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestContainerDiskIoMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerDiskIo
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerDiskIoMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.disk.io doesn't have an attribute invalid, valid attributes: [disk.io.direction]")
+
+	cfg = DefaultMetricsConfig().ContainerDiskIo
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerDiskOperationsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerDiskOperations
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerDiskOperationsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.disk.operations doesn't have an attribute invalid, valid attributes: [disk.io.direction]")
+
+	cfg = DefaultMetricsConfig().ContainerDiskOperations
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestContainerIoPressureAvgMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().ContainerIoPressureAvg
 	require.NoError(t, cfg.Validate())
@@ -1017,6 +1209,18 @@ func TestContainerIoPressureTimeMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric container.io.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
 
 	cfg = DefaultMetricsConfig().ContainerIoPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestContainerMemoryEventsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().ContainerMemoryEvents
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []ContainerMemoryEventsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric container.memory.events doesn't have an attribute invalid, valid attributes: [memory.event]")
+
+	cfg = DefaultMetricsConfig().ContainerMemoryEvents
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -1249,6 +1453,30 @@ func TestK8sPodCPUPressureTimeMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestK8sPodDiskIoMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodDiskIo
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodDiskIoMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.disk.io doesn't have an attribute invalid, valid attributes: [disk.io.direction]")
+
+	cfg = DefaultMetricsConfig().K8sPodDiskIo
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodDiskOperationsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodDiskOperations
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodDiskOperationsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.disk.operations doesn't have an attribute invalid, valid attributes: [disk.io.direction]")
+
+	cfg = DefaultMetricsConfig().K8sPodDiskOperations
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestK8sPodIoPressureAvgMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().K8sPodIoPressureAvg
 	require.NoError(t, cfg.Validate())
@@ -1269,6 +1497,18 @@ func TestK8sPodIoPressureTimeMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.io.pressure.time doesn't have an attribute invalid, valid attributes: [pressure.type]")
 
 	cfg = DefaultMetricsConfig().K8sPodIoPressureTime
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestK8sPodMemoryEventsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().K8sPodMemoryEvents
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []K8sPodMemoryEventsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric k8s.pod.memory.events doesn't have an attribute invalid, valid attributes: [memory.event]")
+
+	cfg = DefaultMetricsConfig().K8sPodMemoryEvents
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

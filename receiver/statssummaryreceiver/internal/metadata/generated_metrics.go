@@ -45,6 +45,32 @@ var MapAttributeDirection = map[string]AttributeDirection{
 	"transmit": AttributeDirectionTransmit,
 }
 
+// AttributeDiskIoDirection specifies the value disk.io.direction attribute.
+type AttributeDiskIoDirection int
+
+const (
+	_ AttributeDiskIoDirection = iota
+	AttributeDiskIoDirectionRead
+	AttributeDiskIoDirectionWrite
+)
+
+// String returns the string representation of the AttributeDiskIoDirection.
+func (av AttributeDiskIoDirection) String() string {
+	switch av {
+	case AttributeDiskIoDirectionRead:
+		return "read"
+	case AttributeDiskIoDirectionWrite:
+		return "write"
+	}
+	return ""
+}
+
+// MapAttributeDiskIoDirection is a helper map of string to AttributeDiskIoDirection attribute value.
+var MapAttributeDiskIoDirection = map[string]AttributeDiskIoDirection{
+	"read":  AttributeDiskIoDirectionRead,
+	"write": AttributeDiskIoDirectionWrite,
+}
+
 // AttributeFsType specifies the value fs.type attribute.
 type AttributeFsType int
 
@@ -69,6 +95,40 @@ func (av AttributeFsType) String() string {
 var MapAttributeFsType = map[string]AttributeFsType{
 	"rootfs": AttributeFsTypeRootfs,
 	"logs":   AttributeFsTypeLogs,
+}
+
+// AttributeMemoryEvent specifies the value memory.event attribute.
+type AttributeMemoryEvent int
+
+const (
+	_ AttributeMemoryEvent = iota
+	AttributeMemoryEventMax
+	AttributeMemoryEventHigh
+	AttributeMemoryEventOom
+	AttributeMemoryEventOomKill
+)
+
+// String returns the string representation of the AttributeMemoryEvent.
+func (av AttributeMemoryEvent) String() string {
+	switch av {
+	case AttributeMemoryEventMax:
+		return "max"
+	case AttributeMemoryEventHigh:
+		return "high"
+	case AttributeMemoryEventOom:
+		return "oom"
+	case AttributeMemoryEventOomKill:
+		return "oom_kill"
+	}
+	return ""
+}
+
+// MapAttributeMemoryEvent is a helper map of string to AttributeMemoryEvent attribute value.
+var MapAttributeMemoryEvent = map[string]AttributeMemoryEvent{
+	"max":      AttributeMemoryEventMax,
+	"high":     AttributeMemoryEventHigh,
+	"oom":      AttributeMemoryEventOom,
+	"oom_kill": AttributeMemoryEventOomKill,
 }
 
 // AttributePressureType specifies the value pressure.type attribute.
@@ -136,11 +196,28 @@ var MetricsInfo = metricsInfo{
 		Name:       "container.cpu.pressure.time",
 		Attributes: []string{"pressure.type"},
 	},
+	ContainerCPUThrottlingDataPeriods: metricInfo{
+		Name: "container.cpu.throttling_data.periods",
+	},
+	ContainerCPUThrottlingDataThrottledPeriods: metricInfo{
+		Name: "container.cpu.throttling_data.throttled_periods",
+	},
+	ContainerCPUThrottlingDataThrottledTime: metricInfo{
+		Name: "container.cpu.throttling_data.throttled_time",
+	},
 	ContainerCPUTime: metricInfo{
 		Name: "container.cpu.time",
 	},
 	ContainerCPUUsage: metricInfo{
 		Name: "container.cpu.usage",
+	},
+	ContainerDiskIo: metricInfo{
+		Name:       "container.disk.io",
+		Attributes: []string{"disk.io.direction"},
+	},
+	ContainerDiskOperations: metricInfo{
+		Name:       "container.disk.operations",
+		Attributes: []string{"disk.io.direction"},
 	},
 	ContainerFilesystemAvailable: metricInfo{
 		Name: "container.filesystem.available",
@@ -189,6 +266,10 @@ var MetricsInfo = metricsInfo{
 	ContainerMemoryAvailable: metricInfo{
 		Name: "container.memory.available",
 	},
+	ContainerMemoryEvents: metricInfo{
+		Name:       "container.memory.events",
+		Attributes: []string{"memory.event"},
+	},
 	ContainerMemoryMajorPageFaults: metricInfo{
 		Name: "container.memory.major_page_faults",
 	},
@@ -221,9 +302,27 @@ var MetricsInfo = metricsInfo{
 	ContainerUptime: metricInfo{
 		Name: "container.uptime",
 	},
+	K8sContainerCPUNodeUtilization: metricInfo{
+		Name: "k8s.container.cpu.node.utilization",
+	},
+	K8sContainerCPULimitUtilization: metricInfo{
+		Name: "k8s.container.cpu_limit_utilization",
+	},
+	K8sContainerCPURequestUtilization: metricInfo{
+		Name: "k8s.container.cpu_request_utilization",
+	},
 	K8sContainerEphemeralStorageUsage: metricInfo{
 		Name:       "k8s.container.ephemeral_storage.usage",
 		Attributes: []string{"fs.type"},
+	},
+	K8sContainerMemoryNodeUtilization: metricInfo{
+		Name: "k8s.container.memory.node.utilization",
+	},
+	K8sContainerMemoryLimitUtilization: metricInfo{
+		Name: "k8s.container.memory_limit_utilization",
+	},
+	K8sContainerMemoryRequestUtilization: metricInfo{
+		Name: "k8s.container.memory_request_utilization",
 	},
 	K8sNodeContainerFsAvailable: metricInfo{
 		Name: "k8s.node.container_fs.available",
@@ -446,6 +545,9 @@ var MetricsInfo = metricsInfo{
 	K8sNodeUptime: metricInfo{
 		Name: "k8s.node.uptime",
 	},
+	K8sPodCPUNodeUtilization: metricInfo{
+		Name: "k8s.pod.cpu.node.utilization",
+	},
 	K8sPodCPUPressureAvg: metricInfo{
 		Name:       "k8s.pod.cpu.pressure.avg",
 		Attributes: []string{"pressure.type", "pressure.window"},
@@ -454,11 +556,34 @@ var MetricsInfo = metricsInfo{
 		Name:       "k8s.pod.cpu.pressure.time",
 		Attributes: []string{"pressure.type"},
 	},
+	K8sPodCPUThrottlingDataPeriods: metricInfo{
+		Name: "k8s.pod.cpu.throttling_data.periods",
+	},
+	K8sPodCPUThrottlingDataThrottledPeriods: metricInfo{
+		Name: "k8s.pod.cpu.throttling_data.throttled_periods",
+	},
+	K8sPodCPUThrottlingDataThrottledTime: metricInfo{
+		Name: "k8s.pod.cpu.throttling_data.throttled_time",
+	},
 	K8sPodCPUTime: metricInfo{
 		Name: "k8s.pod.cpu.time",
 	},
 	K8sPodCPUUsage: metricInfo{
 		Name: "k8s.pod.cpu.usage",
+	},
+	K8sPodCPULimitUtilization: metricInfo{
+		Name: "k8s.pod.cpu_limit_utilization",
+	},
+	K8sPodCPURequestUtilization: metricInfo{
+		Name: "k8s.pod.cpu_request_utilization",
+	},
+	K8sPodDiskIo: metricInfo{
+		Name:       "k8s.pod.disk.io",
+		Attributes: []string{"disk.io.direction"},
+	},
+	K8sPodDiskOperations: metricInfo{
+		Name:       "k8s.pod.disk.operations",
+		Attributes: []string{"disk.io.direction"},
 	},
 	K8sPodFilesystemAvailable: metricInfo{
 		Name: "k8s.pod.filesystem.available",
@@ -489,8 +614,15 @@ var MetricsInfo = metricsInfo{
 	K8sPodMemoryAvailable: metricInfo{
 		Name: "k8s.pod.memory.available",
 	},
+	K8sPodMemoryEvents: metricInfo{
+		Name:       "k8s.pod.memory.events",
+		Attributes: []string{"memory.event"},
+	},
 	K8sPodMemoryMajorPageFaults: metricInfo{
 		Name: "k8s.pod.memory.major_page_faults",
+	},
+	K8sPodMemoryNodeUtilization: metricInfo{
+		Name: "k8s.pod.memory.node.utilization",
 	},
 	K8sPodMemoryPageFaults: metricInfo{
 		Name: "k8s.pod.memory.page_faults",
@@ -511,6 +643,12 @@ var MetricsInfo = metricsInfo{
 	},
 	K8sPodMemoryWorkingSet: metricInfo{
 		Name: "k8s.pod.memory.working_set",
+	},
+	K8sPodMemoryLimitUtilization: metricInfo{
+		Name: "k8s.pod.memory_limit_utilization",
+	},
+	K8sPodMemoryRequestUtilization: metricInfo{
+		Name: "k8s.pod.memory_request_utilization",
 	},
 	K8sPodNetworkErrors: metricInfo{
 		Name:       "k8s.pod.network.errors",
@@ -555,8 +693,13 @@ var MetricsInfo = metricsInfo{
 type metricsInfo struct {
 	ContainerCPUPressureAvg                     metricInfo
 	ContainerCPUPressureTime                    metricInfo
+	ContainerCPUThrottlingDataPeriods           metricInfo
+	ContainerCPUThrottlingDataThrottledPeriods  metricInfo
+	ContainerCPUThrottlingDataThrottledTime     metricInfo
 	ContainerCPUTime                            metricInfo
 	ContainerCPUUsage                           metricInfo
+	ContainerDiskIo                             metricInfo
+	ContainerDiskOperations                     metricInfo
 	ContainerFilesystemAvailable                metricInfo
 	ContainerFilesystemCapacity                 metricInfo
 	ContainerFilesystemInodes                   metricInfo
@@ -572,6 +715,7 @@ type metricsInfo struct {
 	ContainerLogsInodesUsed                     metricInfo
 	ContainerLogsUsage                          metricInfo
 	ContainerMemoryAvailable                    metricInfo
+	ContainerMemoryEvents                       metricInfo
 	ContainerMemoryMajorPageFaults              metricInfo
 	ContainerMemoryPageFaults                   metricInfo
 	ContainerMemoryPressureAvg                  metricInfo
@@ -582,7 +726,13 @@ type metricsInfo struct {
 	ContainerSwapAvailable                      metricInfo
 	ContainerSwapUsage                          metricInfo
 	ContainerUptime                             metricInfo
+	K8sContainerCPUNodeUtilization              metricInfo
+	K8sContainerCPULimitUtilization             metricInfo
+	K8sContainerCPURequestUtilization           metricInfo
 	K8sContainerEphemeralStorageUsage           metricInfo
+	K8sContainerMemoryNodeUtilization           metricInfo
+	K8sContainerMemoryLimitUtilization          metricInfo
+	K8sContainerMemoryRequestUtilization        metricInfo
 	K8sNodeContainerFsAvailable                 metricInfo
 	K8sNodeContainerFsCapacity                  metricInfo
 	K8sNodeContainerFsInodes                    metricInfo
@@ -652,10 +802,18 @@ type metricsInfo struct {
 	K8sNodeSystemContainerSwapAvailable         metricInfo
 	K8sNodeSystemContainerSwapUsage             metricInfo
 	K8sNodeUptime                               metricInfo
+	K8sPodCPUNodeUtilization                    metricInfo
 	K8sPodCPUPressureAvg                        metricInfo
 	K8sPodCPUPressureTime                       metricInfo
+	K8sPodCPUThrottlingDataPeriods              metricInfo
+	K8sPodCPUThrottlingDataThrottledPeriods     metricInfo
+	K8sPodCPUThrottlingDataThrottledTime        metricInfo
 	K8sPodCPUTime                               metricInfo
 	K8sPodCPUUsage                              metricInfo
+	K8sPodCPULimitUtilization                   metricInfo
+	K8sPodCPURequestUtilization                 metricInfo
+	K8sPodDiskIo                                metricInfo
+	K8sPodDiskOperations                        metricInfo
 	K8sPodFilesystemAvailable                   metricInfo
 	K8sPodFilesystemCapacity                    metricInfo
 	K8sPodFilesystemInodes                      metricInfo
@@ -665,13 +823,17 @@ type metricsInfo struct {
 	K8sPodIoPressureAvg                         metricInfo
 	K8sPodIoPressureTime                        metricInfo
 	K8sPodMemoryAvailable                       metricInfo
+	K8sPodMemoryEvents                          metricInfo
 	K8sPodMemoryMajorPageFaults                 metricInfo
+	K8sPodMemoryNodeUtilization                 metricInfo
 	K8sPodMemoryPageFaults                      metricInfo
 	K8sPodMemoryPressureAvg                     metricInfo
 	K8sPodMemoryPressureTime                    metricInfo
 	K8sPodMemoryRss                             metricInfo
 	K8sPodMemoryUsage                           metricInfo
 	K8sPodMemoryWorkingSet                      metricInfo
+	K8sPodMemoryLimitUtilization                metricInfo
+	K8sPodMemoryRequestUtilization              metricInfo
 	K8sPodNetworkErrors                         metricInfo
 	K8sPodNetworkIo                             metricInfo
 	K8sPodProcessCount                          metricInfo
@@ -874,6 +1036,162 @@ func newMetricContainerCPUPressureTime(cfg ContainerCPUPressureTimeMetricConfig)
 	return m
 }
 
+type metricContainerCPUThrottlingDataPeriods struct {
+	data     pmetric.Metric                                // data buffer for generated metric.
+	config   ContainerCPUThrottlingDataPeriodsMetricConfig // metric config provided by user.
+	capacity int                                           // max observed number of data points added to the metric.
+}
+
+// init fills container.cpu.throttling_data.periods metric with initial data.
+func (m *metricContainerCPUThrottlingDataPeriods) init() {
+	m.data.SetName("container.cpu.throttling_data.periods")
+	m.data.SetDescription("CFS enforcement periods elapsed while the container's cgroup had runnable tasks and a CPU quota (cpu.stat nr_periods); 0 without a CPU limit. Name and unit as dockerstats'.")
+	m.data.SetUnit("{periods}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricContainerCPUThrottlingDataPeriods) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerCPUThrottlingDataPeriods) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerCPUThrottlingDataPeriods) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerCPUThrottlingDataPeriods(cfg ContainerCPUThrottlingDataPeriodsMetricConfig) metricContainerCPUThrottlingDataPeriods {
+	m := metricContainerCPUThrottlingDataPeriods{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerCPUThrottlingDataThrottledPeriods struct {
+	data     pmetric.Metric                                         // data buffer for generated metric.
+	config   ContainerCPUThrottlingDataThrottledPeriodsMetricConfig // metric config provided by user.
+	capacity int                                                    // max observed number of data points added to the metric.
+}
+
+// init fills container.cpu.throttling_data.throttled_periods metric with initial data.
+func (m *metricContainerCPUThrottlingDataThrottledPeriods) init() {
+	m.data.SetName("container.cpu.throttling_data.throttled_periods")
+	m.data.SetDescription("CFS periods in which the container's cgroup used up its quota and was throttled (cpu.stat nr_throttled). Name and unit as dockerstats'.")
+	m.data.SetUnit("{periods}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricContainerCPUThrottlingDataThrottledPeriods) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerCPUThrottlingDataThrottledPeriods) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerCPUThrottlingDataThrottledPeriods) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerCPUThrottlingDataThrottledPeriods(cfg ContainerCPUThrottlingDataThrottledPeriodsMetricConfig) metricContainerCPUThrottlingDataThrottledPeriods {
+	m := metricContainerCPUThrottlingDataThrottledPeriods{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerCPUThrottlingDataThrottledTime struct {
+	data     pmetric.Metric                                      // data buffer for generated metric.
+	config   ContainerCPUThrottlingDataThrottledTimeMetricConfig // metric config provided by user.
+	capacity int                                                 // max observed number of data points added to the metric.
+}
+
+// init fills container.cpu.throttling_data.throttled_time metric with initial data.
+func (m *metricContainerCPUThrottlingDataThrottledTime) init() {
+	m.data.SetName("container.cpu.throttling_data.throttled_time")
+	m.data.SetDescription("Time the tasks of the container's cgroup were throttled, in nanoseconds (cpu.stat throttled_time on cgroup v1, throttled_usec × 1000 on v2). Name and unit as dockerstats'.")
+	m.data.SetUnit("ns")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricContainerCPUThrottlingDataThrottledTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerCPUThrottlingDataThrottledTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerCPUThrottlingDataThrottledTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerCPUThrottlingDataThrottledTime(cfg ContainerCPUThrottlingDataThrottledTimeMetricConfig) metricContainerCPUThrottlingDataThrottledTime {
+	m := metricContainerCPUThrottlingDataThrottledTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricContainerCPUTime struct {
 	data     pmetric.Metric               // data buffer for generated metric.
 	config   ContainerCPUTimeMetricConfig // metric config provided by user.
@@ -968,6 +1286,188 @@ func (m *metricContainerCPUUsage) emit(metrics pmetric.MetricSlice) {
 
 func newMetricContainerCPUUsage(cfg ContainerCPUUsageMetricConfig) metricContainerCPUUsage {
 	m := metricContainerCPUUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerDiskIo struct {
+	data          pmetric.Metric              // data buffer for generated metric.
+	config        ContainerDiskIoMetricConfig // metric config provided by user.
+	capacity      int                         // max observed number of data points added to the metric.
+	aggDataPoints []int64                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.disk.io metric with initial data.
+func (m *metricContainerDiskIo) init() {
+	m.data.SetName("container.disk.io")
+	m.data.SetDescription("Bytes read from and written to block devices by the container's cgroup, summed over devices (cgroup v2 io.stat rbytes and wbytes; v1 blkio.throttle.io_service_bytes_recursive, which the kernel counts only for devices with a blkio throttle rule: absent otherwise). The semantic conventions name, container.disk.io.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerDiskIo) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, diskIoDirectionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerDiskIoMetricAttributeKeyDiskIoDirection) {
+		dp.Attributes().PutStr("disk.io.direction", diskIoDirectionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerDiskIo) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerDiskIo) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerDiskIo(cfg ContainerDiskIoMetricConfig) metricContainerDiskIo {
+	m := metricContainerDiskIo{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricContainerDiskOperations struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        ContainerDiskOperationsMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []int64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.disk.operations metric with initial data.
+func (m *metricContainerDiskOperations) init() {
+	m.data.SetName("container.disk.operations")
+	m.data.SetDescription("Read and write operations issued to block devices by the container's cgroup, summed over devices (cgroup v2 io.stat rios and wios; v1 blkio.throttle.io_serviced_recursive, absent without a throttle rule). Named after the semantic conventions system.disk.operations.")
+	m.data.SetUnit("{operation}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerDiskOperations) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, diskIoDirectionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerDiskOperationsMetricAttributeKeyDiskIoDirection) {
+		dp.Attributes().PutStr("disk.io.direction", diskIoDirectionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerDiskOperations) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerDiskOperations) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerDiskOperations(cfg ContainerDiskOperationsMetricConfig) metricContainerDiskOperations {
+	m := metricContainerDiskOperations{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1809,6 +2309,97 @@ func newMetricContainerMemoryAvailable(cfg ContainerMemoryAvailableMetricConfig)
 	return m
 }
 
+type metricContainerMemoryEvents struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        ContainerMemoryEventsMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []int64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills container.memory.events metric with initial data.
+func (m *metricContainerMemoryEvents) init() {
+	m.data.SetName("container.memory.events")
+	m.data.SetDescription("Memory events of the container's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (the container cgroup). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone.")
+	m.data.SetUnit("{event}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricContainerMemoryEvents) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, memoryEventAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, ContainerMemoryEventsMetricAttributeKeyMemoryEvent) {
+		dp.Attributes().PutStr("memory.event", memoryEventAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricContainerMemoryEvents) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricContainerMemoryEvents) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricContainerMemoryEvents(cfg ContainerMemoryEventsMetricConfig) metricContainerMemoryEvents {
+	m := metricContainerMemoryEvents{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricContainerMemoryMajorPageFaults struct {
 	data     pmetric.Metric                             // data buffer for generated metric.
 	config   ContainerMemoryMajorPageFaultsMetricConfig // metric config provided by user.
@@ -2394,6 +2985,156 @@ func newMetricContainerUptime(cfg ContainerUptimeMetricConfig) metricContainerUp
 	return m
 }
 
+type metricK8sContainerCPUNodeUtilization struct {
+	data     pmetric.Metric                             // data buffer for generated metric.
+	config   K8sContainerCPUNodeUtilizationMetricConfig // metric config provided by user.
+	capacity int                                        // max observed number of data points added to the metric.
+}
+
+// init fills k8s.container.cpu.node.utilization metric with initial data.
+func (m *metricK8sContainerCPUNodeUtilization) init() {
+	m.data.SetName("k8s.container.cpu.node.utilization")
+	m.data.SetDescription("Container CPU usage as a ratio of the node's CPU capacity (its online logical CPUs, as the kubelet counts them). Deprecated in kubeletstats, kept for parity: CPU usage over the node's allocatable CPU is the allocatable-based alternative.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sContainerCPUNodeUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sContainerCPUNodeUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sContainerCPUNodeUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sContainerCPUNodeUtilization(cfg K8sContainerCPUNodeUtilizationMetricConfig) metricK8sContainerCPUNodeUtilization {
+	m := metricK8sContainerCPUNodeUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sContainerCPULimitUtilization struct {
+	data     pmetric.Metric                              // data buffer for generated metric.
+	config   K8sContainerCPULimitUtilizationMetricConfig // metric config provided by user.
+	capacity int                                         // max observed number of data points added to the metric.
+}
+
+// init fills k8s.container.cpu_limit_utilization metric with initial data.
+func (m *metricK8sContainerCPULimitUtilization) init() {
+	m.data.SetName("k8s.container.cpu_limit_utilization")
+	m.data.SetDescription("Container CPU usage (usage_nano_cores) as a ratio of the container's CPU limit. The limit is the runtime's (ContainerStatus resources, as the kubelet set it) or else the container cgroup's (CFS quota over period; memory.max or memory.limit_in_bytes, rounded down to a page by the kernel), else the pod spec's when pod metadata is configured.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sContainerCPULimitUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sContainerCPULimitUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sContainerCPULimitUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sContainerCPULimitUtilization(cfg K8sContainerCPULimitUtilizationMetricConfig) metricK8sContainerCPULimitUtilization {
+	m := metricK8sContainerCPULimitUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sContainerCPURequestUtilization struct {
+	data     pmetric.Metric                                // data buffer for generated metric.
+	config   K8sContainerCPURequestUtilizationMetricConfig // metric config provided by user.
+	capacity int                                           // max observed number of data points added to the metric.
+}
+
+// init fills k8s.container.cpu_request_utilization metric with initial data.
+func (m *metricK8sContainerCPURequestUtilization) init() {
+	m.data.SetName("k8s.container.cpu_request_utilization")
+	m.data.SetDescription("Container CPU usage as a ratio of the container's CPU request. The request is the runtime's CPU shares (ContainerStatus) or else the cgroup's cpu.shares (v1, exact) or cpu.weight (v2, within its ~25m step), inverted from the kubelet's shares = request × 1024 / 1000; requests under 3m (v1) or 28m (v2) read as none.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sContainerCPURequestUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sContainerCPURequestUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sContainerCPURequestUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sContainerCPURequestUtilization(cfg K8sContainerCPURequestUtilizationMetricConfig) metricK8sContainerCPURequestUtilization {
+	m := metricK8sContainerCPURequestUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricK8sContainerEphemeralStorageUsage struct {
 	data          pmetric.Metric                                // data buffer for generated metric.
 	config        K8sContainerEphemeralStorageUsageMetricConfig // metric config provided by user.
@@ -2477,6 +3218,156 @@ func (m *metricK8sContainerEphemeralStorageUsage) emit(metrics pmetric.MetricSli
 
 func newMetricK8sContainerEphemeralStorageUsage(cfg K8sContainerEphemeralStorageUsageMetricConfig) metricK8sContainerEphemeralStorageUsage {
 	m := metricK8sContainerEphemeralStorageUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sContainerMemoryNodeUtilization struct {
+	data     pmetric.Metric                                // data buffer for generated metric.
+	config   K8sContainerMemoryNodeUtilizationMetricConfig // metric config provided by user.
+	capacity int                                           // max observed number of data points added to the metric.
+}
+
+// init fills k8s.container.memory.node.utilization metric with initial data.
+func (m *metricK8sContainerMemoryNodeUtilization) init() {
+	m.data.SetName("k8s.container.memory.node.utilization")
+	m.data.SetDescription("Container memory usage as a ratio of the node's memory capacity (MemTotal). Deprecated in kubeletstats, kept for parity: memory usage over the node's allocatable memory is the allocatable-based alternative.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sContainerMemoryNodeUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sContainerMemoryNodeUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sContainerMemoryNodeUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sContainerMemoryNodeUtilization(cfg K8sContainerMemoryNodeUtilizationMetricConfig) metricK8sContainerMemoryNodeUtilization {
+	m := metricK8sContainerMemoryNodeUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sContainerMemoryLimitUtilization struct {
+	data     pmetric.Metric                                 // data buffer for generated metric.
+	config   K8sContainerMemoryLimitUtilizationMetricConfig // metric config provided by user.
+	capacity int                                            // max observed number of data points added to the metric.
+}
+
+// init fills k8s.container.memory_limit_utilization metric with initial data.
+func (m *metricK8sContainerMemoryLimitUtilization) init() {
+	m.data.SetName("k8s.container.memory_limit_utilization")
+	m.data.SetDescription("Container memory usage (usage bytes) as a ratio of the container's memory limit. The limit is the runtime's (ContainerStatus resources, as the kubelet set it) or else the container cgroup's (CFS quota over period; memory.max or memory.limit_in_bytes, rounded down to a page by the kernel), else the pod spec's when pod metadata is configured.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sContainerMemoryLimitUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sContainerMemoryLimitUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sContainerMemoryLimitUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sContainerMemoryLimitUtilization(cfg K8sContainerMemoryLimitUtilizationMetricConfig) metricK8sContainerMemoryLimitUtilization {
+	m := metricK8sContainerMemoryLimitUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sContainerMemoryRequestUtilization struct {
+	data     pmetric.Metric                                   // data buffer for generated metric.
+	config   K8sContainerMemoryRequestUtilizationMetricConfig // metric config provided by user.
+	capacity int                                              // max observed number of data points added to the metric.
+}
+
+// init fills k8s.container.memory_request_utilization metric with initial data.
+func (m *metricK8sContainerMemoryRequestUtilization) init() {
+	m.data.SetName("k8s.container.memory_request_utilization")
+	m.data.SetDescription("Container memory usage as a ratio of the container's memory request. Memory requests are not on the node: this is only emitted with pod metadata configured.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sContainerMemoryRequestUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sContainerMemoryRequestUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sContainerMemoryRequestUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sContainerMemoryRequestUtilization(cfg K8sContainerMemoryRequestUtilizationMetricConfig) metricK8sContainerMemoryRequestUtilization {
+	m := metricK8sContainerMemoryRequestUtilization{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -6535,6 +7426,56 @@ func newMetricK8sNodeUptime(cfg K8sNodeUptimeMetricConfig) metricK8sNodeUptime {
 	return m
 }
 
+type metricK8sPodCPUNodeUtilization struct {
+	data     pmetric.Metric                       // data buffer for generated metric.
+	config   K8sPodCPUNodeUtilizationMetricConfig // metric config provided by user.
+	capacity int                                  // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.cpu.node.utilization metric with initial data.
+func (m *metricK8sPodCPUNodeUtilization) init() {
+	m.data.SetName("k8s.pod.cpu.node.utilization")
+	m.data.SetDescription("Pod CPU usage as a ratio of the node's CPU capacity (its online logical CPUs, as the kubelet counts them). Deprecated in kubeletstats, kept for parity: CPU usage over the node's allocatable CPU is the allocatable-based alternative.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodCPUNodeUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodCPUNodeUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodCPUNodeUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodCPUNodeUtilization(cfg K8sPodCPUNodeUtilizationMetricConfig) metricK8sPodCPUNodeUtilization {
+	m := metricK8sPodCPUNodeUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricK8sPodCPUPressureAvg struct {
 	data          pmetric.Metric                   // data buffer for generated metric.
 	config        K8sPodCPUPressureAvgMetricConfig // metric config provided by user.
@@ -6718,6 +7659,162 @@ func newMetricK8sPodCPUPressureTime(cfg K8sPodCPUPressureTimeMetricConfig) metri
 	return m
 }
 
+type metricK8sPodCPUThrottlingDataPeriods struct {
+	data     pmetric.Metric                             // data buffer for generated metric.
+	config   K8sPodCPUThrottlingDataPeriodsMetricConfig // metric config provided by user.
+	capacity int                                        // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.cpu.throttling_data.periods metric with initial data.
+func (m *metricK8sPodCPUThrottlingDataPeriods) init() {
+	m.data.SetName("k8s.pod.cpu.throttling_data.periods")
+	m.data.SetDescription("CFS enforcement periods elapsed while the pod's cgroup (its pod-level CPU limit) had runnable tasks and a CPU quota (cpu.stat nr_periods); 0 without a CPU limit. Name and unit as dockerstats'.")
+	m.data.SetUnit("{periods}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodCPUThrottlingDataPeriods) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodCPUThrottlingDataPeriods) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodCPUThrottlingDataPeriods) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodCPUThrottlingDataPeriods(cfg K8sPodCPUThrottlingDataPeriodsMetricConfig) metricK8sPodCPUThrottlingDataPeriods {
+	m := metricK8sPodCPUThrottlingDataPeriods{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodCPUThrottlingDataThrottledPeriods struct {
+	data     pmetric.Metric                                      // data buffer for generated metric.
+	config   K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig // metric config provided by user.
+	capacity int                                                 // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.cpu.throttling_data.throttled_periods metric with initial data.
+func (m *metricK8sPodCPUThrottlingDataThrottledPeriods) init() {
+	m.data.SetName("k8s.pod.cpu.throttling_data.throttled_periods")
+	m.data.SetDescription("CFS periods in which the pod's cgroup (its pod-level CPU limit) used up its quota and was throttled (cpu.stat nr_throttled). Name and unit as dockerstats'.")
+	m.data.SetUnit("{periods}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodCPUThrottlingDataThrottledPeriods) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodCPUThrottlingDataThrottledPeriods) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodCPUThrottlingDataThrottledPeriods) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodCPUThrottlingDataThrottledPeriods(cfg K8sPodCPUThrottlingDataThrottledPeriodsMetricConfig) metricK8sPodCPUThrottlingDataThrottledPeriods {
+	m := metricK8sPodCPUThrottlingDataThrottledPeriods{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodCPUThrottlingDataThrottledTime struct {
+	data     pmetric.Metric                                   // data buffer for generated metric.
+	config   K8sPodCPUThrottlingDataThrottledTimeMetricConfig // metric config provided by user.
+	capacity int                                              // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.cpu.throttling_data.throttled_time metric with initial data.
+func (m *metricK8sPodCPUThrottlingDataThrottledTime) init() {
+	m.data.SetName("k8s.pod.cpu.throttling_data.throttled_time")
+	m.data.SetDescription("Time the tasks of the pod's cgroup were throttled, in nanoseconds (cpu.stat throttled_time on cgroup v1, throttled_usec × 1000 on v2). Name and unit as dockerstats'.")
+	m.data.SetUnit("ns")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sPodCPUThrottlingDataThrottledTime) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodCPUThrottlingDataThrottledTime) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodCPUThrottlingDataThrottledTime) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodCPUThrottlingDataThrottledTime(cfg K8sPodCPUThrottlingDataThrottledTimeMetricConfig) metricK8sPodCPUThrottlingDataThrottledTime {
+	m := metricK8sPodCPUThrottlingDataThrottledTime{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricK8sPodCPUTime struct {
 	data     pmetric.Metric            // data buffer for generated metric.
 	config   K8sPodCPUTimeMetricConfig // metric config provided by user.
@@ -6812,6 +7909,288 @@ func (m *metricK8sPodCPUUsage) emit(metrics pmetric.MetricSlice) {
 
 func newMetricK8sPodCPUUsage(cfg K8sPodCPUUsageMetricConfig) metricK8sPodCPUUsage {
 	m := metricK8sPodCPUUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodCPULimitUtilization struct {
+	data     pmetric.Metric                        // data buffer for generated metric.
+	config   K8sPodCPULimitUtilizationMetricConfig // metric config provided by user.
+	capacity int                                   // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.cpu_limit_utilization metric with initial data.
+func (m *metricK8sPodCPULimitUtilization) init() {
+	m.data.SetName("k8s.pod.cpu_limit_utilization")
+	m.data.SetDescription("Pod CPU usage (usage_nano_cores) as a ratio of the pod's CPU limits, summed over its containers. The limit is the runtime's (ContainerStatus resources, as the kubelet set it) or else the container cgroup's (CFS quota over period; memory.max or memory.limit_in_bytes, rounded down to a page by the kernel), else the pod spec's when pod metadata is configured. If any container is missing one the metric is not emitted (kubeletstats' rule; pod-level resources are ignored, as there).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodCPULimitUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodCPULimitUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodCPULimitUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodCPULimitUtilization(cfg K8sPodCPULimitUtilizationMetricConfig) metricK8sPodCPULimitUtilization {
+	m := metricK8sPodCPULimitUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodCPURequestUtilization struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   K8sPodCPURequestUtilizationMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.cpu_request_utilization metric with initial data.
+func (m *metricK8sPodCPURequestUtilization) init() {
+	m.data.SetName("k8s.pod.cpu_request_utilization")
+	m.data.SetDescription("Pod CPU usage as a ratio of the pod's CPU requests, summed over its containers. The request is the runtime's CPU shares (ContainerStatus) or else the cgroup's cpu.shares (v1, exact) or cpu.weight (v2, within its ~25m step), inverted from the kubelet's shares = request × 1024 / 1000; requests under 3m (v1) or 28m (v2) read as none. If any container is missing one the metric is not emitted (kubeletstats' rule; pod-level resources are ignored, as there).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodCPURequestUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodCPURequestUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodCPURequestUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodCPURequestUtilization(cfg K8sPodCPURequestUtilizationMetricConfig) metricK8sPodCPURequestUtilization {
+	m := metricK8sPodCPURequestUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodDiskIo struct {
+	data          pmetric.Metric           // data buffer for generated metric.
+	config        K8sPodDiskIoMetricConfig // metric config provided by user.
+	capacity      int                      // max observed number of data points added to the metric.
+	aggDataPoints []int64                  // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.disk.io metric with initial data.
+func (m *metricK8sPodDiskIo) init() {
+	m.data.SetName("k8s.pod.disk.io")
+	m.data.SetDescription("Bytes read from and written to block devices by the pod's cgroup and its containers, summed over devices (cgroup v2 io.stat rbytes and wbytes; v1 blkio.throttle.io_service_bytes_recursive, which the kernel counts only for devices with a blkio throttle rule: absent otherwise). Named after the semantic conventions container.disk.io.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodDiskIo) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, diskIoDirectionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodDiskIoMetricAttributeKeyDiskIoDirection) {
+		dp.Attributes().PutStr("disk.io.direction", diskIoDirectionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodDiskIo) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodDiskIo) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodDiskIo(cfg K8sPodDiskIoMetricConfig) metricK8sPodDiskIo {
+	m := metricK8sPodDiskIo{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodDiskOperations struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        K8sPodDiskOperationsMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []int64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.disk.operations metric with initial data.
+func (m *metricK8sPodDiskOperations) init() {
+	m.data.SetName("k8s.pod.disk.operations")
+	m.data.SetDescription("Read and write operations issued to block devices by the pod's cgroup and its containers, summed over devices (cgroup v2 io.stat rios and wios; v1 blkio.throttle.io_serviced_recursive, absent without a throttle rule). Named after the semantic conventions system.disk.operations.")
+	m.data.SetUnit("{operation}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodDiskOperations) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, diskIoDirectionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodDiskOperationsMetricAttributeKeyDiskIoDirection) {
+		dp.Attributes().PutStr("disk.io.direction", diskIoDirectionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodDiskOperations) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodDiskOperations) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodDiskOperations(cfg K8sPodDiskOperationsMetricConfig) metricK8sPodDiskOperations {
+	m := metricK8sPodDiskOperations{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -7353,6 +8732,97 @@ func newMetricK8sPodMemoryAvailable(cfg K8sPodMemoryAvailableMetricConfig) metri
 	return m
 }
 
+type metricK8sPodMemoryEvents struct {
+	data          pmetric.Metric                 // data buffer for generated metric.
+	config        K8sPodMemoryEventsMetricConfig // metric config provided by user.
+	capacity      int                            // max observed number of data points added to the metric.
+	aggDataPoints []int64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills k8s.pod.memory.events metric with initial data.
+func (m *metricK8sPodMemoryEvents) init() {
+	m.data.SetName("k8s.pod.memory.events")
+	m.data.SetDescription("Memory events of the pod's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (hierarchical: a pod counts its containers). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone (a pod counts only what its own limit caused).")
+	m.data.SetUnit("{event}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricK8sPodMemoryEvents) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, memoryEventAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, K8sPodMemoryEventsMetricAttributeKeyMemoryEvent) {
+		dp.Attributes().PutStr("memory.event", memoryEventAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryEvents) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryEvents) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryEvents(cfg K8sPodMemoryEventsMetricConfig) metricK8sPodMemoryEvents {
+	m := metricK8sPodMemoryEvents{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricK8sPodMemoryMajorPageFaults struct {
 	data     pmetric.Metric                          // data buffer for generated metric.
 	config   K8sPodMemoryMajorPageFaultsMetricConfig // metric config provided by user.
@@ -7395,6 +8865,56 @@ func (m *metricK8sPodMemoryMajorPageFaults) emit(metrics pmetric.MetricSlice) {
 
 func newMetricK8sPodMemoryMajorPageFaults(cfg K8sPodMemoryMajorPageFaultsMetricConfig) metricK8sPodMemoryMajorPageFaults {
 	m := metricK8sPodMemoryMajorPageFaults{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryNodeUtilization struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   K8sPodMemoryNodeUtilizationMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.memory.node.utilization metric with initial data.
+func (m *metricK8sPodMemoryNodeUtilization) init() {
+	m.data.SetName("k8s.pod.memory.node.utilization")
+	m.data.SetDescription("Pod memory usage as a ratio of the node's memory capacity (MemTotal). Deprecated in kubeletstats, kept for parity: memory usage over the node's allocatable memory is the allocatable-based alternative.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodMemoryNodeUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryNodeUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryNodeUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryNodeUtilization(cfg K8sPodMemoryNodeUtilizationMetricConfig) metricK8sPodMemoryNodeUtilization {
+	m := metricK8sPodMemoryNodeUtilization{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -7778,6 +9298,106 @@ func (m *metricK8sPodMemoryWorkingSet) emit(metrics pmetric.MetricSlice) {
 
 func newMetricK8sPodMemoryWorkingSet(cfg K8sPodMemoryWorkingSetMetricConfig) metricK8sPodMemoryWorkingSet {
 	m := metricK8sPodMemoryWorkingSet{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryLimitUtilization struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   K8sPodMemoryLimitUtilizationMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.memory_limit_utilization metric with initial data.
+func (m *metricK8sPodMemoryLimitUtilization) init() {
+	m.data.SetName("k8s.pod.memory_limit_utilization")
+	m.data.SetDescription("Pod memory usage (usage bytes) as a ratio of the pod's memory limits, summed over its containers. The limit is the runtime's (ContainerStatus resources, as the kubelet set it) or else the container cgroup's (CFS quota over period; memory.max or memory.limit_in_bytes, rounded down to a page by the kernel), else the pod spec's when pod metadata is configured. If any container is missing one the metric is not emitted (kubeletstats' rule; pod-level resources are ignored, as there).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodMemoryLimitUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryLimitUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryLimitUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryLimitUtilization(cfg K8sPodMemoryLimitUtilizationMetricConfig) metricK8sPodMemoryLimitUtilization {
+	m := metricK8sPodMemoryLimitUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sPodMemoryRequestUtilization struct {
+	data     pmetric.Metric                             // data buffer for generated metric.
+	config   K8sPodMemoryRequestUtilizationMetricConfig // metric config provided by user.
+	capacity int                                        // max observed number of data points added to the metric.
+}
+
+// init fills k8s.pod.memory_request_utilization metric with initial data.
+func (m *metricK8sPodMemoryRequestUtilization) init() {
+	m.data.SetName("k8s.pod.memory_request_utilization")
+	m.data.SetDescription("Pod memory usage as a ratio of the pod's memory requests, summed over its containers. Memory requests are not on the node: this is only emitted with pod metadata configured. If any container is missing one the metric is not emitted (kubeletstats' rule; pod-level resources are ignored, as there).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricK8sPodMemoryRequestUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sPodMemoryRequestUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sPodMemoryRequestUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sPodMemoryRequestUtilization(cfg K8sPodMemoryRequestUtilizationMetricConfig) metricK8sPodMemoryRequestUtilization {
+	m := metricK8sPodMemoryRequestUtilization{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -8490,8 +10110,13 @@ type MetricsBuilder struct {
 	resourceAttributeExcludeFilter                    map[string]filter.Filter
 	metricContainerCPUPressureAvg                     metricContainerCPUPressureAvg
 	metricContainerCPUPressureTime                    metricContainerCPUPressureTime
+	metricContainerCPUThrottlingDataPeriods           metricContainerCPUThrottlingDataPeriods
+	metricContainerCPUThrottlingDataThrottledPeriods  metricContainerCPUThrottlingDataThrottledPeriods
+	metricContainerCPUThrottlingDataThrottledTime     metricContainerCPUThrottlingDataThrottledTime
 	metricContainerCPUTime                            metricContainerCPUTime
 	metricContainerCPUUsage                           metricContainerCPUUsage
+	metricContainerDiskIo                             metricContainerDiskIo
+	metricContainerDiskOperations                     metricContainerDiskOperations
 	metricContainerFilesystemAvailable                metricContainerFilesystemAvailable
 	metricContainerFilesystemCapacity                 metricContainerFilesystemCapacity
 	metricContainerFilesystemInodes                   metricContainerFilesystemInodes
@@ -8507,6 +10132,7 @@ type MetricsBuilder struct {
 	metricContainerLogsInodesUsed                     metricContainerLogsInodesUsed
 	metricContainerLogsUsage                          metricContainerLogsUsage
 	metricContainerMemoryAvailable                    metricContainerMemoryAvailable
+	metricContainerMemoryEvents                       metricContainerMemoryEvents
 	metricContainerMemoryMajorPageFaults              metricContainerMemoryMajorPageFaults
 	metricContainerMemoryPageFaults                   metricContainerMemoryPageFaults
 	metricContainerMemoryPressureAvg                  metricContainerMemoryPressureAvg
@@ -8517,7 +10143,13 @@ type MetricsBuilder struct {
 	metricContainerSwapAvailable                      metricContainerSwapAvailable
 	metricContainerSwapUsage                          metricContainerSwapUsage
 	metricContainerUptime                             metricContainerUptime
+	metricK8sContainerCPUNodeUtilization              metricK8sContainerCPUNodeUtilization
+	metricK8sContainerCPULimitUtilization             metricK8sContainerCPULimitUtilization
+	metricK8sContainerCPURequestUtilization           metricK8sContainerCPURequestUtilization
 	metricK8sContainerEphemeralStorageUsage           metricK8sContainerEphemeralStorageUsage
+	metricK8sContainerMemoryNodeUtilization           metricK8sContainerMemoryNodeUtilization
+	metricK8sContainerMemoryLimitUtilization          metricK8sContainerMemoryLimitUtilization
+	metricK8sContainerMemoryRequestUtilization        metricK8sContainerMemoryRequestUtilization
 	metricK8sNodeContainerFsAvailable                 metricK8sNodeContainerFsAvailable
 	metricK8sNodeContainerFsCapacity                  metricK8sNodeContainerFsCapacity
 	metricK8sNodeContainerFsInodes                    metricK8sNodeContainerFsInodes
@@ -8587,10 +10219,18 @@ type MetricsBuilder struct {
 	metricK8sNodeSystemContainerSwapAvailable         metricK8sNodeSystemContainerSwapAvailable
 	metricK8sNodeSystemContainerSwapUsage             metricK8sNodeSystemContainerSwapUsage
 	metricK8sNodeUptime                               metricK8sNodeUptime
+	metricK8sPodCPUNodeUtilization                    metricK8sPodCPUNodeUtilization
 	metricK8sPodCPUPressureAvg                        metricK8sPodCPUPressureAvg
 	metricK8sPodCPUPressureTime                       metricK8sPodCPUPressureTime
+	metricK8sPodCPUThrottlingDataPeriods              metricK8sPodCPUThrottlingDataPeriods
+	metricK8sPodCPUThrottlingDataThrottledPeriods     metricK8sPodCPUThrottlingDataThrottledPeriods
+	metricK8sPodCPUThrottlingDataThrottledTime        metricK8sPodCPUThrottlingDataThrottledTime
 	metricK8sPodCPUTime                               metricK8sPodCPUTime
 	metricK8sPodCPUUsage                              metricK8sPodCPUUsage
+	metricK8sPodCPULimitUtilization                   metricK8sPodCPULimitUtilization
+	metricK8sPodCPURequestUtilization                 metricK8sPodCPURequestUtilization
+	metricK8sPodDiskIo                                metricK8sPodDiskIo
+	metricK8sPodDiskOperations                        metricK8sPodDiskOperations
 	metricK8sPodFilesystemAvailable                   metricK8sPodFilesystemAvailable
 	metricK8sPodFilesystemCapacity                    metricK8sPodFilesystemCapacity
 	metricK8sPodFilesystemInodes                      metricK8sPodFilesystemInodes
@@ -8600,13 +10240,17 @@ type MetricsBuilder struct {
 	metricK8sPodIoPressureAvg                         metricK8sPodIoPressureAvg
 	metricK8sPodIoPressureTime                        metricK8sPodIoPressureTime
 	metricK8sPodMemoryAvailable                       metricK8sPodMemoryAvailable
+	metricK8sPodMemoryEvents                          metricK8sPodMemoryEvents
 	metricK8sPodMemoryMajorPageFaults                 metricK8sPodMemoryMajorPageFaults
+	metricK8sPodMemoryNodeUtilization                 metricK8sPodMemoryNodeUtilization
 	metricK8sPodMemoryPageFaults                      metricK8sPodMemoryPageFaults
 	metricK8sPodMemoryPressureAvg                     metricK8sPodMemoryPressureAvg
 	metricK8sPodMemoryPressureTime                    metricK8sPodMemoryPressureTime
 	metricK8sPodMemoryRss                             metricK8sPodMemoryRss
 	metricK8sPodMemoryUsage                           metricK8sPodMemoryUsage
 	metricK8sPodMemoryWorkingSet                      metricK8sPodMemoryWorkingSet
+	metricK8sPodMemoryLimitUtilization                metricK8sPodMemoryLimitUtilization
+	metricK8sPodMemoryRequestUtilization              metricK8sPodMemoryRequestUtilization
 	metricK8sPodNetworkErrors                         metricK8sPodNetworkErrors
 	metricK8sPodNetworkIo                             metricK8sPodNetworkIo
 	metricK8sPodProcessCount                          metricK8sPodProcessCount
@@ -8640,14 +10284,19 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                                            mbc,
-		startTime:                                         pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                                     pmetric.NewMetrics(),
-		buildInfo:                                         settings.BuildInfo,
-		metricContainerCPUPressureAvg:                     newMetricContainerCPUPressureAvg(mbc.Metrics.ContainerCPUPressureAvg),
-		metricContainerCPUPressureTime:                    newMetricContainerCPUPressureTime(mbc.Metrics.ContainerCPUPressureTime),
+		config:                                  mbc,
+		startTime:                               pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                           pmetric.NewMetrics(),
+		buildInfo:                               settings.BuildInfo,
+		metricContainerCPUPressureAvg:           newMetricContainerCPUPressureAvg(mbc.Metrics.ContainerCPUPressureAvg),
+		metricContainerCPUPressureTime:          newMetricContainerCPUPressureTime(mbc.Metrics.ContainerCPUPressureTime),
+		metricContainerCPUThrottlingDataPeriods: newMetricContainerCPUThrottlingDataPeriods(mbc.Metrics.ContainerCPUThrottlingDataPeriods),
+		metricContainerCPUThrottlingDataThrottledPeriods:  newMetricContainerCPUThrottlingDataThrottledPeriods(mbc.Metrics.ContainerCPUThrottlingDataThrottledPeriods),
+		metricContainerCPUThrottlingDataThrottledTime:     newMetricContainerCPUThrottlingDataThrottledTime(mbc.Metrics.ContainerCPUThrottlingDataThrottledTime),
 		metricContainerCPUTime:                            newMetricContainerCPUTime(mbc.Metrics.ContainerCPUTime),
 		metricContainerCPUUsage:                           newMetricContainerCPUUsage(mbc.Metrics.ContainerCPUUsage),
+		metricContainerDiskIo:                             newMetricContainerDiskIo(mbc.Metrics.ContainerDiskIo),
+		metricContainerDiskOperations:                     newMetricContainerDiskOperations(mbc.Metrics.ContainerDiskOperations),
 		metricContainerFilesystemAvailable:                newMetricContainerFilesystemAvailable(mbc.Metrics.ContainerFilesystemAvailable),
 		metricContainerFilesystemCapacity:                 newMetricContainerFilesystemCapacity(mbc.Metrics.ContainerFilesystemCapacity),
 		metricContainerFilesystemInodes:                   newMetricContainerFilesystemInodes(mbc.Metrics.ContainerFilesystemInodes),
@@ -8663,6 +10312,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricContainerLogsInodesUsed:                     newMetricContainerLogsInodesUsed(mbc.Metrics.ContainerLogsInodesUsed),
 		metricContainerLogsUsage:                          newMetricContainerLogsUsage(mbc.Metrics.ContainerLogsUsage),
 		metricContainerMemoryAvailable:                    newMetricContainerMemoryAvailable(mbc.Metrics.ContainerMemoryAvailable),
+		metricContainerMemoryEvents:                       newMetricContainerMemoryEvents(mbc.Metrics.ContainerMemoryEvents),
 		metricContainerMemoryMajorPageFaults:              newMetricContainerMemoryMajorPageFaults(mbc.Metrics.ContainerMemoryMajorPageFaults),
 		metricContainerMemoryPageFaults:                   newMetricContainerMemoryPageFaults(mbc.Metrics.ContainerMemoryPageFaults),
 		metricContainerMemoryPressureAvg:                  newMetricContainerMemoryPressureAvg(mbc.Metrics.ContainerMemoryPressureAvg),
@@ -8673,7 +10323,13 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricContainerSwapAvailable:                      newMetricContainerSwapAvailable(mbc.Metrics.ContainerSwapAvailable),
 		metricContainerSwapUsage:                          newMetricContainerSwapUsage(mbc.Metrics.ContainerSwapUsage),
 		metricContainerUptime:                             newMetricContainerUptime(mbc.Metrics.ContainerUptime),
+		metricK8sContainerCPUNodeUtilization:              newMetricK8sContainerCPUNodeUtilization(mbc.Metrics.K8sContainerCPUNodeUtilization),
+		metricK8sContainerCPULimitUtilization:             newMetricK8sContainerCPULimitUtilization(mbc.Metrics.K8sContainerCPULimitUtilization),
+		metricK8sContainerCPURequestUtilization:           newMetricK8sContainerCPURequestUtilization(mbc.Metrics.K8sContainerCPURequestUtilization),
 		metricK8sContainerEphemeralStorageUsage:           newMetricK8sContainerEphemeralStorageUsage(mbc.Metrics.K8sContainerEphemeralStorageUsage),
+		metricK8sContainerMemoryNodeUtilization:           newMetricK8sContainerMemoryNodeUtilization(mbc.Metrics.K8sContainerMemoryNodeUtilization),
+		metricK8sContainerMemoryLimitUtilization:          newMetricK8sContainerMemoryLimitUtilization(mbc.Metrics.K8sContainerMemoryLimitUtilization),
+		metricK8sContainerMemoryRequestUtilization:        newMetricK8sContainerMemoryRequestUtilization(mbc.Metrics.K8sContainerMemoryRequestUtilization),
 		metricK8sNodeContainerFsAvailable:                 newMetricK8sNodeContainerFsAvailable(mbc.Metrics.K8sNodeContainerFsAvailable),
 		metricK8sNodeContainerFsCapacity:                  newMetricK8sNodeContainerFsCapacity(mbc.Metrics.K8sNodeContainerFsCapacity),
 		metricK8sNodeContainerFsInodes:                    newMetricK8sNodeContainerFsInodes(mbc.Metrics.K8sNodeContainerFsInodes),
@@ -8743,10 +10399,18 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricK8sNodeSystemContainerSwapAvailable:         newMetricK8sNodeSystemContainerSwapAvailable(mbc.Metrics.K8sNodeSystemContainerSwapAvailable),
 		metricK8sNodeSystemContainerSwapUsage:             newMetricK8sNodeSystemContainerSwapUsage(mbc.Metrics.K8sNodeSystemContainerSwapUsage),
 		metricK8sNodeUptime:                               newMetricK8sNodeUptime(mbc.Metrics.K8sNodeUptime),
+		metricK8sPodCPUNodeUtilization:                    newMetricK8sPodCPUNodeUtilization(mbc.Metrics.K8sPodCPUNodeUtilization),
 		metricK8sPodCPUPressureAvg:                        newMetricK8sPodCPUPressureAvg(mbc.Metrics.K8sPodCPUPressureAvg),
 		metricK8sPodCPUPressureTime:                       newMetricK8sPodCPUPressureTime(mbc.Metrics.K8sPodCPUPressureTime),
+		metricK8sPodCPUThrottlingDataPeriods:              newMetricK8sPodCPUThrottlingDataPeriods(mbc.Metrics.K8sPodCPUThrottlingDataPeriods),
+		metricK8sPodCPUThrottlingDataThrottledPeriods:     newMetricK8sPodCPUThrottlingDataThrottledPeriods(mbc.Metrics.K8sPodCPUThrottlingDataThrottledPeriods),
+		metricK8sPodCPUThrottlingDataThrottledTime:        newMetricK8sPodCPUThrottlingDataThrottledTime(mbc.Metrics.K8sPodCPUThrottlingDataThrottledTime),
 		metricK8sPodCPUTime:                               newMetricK8sPodCPUTime(mbc.Metrics.K8sPodCPUTime),
 		metricK8sPodCPUUsage:                              newMetricK8sPodCPUUsage(mbc.Metrics.K8sPodCPUUsage),
+		metricK8sPodCPULimitUtilization:                   newMetricK8sPodCPULimitUtilization(mbc.Metrics.K8sPodCPULimitUtilization),
+		metricK8sPodCPURequestUtilization:                 newMetricK8sPodCPURequestUtilization(mbc.Metrics.K8sPodCPURequestUtilization),
+		metricK8sPodDiskIo:                                newMetricK8sPodDiskIo(mbc.Metrics.K8sPodDiskIo),
+		metricK8sPodDiskOperations:                        newMetricK8sPodDiskOperations(mbc.Metrics.K8sPodDiskOperations),
 		metricK8sPodFilesystemAvailable:                   newMetricK8sPodFilesystemAvailable(mbc.Metrics.K8sPodFilesystemAvailable),
 		metricK8sPodFilesystemCapacity:                    newMetricK8sPodFilesystemCapacity(mbc.Metrics.K8sPodFilesystemCapacity),
 		metricK8sPodFilesystemInodes:                      newMetricK8sPodFilesystemInodes(mbc.Metrics.K8sPodFilesystemInodes),
@@ -8756,13 +10420,17 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricK8sPodIoPressureAvg:                         newMetricK8sPodIoPressureAvg(mbc.Metrics.K8sPodIoPressureAvg),
 		metricK8sPodIoPressureTime:                        newMetricK8sPodIoPressureTime(mbc.Metrics.K8sPodIoPressureTime),
 		metricK8sPodMemoryAvailable:                       newMetricK8sPodMemoryAvailable(mbc.Metrics.K8sPodMemoryAvailable),
+		metricK8sPodMemoryEvents:                          newMetricK8sPodMemoryEvents(mbc.Metrics.K8sPodMemoryEvents),
 		metricK8sPodMemoryMajorPageFaults:                 newMetricK8sPodMemoryMajorPageFaults(mbc.Metrics.K8sPodMemoryMajorPageFaults),
+		metricK8sPodMemoryNodeUtilization:                 newMetricK8sPodMemoryNodeUtilization(mbc.Metrics.K8sPodMemoryNodeUtilization),
 		metricK8sPodMemoryPageFaults:                      newMetricK8sPodMemoryPageFaults(mbc.Metrics.K8sPodMemoryPageFaults),
 		metricK8sPodMemoryPressureAvg:                     newMetricK8sPodMemoryPressureAvg(mbc.Metrics.K8sPodMemoryPressureAvg),
 		metricK8sPodMemoryPressureTime:                    newMetricK8sPodMemoryPressureTime(mbc.Metrics.K8sPodMemoryPressureTime),
 		metricK8sPodMemoryRss:                             newMetricK8sPodMemoryRss(mbc.Metrics.K8sPodMemoryRss),
 		metricK8sPodMemoryUsage:                           newMetricK8sPodMemoryUsage(mbc.Metrics.K8sPodMemoryUsage),
 		metricK8sPodMemoryWorkingSet:                      newMetricK8sPodMemoryWorkingSet(mbc.Metrics.K8sPodMemoryWorkingSet),
+		metricK8sPodMemoryLimitUtilization:                newMetricK8sPodMemoryLimitUtilization(mbc.Metrics.K8sPodMemoryLimitUtilization),
+		metricK8sPodMemoryRequestUtilization:              newMetricK8sPodMemoryRequestUtilization(mbc.Metrics.K8sPodMemoryRequestUtilization),
 		metricK8sPodNetworkErrors:                         newMetricK8sPodNetworkErrors(mbc.Metrics.K8sPodNetworkErrors),
 		metricK8sPodNetworkIo:                             newMetricK8sPodNetworkIo(mbc.Metrics.K8sPodNetworkIo),
 		metricK8sPodProcessCount:                          newMetricK8sPodProcessCount(mbc.Metrics.K8sPodProcessCount),
@@ -8915,8 +10583,13 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
 	mb.metricContainerCPUPressureAvg.emit(ils.Metrics())
 	mb.metricContainerCPUPressureTime.emit(ils.Metrics())
+	mb.metricContainerCPUThrottlingDataPeriods.emit(ils.Metrics())
+	mb.metricContainerCPUThrottlingDataThrottledPeriods.emit(ils.Metrics())
+	mb.metricContainerCPUThrottlingDataThrottledTime.emit(ils.Metrics())
 	mb.metricContainerCPUTime.emit(ils.Metrics())
 	mb.metricContainerCPUUsage.emit(ils.Metrics())
+	mb.metricContainerDiskIo.emit(ils.Metrics())
+	mb.metricContainerDiskOperations.emit(ils.Metrics())
 	mb.metricContainerFilesystemAvailable.emit(ils.Metrics())
 	mb.metricContainerFilesystemCapacity.emit(ils.Metrics())
 	mb.metricContainerFilesystemInodes.emit(ils.Metrics())
@@ -8932,6 +10605,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricContainerLogsInodesUsed.emit(ils.Metrics())
 	mb.metricContainerLogsUsage.emit(ils.Metrics())
 	mb.metricContainerMemoryAvailable.emit(ils.Metrics())
+	mb.metricContainerMemoryEvents.emit(ils.Metrics())
 	mb.metricContainerMemoryMajorPageFaults.emit(ils.Metrics())
 	mb.metricContainerMemoryPageFaults.emit(ils.Metrics())
 	mb.metricContainerMemoryPressureAvg.emit(ils.Metrics())
@@ -8942,7 +10616,13 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricContainerSwapAvailable.emit(ils.Metrics())
 	mb.metricContainerSwapUsage.emit(ils.Metrics())
 	mb.metricContainerUptime.emit(ils.Metrics())
+	mb.metricK8sContainerCPUNodeUtilization.emit(ils.Metrics())
+	mb.metricK8sContainerCPULimitUtilization.emit(ils.Metrics())
+	mb.metricK8sContainerCPURequestUtilization.emit(ils.Metrics())
 	mb.metricK8sContainerEphemeralStorageUsage.emit(ils.Metrics())
+	mb.metricK8sContainerMemoryNodeUtilization.emit(ils.Metrics())
+	mb.metricK8sContainerMemoryLimitUtilization.emit(ils.Metrics())
+	mb.metricK8sContainerMemoryRequestUtilization.emit(ils.Metrics())
 	mb.metricK8sNodeContainerFsAvailable.emit(ils.Metrics())
 	mb.metricK8sNodeContainerFsCapacity.emit(ils.Metrics())
 	mb.metricK8sNodeContainerFsInodes.emit(ils.Metrics())
@@ -9012,10 +10692,18 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricK8sNodeSystemContainerSwapAvailable.emit(ils.Metrics())
 	mb.metricK8sNodeSystemContainerSwapUsage.emit(ils.Metrics())
 	mb.metricK8sNodeUptime.emit(ils.Metrics())
+	mb.metricK8sPodCPUNodeUtilization.emit(ils.Metrics())
 	mb.metricK8sPodCPUPressureAvg.emit(ils.Metrics())
 	mb.metricK8sPodCPUPressureTime.emit(ils.Metrics())
+	mb.metricK8sPodCPUThrottlingDataPeriods.emit(ils.Metrics())
+	mb.metricK8sPodCPUThrottlingDataThrottledPeriods.emit(ils.Metrics())
+	mb.metricK8sPodCPUThrottlingDataThrottledTime.emit(ils.Metrics())
 	mb.metricK8sPodCPUTime.emit(ils.Metrics())
 	mb.metricK8sPodCPUUsage.emit(ils.Metrics())
+	mb.metricK8sPodCPULimitUtilization.emit(ils.Metrics())
+	mb.metricK8sPodCPURequestUtilization.emit(ils.Metrics())
+	mb.metricK8sPodDiskIo.emit(ils.Metrics())
+	mb.metricK8sPodDiskOperations.emit(ils.Metrics())
 	mb.metricK8sPodFilesystemAvailable.emit(ils.Metrics())
 	mb.metricK8sPodFilesystemCapacity.emit(ils.Metrics())
 	mb.metricK8sPodFilesystemInodes.emit(ils.Metrics())
@@ -9025,13 +10713,17 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricK8sPodIoPressureAvg.emit(ils.Metrics())
 	mb.metricK8sPodIoPressureTime.emit(ils.Metrics())
 	mb.metricK8sPodMemoryAvailable.emit(ils.Metrics())
+	mb.metricK8sPodMemoryEvents.emit(ils.Metrics())
 	mb.metricK8sPodMemoryMajorPageFaults.emit(ils.Metrics())
+	mb.metricK8sPodMemoryNodeUtilization.emit(ils.Metrics())
 	mb.metricK8sPodMemoryPageFaults.emit(ils.Metrics())
 	mb.metricK8sPodMemoryPressureAvg.emit(ils.Metrics())
 	mb.metricK8sPodMemoryPressureTime.emit(ils.Metrics())
 	mb.metricK8sPodMemoryRss.emit(ils.Metrics())
 	mb.metricK8sPodMemoryUsage.emit(ils.Metrics())
 	mb.metricK8sPodMemoryWorkingSet.emit(ils.Metrics())
+	mb.metricK8sPodMemoryLimitUtilization.emit(ils.Metrics())
+	mb.metricK8sPodMemoryRequestUtilization.emit(ils.Metrics())
 	mb.metricK8sPodNetworkErrors.emit(ils.Metrics())
 	mb.metricK8sPodNetworkIo.emit(ils.Metrics())
 	mb.metricK8sPodProcessCount.emit(ils.Metrics())
@@ -9085,6 +10777,21 @@ func (mb *MetricsBuilder) RecordContainerCPUPressureTimeDataPoint(ts pcommon.Tim
 	mb.metricContainerCPUPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
 }
 
+// RecordContainerCPUThrottlingDataPeriodsDataPoint adds a data point to container.cpu.throttling_data.periods metric.
+func (mb *MetricsBuilder) RecordContainerCPUThrottlingDataPeriodsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerCPUThrottlingDataPeriods.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerCPUThrottlingDataThrottledPeriodsDataPoint adds a data point to container.cpu.throttling_data.throttled_periods metric.
+func (mb *MetricsBuilder) RecordContainerCPUThrottlingDataThrottledPeriodsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerCPUThrottlingDataThrottledPeriods.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerCPUThrottlingDataThrottledTimeDataPoint adds a data point to container.cpu.throttling_data.throttled_time metric.
+func (mb *MetricsBuilder) RecordContainerCPUThrottlingDataThrottledTimeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricContainerCPUThrottlingDataThrottledTime.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordContainerCPUTimeDataPoint adds a data point to container.cpu.time metric.
 func (mb *MetricsBuilder) RecordContainerCPUTimeDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricContainerCPUTime.recordDataPoint(mb.startTime, ts, val)
@@ -9093,6 +10800,16 @@ func (mb *MetricsBuilder) RecordContainerCPUTimeDataPoint(ts pcommon.Timestamp, 
 // RecordContainerCPUUsageDataPoint adds a data point to container.cpu.usage metric.
 func (mb *MetricsBuilder) RecordContainerCPUUsageDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricContainerCPUUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordContainerDiskIoDataPoint adds a data point to container.disk.io metric.
+func (mb *MetricsBuilder) RecordContainerDiskIoDataPoint(ts pcommon.Timestamp, val int64, diskIoDirectionAttributeValue AttributeDiskIoDirection) {
+	mb.metricContainerDiskIo.recordDataPoint(mb.startTime, ts, val, diskIoDirectionAttributeValue.String())
+}
+
+// RecordContainerDiskOperationsDataPoint adds a data point to container.disk.operations metric.
+func (mb *MetricsBuilder) RecordContainerDiskOperationsDataPoint(ts pcommon.Timestamp, val int64, diskIoDirectionAttributeValue AttributeDiskIoDirection) {
+	mb.metricContainerDiskOperations.recordDataPoint(mb.startTime, ts, val, diskIoDirectionAttributeValue.String())
 }
 
 // RecordContainerFilesystemAvailableDataPoint adds a data point to container.filesystem.available metric.
@@ -9170,6 +10887,11 @@ func (mb *MetricsBuilder) RecordContainerMemoryAvailableDataPoint(ts pcommon.Tim
 	mb.metricContainerMemoryAvailable.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordContainerMemoryEventsDataPoint adds a data point to container.memory.events metric.
+func (mb *MetricsBuilder) RecordContainerMemoryEventsDataPoint(ts pcommon.Timestamp, val int64, memoryEventAttributeValue AttributeMemoryEvent) {
+	mb.metricContainerMemoryEvents.recordDataPoint(mb.startTime, ts, val, memoryEventAttributeValue.String())
+}
+
 // RecordContainerMemoryMajorPageFaultsDataPoint adds a data point to container.memory.major_page_faults metric.
 func (mb *MetricsBuilder) RecordContainerMemoryMajorPageFaultsDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricContainerMemoryMajorPageFaults.recordDataPoint(mb.startTime, ts, val)
@@ -9220,9 +10942,39 @@ func (mb *MetricsBuilder) RecordContainerUptimeDataPoint(ts pcommon.Timestamp, v
 	mb.metricContainerUptime.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordK8sContainerCPUNodeUtilizationDataPoint adds a data point to k8s.container.cpu.node.utilization metric.
+func (mb *MetricsBuilder) RecordK8sContainerCPUNodeUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sContainerCPUNodeUtilization.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sContainerCPULimitUtilizationDataPoint adds a data point to k8s.container.cpu_limit_utilization metric.
+func (mb *MetricsBuilder) RecordK8sContainerCPULimitUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sContainerCPULimitUtilization.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sContainerCPURequestUtilizationDataPoint adds a data point to k8s.container.cpu_request_utilization metric.
+func (mb *MetricsBuilder) RecordK8sContainerCPURequestUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sContainerCPURequestUtilization.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordK8sContainerEphemeralStorageUsageDataPoint adds a data point to k8s.container.ephemeral_storage.usage metric.
 func (mb *MetricsBuilder) RecordK8sContainerEphemeralStorageUsageDataPoint(ts pcommon.Timestamp, val int64, fsTypeAttributeValue AttributeFsType) {
 	mb.metricK8sContainerEphemeralStorageUsage.recordDataPoint(mb.startTime, ts, val, fsTypeAttributeValue.String())
+}
+
+// RecordK8sContainerMemoryNodeUtilizationDataPoint adds a data point to k8s.container.memory.node.utilization metric.
+func (mb *MetricsBuilder) RecordK8sContainerMemoryNodeUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sContainerMemoryNodeUtilization.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sContainerMemoryLimitUtilizationDataPoint adds a data point to k8s.container.memory_limit_utilization metric.
+func (mb *MetricsBuilder) RecordK8sContainerMemoryLimitUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sContainerMemoryLimitUtilization.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sContainerMemoryRequestUtilizationDataPoint adds a data point to k8s.container.memory_request_utilization metric.
+func (mb *MetricsBuilder) RecordK8sContainerMemoryRequestUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sContainerMemoryRequestUtilization.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordK8sNodeContainerFsAvailableDataPoint adds a data point to k8s.node.container_fs.available metric.
@@ -9570,6 +11322,11 @@ func (mb *MetricsBuilder) RecordK8sNodeUptimeDataPoint(ts pcommon.Timestamp, val
 	mb.metricK8sNodeUptime.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordK8sPodCPUNodeUtilizationDataPoint adds a data point to k8s.pod.cpu.node.utilization metric.
+func (mb *MetricsBuilder) RecordK8sPodCPUNodeUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sPodCPUNodeUtilization.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordK8sPodCPUPressureAvgDataPoint adds a data point to k8s.pod.cpu.pressure.avg metric.
 func (mb *MetricsBuilder) RecordK8sPodCPUPressureAvgDataPoint(ts pcommon.Timestamp, val float64, pressureTypeAttributeValue AttributePressureType, pressureWindowAttributeValue AttributePressureWindow) {
 	mb.metricK8sPodCPUPressureAvg.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String(), pressureWindowAttributeValue.String())
@@ -9580,6 +11337,21 @@ func (mb *MetricsBuilder) RecordK8sPodCPUPressureTimeDataPoint(ts pcommon.Timest
 	mb.metricK8sPodCPUPressureTime.recordDataPoint(mb.startTime, ts, val, pressureTypeAttributeValue.String())
 }
 
+// RecordK8sPodCPUThrottlingDataPeriodsDataPoint adds a data point to k8s.pod.cpu.throttling_data.periods metric.
+func (mb *MetricsBuilder) RecordK8sPodCPUThrottlingDataPeriodsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodCPUThrottlingDataPeriods.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodCPUThrottlingDataThrottledPeriodsDataPoint adds a data point to k8s.pod.cpu.throttling_data.throttled_periods metric.
+func (mb *MetricsBuilder) RecordK8sPodCPUThrottlingDataThrottledPeriodsDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodCPUThrottlingDataThrottledPeriods.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodCPUThrottlingDataThrottledTimeDataPoint adds a data point to k8s.pod.cpu.throttling_data.throttled_time metric.
+func (mb *MetricsBuilder) RecordK8sPodCPUThrottlingDataThrottledTimeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sPodCPUThrottlingDataThrottledTime.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordK8sPodCPUTimeDataPoint adds a data point to k8s.pod.cpu.time metric.
 func (mb *MetricsBuilder) RecordK8sPodCPUTimeDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricK8sPodCPUTime.recordDataPoint(mb.startTime, ts, val)
@@ -9588,6 +11360,26 @@ func (mb *MetricsBuilder) RecordK8sPodCPUTimeDataPoint(ts pcommon.Timestamp, val
 // RecordK8sPodCPUUsageDataPoint adds a data point to k8s.pod.cpu.usage metric.
 func (mb *MetricsBuilder) RecordK8sPodCPUUsageDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricK8sPodCPUUsage.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodCPULimitUtilizationDataPoint adds a data point to k8s.pod.cpu_limit_utilization metric.
+func (mb *MetricsBuilder) RecordK8sPodCPULimitUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sPodCPULimitUtilization.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodCPURequestUtilizationDataPoint adds a data point to k8s.pod.cpu_request_utilization metric.
+func (mb *MetricsBuilder) RecordK8sPodCPURequestUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sPodCPURequestUtilization.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodDiskIoDataPoint adds a data point to k8s.pod.disk.io metric.
+func (mb *MetricsBuilder) RecordK8sPodDiskIoDataPoint(ts pcommon.Timestamp, val int64, diskIoDirectionAttributeValue AttributeDiskIoDirection) {
+	mb.metricK8sPodDiskIo.recordDataPoint(mb.startTime, ts, val, diskIoDirectionAttributeValue.String())
+}
+
+// RecordK8sPodDiskOperationsDataPoint adds a data point to k8s.pod.disk.operations metric.
+func (mb *MetricsBuilder) RecordK8sPodDiskOperationsDataPoint(ts pcommon.Timestamp, val int64, diskIoDirectionAttributeValue AttributeDiskIoDirection) {
+	mb.metricK8sPodDiskOperations.recordDataPoint(mb.startTime, ts, val, diskIoDirectionAttributeValue.String())
 }
 
 // RecordK8sPodFilesystemAvailableDataPoint adds a data point to k8s.pod.filesystem.available metric.
@@ -9635,9 +11427,19 @@ func (mb *MetricsBuilder) RecordK8sPodMemoryAvailableDataPoint(ts pcommon.Timest
 	mb.metricK8sPodMemoryAvailable.recordDataPoint(mb.startTime, ts, val)
 }
 
+// RecordK8sPodMemoryEventsDataPoint adds a data point to k8s.pod.memory.events metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryEventsDataPoint(ts pcommon.Timestamp, val int64, memoryEventAttributeValue AttributeMemoryEvent) {
+	mb.metricK8sPodMemoryEvents.recordDataPoint(mb.startTime, ts, val, memoryEventAttributeValue.String())
+}
+
 // RecordK8sPodMemoryMajorPageFaultsDataPoint adds a data point to k8s.pod.memory.major_page_faults metric.
 func (mb *MetricsBuilder) RecordK8sPodMemoryMajorPageFaultsDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricK8sPodMemoryMajorPageFaults.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodMemoryNodeUtilizationDataPoint adds a data point to k8s.pod.memory.node.utilization metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryNodeUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sPodMemoryNodeUtilization.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordK8sPodMemoryPageFaultsDataPoint adds a data point to k8s.pod.memory.page_faults metric.
@@ -9668,6 +11470,16 @@ func (mb *MetricsBuilder) RecordK8sPodMemoryUsageDataPoint(ts pcommon.Timestamp,
 // RecordK8sPodMemoryWorkingSetDataPoint adds a data point to k8s.pod.memory.working_set metric.
 func (mb *MetricsBuilder) RecordK8sPodMemoryWorkingSetDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricK8sPodMemoryWorkingSet.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodMemoryLimitUtilizationDataPoint adds a data point to k8s.pod.memory_limit_utilization metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryLimitUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sPodMemoryLimitUtilization.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sPodMemoryRequestUtilizationDataPoint adds a data point to k8s.pod.memory_request_utilization metric.
+func (mb *MetricsBuilder) RecordK8sPodMemoryRequestUtilizationDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricK8sPodMemoryRequestUtilization.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordK8sPodNetworkErrorsDataPoint adds a data point to k8s.pod.network.errors metric.

@@ -69,8 +69,11 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
 			aggMap["container.cpu.pressure.avg"] = mb.metricContainerCPUPressureAvg.config.AggregationStrategy
 			aggMap["container.cpu.pressure.time"] = mb.metricContainerCPUPressureTime.config.AggregationStrategy
+			aggMap["container.disk.io"] = mb.metricContainerDiskIo.config.AggregationStrategy
+			aggMap["container.disk.operations"] = mb.metricContainerDiskOperations.config.AggregationStrategy
 			aggMap["container.io.pressure.avg"] = mb.metricContainerIoPressureAvg.config.AggregationStrategy
 			aggMap["container.io.pressure.time"] = mb.metricContainerIoPressureTime.config.AggregationStrategy
+			aggMap["container.memory.events"] = mb.metricContainerMemoryEvents.config.AggregationStrategy
 			aggMap["container.memory.pressure.avg"] = mb.metricContainerMemoryPressureAvg.config.AggregationStrategy
 			aggMap["container.memory.pressure.time"] = mb.metricContainerMemoryPressureTime.config.AggregationStrategy
 			aggMap["k8s.container.ephemeral_storage.usage"] = mb.metricK8sContainerEphemeralStorageUsage.config.AggregationStrategy
@@ -90,8 +93,11 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["k8s.node.system_container.memory.pressure.time"] = mb.metricK8sNodeSystemContainerMemoryPressureTime.config.AggregationStrategy
 			aggMap["k8s.pod.cpu.pressure.avg"] = mb.metricK8sPodCPUPressureAvg.config.AggregationStrategy
 			aggMap["k8s.pod.cpu.pressure.time"] = mb.metricK8sPodCPUPressureTime.config.AggregationStrategy
+			aggMap["k8s.pod.disk.io"] = mb.metricK8sPodDiskIo.config.AggregationStrategy
+			aggMap["k8s.pod.disk.operations"] = mb.metricK8sPodDiskOperations.config.AggregationStrategy
 			aggMap["k8s.pod.io.pressure.avg"] = mb.metricK8sPodIoPressureAvg.config.AggregationStrategy
 			aggMap["k8s.pod.io.pressure.time"] = mb.metricK8sPodIoPressureTime.config.AggregationStrategy
+			aggMap["k8s.pod.memory.events"] = mb.metricK8sPodMemoryEvents.config.AggregationStrategy
 			aggMap["k8s.pod.memory.pressure.avg"] = mb.metricK8sPodMemoryPressureAvg.config.AggregationStrategy
 			aggMap["k8s.pod.memory.pressure.time"] = mb.metricK8sPodMemoryPressureTime.config.AggregationStrategy
 			aggMap["k8s.pod.network.errors"] = mb.metricK8sPodNetworkErrors.config.AggregationStrategy
@@ -118,10 +124,31 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordContainerCPUThrottlingDataPeriodsDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerCPUThrottlingDataThrottledPeriodsDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerCPUThrottlingDataThrottledTimeDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordContainerCPUTimeDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerCPUUsageDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordContainerDiskIoDataPoint(ts, 1, AttributeDiskIoDirectionRead)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerDiskIoDataPoint(ts, 3, AttributeDiskIoDirectionWrite)
+			}
+
+			allMetricsCount++
+			mb.RecordContainerDiskOperationsDataPoint(ts, 1, AttributeDiskIoDirectionRead)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerDiskOperationsDataPoint(ts, 3, AttributeDiskIoDirectionWrite)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordContainerFilesystemAvailableDataPoint(ts, 1)
@@ -175,6 +202,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordContainerMemoryAvailableDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordContainerMemoryEventsDataPoint(ts, 1, AttributeMemoryEventMax)
+			if tt.name == "reaggregate_set" {
+				mb.RecordContainerMemoryEventsDataPoint(ts, 3, AttributeMemoryEventHigh)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordContainerMemoryMajorPageFaultsDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -211,10 +244,28 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordContainerUptimeDataPoint(ts, 1)
 
 			allMetricsCount++
+			mb.RecordK8sContainerCPUNodeUtilizationDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sContainerCPULimitUtilizationDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sContainerCPURequestUtilizationDataPoint(ts, 1)
+
+			allMetricsCount++
 			mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, 1, AttributeFsTypeRootfs)
 			if tt.name == "reaggregate_set" {
 				mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, 3, AttributeFsTypeLogs)
 			}
+
+			allMetricsCount++
+			mb.RecordK8sContainerMemoryNodeUtilizationDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sContainerMemoryLimitUtilizationDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sContainerMemoryRequestUtilizationDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sNodeContainerFsAvailableDataPoint(ts, 1)
@@ -466,6 +517,9 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordK8sNodeUptimeDataPoint(ts, 1)
 
 			allMetricsCount++
+			mb.RecordK8sPodCPUNodeUtilizationDataPoint(ts, 1)
+
+			allMetricsCount++
 			mb.RecordK8sPodCPUPressureAvgDataPoint(ts, 1, AttributePressureTypeSome, AttributePressureWindow10s)
 			if tt.name == "reaggregate_set" {
 				mb.RecordK8sPodCPUPressureAvgDataPoint(ts, 3, AttributePressureTypeFull, AttributePressureWindow60s)
@@ -478,10 +532,37 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordK8sPodCPUThrottlingDataPeriodsDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodCPUThrottlingDataThrottledPeriodsDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodCPUThrottlingDataThrottledTimeDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordK8sPodCPUTimeDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodCPUUsageDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodCPULimitUtilizationDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodCPURequestUtilizationDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordK8sPodDiskIoDataPoint(ts, 1, AttributeDiskIoDirectionRead)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodDiskIoDataPoint(ts, 3, AttributeDiskIoDirectionWrite)
+			}
+
+			allMetricsCount++
+			mb.RecordK8sPodDiskOperationsDataPoint(ts, 1, AttributeDiskIoDirectionRead)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodDiskOperationsDataPoint(ts, 3, AttributeDiskIoDirectionWrite)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodFilesystemAvailableDataPoint(ts, 1)
@@ -517,7 +598,16 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordK8sPodMemoryAvailableDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordK8sPodMemoryEventsDataPoint(ts, 1, AttributeMemoryEventMax)
+			if tt.name == "reaggregate_set" {
+				mb.RecordK8sPodMemoryEventsDataPoint(ts, 3, AttributeMemoryEventHigh)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordK8sPodMemoryMajorPageFaultsDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodMemoryNodeUtilizationDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryPageFaultsDataPoint(ts, 1)
@@ -542,6 +632,12 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodMemoryWorkingSetDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodMemoryLimitUtilizationDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sPodMemoryRequestUtilizationDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sPodNetworkErrorsDataPoint(ts, 1, "interface-val", AttributeDirectionReceive)
@@ -602,8 +698,11 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricContainerCPUPressureAvg.aggDataPoints)
 				assert.Empty(t, mb.metricContainerCPUPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricContainerDiskIo.aggDataPoints)
+				assert.Empty(t, mb.metricContainerDiskOperations.aggDataPoints)
 				assert.Empty(t, mb.metricContainerIoPressureAvg.aggDataPoints)
 				assert.Empty(t, mb.metricContainerIoPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricContainerMemoryEvents.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemoryPressureAvg.aggDataPoints)
 				assert.Empty(t, mb.metricContainerMemoryPressureTime.aggDataPoints)
 				assert.Empty(t, mb.metricK8sContainerEphemeralStorageUsage.aggDataPoints)
@@ -623,8 +722,11 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricK8sNodeSystemContainerMemoryPressureTime.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodCPUPressureAvg.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodCPUPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodDiskIo.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodDiskOperations.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodIoPressureAvg.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodIoPressureTime.aggDataPoints)
+				assert.Empty(t, mb.metricK8sPodMemoryEvents.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodMemoryPressureAvg.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodMemoryPressureTime.aggDataPoints)
 				assert.Empty(t, mb.metricK8sPodNetworkErrors.aggDataPoints)
@@ -745,6 +847,48 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("pressure.type")
 						assert.False(t, ok)
 					}
+				case "container.cpu.throttling_data.periods":
+					assert.False(t, validatedMetrics["container.cpu.throttling_data.periods"], "Found a duplicate in the metrics slice: container.cpu.throttling_data.periods")
+					validatedMetrics["container.cpu.throttling_data.periods"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "CFS enforcement periods elapsed while the container's cgroup had runnable tasks and a CPU quota (cpu.stat nr_periods); 0 without a CPU limit. Name and unit as dockerstats'.", mi.Description())
+					assert.Equal(t, "{periods}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.cpu.throttling_data.throttled_periods":
+					assert.False(t, validatedMetrics["container.cpu.throttling_data.throttled_periods"], "Found a duplicate in the metrics slice: container.cpu.throttling_data.throttled_periods")
+					validatedMetrics["container.cpu.throttling_data.throttled_periods"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "CFS periods in which the container's cgroup used up its quota and was throttled (cpu.stat nr_throttled). Name and unit as dockerstats'.", mi.Description())
+					assert.Equal(t, "{periods}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.cpu.throttling_data.throttled_time":
+					assert.False(t, validatedMetrics["container.cpu.throttling_data.throttled_time"], "Found a duplicate in the metrics slice: container.cpu.throttling_data.throttled_time")
+					validatedMetrics["container.cpu.throttling_data.throttled_time"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Time the tasks of the container's cgroup were throttled, in nanoseconds (cpu.stat throttled_time on cgroup v1, throttled_usec × 1000 on v2). Name and unit as dockerstats'.", mi.Description())
+					assert.Equal(t, "ns", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "container.cpu.time":
 					assert.False(t, validatedMetrics["container.cpu.time"], "Found a duplicate in the metrics slice: container.cpu.time")
 					validatedMetrics["container.cpu.time"] = true
@@ -771,6 +915,94 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "container.disk.io":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.disk.io"], "Found a duplicate in the metrics slice: container.disk.io")
+						validatedMetrics["container.disk.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes read from and written to block devices by the container's cgroup, summed over devices (cgroup v2 io.stat rbytes and wbytes; v1 blkio.throttle.io_service_bytes_recursive, which the kernel counts only for devices with a blkio throttle rule: absent otherwise). The semantic conventions name, container.disk.io.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						diskIoDirectionAttrVal, ok := dp.Attributes().Get("disk.io.direction")
+						assert.True(t, ok)
+						assert.Equal(t, "read", diskIoDirectionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.disk.io"], "Found a duplicate in the metrics slice: container.disk.io")
+						validatedMetrics["container.disk.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes read from and written to block devices by the container's cgroup, summed over devices (cgroup v2 io.stat rbytes and wbytes; v1 blkio.throttle.io_service_bytes_recursive, which the kernel counts only for devices with a blkio throttle rule: absent otherwise). The semantic conventions name, container.disk.io.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["container.disk.io"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("disk.io.direction")
+						assert.False(t, ok)
+					}
+				case "container.disk.operations":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.disk.operations"], "Found a duplicate in the metrics slice: container.disk.operations")
+						validatedMetrics["container.disk.operations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Read and write operations issued to block devices by the container's cgroup, summed over devices (cgroup v2 io.stat rios and wios; v1 blkio.throttle.io_serviced_recursive, absent without a throttle rule). Named after the semantic conventions system.disk.operations.", mi.Description())
+						assert.Equal(t, "{operation}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						diskIoDirectionAttrVal, ok := dp.Attributes().Get("disk.io.direction")
+						assert.True(t, ok)
+						assert.Equal(t, "read", diskIoDirectionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.disk.operations"], "Found a duplicate in the metrics slice: container.disk.operations")
+						validatedMetrics["container.disk.operations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Read and write operations issued to block devices by the container's cgroup, summed over devices (cgroup v2 io.stat rios and wios; v1 blkio.throttle.io_serviced_recursive, absent without a throttle rule). Named after the semantic conventions system.disk.operations.", mi.Description())
+						assert.Equal(t, "{operation}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["container.disk.operations"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("disk.io.direction")
+						assert.False(t, ok)
+					}
 				case "container.filesystem.available":
 					assert.False(t, validatedMetrics["container.filesystem.available"], "Found a duplicate in the metrics slice: container.filesystem.available")
 					validatedMetrics["container.filesystem.available"] = true
@@ -1016,6 +1248,50 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "container.memory.events":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["container.memory.events"], "Found a duplicate in the metrics slice: container.memory.events")
+						validatedMetrics["container.memory.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Memory events of the container's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (the container cgroup). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone.", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						memoryEventAttrVal, ok := dp.Attributes().Get("memory.event")
+						assert.True(t, ok)
+						assert.Equal(t, "max", memoryEventAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["container.memory.events"], "Found a duplicate in the metrics slice: container.memory.events")
+						validatedMetrics["container.memory.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Memory events of the container's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (the container cgroup). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone.", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["container.memory.events"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("memory.event")
+						assert.False(t, ok)
+					}
 				case "container.memory.major_page_faults":
 					assert.False(t, validatedMetrics["container.memory.major_page_faults"], "Found a duplicate in the metrics slice: container.memory.major_page_faults")
 					validatedMetrics["container.memory.major_page_faults"] = true
@@ -1203,6 +1479,42 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.container.cpu.node.utilization":
+					assert.False(t, validatedMetrics["k8s.container.cpu.node.utilization"], "Found a duplicate in the metrics slice: k8s.container.cpu.node.utilization")
+					validatedMetrics["k8s.container.cpu.node.utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Container CPU usage as a ratio of the node's CPU capacity (its online logical CPUs, as the kubelet counts them). Deprecated in kubeletstats, kept for parity: CPU usage over the node's allocatable CPU is the allocatable-based alternative.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.container.cpu_limit_utilization":
+					assert.False(t, validatedMetrics["k8s.container.cpu_limit_utilization"], "Found a duplicate in the metrics slice: k8s.container.cpu_limit_utilization")
+					validatedMetrics["k8s.container.cpu_limit_utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Container CPU usage (usage_nano_cores) as a ratio of the container's CPU limit. The limit is the runtime's (ContainerStatus resources, as the kubelet set it) or else the container cgroup's (CFS quota over period; memory.max or memory.limit_in_bytes, rounded down to a page by the kernel), else the pod spec's when pod metadata is configured.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.container.cpu_request_utilization":
+					assert.False(t, validatedMetrics["k8s.container.cpu_request_utilization"], "Found a duplicate in the metrics slice: k8s.container.cpu_request_utilization")
+					validatedMetrics["k8s.container.cpu_request_utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Container CPU usage as a ratio of the container's CPU request. The request is the runtime's CPU shares (ContainerStatus) or else the cgroup's cpu.shares (v1, exact) or cpu.weight (v2, within its ~25m step), inverted from the kubelet's shares = request × 1024 / 1000; requests under 3m (v1) or 28m (v2) read as none.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 				case "k8s.container.ephemeral_storage.usage":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["k8s.container.ephemeral_storage.usage"], "Found a duplicate in the metrics slice: k8s.container.ephemeral_storage.usage")
@@ -1247,6 +1559,42 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("fs.type")
 						assert.False(t, ok)
 					}
+				case "k8s.container.memory.node.utilization":
+					assert.False(t, validatedMetrics["k8s.container.memory.node.utilization"], "Found a duplicate in the metrics slice: k8s.container.memory.node.utilization")
+					validatedMetrics["k8s.container.memory.node.utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Container memory usage as a ratio of the node's memory capacity (MemTotal). Deprecated in kubeletstats, kept for parity: memory usage over the node's allocatable memory is the allocatable-based alternative.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.container.memory_limit_utilization":
+					assert.False(t, validatedMetrics["k8s.container.memory_limit_utilization"], "Found a duplicate in the metrics slice: k8s.container.memory_limit_utilization")
+					validatedMetrics["k8s.container.memory_limit_utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Container memory usage (usage bytes) as a ratio of the container's memory limit. The limit is the runtime's (ContainerStatus resources, as the kubelet set it) or else the container cgroup's (CFS quota over period; memory.max or memory.limit_in_bytes, rounded down to a page by the kernel), else the pod spec's when pod metadata is configured.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.container.memory_request_utilization":
+					assert.False(t, validatedMetrics["k8s.container.memory_request_utilization"], "Found a duplicate in the metrics slice: k8s.container.memory_request_utilization")
+					validatedMetrics["k8s.container.memory_request_utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Container memory usage as a ratio of the container's memory request. Memory requests are not on the node: this is only emitted with pod metadata configured.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 				case "k8s.node.container_fs.available":
 					assert.False(t, validatedMetrics["k8s.node.container_fs.available"], "Found a duplicate in the metrics slice: k8s.node.container_fs.available")
 					validatedMetrics["k8s.node.container_fs.available"] = true
@@ -2553,6 +2901,18 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.cpu.node.utilization":
+					assert.False(t, validatedMetrics["k8s.pod.cpu.node.utilization"], "Found a duplicate in the metrics slice: k8s.pod.cpu.node.utilization")
+					validatedMetrics["k8s.pod.cpu.node.utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Pod CPU usage as a ratio of the node's CPU capacity (its online logical CPUs, as the kubelet counts them). Deprecated in kubeletstats, kept for parity: CPU usage over the node's allocatable CPU is the allocatable-based alternative.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 				case "k8s.pod.cpu.pressure.avg":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["k8s.pod.cpu.pressure.avg"], "Found a duplicate in the metrics slice: k8s.pod.cpu.pressure.avg")
@@ -2642,6 +3002,48 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("pressure.type")
 						assert.False(t, ok)
 					}
+				case "k8s.pod.cpu.throttling_data.periods":
+					assert.False(t, validatedMetrics["k8s.pod.cpu.throttling_data.periods"], "Found a duplicate in the metrics slice: k8s.pod.cpu.throttling_data.periods")
+					validatedMetrics["k8s.pod.cpu.throttling_data.periods"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "CFS enforcement periods elapsed while the pod's cgroup (its pod-level CPU limit) had runnable tasks and a CPU quota (cpu.stat nr_periods); 0 without a CPU limit. Name and unit as dockerstats'.", mi.Description())
+					assert.Equal(t, "{periods}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.cpu.throttling_data.throttled_periods":
+					assert.False(t, validatedMetrics["k8s.pod.cpu.throttling_data.throttled_periods"], "Found a duplicate in the metrics slice: k8s.pod.cpu.throttling_data.throttled_periods")
+					validatedMetrics["k8s.pod.cpu.throttling_data.throttled_periods"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "CFS periods in which the pod's cgroup (its pod-level CPU limit) used up its quota and was throttled (cpu.stat nr_throttled). Name and unit as dockerstats'.", mi.Description())
+					assert.Equal(t, "{periods}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.cpu.throttling_data.throttled_time":
+					assert.False(t, validatedMetrics["k8s.pod.cpu.throttling_data.throttled_time"], "Found a duplicate in the metrics slice: k8s.pod.cpu.throttling_data.throttled_time")
+					validatedMetrics["k8s.pod.cpu.throttling_data.throttled_time"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Time the tasks of the pod's cgroup were throttled, in nanoseconds (cpu.stat throttled_time on cgroup v1, throttled_usec × 1000 on v2). Name and unit as dockerstats'.", mi.Description())
+					assert.Equal(t, "ns", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "k8s.pod.cpu.time":
 					assert.False(t, validatedMetrics["k8s.pod.cpu.time"], "Found a duplicate in the metrics slice: k8s.pod.cpu.time")
 					validatedMetrics["k8s.pod.cpu.time"] = true
@@ -2668,6 +3070,118 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.pod.cpu_limit_utilization":
+					assert.False(t, validatedMetrics["k8s.pod.cpu_limit_utilization"], "Found a duplicate in the metrics slice: k8s.pod.cpu_limit_utilization")
+					validatedMetrics["k8s.pod.cpu_limit_utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Pod CPU usage (usage_nano_cores) as a ratio of the pod's CPU limits, summed over its containers. The limit is the runtime's (ContainerStatus resources, as the kubelet set it) or else the container cgroup's (CFS quota over period; memory.max or memory.limit_in_bytes, rounded down to a page by the kernel), else the pod spec's when pod metadata is configured. If any container is missing one the metric is not emitted (kubeletstats' rule; pod-level resources are ignored, as there).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.pod.cpu_request_utilization":
+					assert.False(t, validatedMetrics["k8s.pod.cpu_request_utilization"], "Found a duplicate in the metrics slice: k8s.pod.cpu_request_utilization")
+					validatedMetrics["k8s.pod.cpu_request_utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Pod CPU usage as a ratio of the pod's CPU requests, summed over its containers. The request is the runtime's CPU shares (ContainerStatus) or else the cgroup's cpu.shares (v1, exact) or cpu.weight (v2, within its ~25m step), inverted from the kubelet's shares = request × 1024 / 1000; requests under 3m (v1) or 28m (v2) read as none. If any container is missing one the metric is not emitted (kubeletstats' rule; pod-level resources are ignored, as there).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.pod.disk.io":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.disk.io"], "Found a duplicate in the metrics slice: k8s.pod.disk.io")
+						validatedMetrics["k8s.pod.disk.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes read from and written to block devices by the pod's cgroup and its containers, summed over devices (cgroup v2 io.stat rbytes and wbytes; v1 blkio.throttle.io_service_bytes_recursive, which the kernel counts only for devices with a blkio throttle rule: absent otherwise). Named after the semantic conventions container.disk.io.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						diskIoDirectionAttrVal, ok := dp.Attributes().Get("disk.io.direction")
+						assert.True(t, ok)
+						assert.Equal(t, "read", diskIoDirectionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.disk.io"], "Found a duplicate in the metrics slice: k8s.pod.disk.io")
+						validatedMetrics["k8s.pod.disk.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes read from and written to block devices by the pod's cgroup and its containers, summed over devices (cgroup v2 io.stat rbytes and wbytes; v1 blkio.throttle.io_service_bytes_recursive, which the kernel counts only for devices with a blkio throttle rule: absent otherwise). Named after the semantic conventions container.disk.io.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.disk.io"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("disk.io.direction")
+						assert.False(t, ok)
+					}
+				case "k8s.pod.disk.operations":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.disk.operations"], "Found a duplicate in the metrics slice: k8s.pod.disk.operations")
+						validatedMetrics["k8s.pod.disk.operations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Read and write operations issued to block devices by the pod's cgroup and its containers, summed over devices (cgroup v2 io.stat rios and wios; v1 blkio.throttle.io_serviced_recursive, absent without a throttle rule). Named after the semantic conventions system.disk.operations.", mi.Description())
+						assert.Equal(t, "{operation}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						diskIoDirectionAttrVal, ok := dp.Attributes().Get("disk.io.direction")
+						assert.True(t, ok)
+						assert.Equal(t, "read", diskIoDirectionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.disk.operations"], "Found a duplicate in the metrics slice: k8s.pod.disk.operations")
+						validatedMetrics["k8s.pod.disk.operations"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Read and write operations issued to block devices by the pod's cgroup and its containers, summed over devices (cgroup v2 io.stat rios and wios; v1 blkio.throttle.io_serviced_recursive, absent without a throttle rule). Named after the semantic conventions system.disk.operations.", mi.Description())
+						assert.Equal(t, "{operation}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.disk.operations"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("disk.io.direction")
+						assert.False(t, ok)
+					}
 				case "k8s.pod.filesystem.available":
 					assert.False(t, validatedMetrics["k8s.pod.filesystem.available"], "Found a duplicate in the metrics slice: k8s.pod.filesystem.available")
 					validatedMetrics["k8s.pod.filesystem.available"] = true
@@ -2841,6 +3355,50 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.events":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["k8s.pod.memory.events"], "Found a duplicate in the metrics slice: k8s.pod.memory.events")
+						validatedMetrics["k8s.pod.memory.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Memory events of the pod's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (hierarchical: a pod counts its containers). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone (a pod counts only what its own limit caused).", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						memoryEventAttrVal, ok := dp.Attributes().Get("memory.event")
+						assert.True(t, ok)
+						assert.Equal(t, "max", memoryEventAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["k8s.pod.memory.events"], "Found a duplicate in the metrics slice: k8s.pod.memory.events")
+						validatedMetrics["k8s.pod.memory.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Memory events of the pod's cgroup, per event: max (usage hit the memory limit), high (hit memory.high), oom (the OOM killer was invoked), oom_kill (it killed a process); cgroup v2 memory.events (hierarchical: a pod counts its containers). On cgroup v1 only oom_kill (memory.oom_control) and max (memory.failcnt; unknown for a cgroup with a memory+swap limit, whose hits the kernel does not count) exist, each of the cgroup alone (a pod counts only what its own limit caused).", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["k8s.pod.memory.events"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("memory.event")
+						assert.False(t, ok)
+					}
 				case "k8s.pod.memory.major_page_faults":
 					assert.False(t, validatedMetrics["k8s.pod.memory.major_page_faults"], "Found a duplicate in the metrics slice: k8s.pod.memory.major_page_faults")
 					validatedMetrics["k8s.pod.memory.major_page_faults"] = true
@@ -2853,6 +3411,18 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory.node.utilization":
+					assert.False(t, validatedMetrics["k8s.pod.memory.node.utilization"], "Found a duplicate in the metrics slice: k8s.pod.memory.node.utilization")
+					validatedMetrics["k8s.pod.memory.node.utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Pod memory usage as a ratio of the node's memory capacity (MemTotal). Deprecated in kubeletstats, kept for parity: memory usage over the node's allocatable memory is the allocatable-based alternative.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 				case "k8s.pod.memory.page_faults":
 					assert.False(t, validatedMetrics["k8s.pod.memory.page_faults"], "Found a duplicate in the metrics slice: k8s.pod.memory.page_faults")
 					validatedMetrics["k8s.pod.memory.page_faults"] = true
@@ -2990,6 +3560,30 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.pod.memory_limit_utilization":
+					assert.False(t, validatedMetrics["k8s.pod.memory_limit_utilization"], "Found a duplicate in the metrics slice: k8s.pod.memory_limit_utilization")
+					validatedMetrics["k8s.pod.memory_limit_utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Pod memory usage (usage bytes) as a ratio of the pod's memory limits, summed over its containers. The limit is the runtime's (ContainerStatus resources, as the kubelet set it) or else the container cgroup's (CFS quota over period; memory.max or memory.limit_in_bytes, rounded down to a page by the kernel), else the pod spec's when pod metadata is configured. If any container is missing one the metric is not emitted (kubeletstats' rule; pod-level resources are ignored, as there).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "k8s.pod.memory_request_utilization":
+					assert.False(t, validatedMetrics["k8s.pod.memory_request_utilization"], "Found a duplicate in the metrics slice: k8s.pod.memory_request_utilization")
+					validatedMetrics["k8s.pod.memory_request_utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Pod memory usage as a ratio of the pod's memory requests, summed over its containers. Memory requests are not on the node: this is only emitted with pod metadata configured. If any container is missing one the metric is not emitted (kubeletstats' rule; pod-level resources are ignored, as there).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 				case "k8s.pod.network.errors":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["k8s.pod.network.errors"], "Found a duplicate in the metrics slice: k8s.pod.network.errors")

@@ -1,10 +1,9 @@
-package statssummaryreceiver
+package convert
 
 import (
 	"maps"
 	"math"
-	"slices"
-	"strings"
+	"reflect"
 	"testing"
 	"time"
 
@@ -18,20 +17,25 @@ import (
 
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
-func p64(v uint64) *uint64 { return &v }
-
 // allEnabled is the default configuration with every metric switched on.
-func allEnabled(t *testing.T) metadata.MetricsBuilderConfig {
-	t.Helper()
+func allEnabled() metadata.MetricsBuilderConfig {
 	cfg := metadata.NewDefaultMetricsBuilderConfig()
-	sc := readScenario(t, scenariosDir+"/all_metrics_enabled")
-	full := scenarioConfig(t, sc.Config)
-	cfg.Metrics = full.Metrics
+	enableAll(reflect.ValueOf(&cfg.Metrics).Elem())
 	return cfg
 }
+
+// allGroups collects every group, with the given interfaces.
+func allGroups(allNodeInterfaces, allPodInterfaces bool) Groups {
+	return Groups{Node: true, SystemContainer: true, Pod: true, Container: true, Volume: true,
+		AllNodeInterfaces: allNodeInterfaces, AllPodInterfaces: allPodInterfaces}
+}
+
+// defaultGroups are the receiver's default groups: all but volume.
+var defaultGroups = Groups{Node: true, SystemContainer: true, Pod: true, Container: true}
 
 func TestClampInt64(t *testing.T) {
 	tests := []struct {
@@ -58,7 +62,7 @@ func TestConvertEdgeCases(t *testing.T) {
 	tests := []struct {
 		name        string
 		summary     statsapi.Summary
-		allNets     NetworkInterfacesConfig
+		allNodeNets bool
 		volumeTypes map[summary.VolumeKey]string
 		wantAttrs   map[string]any
 		want        map[string]float64
@@ -66,7 +70,7 @@ func TestConvertEdgeCases(t *testing.T) {
 		{
 			name: "counter beyond int64 saturates",
 			summary: statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n", StartTime: started,
-				Memory: &statsapi.MemoryStats{PageFaults: p64(math.MaxUint64), UsageBytes: p64(7)}}},
+				Memory: &statsapi.MemoryStats{PageFaults: testkit.P64(math.MaxUint64), UsageBytes: testkit.P64(7)}}},
 			wantAttrs: map[string]any{"k8s.node.name": "n"},
 			want: map[string]float64{
 				"k8s.node.memory.page_faults": math.MaxInt64, "k8s.node.memory.usage": 7, "k8s.node.uptime": 90,
@@ -75,7 +79,7 @@ func TestConvertEdgeCases(t *testing.T) {
 		{
 			name: "start after the scrape: no uptime",
 			summary: statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n", StartTime: metav1.NewTime(scrape.Add(time.Minute)),
-				CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: p64(1_500_000_000)}}},
+				CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: testkit.P64(1_500_000_000)}}},
 			wantAttrs: map[string]any{"k8s.node.name": "n"},
 			want:      map[string]float64{"k8s.node.cpu.time": 1.5},
 		},
@@ -83,11 +87,11 @@ func TestConvertEdgeCases(t *testing.T) {
 			name: "default interface missing from the list is recorded once, unnamed counters skipped",
 			summary: statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n",
 				Network: &statsapi.NetworkStats{
-					InterfaceStats: statsapi.InterfaceStats{Name: "lo", RxBytes: p64(5)},
-					Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", TxErrors: p64(2)}},
+					InterfaceStats: statsapi.InterfaceStats{Name: "lo", RxBytes: testkit.P64(5)},
+					Interfaces:     []statsapi.InterfaceStats{{Name: "eth0", TxErrors: testkit.P64(2)}},
 				}}},
-			allNets:   NetworkInterfacesConfig{Node: true},
-			wantAttrs: map[string]any{"k8s.node.name": "n"},
+			allNodeNets: true,
+			wantAttrs:   map[string]any{"k8s.node.name": "n"},
 			want: map[string]float64{
 				"k8s.node.network.io{direction=receive,interface=lo}":        5,
 				"k8s.node.network.errors{direction=transmit,interface=eth0}": 2,
@@ -97,7 +101,7 @@ func TestConvertEdgeCases(t *testing.T) {
 			name: "volume without a claim has no type",
 			summary: statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n"}, Pods: []statsapi.PodStats{{
 				PodRef:      statsapi.PodReference{Name: "p", Namespace: "ns", UID: "u"},
-				VolumeStats: []statsapi.VolumeStats{{Name: "scratch", FsStats: statsapi.FsStats{UsedBytes: p64(4096), InodesUsed: p64(9)}}},
+				VolumeStats: []statsapi.VolumeStats{{Name: "scratch", FsStats: statsapi.FsStats{UsedBytes: testkit.P64(4096), InodesUsed: testkit.P64(9)}}},
 			}}},
 			wantAttrs: map[string]any{
 				"k8s.node.name": "n", "k8s.pod.name": "p", "k8s.namespace.name": "ns", "k8s.pod.uid": "u",
@@ -109,7 +113,7 @@ func TestConvertEdgeCases(t *testing.T) {
 			name: "volume typed by the host provider",
 			summary: statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n"}, Pods: []statsapi.PodStats{{
 				PodRef:      statsapi.PodReference{Name: "p", Namespace: "ns", UID: "u"},
-				VolumeStats: []statsapi.VolumeStats{{Name: "cache", FsStats: statsapi.FsStats{UsedBytes: p64(8192)}}},
+				VolumeStats: []statsapi.VolumeStats{{Name: "cache", FsStats: statsapi.FsStats{UsedBytes: testkit.P64(8192)}}},
 			}}},
 			volumeTypes: map[summary.VolumeKey]string{{PodUID: "u", Name: "cache"}: "emptyDir", {PodUID: "other", Name: "cache"}: "csi"},
 			wantAttrs: map[string]any{
@@ -122,7 +126,7 @@ func TestConvertEdgeCases(t *testing.T) {
 			name: "container without runtime identity: no container.id nor restart count",
 			summary: statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n"}, Pods: []statsapi.PodStats{{
 				PodRef:     statsapi.PodReference{Name: "p", Namespace: "ns", UID: "u"},
-				Containers: []statsapi.ContainerStats{{Name: "c", Logs: &statsapi.FsStats{UsedBytes: p64(10)}}},
+				Containers: []statsapi.ContainerStats{{Name: "c", Logs: &statsapi.FsStats{UsedBytes: testkit.P64(10)}}},
 			}}},
 			wantAttrs: map[string]any{
 				"k8s.node.name": "n", "k8s.pod.name": "p", "k8s.namespace.name": "ns", "k8s.pod.uid": "u",
@@ -136,14 +140,13 @@ func TestConvertEdgeCases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conv := newConverter(allEnabled(t), GroupsConfig{MetricGroups: allMetricGroups, CollectAllNetworkInterfaces: tt.allNets},
-				receivertest.NewNopSettings(metadata.Type))
-			md := conv.convert(&summary.Assembly{Summary: &tt.summary, VolumeTypes: tt.volumeTypes, Time: scrape}, time.Time{})
+			conv := New(allEnabled(), allGroups(tt.allNodeNets, false), receivertest.NewNopSettings(metadata.Type))
+			md := conv.Convert(&summary.Assembly{Summary: &tt.summary, VolumeTypes: tt.volumeTypes, Time: scrape}, time.Time{})
 			require.Equal(t, 1, md.ResourceMetrics().Len())
 			rm := md.ResourceMetrics().At(0)
 			assert.Equal(t, tt.wantAttrs, rm.Resource().Attributes().AsRaw())
-			assert.Equal(t, tt.want, pointValues(rm))
-			forEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
+			assert.Equal(t, tt.want, testkit.PointValues(rm))
+			testkit.ForEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
 				assert.Equal(t, pcommon.NewTimestampFromTime(scrape), dp.Timestamp(), name)
 				assert.NotZero(t, dp.StartTimestamp(), name)
 			})
@@ -161,16 +164,16 @@ func TestResourceAttributesDoNotSplitSeries(t *testing.T) {
 	s := statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n"}, Pods: []statsapi.PodStats{{
 		PodRef: statsapi.PodReference{Name: "p", Namespace: "ns", UID: "u"},
 		Containers: []statsapi.ContainerStats{{Name: "app", StartTime: metav1.NewTime(scrape.Add(-time.Minute)),
-			CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: p64(1)}}},
+			CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: testkit.P64(1)}}},
 	}}}
 	first := cri.ContainerInfo{ID: "c-first", Attempt: 0}
 	second := cri.ContainerInfo{ID: "c-second", Attempt: 1}
 	// containerAttrs converts s with run as the runtime's identity of its
 	// container and returns the container resource's attributes.
-	containerAttrs := func(t *testing.T, cfg *Config, run cri.ContainerInfo) map[string]any {
+	containerAttrs := func(t *testing.T, cfg metadata.MetricsBuilderConfig, run cri.ContainerInfo) map[string]any {
 		t.Helper()
-		conv := newConverter(cfg.MetricsBuilderConfig, cfg.GroupsConfig, receivertest.NewNopSettings(metadata.Type))
-		md := conv.convert(&summary.Assembly{Summary: &s, Time: scrape, Containers: cri.ContainerInfos{{run}}}, time.Time{})
+		conv := New(cfg, defaultGroups, receivertest.NewNopSettings(metadata.Type))
+		md := conv.Convert(&summary.Assembly{Summary: &s, Time: scrape, Containers: cri.ContainerInfos{{run}}}, time.Time{})
 		for i := 0; i < md.ResourceMetrics().Len(); i++ {
 			attrs := md.ResourceMetrics().At(i).Resource().Attributes().AsRaw()
 			if _, ok := attrs["k8s.container.name"]; ok {
@@ -186,15 +189,14 @@ func TestResourceAttributesDoNotSplitSeries(t *testing.T) {
 	}
 
 	t.Run("default: one series across the restart", func(t *testing.T) {
-		cfg := scenarioConfig(t, nil)
+		cfg := metadata.NewDefaultMetricsBuilderConfig()
 		assert.Equal(t, identity, containerAttrs(t, cfg, first))
 		assert.Equal(t, identity, containerAttrs(t, cfg, second))
 	})
 	t.Run("enabled: the runtime's identity of each run", func(t *testing.T) {
-		cfg := scenarioConfig(t, map[string]any{"resource_attributes": map[string]any{
-			"container.id":                map[string]any{"enabled": true},
-			"k8s.container.restart_count": map[string]any{"enabled": true},
-		}})
+		cfg := metadata.NewDefaultMetricsBuilderConfig()
+		cfg.ResourceAttributes.ContainerID.Enabled = true
+		cfg.ResourceAttributes.K8sContainerRestartCount.Enabled = true
 		for _, run := range []cri.ContainerInfo{first, second} {
 			want := maps.Clone(identity)
 			want["container.id"] = run.ID
@@ -210,21 +212,21 @@ func TestConvertStartTimestamps(t *testing.T) {
 	scrape := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	podStart := scrape.Add(-time.Hour)
 	s := statsapi.Summary{
-		Node: statsapi.NodeStats{NodeName: "n", CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: p64(1)}},
+		Node: statsapi.NodeStats{NodeName: "n", CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: testkit.P64(1)}},
 		Pods: []statsapi.PodStats{{
 			PodRef: statsapi.PodReference{Name: "p", UID: "u"}, StartTime: metav1.NewTime(podStart),
-			CPU:         &statsapi.CPUStats{UsageCoreNanoSeconds: p64(1)},
-			VolumeStats: []statsapi.VolumeStats{{Name: "v", FsStats: statsapi.FsStats{CapacityBytes: p64(1)}}},
+			CPU:         &statsapi.CPUStats{UsageCoreNanoSeconds: testkit.P64(1)},
+			VolumeStats: []statsapi.VolumeStats{{Name: "v", FsStats: statsapi.FsStats{CapacityBytes: testkit.P64(1)}}},
 		}},
 	}
 	before := time.Now()
-	conv := newConverter(metadata.NewDefaultMetricsBuilderConfig(), GroupsConfig{MetricGroups: allMetricGroups}, receivertest.NewNopSettings(metadata.Type))
-	md := conv.convert(&summary.Assembly{Summary: &s, Time: scrape}, time.Time{})
+	conv := New(metadata.NewDefaultMetricsBuilderConfig(), allGroups(false, false), receivertest.NewNopSettings(metadata.Type))
+	md := conv.Convert(&summary.Assembly{Summary: &s, Time: scrape}, time.Time{})
 	require.Equal(t, 3, md.ResourceMetrics().Len())
 	for i := 0; i < md.ResourceMetrics().Len(); i++ {
 		rm := md.ResourceMetrics().At(i)
 		attrs := rm.Resource().Attributes().AsRaw()
-		forEachNumberPoint(singleResource(rm), func(name string, dp pmetric.NumberDataPoint) {
+		testkit.ForEachNumberPoint(testkit.SingleResource(rm), func(name string, dp pmetric.NumberDataPoint) {
 			if _, isPod := attrs["k8s.pod.uid"]; isPod {
 				assert.Equal(t, pcommon.NewTimestampFromTime(podStart), dp.StartTimestamp(), "%s of %v", name, attrs)
 				return
@@ -236,44 +238,15 @@ func TestConvertStartTimestamps(t *testing.T) {
 }
 
 func TestConvertWithoutSummaryOrTime(t *testing.T) {
-	conv := newConverter(metadata.NewDefaultMetricsBuilderConfig(), defaultGroupsConfig(), receivertest.NewNopSettings(metadata.Type))
-	md := conv.convert(&summary.Assembly{}, time.Now())
+	conv := New(metadata.NewDefaultMetricsBuilderConfig(), defaultGroups, receivertest.NewNopSettings(metadata.Type))
+	md := conv.Convert(&summary.Assembly{}, time.Now())
 	assert.Equal(t, 0, md.ResourceMetrics().Len())
 
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	s := statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n", CPU: &statsapi.CPUStats{UsageNanoCores: p64(1)}}}
-	md = conv.convert(&summary.Assembly{Summary: &s}, now)
-	forEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
+	s := statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n", CPU: &statsapi.CPUStats{UsageNanoCores: testkit.P64(1)}}}
+	md = conv.Convert(&summary.Assembly{Summary: &s}, now)
+	testkit.ForEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
 		assert.Equal(t, pcommon.NewTimestampFromTime(now), dp.Timestamp(), name)
 	})
 	assert.Equal(t, 1, md.DataPointCount())
-}
-
-// pointValues maps "name" or "name{k=v,…}" (attributes sorted) to the value of
-// each data point of a resource.
-func pointValues(rm pmetric.ResourceMetrics) map[string]float64 {
-	out := map[string]float64{}
-	forEachNumberPoint(singleResource(rm), func(name string, dp pmetric.NumberDataPoint) {
-		key := name
-		if dp.Attributes().Len() > 0 {
-			keys := make([]string, 0, dp.Attributes().Len())
-			for k, v := range dp.Attributes().All() {
-				keys = append(keys, k+"="+v.AsString())
-			}
-			slices.Sort(keys)
-			key += "{" + strings.Join(keys, ",") + "}"
-		}
-		if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
-			out[key] = float64(dp.IntValue())
-		} else {
-			out[key] = dp.DoubleValue()
-		}
-	})
-	return out
-}
-
-func singleResource(rm pmetric.ResourceMetrics) pmetric.Metrics {
-	md := pmetric.NewMetrics()
-	rm.CopyTo(md.ResourceMetrics().AppendEmpty())
-	return md
 }

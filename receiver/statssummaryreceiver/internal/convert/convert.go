@@ -1,4 +1,18 @@
-package statssummaryreceiver
+// Package convert turns an assembled kubelet Summary
+// (k8s.io/kubelet/pkg/apis/stats/v1alpha1, with what the assembly adds beside
+// it) into pdata metrics through the generated MetricsBuilder. It is the
+// receiver's only OpenTelemetry-facing conversion; the receiver's root package
+// builds a Converter from its configuration and calls it once per scrape.
+//
+// The conversion is split per area (cpu.go, memory.go, psi.go, fs.go,
+// network.go, volume.go, process.go) into tables of Record methods, so the
+// node, its system containers, pods and containers share one path
+// (convert.go). Every numeric field of the Summary becomes a metric
+// (documentation.md lists them) except the deprecated accelerator stats and
+// the user-defined metrics, which the runtime path never fills; the per-block
+// sample times are not metrics: every point of a scrape carries the assembly
+// time.
+package convert // import "github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/convert"
 
 import (
 	"time"
@@ -14,36 +28,41 @@ import (
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
-// converter turns an Assembly into pdata through the generated MetricsBuilder:
-// one resource for the node, per system container, per pod, per container and
-// per volume, each carrying k8s.node.name. It is used by one scraper goroutine
-// at a time.
-type converter struct {
+// Groups says which objects of the Summary become metrics, and for which the
+// network metrics cover every interface rather than the default one only.
+type Groups struct {
+	Node, SystemContainer, Pod, Container, Volume bool
+	AllNodeInterfaces, AllPodInterfaces           bool
+}
+
+// Converter turns an Assembly into pdata through the generated
+// MetricsBuilder: one resource for the node, per system container, per pod,
+// per container and per volume, each carrying k8s.node.name. It is used by
+// one scraper goroutine at a time.
+type Converter struct {
 	mb *metadata.MetricsBuilder
-	// rb builds every resource's attributes in turn: emit hands its resource
-	// over (rb.Emit starts an empty one), so one builder serves a scrape.
+	// rb builds every resource's attributes in turn: emit hands its
+	// resource over (rb.Emit starts an empty one), so one builder serves a
+	// scrape.
 	rb *metadata.ResourceBuilder
-	// opt hands each resource to the builder; reused, it allocates nothing.
-	opt     metadata.ResourceEmit
-	groups  groupSet
-	allNets NetworkInterfacesConfig
+	// opt hands each resource to the builder; reused, it allocates nothing
+	// (internal/metadata/emit.go).
+	opt    metadata.ResourceEmit
+	groups Groups
 }
 
-func newConverter(mbc metadata.MetricsBuilderConfig, gc GroupsConfig, set receiver.Settings) *converter {
+// New returns a Converter with the metrics and resource attributes of mbc
+// switched on and the groups g collected.
+func New(mbc metadata.MetricsBuilderConfig, g Groups, set receiver.Settings) *Converter {
 	mb := metadata.NewMetricsBuilder(mbc, set)
-	return &converter{
-		mb:      mb,
-		rb:      mb.NewResourceBuilder(),
-		groups:  newGroupSet(gc.MetricGroups),
-		allNets: gc.CollectAllNetworkInterfaces,
-	}
+	return &Converter{mb: mb, rb: mb.NewResourceBuilder(), groups: g}
 }
 
-// convert emits the Summary of a. Every data point carries one timestamp: the
+// Convert emits the Summary of a. Every data point carries one timestamp: the
 // assembly time, or now when the assembly has none. Start timestamps are the
 // object's start time; when it is unknown the builder's own start time (the
 // receiver's start) is kept, never the zero time.
-func (c *converter) convert(a *summary.Assembly, now time.Time) pmetric.Metrics {
+func (c *Converter) Convert(a *summary.Assembly, now time.Time) pmetric.Metrics {
 	if !a.Time.IsZero() {
 		now = a.Time
 	}
@@ -54,42 +73,47 @@ func (c *converter) convert(a *summary.Assembly, now time.Time) pmetric.Metrics 
 	}
 	node := s.Node.NodeName
 
-	if c.groups[NodeMetricGroup] {
+	if c.groups.Node {
 		c.node(&s.Node, ts, now)
 	}
-	if c.groups[SystemContainerMetricGroup] {
+	if c.groups.SystemContainer {
 		for i := range s.Node.SystemContainers {
 			c.systemContainer(node, &s.Node.SystemContainers[i], ts)
 		}
 	}
+	var capacity summary.NodeCapacity
+	if a.Extras != nil {
+		capacity = a.Extras.Capacity
+	}
 	for i := range s.Pods {
 		pod := &s.Pods[i]
-		if c.groups[ContainerMetricGroup] {
+		ex := podExtras(a.Extras, i)
+		if c.groups.Container {
 			for j := range pod.Containers {
 				info, known := a.Containers.Of(i, j)
-				c.container(node, pod, &pod.Containers[j], info, known, ts, now)
+				c.container(node, pod, &pod.Containers[j], info, known, containerExtras(ex, j), capacity, ts, now)
 			}
 		}
-		if c.groups[VolumeMetricGroup] {
+		if c.groups.Volume {
 			for j := range pod.VolumeStats {
 				v := &pod.VolumeStats[j]
 				c.volume(node, pod, v, a.VolumeTypes[summary.VolumeKey{PodUID: pod.PodRef.UID, Name: v.Name}], ts)
 			}
 		}
-		if c.groups[PodMetricGroup] {
-			c.pod(node, pod, ts, now)
+		if c.groups.Pod {
+			c.pod(node, pod, ex, capacity, ts, now)
 		}
 	}
 	return c.mb.Emit()
 }
 
-func (c *converter) node(s *statsapi.NodeStats, ts pcommon.Timestamp, now time.Time) {
+func (c *Converter) node(s *statsapi.NodeStats, ts pcommon.Timestamp, now time.Time) {
 	mb := c.mb
 	recordCPU(mb, nodeCPU, ts, s.CPU)
 	recordMemory(mb, nodeMemory, ts, s.Memory)
 	recordSwap(mb, nodeSwap, ts, s.Swap)
 	recordPressure(mb, nodePressure, ts, s.CPU, s.Memory, s.IO)
-	recordNetworkStats(mb, nodeNetwork, ts, s.Network, c.allNets.Node)
+	recordNetworkStats(mb, nodeNetwork, ts, s.Network, c.groups.AllNodeInterfaces)
 	recordFs(mb, nodeFs, ts, s.Fs)
 	recordNodeFsInodes(mb, ts, s.Fs)
 	if s.Runtime != nil {
@@ -104,7 +128,7 @@ func (c *converter) node(s *statsapi.NodeStats, ts pcommon.Timestamp, now time.T
 	c.emit(rb, s.StartTime)
 }
 
-func (c *converter) systemContainer(node string, s *statsapi.ContainerStats, ts pcommon.Timestamp) {
+func (c *Converter) systemContainer(node string, s *statsapi.ContainerStats, ts pcommon.Timestamp) {
 	mb := c.mb
 	recordCPU(mb, systemContainerCPU, ts, s.CPU)
 	recordMemory(mb, systemContainerMemory, ts, s.Memory)
@@ -119,13 +143,19 @@ func (c *converter) systemContainer(node string, s *statsapi.ContainerStats, ts 
 	c.emit(rb, s.StartTime)
 }
 
-func (c *converter) pod(node string, s *statsapi.PodStats, ts pcommon.Timestamp, now time.Time) {
+// pod emits a pod; ex is what the assembly gathered of it beyond the Summary,
+// when anything.
+func (c *Converter) pod(node string, s *statsapi.PodStats, ex *summary.PodExtras, capacity summary.NodeCapacity, ts pcommon.Timestamp, now time.Time) {
 	mb := c.mb
+	if ex != nil {
+		recordUtilization(mb, podUtilization, ts, s.CPU, s.Memory, ex.Resources, capacity)
+		recordCounters(mb, podCounters, ts, &ex.Counters)
+	}
 	recordCPU(mb, podCPU, ts, s.CPU)
 	recordMemory(mb, podMemory, ts, s.Memory)
 	recordSwap(mb, podSwap, ts, s.Swap)
 	recordPressure(mb, podPressure, ts, s.CPU, s.Memory, s.IO)
-	recordNetworkStats(mb, podNetwork, ts, s.Network, c.allNets.Pod)
+	recordNetworkStats(mb, podNetwork, ts, s.Network, c.groups.AllPodInterfaces)
 	recordFs(mb, podEphemeralStorage, ts, s.EphemeralStorage)
 	recordProcesses(mb, ts, s.ProcessStats)
 	recordUptime(mb, (*metadata.MetricsBuilder).RecordK8sPodUptimeDataPoint, ts, s.StartTime, now)
@@ -136,9 +166,14 @@ func (c *converter) pod(node string, s *statsapi.PodStats, ts pcommon.Timestamp,
 }
 
 // container emits a container of a pod; info is the runtime's identity of it,
-// when known.
-func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.ContainerStats, info cri.ContainerInfo, known bool, ts pcommon.Timestamp, now time.Time) {
+// when known, and ex what the assembly gathered of it beyond the Summary,
+// when anything.
+func (c *Converter) container(node string, pod *statsapi.PodStats, s *statsapi.ContainerStats, info cri.ContainerInfo, known bool, ex *summary.ContainerExtras, capacity summary.NodeCapacity, ts pcommon.Timestamp, now time.Time) {
 	mb := c.mb
+	if ex != nil {
+		recordUtilization(mb, containerUtilization, ts, s.CPU, s.Memory, ex.Resources, capacity)
+		recordCounters(mb, containerCounters, ts, &ex.Counters)
+	}
 	recordCPU(mb, containerCPU, ts, s.CPU)
 	recordMemory(mb, containerMemory, ts, s.Memory)
 	recordSwap(mb, containerSwap, ts, s.Swap)
@@ -160,7 +195,7 @@ func (c *converter) container(node string, pod *statsapi.PodStats, s *statsapi.C
 
 // volume emits a volume of a pod; a volume has no start time of its own, so its
 // points start with the pod.
-func (c *converter) volume(node string, pod *statsapi.PodStats, v *statsapi.VolumeStats, volumeType string, ts pcommon.Timestamp) {
+func (c *Converter) volume(node string, pod *statsapi.PodStats, v *statsapi.VolumeStats, volumeType string, ts pcommon.Timestamp) {
 	recordVolume(c.mb, ts, v)
 	rb := c.rb
 	rb.Reserve(podAttributes + 3)
@@ -171,13 +206,29 @@ func (c *converter) volume(node string, pod *statsapi.PodStats, v *statsapi.Volu
 
 // emit moves what was recorded into a resource; nothing recorded, no resource.
 // It always takes rb's resource, so attributes never carry over to the next.
-func (c *converter) emit(rb *metadata.ResourceBuilder, start metav1.Time) {
+func (c *Converter) emit(rb *metadata.ResourceBuilder, start metav1.Time) {
 	c.opt.Resource = rb.Emit()
 	c.opt.Start = 0
 	if !start.IsZero() {
 		c.opt.Start = pcommon.NewTimestampFromTime(start.Time)
 	}
 	c.mb.EmitForResource(&c.opt)
+}
+
+// podExtras is what the assembly gathered of pod i, nil when nothing.
+func podExtras(ex *summary.Extras, i int) *summary.PodExtras {
+	if ex == nil || i >= len(ex.Pods) {
+		return nil
+	}
+	return &ex.Pods[i]
+}
+
+// containerExtras is what the assembly gathered of container j of a pod.
+func containerExtras(ex *summary.PodExtras, j int) *summary.ContainerExtras {
+	if ex == nil || j >= len(ex.Containers) {
+		return nil
+	}
+	return &ex.Containers[j]
 }
 
 // podAttributes is how many attributes setPodAttributes sets.

@@ -1,4 +1,4 @@
-package statssummaryreceiver
+package convert
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -48,7 +49,7 @@ func FuzzConvert(f *testing.F) {
 	everything := metadata.NewDefaultMetricsBuilderConfig()
 	enableAll(reflect.ValueOf(&everything.Metrics).Elem())
 	enableAll(reflect.ValueOf(&everything.ResourceAttributes).Elem())
-	all := GroupsConfig{MetricGroups: allMetricGroups, CollectAllNetworkInterfaces: NetworkInterfacesConfig{Node: true, Pod: true}}
+	all := allGroups(true, true)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s statsapi.Summary
@@ -65,12 +66,12 @@ func FuzzConvert(f *testing.F) {
 			}
 			a.Containers = append(a.Containers, infos)
 		}
-		for _, c := range []*converter{
-			newConverter(metadata.NewDefaultMetricsBuilderConfig(), defaultGroupsConfig(), set),
-			newConverter(everything, all, set), // every metric, group and interface
+		for _, c := range []*Converter{
+			New(metadata.NewDefaultMetricsBuilderConfig(), defaultGroups, set),
+			New(everything, all, set), // every metric, group and interface
 		} {
 			for range 2 { // twice: the builder is reused scrape after scrape
-				checkMetrics(t, s.Node.NodeName, c.convert(a, now))
+				checkMetrics(t, s.Node.NodeName, c.Convert(a, now))
 			}
 		}
 	})
@@ -97,7 +98,7 @@ func checkMetrics(t *testing.T, node string, md pmetric.Metrics) {
 			ms := rm.ScopeMetrics().At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
-				dps, ok := numberPoints(m)
+				dps, ok := testkit.NumberPoints(m)
 				if !ok {
 					t.Fatalf("metric %s: unexpected type %s", m.Name(), m.Type())
 				}

@@ -1,4 +1,4 @@
-package benchnode
+package testkit
 
 import (
 	"syscall"

@@ -1,4 +1,4 @@
-package statssummaryreceiver
+package convert
 
 import (
 	"math"

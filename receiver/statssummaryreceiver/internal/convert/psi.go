@@ -1,4 +1,4 @@
-package statssummaryreceiver
+package convert
 
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
