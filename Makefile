@@ -138,3 +138,30 @@ soak:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# ---- Shipping: the image, the chart and its manifests, the DaemonSet on a real kubelet ----
+# hack/image and hack/helm are modules of their own: go-containerregistry and
+# helm never enter the product's go.mod.
+
+VERSION     := $(shell sed -n 's/^  version: *//p' builder-config.yaml)
+IMAGE_REPO  ?= registry.example.com/statssummary/otelcol-statssummary
+IMAGE_TAG   ?= $(VERSION)
+IMAGE       := $(IMAGE_REPO):$(IMAGE_TAG)
+IMAGE_TAR   := $(BUILD_DIR)/image/otelcol-statssummary.tar
+# The image's creation time and every file's mtime: the last commit's, so that
+# one commit builds one digest.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+GIT_REVISION      := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+HELM_MOD    := hack/helm
+CHART       := deploy/helm/statssummary
+
+.PHONY: image manifests check-manifests test-manifests test-daemonset
+
+## image: the collector image as a docker-archive tar in build/image/ (no container
+## daemon: hack/image, go-containerregistry); `ctr -n k8s.io images import` it
+image: build
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) -C hack/image run . \
+		-binary $(CURDIR)/$(COLLECTOR) -config $(CURDIR)/config/collector.yaml \
+		-license $(CURDIR)/LICENSE -ca-certs /etc/ssl/certs/ca-certificates.crt \
+		-version $(VERSION) -revision $(GIT_REVISION) \
+		-ref $(IMAGE) -out $(CURDIR)/$(IMAGE_TAR)
