@@ -165,3 +165,16 @@ image: build
 		-license $(CURDIR)/LICENSE -ca-certs /etc/ssl/certs/ca-certificates.crt \
 		-version $(VERSION) -revision $(GIT_REVISION) \
 		-ref $(IMAGE) -out $(CURDIR)/$(IMAGE_TAR)
+
+## manifests: render deploy/*.yaml from the chart (deploy/helm/statssummary) with its
+## default values, through helm's own packages (hack/helm)
+manifests:
+	rm -f deploy/*.yaml
+	$(GO) -C $(HELM_MOD) run . -out-dir $(CURDIR)/deploy -header-chart $(CHART) $(CURDIR)/$(CHART)
+
+## test-manifests: the chart renders, deploy/*.yaml are what it renders, the image
+## builder's unit tests (the hack/ modules of this block)
+test-manifests:
+	cd $(HELM_MOD) && $(GO) test -count=1 ./...
+	cd hack/image && $(GO) test -count=1 ./...
+test: test-manifests
