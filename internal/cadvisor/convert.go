@@ -118,12 +118,15 @@ func setDefaultInterface(n *statsapi.NetworkStats, name string) {
 }
 
 // psi converts pressure data; nil when the kernel gave none (every field zero).
+// cAdvisor's type documents Total in nanoseconds but copies the cgroup file's
+// microseconds unchanged (lib/container/libcontainer setPSIData): the total is
+// converted here, to the Summary's nanoseconds.
 func psi(p info.PSIStats) *statsapi.PSIStats {
 	if p == (info.PSIStats{}) {
 		return nil
 	}
 	conv := func(d info.PSIData) statsapi.PSIData {
-		return statsapi.PSIData{Total: d.Total, Avg10: d.Avg10, Avg60: d.Avg60, Avg300: d.Avg300}
+		return statsapi.PSIData{Total: psiMicrosToNanos(d.Total), Avg10: d.Avg10, Avg60: d.Avg60, Avg300: d.Avg300}
 	}
 	return &statsapi.PSIStats{Full: conv(p.Full), Some: conv(p.Some)}
 }

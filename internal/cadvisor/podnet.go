@@ -19,9 +19,8 @@ import (
 // from when the pod has it, as the kubelet does.
 const podDefaultInterface = "eth0"
 
-// cgroupProcs counts the processes in a cgroup and all its descendants (a pod's
-// processes live in its container cgroups) and returns one of them, 0 when
-// there is none.
+// cgroupProcs counts the processes in a cgroup and all its descendants and
+// returns one of them, 0 when there is none.
 func cgroupProcs(mount, cgroup string) (count uint64, pid int) {
 	_ = filepath.WalkDir(filepath.Join(mount, cgroup), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
@@ -40,6 +39,26 @@ func cgroupProcs(mount, cgroup string) (count uint64, pid int) {
 		return nil
 	})
 	return count, pid
+}
+
+// containerProcs is one container cgroup of a pod and its process count.
+type containerProcs struct {
+	cgroup string
+	count  uint64
+}
+
+// podProcs counts a pod cgroup's processes (they live in its container
+// cgroups): in all, and per container cgroup by container ID (the sandbox's
+// among them), and returns one of them, 0 when there is none.
+func podProcs(mount, podCgroup string) (total uint64, byContainer map[string]containerProcs, pid int) {
+	total, pid = cgroupProcs(mount, podCgroup)
+	cgs := listContainerCgroups(mount, podCgroup)
+	byContainer = make(map[string]containerProcs, len(cgs))
+	for id, cg := range cgs {
+		n, _ := cgroupProcs(mount, cg)
+		byContainer[id] = containerProcs{cgroup: cg, count: n}
+	}
+	return total, byContainer, pid
 }
 
 // podNetwork reads the interfaces of pid's network namespace, nil when that

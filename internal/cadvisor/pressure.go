@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,9 +18,12 @@ import (
 
 // readPressure parses a PSI file (/proc/pressure/<resource> or a cgroup's
 // <resource>.pressure): "some" and "full" lines of avg10/avg60/avg300 and the
-// total stall time, kept in the kernel's unit (microseconds) as the kubelet
-// does. A file without a "full" line (the host's cpu on older kernels) leaves
-// Full zero.
+// total stall time. The kernel counts the total in microseconds; it is returned
+// in nanoseconds, the unit the Summary type documents for PSIData.Total and the
+// one containerd (2.3 and later) sends over CRI, so that one Summary never
+// mixes units (the kubelet's cAdvisor path keeps microseconds: see
+// docs/kubelet-parity.md, "PSI units"). A file without a "full" line (the
+// host's cpu on older kernels) leaves Full zero.
 func readPressure(file string) (*statsapi.PSIStats, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -55,7 +60,9 @@ func readPressure(file string) (*statsapi.PSIStats, error) {
 			case "avg300":
 				d.Avg300, perr = strconv.ParseFloat(v, 64)
 			case "total":
-				d.Total, perr = strconv.ParseUint(v, 10, 64)
+				var us uint64
+				us, perr = strconv.ParseUint(v, 10, 64)
+				d.Total = psiMicrosToNanos(us)
 			}
 			if perr != nil {
 				return nil, fmt.Errorf("%s: %s: %w", file, kv, perr)
@@ -66,6 +73,17 @@ func readPressure(file string) (*statsapi.PSIStats, error) {
 		return nil, fmt.Errorf("%s: no some or full line", file)
 	}
 	return out, nil
+}
+
+// psiMicrosToNanos converts a PSI stall total from the kernel's microseconds
+// to the Summary's nanoseconds, saturating rather than wrapping (a total that
+// large is 584 years of stall).
+func psiMicrosToNanos(us uint64) uint64 {
+	hi, lo := bits.Mul64(us, 1000)
+	if hi != 0 {
+		return math.MaxUint64
+	}
+	return lo
 }
 
 // addHostPressure sets the node's CPU, memory and IO pressure from

@@ -1,13 +1,18 @@
 package cadvisor
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/cadvisor/lib/container/libcontainer"
 	"github.com/google/go-cmp/cmp"
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/fs2"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
@@ -18,14 +23,17 @@ func TestReadPressure(t *testing.T) {
 		want    *statsapi.PSIStats
 		wantErr string
 	}{
+		// The kernel's totals are microseconds; the Summary's nanoseconds.
 		{"some and full",
 			"some avg10=37.22 avg60=58.45 avg300=52.91 total=443717971\nfull avg10=0.50 avg60=0.25 avg300=0.10 total=1200\n",
 			&statsapi.PSIStats{
-				Some: statsapi.PSIData{Avg10: 37.22, Avg60: 58.45, Avg300: 52.91, Total: 443717971},
-				Full: statsapi.PSIData{Avg10: 0.5, Avg60: 0.25, Avg300: 0.1, Total: 1200},
+				Some: statsapi.PSIData{Avg10: 37.22, Avg60: 58.45, Avg300: 52.91, Total: 443717971000},
+				Full: statsapi.PSIData{Avg10: 0.5, Avg60: 0.25, Avg300: 0.1, Total: 1200000},
 			}, ""},
 		{"some only", "some avg10=1.00 avg60=2.00 avg300=3.00 total=4\n",
-			&statsapi.PSIStats{Some: statsapi.PSIData{Avg10: 1, Avg60: 2, Avg300: 3, Total: 4}}, ""},
+			&statsapi.PSIStats{Some: statsapi.PSIData{Avg10: 1, Avg60: 2, Avg300: 3, Total: 4000}}, ""},
+		{"a total beyond uint64 in nanoseconds saturates", "some avg10=0 avg60=0 avg300=0 total=18446744073709552\n",
+			&statsapi.PSIStats{Some: statsapi.PSIData{Total: math.MaxUint64}}, ""},
 		{"empty", "", nil, "no some or full line"},
 		{"bad total", "some avg10=0 avg60=0 avg300=0 total=x\n", nil, "total=x"},
 		{"unknown line", "partial avg10=0\n", nil, "unknown line"},
@@ -63,13 +71,37 @@ func TestHostPressureWithoutPSIKernel(t *testing.T) {
 	}
 }
 
-// TestNodePressureFromThisHost compares the node's CPU pressure total with
-// /proc/pressure/cpu read around one housekeeping.
-func TestNodePressureFromThisHost(t *testing.T) {
-	before, err := readPressure("/proc/pressure/cpu")
+// rawSomeTotal reads the "some" line's total, in the kernel's microseconds,
+// from a PSI file, without the code under test.
+func rawSomeTotal(t *testing.T, file string) uint64 {
+	t.Helper()
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatalf("this host has PSI: %v", err)
 	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if !strings.HasPrefix(line, "some ") {
+			continue
+		}
+		_, v, ok := strings.Cut(line, "total=")
+		if !ok {
+			break
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		return n
+	}
+	t.Fatalf("%s: no some total in %q", file, data)
+	return 0
+}
+
+// TestNodePressureFromThisHost compares the node's CPU pressure total with
+// /proc/pressure/cpu read around one housekeeping: the file's microseconds
+// are the Summary's nanoseconds divided by 1000 (issue 13, PSI units).
+func TestNodePressureFromThisHost(t *testing.T) {
+	before := rawSomeTotal(t, "/proc/pressure/cpu")
 	p, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -77,15 +109,62 @@ func TestNodePressureFromThisHost(t *testing.T) {
 	if err := p.Refresh(); err != nil {
 		t.Fatal(err)
 	}
-	after, err := readPressure("/proc/pressure/cpu")
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := rawSomeTotal(t, "/proc/pressure/cpu")
 	n := p.Snapshot().Node
-	if n.CPU.PSI == nil || !between(n.CPU.PSI.Some.Total, before.Some.Total, after.Some.Total) {
-		t.Errorf("node cpu psi = %+v, /proc/pressure/cpu some total went %d → %d", n.CPU.PSI, before.Some.Total, after.Some.Total)
+	if n.CPU.PSI == nil || !between(n.CPU.PSI.Some.Total, before*1000, after*1000) {
+		t.Errorf("node cpu psi = %+v, /proc/pressure/cpu some total went %d → %d µs, want that × 1000 in ns", n.CPU.PSI, before, after)
 	}
 	if n.Memory.PSI == nil || n.IO == nil || n.IO.PSI == nil {
 		t.Errorf("node memory psi %+v, io %+v: want both from /proc/pressure", n.Memory.PSI, n.IO)
+	}
+}
+
+// unifiedMount is where this host mounts the cgroup v2 hierarchy: the root
+// on a v2 host, /sys/fs/cgroup/unified on a v1 hybrid one (this machine).
+func unifiedMount(t *testing.T) string {
+	t.Helper()
+	for _, m := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		if _, err := os.Stat(filepath.Join(m, "cgroup.procs")); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(m, "cpu.pressure")); err == nil {
+			return m
+		}
+	}
+	t.Fatal("no cgroup v2 hierarchy with cpu.pressure on this host (the project's machines have one at /sys/fs/cgroup/unified)")
+	return ""
+}
+
+// TestCgroupV2PressureTotalsInNanoseconds reads a real cgroup v2 hierarchy's
+// cpu.pressure through the same cAdvisor handler the provider uses on a v2
+// host, and checks that the sample's total is the file's microseconds in
+// nanoseconds. Before issue 13's PSI units fix the cgroup's microseconds were
+// passed on as they were, and the receiver's /1e9 made pod pressure times
+// 1000× too low.
+func TestCgroupV2PressureTotalsInNanoseconds(t *testing.T) {
+	dir := unifiedMount(t)
+	// Rootless: a hybrid host's v2 hierarchy has no controllers, so pids and
+	// memory files are missing; only what is there (cpu.stat, *.pressure) is read.
+	mgr, err := fs2.NewManager(&cgroups.Cgroup{Rootless: true, Resources: &cgroups.Resources{}}, dir)
+	if err != nil {
+		t.Fatalf("fs2 manager for %s: %v", dir, err)
+	}
+	h := libcontainer.NewHandler(mgr, "/", 0, metrics)
+	file := filepath.Join(dir, "cpu.pressure")
+	before := rawSomeTotal(t, file)
+	raw, err := h.GetStats()
+	if err != nil {
+		t.Fatalf("cadvisor stats of %s: %v", dir, err)
+	}
+	after := rawSomeTotal(t, file)
+	if before == 0 {
+		t.Fatalf("%s: some total is 0, nothing to compare units with", file)
+	}
+	got, _ := toCgroupStats(dir, raw, nil, 0)
+	if got.CPU == nil || got.CPU.PSI == nil {
+		t.Fatalf("no cpu pressure from %s: %+v", dir, got.CPU)
+	}
+	if total := got.CPU.PSI.Some.Total; !between(total, before*1000, after*1000) {
+		t.Errorf("cpu psi some total = %d, %s said %d → %d µs: want %d → %d ns", total, file, before, after, before*1000, after*1000)
 	}
 }

@@ -207,6 +207,57 @@ func (p *Provider) SetPodFilter(read func(uid string) bool) {
 	p.readPod = read
 }
 
+// ReadUnreadPods reads, now, the pod cgroups that the latest housekeeping
+// left unread (see SetPodFilter) and returns that snapshot with them added;
+// the node, the system containers and the pods already read keep their
+// samples, and the snapshot becomes the latest. The summary assembler calls it
+// when the runtime's answer changed shape within an assembly (the stats path
+// fell back from strict to partial), so that pods whose runtime values the
+// cgroups no longer back get their cgroup sample in the same assembly. A pod
+// cgroup that cannot be read is left out, and logged at debug level.
+func (p *Provider) ReadUnreadPods() Snapshot {
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
+	cur := p.Snapshot()
+	if p.stopped || p.opts.PodsCgroup == "" || cur.Time.IsZero() {
+		return cur
+	}
+	pods, err := listPodCgroups(p.listMount, p.opts.PodsCgroup)
+	if err != nil {
+		p.opts.Logger.Debug("cadvisor: reading unread pod cgroups", zap.Error(err))
+		return cur
+	}
+	next := cur
+	next.Pods = maps.Clone(cur.Pods)
+	if p.opts.TrackContainers {
+		next.Containers = maps.Clone(cur.Containers)
+	}
+	now := time.Now()
+	for uid, cg := range pods {
+		if _, read := cur.Pods[uid]; read {
+			continue
+		}
+		s, err := p.read(cg, metrics, 0, 0)
+		if err != nil {
+			p.opts.Logger.Debug("cadvisor: reading an unread pod cgroup", zap.String("pod_uid", uid), zap.Error(err))
+			continue
+		}
+		p.addPodProcessesAndNetwork(s, now)
+		next.Pods[uid] = s
+		if p.opts.TrackContainers {
+			for id, ccg := range listContainerCgroups(p.listMount, cg) {
+				if s, err := p.read(ccg, metrics, 0, 0); err == nil {
+					next.Containers[id] = s
+				}
+			}
+		}
+	}
+	p.mu.Lock()
+	p.snap = next
+	p.mu.Unlock()
+	return next
+}
+
 // Snapshot returns the latest housekeeping's samples. The maps are shared:
 // callers must not modify them.
 func (p *Provider) Snapshot() Snapshot {
@@ -465,21 +516,29 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 	if s, ok := p.prev[name]; ok {
 		prev = &s
 	}
+	limit := uint64(0)
 	if capacity == 0 {
-		capacity = p.memoryLimit(name)
+		limit = p.memoryLimit(name)
+		capacity = limit
 	}
 	out, cur := toCgroupStats(name, raw, prev, capacity)
+	out.MemoryLimit = limit
 	p.prev[name] = cur
 	return out, nil
 }
 
 // addPodProcessesAndNetwork counts a pod's processes over its container
-// cgroups (the pod cgroup itself holds none) and reads the pod's network
-// namespace through one of them.
+// cgroups (the pod cgroup itself holds none), in all and per container with
+// each container's memory limit, and reads the pod's network namespace
+// through one of them.
 func (p *Provider) addPodProcessesAndNetwork(s *CgroupStats, now time.Time) {
-	count, pid := cgroupProcs(p.listMount, s.Cgroup)
+	count, byContainer, pid := podProcs(p.listMount, s.Cgroup)
 	if count > 0 {
 		s.Process = &statsapi.ProcessStats{ProcessCount: u64(count)}
+	}
+	s.Containers = make(map[string]ContainerCgroup, len(byContainer))
+	for id, c := range byContainer {
+		s.Containers[id] = ContainerCgroup{Processes: c.count, MemoryLimit: p.memoryLimit(c.cgroup)}
 	}
 	if pid > 0 {
 		s.Network = podNetwork(p.opts.ProcRoot, pid, now)

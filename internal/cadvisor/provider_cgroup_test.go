@@ -386,7 +386,7 @@ func ipLinkStats(t *testing.T, pid string) map[string][2]uint64 {
 
 // TestProviderPodFilter: pods the filter leaves out are not read (absent from
 // the snapshot) but stay tracked, so a pod read again has its CPU baseline;
-// a nil filter reads every pod.
+// ReadUnreadPods reads them at once; a nil filter reads every pod.
 func TestProviderPodFilter(t *testing.T) {
 	p, err := New(Options{})
 	if err != nil {
@@ -419,6 +419,20 @@ func TestProviderPodFilter(t *testing.T) {
 	}
 	if _, ok := p.prev[root+"/pod"+uids[1]]; !ok {
 		t.Error("the unread pod lost its CPU baseline")
+	}
+
+	// ReadUnreadPods reads the pod the filter left out, now, into the latest
+	// snapshot, and keeps the one already read as it was.
+	readPod := snap.Pods[uids[0]]
+	now := p.ReadUnreadPods()
+	if len(now.Pods) != 2 || now.Pods[uids[0]] != readPod || now.Pods[uids[1]] == nil {
+		t.Fatalf("after ReadUnreadPods pods = %v, want both, %s unchanged", keys(now.Pods), uids[0])
+	}
+	if len(snap.Pods) != 1 {
+		t.Error("ReadUnreadPods changed the snapshot a caller already held")
+	}
+	if got := p.Snapshot(); len(got.Pods) != 2 || !got.Time.Equal(snap.Time) {
+		t.Errorf("latest snapshot after ReadUnreadPods: %d pods at %v, want 2 at %v", len(got.Pods), got.Time, snap.Time)
 	}
 
 	p.SetPodFilter(nil)

@@ -19,7 +19,29 @@ type CgroupStats struct {
 	Swap      *statsapi.SwapStats
 	IO        *statsapi.IOStats
 	Network   *statsapi.NetworkStats
-	Process   *statsapi.ProcessStats
+	// Process counts every process in the cgroup and its descendants; for a
+	// pod, the sandbox's (pause) among them.
+	Process *statsapi.ProcessStats
+	// MemoryLimit is the cgroup's memory limit in bytes; 0 when it has none
+	// (memory.max "max", cgroup v1's huge value, or a limit at or above the
+	// node's memory) and for the root cgroup, whose capacity is the node's.
+	MemoryLimit uint64
+	// Containers holds, for a pod cgroup, each container cgroup inside it by
+	// container ID, the sandbox's among them: what the Summary's merge needs
+	// to count processes as the runtime does (app containers only) and to
+	// tell a runtime's available bytes of 0 under a limit from "no limit".
+	// Nil for other cgroups.
+	Containers map[string]ContainerCgroup
+}
+
+// ContainerCgroup is what a pod sample tells of one container cgroup in it.
+type ContainerCgroup struct {
+	// Processes counts the processes in the container cgroup and its
+	// descendants.
+	Processes uint64
+	// MemoryLimit is the container cgroup's memory limit in bytes, 0 when it
+	// has none (as CgroupStats.MemoryLimit).
+	MemoryLimit uint64
 }
 
 // Empty reports whether the sample carries nothing worth merging: no CPU time

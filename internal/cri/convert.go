@@ -74,23 +74,36 @@ func memoryStats(m *runtimeapi.MemoryUsage, received time.Time) *statsapi.Memory
 		MajorPageFaults: uint64Ptr(m.GetMajorPageFaults()),
 		PSI:             psiStats(m.GetPsi()),
 	}
-	// Runtimes report 0 available bytes when there is no memory limit: that
-	// means "unbounded", not "nothing left", so it is omitted.
-	if a := m.GetAvailableBytes(); a != nil && a.GetValue() > 0 {
+	// Available bytes are limit − working set. A value above unlimitedMemory
+	// is what a runtime computes against "no limit" (CRI-O on cgroup v1
+	// subtracts from v1's 2⁶³−4096): omitted. A 0 stays: containerd sends 0
+	// both when there is no limit and when the container is at its limit, and
+	// only the cgroup's limit tells them apart (the summary's merge decides).
+	if a := m.GetAvailableBytes(); a != nil && a.GetValue() <= unlimitedMemory {
 		out.AvailableBytes = uint64Ptr(a)
 	}
 	return out
 }
 
+// unlimitedMemory is the size above which a memory limit is "no limit", as
+// containerd and cAdvisor take it: not 2⁶³−1, because the kernel rounds
+// cgroup v1's unlimited value down to a page (9223372036854771712).
+const unlimitedMemory = 1 << 62
+
 func swapStats(s *runtimeapi.SwapUsage, received time.Time) *statsapi.SwapStats {
 	if s == nil {
 		return nil
 	}
-	return &statsapi.SwapStats{
-		Time:               sampleTime(s.GetTimestamp(), received),
-		SwapAvailableBytes: uint64Ptr(s.GetSwapAvailableBytes()),
-		SwapUsageBytes:     uint64Ptr(s.GetSwapUsageBytes()),
+	out := &statsapi.SwapStats{
+		Time:           sampleTime(s.GetTimestamp(), received),
+		SwapUsageBytes: uint64Ptr(s.GetSwapUsageBytes()),
 	}
+	// As for memory: a value computed against "no limit" (CRI-O subtracts
+	// from swap.max "max", 2⁶⁴−1) is no figure at all.
+	if a := s.GetSwapAvailableBytes(); a != nil && a.GetValue() <= unlimitedMemory {
+		out.SwapAvailableBytes = uint64Ptr(a)
+	}
+	return out
 }
 
 func ioStats(io *runtimeapi.IoUsage, received time.Time) *statsapi.IOStats {

@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -55,11 +56,27 @@ func TestContainerStatsConversion(t *testing.T) {
 			}},
 		},
 		{
-			name: "memory available 0 (no limit) is omitted",
+			// containerd: no limit, or at the limit; the merge asks the cgroup.
+			name: "memory available 0 is kept for the merge to decide",
 			stats: &runtimeapi.ContainerStats{Attributes: attrs, Memory: &runtimeapi.MemoryUsage{
 				Timestamp: at(100 * s), WorkingSetBytes: u64(100), AvailableBytes: u64(0),
 			}},
+			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(100), AvailableBytes: p64(0)}},
+		},
+		{
+			// CRI-O on cgroup v1 without a limit: 9223372036854771712 − working set.
+			name: "memory available computed against cgroup v1's unlimited value is omitted",
+			stats: &runtimeapi.ContainerStats{Attributes: attrs, Memory: &runtimeapi.MemoryUsage{
+				Timestamp: at(100 * s), WorkingSetBytes: u64(100), AvailableBytes: u64(9223372036854771712 - 100),
+			}},
 			want: statsapi.ContainerStats{Memory: &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(100)}},
+		},
+		{
+			name: "swap available computed against an unlimited swap.max is omitted",
+			stats: &runtimeapi.ContainerStats{Attributes: attrs, Swap: &runtimeapi.SwapUsage{
+				Timestamp: at(100 * s), SwapUsageBytes: u64(4096), SwapAvailableBytes: u64(math.MaxUint64 - 4096),
+			}},
+			want: statsapi.ContainerStats{Swap: &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(4096)}},
 		},
 		{
 			name: "swap usage and available",
@@ -192,14 +209,14 @@ func TestPodStatsStrict(t *testing.T) {
 			},
 		},
 		{
-			name: "pod memory available 0 (no limit) is omitted",
+			name: "pod memory available 0 is kept for the merge to decide",
 			stats: []*runtimeapi.PodSandboxStats{{Attributes: sbAttrs, Linux: &runtimeapi.LinuxPodSandboxStats{
 				Memory:     &runtimeapi.MemoryUsage{Timestamp: at(100 * s), WorkingSetBytes: u64(500), AvailableBytes: u64(0)},
 				Containers: []*runtimeapi.ContainerStats{c1()},
 			}}},
 			want: podBlocks{
 				cpu:        &statsapi.CPUStats{Time: mt(100 * s), UsageCoreNanoSeconds: p64(2e9)},
-				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(500)},
+				mem:        &statsapi.MemoryStats{Time: mt(100 * s), WorkingSetBytes: p64(500), AvailableBytes: p64(0)},
 				swap:       &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: p64(64)},
 				containers: 1,
 			},

@@ -5,10 +5,20 @@
 // runtime's image and container filesystems. Which pods and containers are
 // reported follows the kubelet (inventory.go); stats come from
 // ListPodSandboxStats or, on runtimes without it, ListContainerStats
-// (statspath.go); usageNanoCores is computed from counter samples when the
-// runtime's value is missing or untrustworthy (nanocores.go). Container log
+// (statspath.go); usageNanoCores is our own rate between two of our own
+// samples of the cumulative counter whenever we have two, and the runtime's
+// value only before that: containerd 1.x computes its value against one
+// previous sample shared by every CRI client, so its window can be a few
+// milliseconds (nanocores.go). Zeros that a runtime sends for fields it does
+// not measure — CRI-O's page faults and swap on cgroup v1, containerd's rate
+// before 2.3 — are made nil, per a table of runtimes and versions read from
+// their stats code (runtimes.go), so that the summary's merge can fill them
+// from the pod cgroups; the runtime is named by its CRI Version answer. Container log
 // usage is read from the pod log directories on each call unless
 // Options.SkipLogs leaves it to the host provider's walker, as the receiver
-// does. It knows nothing
-// of OpenTelemetry.
+// does. A hostNetwork pod gets no pod network: whether a sandbox shares the
+// node's network namespace comes from one PodSandboxStatus per sandbox
+// (hostnetwork.go). Every call sends content-type application/grpc, which
+// CRI-O's socket requires of a connection's first request (trim.go). It
+// knows nothing of OpenTelemetry.
 package cri

@@ -350,10 +350,10 @@ func FuzzPodStats(f *testing.F) {
 		for r, ans := range rounds {
 			inv := newInventory(ans.sandboxes, ans.containers)
 			received[r] = clk.Now()
-			a := p.newAssembly(inv)
+			a := p.newAssembly(inv, unknownRuntime)
 			var res PodStatsResult
 			if ans.strict {
-				res = a.fromSandboxStats(ans.podStats)
+				res = a.fromSandboxStats(ans.podStats, make([]bool, len(inv.pods)))
 			} else {
 				res = a.fromContainerStats(ans.ctrStats)
 			}
@@ -366,7 +366,7 @@ func FuzzPodStats(f *testing.F) {
 		}
 		// Nothing seen for longer than the purge age: the cache is empty.
 		clk.Set(clk.Now().Add(DefaultRatePurgeAfter + time.Second))
-		p.newAssembly(newInventory(nil, nil)).fromContainerStats(nil)
+		p.newAssembly(newInventory(nil, nil), unknownRuntime).fromContainerStats(nil)
 		p.rates.purge(clk.Now().Add(-p.opts.RatePurgeAfter))
 		if n := p.rates.len(); n != 0 {
 			t.Fatalf("rate cache holds %d entries after every entry aged past the purge age", n)

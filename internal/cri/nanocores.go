@@ -146,18 +146,27 @@ func clonePtr(p *uint64) *uint64 {
 }
 
 // chooseNanoCores decides the usageNanoCores to report from the runtime's
-// value and the rate computed from our own samples. A positive runtime value
-// is kept unless our samples show a counter reset (some runtimes have no reset
-// guard). A runtime 0 is only believed when our samples agree the counter did
-// not move: containerd reports 0 on its first sample even for a busy container.
-// A missing runtime value is replaced by ours.
+// value and the rate computed from our own samples. Our rate wins whenever we
+// have one: it is measured between two of our own samples, so its window is
+// the interval between our reads. The runtime's is not: containerd 1.x keeps
+// one previous sample per container for every CRI client (the kubelet,
+// metrics-server, this receiver) and computes the rate since whichever of them
+// asked last, a window that can be milliseconds wide; CRI-O's has no reset
+// guard. The runtime's value stands in only when we have none (our first
+// sample of a container); a 0 from a runtime that reports 0 for "no rate
+// yet" — containerd before 2.3, even for a busy container, and any runtime
+// runtimeTable does not name — has already been made nil by the caller
+// (assembly.cpu). After a counter reset seen in our samples the rate is
+// unknown (nil) whatever the runtime says.
 func chooseNanoCores(runtime *uint64, computed *uint64, reset bool) *uint64 {
 	switch {
 	case reset:
 		return nil
-	case runtime != nil && *runtime > 0:
+	case computed != nil:
+		return computed
+	case runtime != nil:
 		return clonePtr(runtime)
 	default:
-		return computed
+		return nil
 	}
 }

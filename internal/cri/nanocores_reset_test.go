@@ -25,8 +25,8 @@ func TestRateResetSeenByEveryReader(t *testing.T) {
 		{"first sample: the runtime's rate", cpuSample{ts: at(0), total: 5e9}, false, runtime},
 		{"counter backwards: reset, no rate", cpuSample{ts: at(10 * time.Second), total: 1e9}, true, nil},
 		{"the same sample again: still a reset", cpuSample{ts: at(10 * time.Second), total: 1e9}, true, nil},
-		{"a later sample: the runtime's rate again", cpuSample{ts: at(20 * time.Second), total: 2e9}, false, runtime},
-		{"that sample again: no reset", cpuSample{ts: at(20 * time.Second), total: 2e9}, false, runtime},
+		{"a later sample: our rate since the reset", cpuSample{ts: at(20 * time.Second), total: 2e9}, false, p64(1e8)},
+		{"that sample again: no reset, the same rate", cpuSample{ts: at(20 * time.Second), total: 2e9}, false, p64(1e8)},
 	}
 	for _, tt := range tests {
 		computed, reset := c.observe(rateKey{id: "c"}, tt.sample, now)

@@ -51,8 +51,9 @@ func TestNanoCores(t *testing.T) {
 		name  string
 		steps []rateStep
 	}{
-		{name: "a positive runtime value is kept", steps: []rateStep{
+		{name: "a positive runtime value stands in on our first sample only; then our rate wins", steps: []rateStep{
 			{ts: 10 * s, counter: p64(1e9), runtime: p64(5e8), want: p64(5e8)},
+			{ts: 20 * s, counter: p64(3e9), runtime: p64(9e8), want: p64(2e8)},
 		}},
 		{name: "runtime omits it: nil on the first sample, then from our counter deltas", steps: []rateStep{
 			{ts: 10 * s, counter: p64(1e9), want: nil},
@@ -62,7 +63,7 @@ func TestNanoCores(t *testing.T) {
 			{ts: 10 * s, counter: p64(1e9), runtime: p64(0), want: nil},
 			{ts: 20 * s, counter: p64(3e9), runtime: p64(0), want: p64(2e8)},
 		}},
-		{name: "runtime 0 with a still counter is believed", steps: []rateStep{
+		{name: "runtime 0 with a still counter: our 0", steps: []rateStep{
 			{ts: 10 * s, counter: p64(1e9), runtime: p64(0), want: nil},
 			{ts: 20 * s, counter: p64(1e9), runtime: p64(0), want: p64(0)},
 		}},
@@ -112,7 +113,7 @@ func TestNanoCores(t *testing.T) {
 			{ts: 10 * s, counter: p64(0), want: nil},
 			{ts: 11 * s, counter: p64(math.MaxUint64), want: p64(math.MaxUint64)},
 		}},
-		{name: "a huge runtime value is the runtime's to give", steps: []rateStep{
+		{name: "a huge runtime value on our first sample is the runtime's to give", steps: []rateStep{
 			{ts: 10 * s, counter: p64(1), runtime: p64(math.MaxUint64), want: p64(math.MaxUint64)},
 		}},
 		{name: "no counter: the runtime's rate as given", steps: []rateStep{
@@ -301,5 +302,54 @@ func TestNanoCoresArithmetic(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, nanoCores(tt.delta, tt.dt))
 		})
+	}
+}
+
+// TestOwnCPURateWinsOverRuntimeUsageNanoCores (issue 14, defect 5): containerd
+// 1.x computes usage_nano_cores against one previous sample per container that
+// every CRI client shares, so between two of our scrapes 10 s apart another
+// client's call can leave it a window of milliseconds: a burst, or 0. On the
+// strict path, for a container and for its pod, the rate between two of our
+// own samples is reported whenever we have two; the runtime's only stands in
+// before that, and its 0 never. Before the fix a positive runtime value was
+// kept, so the steps at 20 s and 30 s reported 1.9e9 / 2e7 and 1.2e9.
+func TestOwnCPURateWinsOverRuntimeUsageNanoCores(t *testing.T) {
+	const s = time.Second
+	cpu := func(ts time.Duration, counter, runtime uint64) *runtimeapi.CpuUsage {
+		return &runtimeapi.CpuUsage{Timestamp: at(ts), UsageCoreNanoSeconds: u64(counter), UsageNanoCores: u64(runtime)}
+	}
+	state := func(ctr, pod *runtimeapi.CpuUsage) crifake.State {
+		stats := &runtimeapi.ContainerStats{Attributes: &runtimeapi.ContainerAttributes{Id: "c1"}, Cpu: ctr}
+		return crifake.State{
+			Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+			Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
+			ContainerStats: []*runtimeapi.ContainerStats{stats},
+			PodSandboxStats: []*runtimeapi.PodSandboxStats{{
+				Attributes: &runtimeapi.PodSandboxAttributes{Id: "sb-a"},
+				Linux:      &runtimeapi.LinuxPodSandboxStats{Cpu: pod, Containers: []*runtimeapi.ContainerStats{stats}},
+			}},
+		}
+	}
+	steps := []struct {
+		name           string
+		ctr, pod       *runtimeapi.CpuUsage
+		wantCtr, wantP *uint64
+	}{
+		{"first sample, the runtime's 0: unknown", cpu(10*s, 1e9, 0), cpu(10*s, 2e9, 0), nil, nil},
+		{"the runtime's rate over a few ms after another client: ours over 10 s", cpu(20*s, 6e9, 19e8), cpu(20*s, 12e9, 2e7), p64(5e8), p64(1e9)},
+		{"the runtime's 0 right after another client: ours", cpu(30*s, 11e9, 0), cpu(30*s, 22e9, 12e8), p64(5e8), p64(1e9)},
+	}
+	srv := crifake.New(t)
+	p := newTestProvider(t, srv, Options{StatsPath: PathStrict})
+	for _, st := range steps {
+		srv.SetState(state(st.ctr, st.pod))
+		res, err := p.PodStats(t.Context())
+		require.NoError(t, err, st.name)
+		require.Len(t, res.Pods, 1, st.name)
+		require.Len(t, res.Pods[0].Containers, 1, st.name)
+		require.NotNil(t, res.Pods[0].CPU, st.name)
+		require.NotNil(t, res.Pods[0].Containers[0].CPU, st.name)
+		assert.Equal(t, st.wantCtr, res.Pods[0].Containers[0].CPU.UsageNanoCores, "%s: container", st.name)
+		assert.Equal(t, st.wantP, res.Pods[0].CPU.UsageNanoCores, "%s: pod", st.name)
 	}
 }

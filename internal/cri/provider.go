@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"go.uber.org/zap"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
@@ -30,6 +31,9 @@ type Options struct {
 	// RatePurgeAfter is how long a container's or pod's CPU samples are kept
 	// after it was last seen; DefaultRatePurgeAfter when ≤ 0.
 	RatePurgeAfter time.Duration
+	// CgroupVersion is the node's cgroup version (1 or 2), which decides
+	// some of the zeros a runtime sends unmeasured (runtimes.go); 0 detects it.
+	CgroupVersion int
 }
 
 // Provider builds pod and container stats from the runtime's answers. It is
@@ -39,6 +43,8 @@ type Provider struct {
 	opts   Options
 	paths  *pathDetector
 	rates  *rateCache
+	netns  *netnsCache
+	ident  *runtimeIdentity
 }
 
 // NewProvider returns a provider that asks the runtime through client.
@@ -58,11 +64,20 @@ func NewProvider(client *Client, opts Options) *Provider {
 	if opts.RatePurgeAfter <= 0 {
 		opts.RatePurgeAfter = DefaultRatePurgeAfter
 	}
+	if opts.CgroupVersion == 0 {
+		opts.CgroupVersion = 1
+		if cgroups.IsCgroup2UnifiedMode() {
+			opts.CgroupVersion = 2
+		}
+	}
+	ident := &runtimeIdentity{}
 	return &Provider{
 		client: client,
 		opts:   opts,
-		paths:  &pathDetector{forced: opts.StatsPath, logger: opts.Logger, now: opts.Now},
+		paths:  &pathDetector{forced: opts.StatsPath, logger: opts.Logger, now: opts.Now, runtime: ident},
 		rates:  newRateCache(),
+		netns:  newNetnsCache(),
+		ident:  ident,
 	}
 }
 
@@ -134,6 +149,11 @@ type PodStatsResult struct {
 	Containers ContainerInfos
 	// Path is the stats path this answer was read through.
 	Path StatsPath
+	// HostNetwork parallels Pods: HostNetwork[i] says Pods[i] shares the
+	// node's network namespace (a hostNetwork pod). Such a pod has no
+	// network of its own: Pods[i].Network is nil, and no other source may
+	// fill it (its network namespace is the node's).
+	HostNetwork []bool
 }
 
 // PodStats lists the pods on the node with their containers' stats. Any CRI
@@ -153,6 +173,12 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 		return PodStatsResult{}, err
 	}
 	inv := newInventory(sandboxes, containers)
+	hostNet, err := p.netns.hostNetwork(ctx, p.client, inv)
+	if err != nil {
+		p.paths.noteError(err)
+		return PodStatsResult{}, err
+	}
+	zeros := unmeasuredFor(p.ident.get(ctx, p.client, p.opts.Now()), p.opts.CgroupVersion)
 
 	strict, err := p.paths.tryStrict(ctx, p.client)
 	if err != nil {
@@ -164,7 +190,7 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 		switch {
 		case err == nil:
 			p.paths.strictWorked()
-			res = p.newAssembly(inv).fromSandboxStats(stats)
+			res = p.newAssembly(inv, zeros).fromSandboxStats(stats, hostNet)
 		case p.paths.strictFailed(ctx, p.client, err):
 			strict = false // the runtime lacks it: partial path below
 		default:
@@ -177,8 +203,9 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 			p.paths.noteError(err)
 			return PodStatsResult{}, err
 		}
-		res = p.newAssembly(inv).fromContainerStats(stats)
+		res = p.newAssembly(inv, zeros).fromContainerStats(stats)
 	}
+	res.HostNetwork = hostNet
 	p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
 	return res, nil
 }
@@ -187,12 +214,13 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 type assembly struct {
 	p        *Provider
 	inv      *inventory
-	received time.Time // stands in for missing sample timestamps
+	received time.Time  // stands in for missing sample timestamps
+	zeros    unmeasured // what this runtime sends without measuring
 	statfs   statfsCache
 }
 
-func (p *Provider) newAssembly(inv *inventory) *assembly {
-	return &assembly{p: p, inv: inv, received: p.opts.Now(), statfs: statfsCache{}}
+func (p *Provider) newAssembly(inv *inventory, zeros unmeasured) *assembly {
+	return &assembly{p: p, inv: inv, received: p.opts.Now(), zeros: zeros, statfs: statfsCache{}}
 }
 
 // fromContainerStats is the partial path: container stats from
@@ -216,8 +244,10 @@ func (a *assembly) fromContainerStats(stats []*runtimeapi.ContainerStats) PodSta
 // fromSandboxStats is the strict path: pod and container stats from
 // ListPodSandboxStats. Pod blocks the runtime left empty are summed from the
 // containers, as on the partial path. A container is only found in the
-// answer of the sandbox that lists it.
-func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats) PodStatsResult {
+// answer of the sandbox that lists it. A hostNetwork pod (hostNet, parallel
+// to the inventory's pods) gets no network: what the runtime lists for it
+// (CRI-O: the node's interfaces) is the node's traffic.
+func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats, hostNet []bool) PodStatsResult {
 	bySandbox := make(map[string]*runtimeapi.LinuxPodSandboxStats, len(stats))
 	for _, s := range stats {
 		if id := s.GetAttributes().GetId(); id != "" && s.GetLinux() != nil {
@@ -231,8 +261,10 @@ func (a *assembly) fromSandboxStats(stats []*runtimeapi.PodSandboxStats) PodStat
 		ps := a.pod(&a.inv.pods[i], newSandboxFinder(linux.GetContainers()), res)
 		if linux != nil {
 			ps.CPU = a.cpu(rateKey{pod: true, id: sb.GetId()}, linux.GetCpu())
-			ps.Memory = memoryStats(linux.GetMemory(), a.received)
-			ps.Network = networkStats(linux.GetNetwork(), a.received)
+			ps.Memory = a.memory(linux.GetMemory())
+			if !hostNet[i] {
+				ps.Network = networkStats(linux.GetNetwork(), a.received)
+			}
 			ps.ProcessStats = processStats(linux.GetProcess())
 			ps.IO = ioStats(linux.GetIo(), a.received)
 		}
@@ -334,8 +366,8 @@ func (a *assembly) container(pod statsapi.PodReference, c *runtimeapi.Container,
 		Name:      name,
 		StartTime: timeFromNanos(c.GetCreatedAt()),
 		CPU:       a.cpu(rateKey{id: c.GetId()}, s.GetCpu()),
-		Memory:    memoryStats(s.GetMemory(), a.received),
-		Swap:      swapStats(s.GetSwap(), a.received),
+		Memory:    a.memory(s.GetMemory()),
+		Swap:      a.swap(s.GetSwap()),
 		IO:        ioStats(s.GetIo(), a.received),
 	}
 	var err error
@@ -358,6 +390,9 @@ func (a *assembly) cpu(key rateKey, c *runtimeapi.CpuUsage) *statsapi.CPUStats {
 		return nil
 	}
 	runtimeRate := uint64Ptr(c.GetUsageNanoCores())
+	if a.zeros&zeroNanoCores != 0 && runtimeRate != nil && *runtimeRate == 0 {
+		runtimeRate = nil
+	}
 	var rate *uint64
 	if total := c.GetUsageCoreNanoSeconds(); total != nil {
 		computed, reset := a.p.rates.observe(key, cpuSample{ts: sampleNanos(c.GetTimestamp(), a.received), total: total.GetValue()}, a.received)
@@ -367,6 +402,31 @@ func (a *assembly) cpu(key rateKey, c *runtimeapi.CpuUsage) *statsapi.CPUStats {
 	}
 	return cpuStats(c, a.received, rate)
 }
+
+// memory converts a memory block, leaving nil the zeros this runtime sends
+// unmeasured.
+func (a *assembly) memory(m *runtimeapi.MemoryUsage) *statsapi.MemoryStats {
+	out := memoryStats(m, a.received)
+	if out != nil && a.zeros&zeroPageFaults != 0 {
+		if isZeroPtr(out.PageFaults) {
+			out.PageFaults = nil
+		}
+		if isZeroPtr(out.MajorPageFaults) {
+			out.MajorPageFaults = nil
+		}
+	}
+	return out
+}
+
+// swap converts a swap block; nil when this runtime's is not swap.
+func (a *assembly) swap(s *runtimeapi.SwapUsage) *statsapi.SwapStats {
+	if a.zeros&memswSwap != 0 {
+		return nil
+	}
+	return swapStats(s, a.received)
+}
+
+func isZeroPtr(p *uint64) bool { return p != nil && *p == 0 }
 
 // fillFromSums sets the pod blocks still empty from its containers' sums.
 func (a *assembly) fillFromSums(ps *statsapi.PodStats) {

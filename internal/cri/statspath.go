@@ -58,6 +58,9 @@ type pathDetector struct {
 	forced StatsPath // PathAuto, or the configured path
 	logger *zap.Logger
 	now    func() time.Time // the provider's clock, for SlowStrictRetry
+	// runtime, when set, learns the Version answers the detector gets and
+	// forgets the runtime when the connection breaks.
+	runtime *runtimeIdentity
 
 	mu      sync.Mutex
 	current StatsPath // "" while unknown
@@ -108,6 +111,9 @@ func (d *pathDetector) tryStrict(ctx context.Context, c *Client) (bool, error) {
 		d.noteError(err)
 		return false, err
 	}
+	if d.runtime != nil {
+		d.runtime.learn(v.GetRuntimeName(), v.GetRuntimeVersion())
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if id := versionID(v.GetRuntimeName(), v.GetRuntimeVersion(), v.GetRuntimeApiVersion()); d.current == PathPartial && id != d.version {
@@ -156,6 +162,9 @@ func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error) b
 	id := ""
 	if v, verr := c.Version(ctx); verr == nil {
 		id = versionID(v.GetRuntimeName(), v.GetRuntimeVersion(), v.GetRuntimeApiVersion())
+		if d.runtime != nil {
+			d.runtime.learn(v.GetRuntimeName(), v.GetRuntimeVersion())
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -168,9 +177,12 @@ func (d *pathDetector) strictFailed(ctx context.Context, c *Client, err error) b
 	return true
 }
 
-// noteError forgets the detected path when err says the connection to the
-// runtime broke, so the next assembly probes again.
+// noteError forgets the detected path, and the runtime's identity, when err
+// says the connection to the runtime broke, so the next assembly probes again.
 func (d *pathDetector) noteError(err error) {
+	if d.runtime != nil {
+		d.runtime.noteError(err)
+	}
 	if d.forced != PathAuto || status.Code(err) != codes.Unavailable {
 		return
 	}

@@ -20,7 +20,7 @@ import (
 // 1000-pod node, maps were two thirds of the decode). The provider reads
 // labels only from the lists (as a fallback for missing metadata) and never
 // reads annotations, so the list answers are decoded without annotations and
-// the stats answers without either: the trimming codec drops those fields
+// the stats and sandbox status answers without either: the trimming codec drops those fields
 // from the wire bytes (a copy, no allocation per field) before the standard
 // protobuf decode. Everything else, unknown fields included, is decoded as
 // it came. A message it cannot walk is an error of the call, as a message the
@@ -46,6 +46,9 @@ var (
 	containersTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{9}}}}}
 	// ListPodSandboxResponse: 1 items (PodSandbox: 6 annotations).
 	podSandboxesTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{6}}}}}
+	// PodSandboxStatusResponse: 1 status (PodSandboxStatus: 7 labels, 8
+	// annotations), 2 info (verbose only).
+	sandboxStatusTrim = &wireTrim{drop: []protowire.Number{2}, inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{7, 8}}}}}
 )
 
 // wireTrim describes what to drop from one message type: fields by number,
@@ -133,8 +136,17 @@ var trimPool = sync.Pool{New: func() any { return new(trimBuffers) }}
 const maxPooledTrimBuffer = 4 * MaxMessageSize
 
 // trimCodec decodes answers through a wireTrim and encodes requests as the
-// standard proto codec does. Its name is the standard codec's, so the content
-// subtype on the wire does not change.
+// standard proto codec does.
+//
+// Its name is empty, on purpose: grpc-go (rpc_util.go, setCallInfoCodec)
+// takes a forced codec's Name as the call's content-subtype, and a codec named
+// "proto" makes the call send "content-type: application/grpc+proto". CRI-O
+// routes each connection of its socket by its first request with cmux,
+// matching the content-type "application/grpc" exactly: a connection whose
+// first call said "+proto" was closed (connection reset by peer). With no
+// name there is no subtype, and every call sends "application/grpc", as the
+// default codec's calls do; the server decodes the request with its default
+// (proto) codec either way.
 type trimCodec struct {
 	trim  *wireTrim
 	proto encoding.CodecV2
@@ -144,7 +156,8 @@ func newTrimCodec(t *wireTrim) trimCodec {
 	return trimCodec{trim: t, proto: encoding.GetCodecV2(grpcproto.Name)}
 }
 
-func (c trimCodec) Name() string { return grpcproto.Name }
+// Name is empty: no content-subtype on the wire (see trimCodec).
+func (c trimCodec) Name() string { return "" }
 
 func (c trimCodec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
 
@@ -175,4 +188,5 @@ var (
 	trimContainerStats  = grpc.ForceCodecV2(newTrimCodec(containerStatsListTrim))
 	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim))
 	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim))
+	trimSandboxStatus   = grpc.ForceCodecV2(newTrimCodec(sandboxStatusTrim))
 )

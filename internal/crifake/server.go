@@ -6,11 +6,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -25,6 +28,16 @@ type State struct {
 	// A non-nil empty slice means it is implemented and has nothing to report.
 	PodSandboxStats []*runtimeapi.PodSandboxStats
 	ImageFs         *runtimeapi.ImageFsInfoResponse
+	// SandboxStatuses are the PodSandboxStatus answers, by their ID. A
+	// listed sandbox without one is answered with a status built from its
+	// PodSandbox, in a network namespace of its own (NamespaceMode POD), as
+	// both containerd and CRI-O report a pod that is not hostNetwork.
+	SandboxStatuses []*runtimeapi.PodSandboxStatus
+	// PodSandboxMetrics and MetricDescriptors answer ListPodSandboxMetrics
+	// and ListMetricDescriptors (CRI-O with included_pod_metrics); nil
+	// means the RPC answers Unimplemented, as containerd does.
+	PodSandboxMetrics []*runtimeapi.PodSandboxMetrics
+	MetricDescriptors []*runtimeapi.MetricDescriptor
 }
 
 // Server is a CRI runtime and image service on a unix socket.
@@ -37,20 +50,27 @@ type Server struct {
 	// SocketPath is the socket's path on disk.
 	SocketPath string
 
-	grpc *grpc.Server
-	done chan struct{}
+	// Mode is how the socket is served.
+	Mode Mode
 
-	mu      sync.Mutex
-	state   State
-	version string
-	errs    map[string]error
-	delays  map[string]time.Duration
-	calls   map[string]int
+	grpc  *grpc.Server
+	front *crioFront // nil in ModePlain
+	done  chan struct{}
+
+	mu           sync.Mutex
+	state        State
+	version      string
+	errs         map[string]error
+	delays       map[string]time.Duration
+	calls        map[string]int
+	contentTypes map[string]map[string]int // by RPC name, then content-type
+
+	runtimeName string // Version's RuntimeName; "" answers "crifake"
 }
 
 // New starts a server on a socket in a fresh temporary directory and stops it
-// when tb's test ends.
-func New(tb testing.TB) *Server {
+// when tb's test ends. Without a Mode option it serves in DefaultMode().
+func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	// t.TempDir paths can exceed the 108-byte limit of a socket path.
 	dir, err := os.MkdirTemp("", "crifake")
@@ -58,7 +78,7 @@ func New(tb testing.TB) *Server {
 		tb.Fatalf("crifake: %v", err)
 	}
 	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
-	s, err := Start(filepath.Join(dir, "cri.sock"))
+	s, err := Start(filepath.Join(dir, "cri.sock"), opts...)
 	if err != nil {
 		tb.Fatalf("crifake: %v", err)
 	}
@@ -66,24 +86,43 @@ func New(tb testing.TB) *Server {
 	return s
 }
 
-// Start serves on a new unix socket at path.
-func Start(path string) (*Server, error) {
+// Start serves on a new unix socket at path. Without a Mode option it serves
+// in DefaultMode().
+func Start(path string, opts ...Option) (*Server, error) {
+	o := options{mode: DefaultMode()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.mode != ModePlain && o.mode != ModeCRIO {
+		return nil, fmt.Errorf("crifake: unknown mode %q", o.mode)
+	}
 	lis, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
 	s := &Server{
-		Endpoint:   "unix://" + path,
-		SocketPath: path,
-		grpc:       grpc.NewServer(grpc.MaxSendMsgSize(64 << 20)),
-		done:       make(chan struct{}),
-		errs:       map[string]error{},
-		delays:     map[string]time.Duration{},
-		calls:      map[string]int{},
-		version:    "0.1.0",
+		Endpoint:     "unix://" + path,
+		SocketPath:   path,
+		Mode:         o.mode,
+		done:         make(chan struct{}),
+		errs:         map[string]error{},
+		delays:       map[string]time.Duration{},
+		calls:        map[string]int{},
+		contentTypes: map[string]map[string]int{},
+		version:      "0.1.0",
 	}
+	s.grpc = grpc.NewServer(grpc.MaxSendMsgSize(64<<20),
+		grpc.UnaryInterceptor(s.recordUnary), grpc.StreamInterceptor(s.recordStream))
 	runtimeapi.RegisterRuntimeServiceServer(s.grpc, s)
 	runtimeapi.RegisterImageServiceServer(s.grpc, s)
+	if o.mode == ModeCRIO {
+		s.front = startCRIOFront(lis, s.grpc)
+		go func() {
+			defer close(s.done)
+			s.front.wait()
+		}()
+		return s, nil
+	}
 	go func() {
 		defer close(s.done)
 		_ = s.grpc.Serve(lis)
@@ -95,17 +134,74 @@ func Start(path string) (*Server, error) {
 // It is safe to call more than once.
 func (s *Server) Stop() {
 	s.grpc.Stop()
+	if s.front != nil {
+		s.front.stop()
+	}
 	<-s.done
+}
+
+// ContentTypes returns, by RPC name, the content-type headers of the calls
+// the gRPC server received, each once, sorted. A connection that CRI-O's
+// socket front refused (see ModeCRIO) never reaches the gRPC server: its
+// calls are not listed here but counted by RefusedConnections.
+func (s *Server) ContentTypes() map[string][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]string, len(s.contentTypes))
+	for rpc, types := range s.contentTypes {
+		for ct := range types {
+			out[rpc] = append(out[rpc], ct)
+		}
+		slices.Sort(out[rpc])
+	}
+	return out
+}
+
+// RefusedConnections counts the connections that the CRI-O front closed
+// because their first request matched neither gRPC's content-type nor
+// HTTP/1; 0 in ModePlain.
+func (s *Server) RefusedConnections() int {
+	if s.front == nil {
+		return 0
+	}
+	return int(s.front.refused.Load())
+}
+
+func (s *Server) recordUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	s.recordContentType(ctx, info.FullMethod)
+	return handler(ctx, req)
+}
+
+func (s *Server) recordStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	s.recordContentType(ss.Context(), info.FullMethod)
+	return handler(srv, ss)
+}
+
+// recordContentType notes the content-type header of a call to fullMethod
+// ("/runtime.v1.RuntimeService/ListPodSandbox"), by its RPC name.
+func (s *Server) recordContentType(ctx context.Context, fullMethod string) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	ct := strings.Join(md.Get("content-type"), ", ")
+	rpc := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.contentTypes[rpc] == nil {
+		s.contentTypes[rpc] = map[string]int{}
+	}
+	s.contentTypes[rpc][ct]++
 }
 
 // SetState replaces what the server answers with. The server keeps its own deep
 // copy, so the caller may go on changing st.
 func (s *Server) SetState(st State) {
 	cp := State{
-		Sandboxes:       cloneAll(st.Sandboxes),
-		Containers:      cloneAll(st.Containers),
-		ContainerStats:  cloneAll(st.ContainerStats),
-		PodSandboxStats: cloneAll(st.PodSandboxStats),
+		Sandboxes:         cloneAll(st.Sandboxes),
+		Containers:        cloneAll(st.Containers),
+		ContainerStats:    cloneAll(st.ContainerStats),
+		PodSandboxStats:   cloneAll(st.PodSandboxStats),
+		SandboxStatuses:   cloneAll(st.SandboxStatuses),
+		PodSandboxMetrics: cloneAll(st.PodSandboxMetrics),
+		MetricDescriptors: cloneAll(st.MetricDescriptors),
 	}
 	if st.ImageFs != nil {
 		cp.ImageFs = proto.Clone(st.ImageFs).(*runtimeapi.ImageFsInfoResponse)
@@ -121,6 +217,15 @@ func (s *Server) SetVersion(v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.version = v
+}
+
+// SetRuntime changes the runtime name and version Version answers with, so
+// that the server can stand for a given runtime ("containerd" "v1.6.20",
+// "cri-o" "1.31.3").
+func (s *Server) SetRuntime(name, version string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runtimeName, s.version = name, version
 }
 
 // SetError makes the named RPC (for example "ListPodSandboxStats") fail with

@@ -9,17 +9,20 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// Version answers as a runtime named "crifake".
+// Version answers as a runtime named "crifake", or as SetRuntime said.
 func (s *Server) Version(ctx context.Context, _ *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
 	if _, err := s.enter(ctx, "Version"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	v := s.version
+	name, v := s.runtimeName, s.version
 	s.mu.Unlock()
+	if name == "" {
+		name = "crifake"
+	}
 	return &runtimeapi.VersionResponse{
 		Version:           "0.1.0",
-		RuntimeName:       "crifake",
+		RuntimeName:       name,
 		RuntimeVersion:    v,
 		RuntimeApiVersion: "v1",
 	}, nil
@@ -126,4 +129,62 @@ func (s *Server) ImageFsInfo(ctx context.Context, _ *runtimeapi.ImageFsInfoReque
 		return &runtimeapi.ImageFsInfoResponse{}, nil
 	}
 	return st.ImageFs, nil
+}
+
+// PodSandboxStatus serves the state's status of the sandbox, or one built from
+// the listed sandbox (in its own network namespace) when the state has none;
+// NotFound for a sandbox that is not listed.
+func (s *Server) PodSandboxStatus(ctx context.Context, req *runtimeapi.PodSandboxStatusRequest) (*runtimeapi.PodSandboxStatusResponse, error) {
+	st, err := s.enter(ctx, "PodSandboxStatus")
+	if err != nil {
+		return nil, err
+	}
+	id := req.GetPodSandboxId()
+	for _, ss := range st.SandboxStatuses {
+		if ss.GetId() == id {
+			return &runtimeapi.PodSandboxStatusResponse{Status: ss}, nil
+		}
+	}
+	for _, sb := range st.Sandboxes {
+		if sb.GetId() != id {
+			continue
+		}
+		return &runtimeapi.PodSandboxStatusResponse{Status: &runtimeapi.PodSandboxStatus{
+			Id:          sb.GetId(),
+			Metadata:    sb.GetMetadata(),
+			State:       sb.GetState(),
+			CreatedAt:   sb.GetCreatedAt(),
+			Network:     &runtimeapi.PodSandboxNetworkStatus{},
+			Linux:       &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{Options: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER}}},
+			Labels:      sb.GetLabels(),
+			Annotations: sb.GetAnnotations(),
+		}}, nil
+	}
+	return nil, status.Errorf(codes.NotFound, "crifake: pod sandbox %q not found", id)
+}
+
+// ListPodSandboxMetrics serves the state's pod sandbox metrics; Unimplemented
+// while they are nil.
+func (s *Server) ListPodSandboxMetrics(ctx context.Context, _ *runtimeapi.ListPodSandboxMetricsRequest) (*runtimeapi.ListPodSandboxMetricsResponse, error) {
+	st, err := s.enter(ctx, "ListPodSandboxMetrics")
+	if err != nil {
+		return nil, err
+	}
+	if st.PodSandboxMetrics == nil {
+		return nil, status.Error(codes.Unimplemented, "crifake: ListPodSandboxMetrics is not implemented (no pod sandbox metrics set)")
+	}
+	return &runtimeapi.ListPodSandboxMetricsResponse{PodMetrics: st.PodSandboxMetrics}, nil
+}
+
+// ListMetricDescriptors serves the state's metric descriptors; Unimplemented
+// while they are nil.
+func (s *Server) ListMetricDescriptors(ctx context.Context, _ *runtimeapi.ListMetricDescriptorsRequest) (*runtimeapi.ListMetricDescriptorsResponse, error) {
+	st, err := s.enter(ctx, "ListMetricDescriptors")
+	if err != nil {
+		return nil, err
+	}
+	if st.MetricDescriptors == nil {
+		return nil, status.Error(codes.Unimplemented, "crifake: ListMetricDescriptors is not implemented (no metric descriptors set)")
+	}
+	return &runtimeapi.ListMetricDescriptorsResponse{Descriptors: st.MetricDescriptors}, nil
 }

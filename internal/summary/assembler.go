@@ -122,8 +122,9 @@ type Options struct {
 // Assembler builds Summaries from its providers. It is safe for concurrent use
 // as long as its providers are.
 type Assembler struct {
-	opts Options
-	plan *cgroupPlan // nil without Cgroups
+	opts   Options
+	plan   *cgroupPlan   // nil without Cgroups
+	limits *memoryLimits // what pod samples told of memory limits
 }
 
 // NewAssembler returns an Assembler over opts.
@@ -137,7 +138,7 @@ func NewAssembler(opts Options) *Assembler {
 	if opts.Mode == "" || opts.Mode == ModeAuto {
 		opts.Mode = ModeCRIFill
 	}
-	a := &Assembler{opts: opts}
+	a := &Assembler{opts: opts, limits: newMemoryLimits()}
 	if opts.Cgroups != nil {
 		a.plan = newCgroupPlan(opts.Cgroups, opts.Mode)
 	}
@@ -183,13 +184,17 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 	}
 	cgroupsRead.Wait()
 	if a.opts.Cgroups != nil {
+		snap = a.plan.readNowIfPathChanged(res.Path, snap)
 		if err := fillNodeFromCgroups(&out.Summary.Node, snap); err != nil {
 			errs = append(errs, &SourceError{Source: "cadvisor", Err: err})
 		}
-		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res))
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res), res.HostNetwork)
 		a.plan.learn(out.Provenance, len(errs) > 0)
+		if a.opts.Mode != ModeCRI {
+			resolveAvailable(out.Summary.Pods, out.Containers, snap, a.limits, out.Time)
+		}
 	} else {
-		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false)
+		out.Provenance = mergePods(out.Summary.Pods, out.Containers, cadvisor.Snapshot{}, ModeCRI, false, nil)
 	}
 	if a.opts.Host != nil {
 		hn, err := a.opts.Host.Node()

@@ -2,12 +2,18 @@ package summary
 
 import (
 	"sync"
+
+	"github.com/statssummary/statssummary/internal/cadvisor"
+	"github.com/statssummary/statssummary/internal/cri"
 )
 
 // PodCgroupFilter is a CgroupStatsProvider that can leave pod cgroups unread
 // (cadvisor.Provider): read says which pods to read, nil every pod.
+// ReadUnreadPods reads at once the pods the latest snapshot left unread and
+// returns the snapshot with them.
 type PodCgroupFilter interface {
 	SetPodFilter(read func(uid string) bool)
+	ReadUnreadPods() cadvisor.Snapshot
 }
 
 // FullCgroupReadEvery is how often, in assemblies, every pod cgroup is read
@@ -29,12 +35,20 @@ const FullCgroupReadEvery = 6
 //     field is filled again within that many scrapes; any runtime error reads
 //     every pod;
 //   - ModeCAdvisor reads every pod.
+//
+// What the cgroups add depends on the runtime's answer, and that changes
+// shape when the stats path does (strict → partial: pod CPU and memory become
+// container sums the pod cgroup must replace, pod network and process counts
+// are gone): an assembly whose path differs from the previous one's reads the
+// pods left unread at once (readNowIfPathChanged), not up to
+// FullCgroupReadEvery−1 assemblies later.
 type cgroupPlan struct {
 	filter PodCgroupFilter // nil: the provider reads every pod
 	mode   Mode
 
 	mu        sync.Mutex
 	sinceFull int
+	lastPath  cri.StatsPath // the stats path of the latest answer, "" before one
 }
 
 func newCgroupPlan(cg CgroupStatsProvider, mode Mode) *cgroupPlan {
@@ -44,6 +58,23 @@ func newCgroupPlan(cg CgroupStatsProvider, mode Mode) *cgroupPlan {
 		f.SetPodFilter(func(string) bool { return false })
 	}
 	return p
+}
+
+// readNowIfPathChanged returns snap, or, when path (this assembly's stats
+// path) differs from the previous assembly's and the filter left pods
+// unread, a snapshot with every pod read now.
+func (p *cgroupPlan) readNowIfPathChanged(path cri.StatsPath, snap cadvisor.Snapshot) cadvisor.Snapshot {
+	if p == nil || path == "" {
+		return snap
+	}
+	p.mu.Lock()
+	changed := p.lastPath != "" && p.lastPath != path
+	p.lastPath = path
+	p.mu.Unlock()
+	if !changed || p.filter == nil || p.mode != ModeCRIFill {
+		return snap
+	}
+	return p.filter.ReadUnreadPods()
 }
 
 // learn sets the filter for the next assembly from this one's provenance;

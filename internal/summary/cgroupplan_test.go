@@ -2,14 +2,23 @@ package summary
 
 import (
 	"testing"
+
+	"github.com/statssummary/statssummary/internal/cadvisor"
+	"github.com/statssummary/statssummary/internal/cri"
 )
 
 type recordingFilter struct {
-	read func(uid string) bool
-	sets int
+	read     func(uid string) bool
+	sets     int
+	readNows int // ReadUnreadPods calls
 }
 
 func (f *recordingFilter) SetPodFilter(read func(uid string) bool) { f.read, f.sets = read, f.sets+1 }
+
+func (f *recordingFilter) ReadUnreadPods() cadvisor.Snapshot {
+	f.readNows++
+	return cadvisor.Snapshot{}
+}
 
 // reads says whether the filter reads uid (nil reads every pod).
 func (f *recordingFilter) reads(uid string) bool { return f.read == nil || f.read(uid) }
@@ -88,4 +97,30 @@ func TestCgroupPlan(t *testing.T) {
 			t.Error("fakeCgroups has no SetPodFilter")
 		}
 	})
+}
+
+// TestCgroupPlanReadsNowWhenThePathChanges: an assembly whose stats path
+// differs from the previous one's reads the unread pods at once, in the cri+
+// cadvisor mode only; the first assembly and a failed one (no path) do not.
+func TestCgroupPlanReadsNowWhenThePathChanges(t *testing.T) {
+	f := &recordingFilter{}
+	p := &cgroupPlan{filter: f, mode: ModeCRIFill}
+	for i, step := range []struct {
+		path cri.StatsPath
+		want int // cumulative ReadUnreadPods calls
+	}{
+		{cri.PathStrict, 0}, {cri.PathStrict, 0}, {cri.PathPartial, 1}, {"", 1}, {cri.PathPartial, 1}, {cri.PathStrict, 2},
+	} {
+		p.readNowIfPathChanged(step.path, cadvisor.Snapshot{})
+		if f.readNows != step.want {
+			t.Fatalf("step %d (%q): %d reads now, want %d", i, step.path, f.readNows, step.want)
+		}
+	}
+	g := &recordingFilter{}
+	q := &cgroupPlan{filter: g, mode: ModeCAdvisor}
+	q.readNowIfPathChanged(cri.PathStrict, cadvisor.Snapshot{})
+	q.readNowIfPathChanged(cri.PathPartial, cadvisor.Snapshot{})
+	if g.readNows != 0 {
+		t.Errorf("cadvisor mode (every pod read anyway) read now %d times", g.readNows)
+	}
 }

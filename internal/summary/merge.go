@@ -310,14 +310,17 @@ func fillProcess(d, s *statsapi.ProcessStats) bool { return fillPtr(&d.ProcessCo
 func emptyProcess(s *statsapi.ProcessStats) bool { return isZero(s.ProcessCount) }
 
 // mergePods merges the cgroup samples into the runtime's pods in place, per
-// mode, and returns the provenance of every block. In ModeCRI the cgroups
+// mode, and returns the provenance of every block. A pod sample's process
+// count is taken over the pod's app containers only (withAppProcesses). In ModeCRI the cgroups
 // give nothing; in ModeCRIFill pod cgroups fill pods (containers have no
 // cgroup samples there); in ModeCAdvisor pod and container cgroups win and
 // the runtime fills. derivedPodTotals says the runtime gave no pod stats and
 // the pods' CPU, memory and swap are sums of their containers: the pod
 // cgroup's own totals (which include the sandbox) then win over those sums in
-// every mode but ModeCRI.
-func mergePods(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.Snapshot, mode Mode, derivedPodTotals bool) Provenance {
+// every mode but ModeCRI. A hostNetwork pod (hostNet[i], parallel to pods)
+// takes no network from its cgroup sample: its network namespace is the
+// node's.
+func mergePods(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.Snapshot, mode Mode, derivedPodTotals bool, hostNet []bool) Provenance {
 	n := 0
 	for i := range pods {
 		n += len(pods[i].Containers)
@@ -333,7 +336,12 @@ func mergePods(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.S
 		p := &pods[i]
 		var podCg *cadvisor.CgroupStats
 		if mode != ModeCRI {
-			podCg = snap.Pods[p.PodRef.UID]
+			podCg = withAppProcesses(snap.Pods[p.PodRef.UID], containersOf(ids, i))
+		}
+		if podCg != nil && podCg.Network != nil && i < len(hostNet) && hostNet[i] {
+			noNet := *podCg
+			noNet.Network = nil
+			podCg = &noNet
 		}
 		usagePrec := prec
 		if derivedPodTotals {
@@ -355,4 +363,34 @@ func mergePods(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.S
 		}
 	}
 	return prov
+}
+
+// containersOf returns the runtime's containers of pods[i], nil when ids has
+// none for it.
+func containersOf(ids cri.ContainerInfos, i int) []cri.ContainerInfo {
+	if i < 0 || i >= len(ids) {
+		return nil
+	}
+	return ids[i]
+}
+
+// withAppProcesses returns the pod sample cg with its process count taken
+// over the pod's app containers only — those the runtime lists, its sandbox
+// (pause) left out — as containerd counts in its own pod stats (the sum of
+// its app containers' pids). cg itself is shared and stays unchanged; a
+// sample without a per-container breakdown is returned as it is.
+func withAppProcesses(cg *cadvisor.CgroupStats, containers []cri.ContainerInfo) *cadvisor.CgroupStats {
+	if cg == nil || cg.Containers == nil {
+		return cg
+	}
+	var n uint64
+	for _, c := range containers {
+		n += cg.Containers[c.ID].Processes
+	}
+	out := *cg
+	out.Process = nil
+	if n > 0 {
+		out.Process = &statsapi.ProcessStats{ProcessCount: &n}
+	}
+	return &out
 }

@@ -27,7 +27,7 @@ func BenchmarkMergePods(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				copy(pods, base)
-				mergePods(pods, nil, snap, ModeCRIFill, true)
+				mergePods(pods, nil, snap, ModeCRIFill, true, nil)
 			}
 		})
 	}

@@ -204,7 +204,7 @@ func TestMergeCRIFirst(t *testing.T) {
 			}
 			before := deepCopy(t, tt.podCg)
 			pods := tt.pods.Pods
-			prov := mergePods(pods, tt.pods.Containers, snap, tt.mode, tt.derived)
+			prov := mergePods(pods, tt.pods.Containers, snap, tt.mode, tt.derived, nil)
 			got := struct{ Provenance Provenance }{prov}
 			pod := pods[0]
 			gotPod := statsapi.PodStats{CPU: pod.CPU, Memory: pod.Memory, ProcessStats: pod.ProcessStats}
@@ -370,7 +370,7 @@ func TestMergeNetworkAndPressure(t *testing.T) {
 			}},
 	}
 	pods := []statsapi.PodStats{pod}
-	prov := mergePods(pods, nil, cadvisor.Snapshot{Pods: map[string]*cadvisor.CgroupStats{podUID: cg}}, ModeCRIFill, false)
+	prov := mergePods(pods, nil, cadvisor.Snapshot{Pods: map[string]*cadvisor.CgroupStats{podUID: cg}}, ModeCRIFill, false, nil)
 	got := pods[0]
 	wantNet := &statsapi.NetworkStats{Time: cgTime,
 		InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: p64(100), TxBytes: p64(200)},

@@ -91,6 +91,7 @@ func (c *converter) node(s *statsapi.NodeStats, ts pcommon.Timestamp, now time.T
 	recordPressure(mb, nodePressure, ts, s.CPU, s.Memory, s.IO)
 	recordNetworkStats(mb, nodeNetwork, ts, s.Network, c.allNets.Node)
 	recordFs(mb, nodeFs, ts, s.Fs)
+	recordNodeFsInodes(mb, ts, s.Fs)
 	if s.Runtime != nil {
 		recordFs(mb, nodeImageFs, ts, s.Runtime.ImageFs)
 		recordFs(mb, nodeContainerFs, ts, s.Runtime.ContainerFs)

@@ -1,6 +1,7 @@
 package statssummaryreceiver
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
+	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/summary"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
@@ -127,8 +129,8 @@ func TestConvertEdgeCases(t *testing.T) {
 				"k8s.container.name": "c",
 			},
 			want: map[string]float64{
-				"container.logs.usage": 10,
-				"k8s.container.ephemeral_storage.usage{k8s.container.ephemeral_storage.fs_type=logs}": 10,
+				"container.logs.usage":                                10,
+				"k8s.container.ephemeral_storage.usage{fs.type=logs}": 10,
 			},
 		},
 	}
@@ -147,6 +149,59 @@ func TestConvertEdgeCases(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestResourceAttributesDoNotSplitSeries: a container that restarts (a new
+// runtime ID, the next attempt) keeps its series by default, because its
+// resource attributes are those of its previous run — as with kubeletstats,
+// which sets container.id only when extra_metadata_labels asks for it.
+// container.id and k8s.container.restart_count are there when enabled.
+func TestResourceAttributesDoNotSplitSeries(t *testing.T) {
+	scrape := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	s := statsapi.Summary{Node: statsapi.NodeStats{NodeName: "n"}, Pods: []statsapi.PodStats{{
+		PodRef: statsapi.PodReference{Name: "p", Namespace: "ns", UID: "u"},
+		Containers: []statsapi.ContainerStats{{Name: "app", StartTime: metav1.NewTime(scrape.Add(-time.Minute)),
+			CPU: &statsapi.CPUStats{UsageCoreNanoSeconds: p64(1)}}},
+	}}}
+	first := cri.ContainerInfo{ID: "c-first", Attempt: 0}
+	second := cri.ContainerInfo{ID: "c-second", Attempt: 1}
+	// containerAttrs converts s with run as the runtime's identity of its
+	// container and returns the container resource's attributes.
+	containerAttrs := func(t *testing.T, cfg *Config, run cri.ContainerInfo) map[string]any {
+		t.Helper()
+		conv := newConverter(cfg.MetricsBuilderConfig, cfg.GroupsConfig, receivertest.NewNopSettings(metadata.Type))
+		md := conv.convert(&summary.Assembly{Summary: &s, Time: scrape, Containers: cri.ContainerInfos{{run}}}, time.Time{})
+		for i := 0; i < md.ResourceMetrics().Len(); i++ {
+			attrs := md.ResourceMetrics().At(i).Resource().Attributes().AsRaw()
+			if _, ok := attrs["k8s.container.name"]; ok {
+				return attrs
+			}
+		}
+		require.FailNow(t, "no container resource")
+		return nil
+	}
+	identity := map[string]any{
+		"k8s.node.name": "n", "k8s.pod.name": "p", "k8s.namespace.name": "ns", "k8s.pod.uid": "u",
+		"k8s.container.name": "app",
+	}
+
+	t.Run("default: one series across the restart", func(t *testing.T) {
+		cfg := scenarioConfig(t, nil)
+		assert.Equal(t, identity, containerAttrs(t, cfg, first))
+		assert.Equal(t, identity, containerAttrs(t, cfg, second))
+	})
+	t.Run("enabled: the runtime's identity of each run", func(t *testing.T) {
+		cfg := scenarioConfig(t, map[string]any{"resource_attributes": map[string]any{
+			"container.id":                map[string]any{"enabled": true},
+			"k8s.container.restart_count": map[string]any{"enabled": true},
+		}})
+		for _, run := range []cri.ContainerInfo{first, second} {
+			want := maps.Clone(identity)
+			want["container.id"] = run.ID
+			want["k8s.container.restart_count"] = int64(run.Attempt)
+			assert.Equal(t, want, containerAttrs(t, cfg, run))
+		}
+	})
 }
 
 // TestConvertStartTimestamps: the object's start time when known; otherwise the

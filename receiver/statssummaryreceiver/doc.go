@@ -11,5 +11,8 @@
 // numeric field of the Summary becomes a metric (documentation.md lists them)
 // except the deprecated accelerator stats and the user-defined metrics, which the
 // runtime path never fills; the per-block sample times are not metrics: every
-// point of a scrape carries the assembly time.
+// point of a scrape carries the assembly time. Every metric and resource
+// attribute kubeletstats also declares has its shape and default
+// (peer_shapes_test.go reads its metadata.yaml); docs/kubeletstats-differences.md
+// lists what intentionally differs.
 package statssummaryreceiver // import "github.com/statssummary/statssummary/receiver/statssummaryreceiver"

@@ -94,15 +94,26 @@ func recordFs(mb *metadata.MetricsBuilder, r fsRecorders, ts pcommon.Timestamp, 
 	recordUint(mb, r.inodesUsed, ts, s.InodesUsed)
 }
 
+// recordNodeFsInodes records the node filesystem's inodes under kubeletstats'
+// names, k8s.node.filesystem.inode.count and .inode.free (non-monotonic sums,
+// where the k8s.node.filesystem.inodes family of nodeFs is gauges).
+func recordNodeFsInodes(mb *metadata.MetricsBuilder, ts pcommon.Timestamp, s *statsapi.FsStats) {
+	if s == nil {
+		return
+	}
+	recordUint(mb, (*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodeCountDataPoint, ts, s.Inodes)
+	recordUint(mb, (*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodeFreeDataPoint, ts, s.InodesFree)
+}
+
 // recordContainerEphemeralStorage records the used bytes of a container's
-// rootfs and logs as the two parts of its ephemeral storage.
+// rootfs and logs as the two parts of its ephemeral storage (fs.type).
 func recordContainerEphemeralStorage(mb *metadata.MetricsBuilder, ts pcommon.Timestamp, rootfs, logs *statsapi.FsStats) {
 	for _, part := range []struct {
 		fs  *statsapi.FsStats
-		typ metadata.AttributeK8sContainerEphemeralStorageFsType
+		typ metadata.AttributeFsType
 	}{
-		{rootfs, metadata.AttributeK8sContainerEphemeralStorageFsTypeRootfs},
-		{logs, metadata.AttributeK8sContainerEphemeralStorageFsTypeLogs},
+		{rootfs, metadata.AttributeFsTypeRootfs},
+		{logs, metadata.AttributeFsTypeLogs},
 	} {
 		if part.fs != nil && part.fs.UsedBytes != nil {
 			mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, clampInt64(*part.fs.UsedBytes), part.typ)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
@@ -89,5 +90,68 @@ func TestNodeStatsFromThisHost(t *testing.T) {
 	}
 	if len(a.Summary.Pods) == 0 {
 		t.Error("no pods: the runtime's were lost next to the node stats")
+	}
+}
+
+// psiSomeTotalMicros reads the "some" total of a PSI file, in the kernel's
+// microseconds.
+func psiSomeTotalMicros(t *testing.T, file string) uint64 {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("this host has PSI: %v", err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if _, v, ok := strings.Cut(line, "total="); ok && strings.HasPrefix(line, "some ") {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s: no some total", file)
+	return 0
+}
+
+// TestPressureTimeInSecondsFromThisHost scrapes with the real cgroup
+// provider and checks k8s.node.cpu.pressure.time{type=some} against
+// /proc/pressure/cpu read before and after: the kernel's microseconds become
+// the Summary's nanoseconds and the metric's seconds. Before issue 13's PSI
+// units fix, cgroup and /proc totals stayed in microseconds and the metric
+// was 1000× too low.
+func TestPressureTimeInSecondsFromThisHost(t *testing.T) {
+	srv := crifake.New(t)
+	srv.SetState(twoPodsState())
+	cfg := newTestConfig(srv.Endpoint)
+	cfg.Host.KubeletRootDir = t.TempDir()
+	cfg.MetricGroups = []MetricGroup{NodeMetricGroup}
+	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	// Read before start: its first housekeeping may be the one the scrape uses.
+	before := psiSomeTotalMicros(t, "/proc/pressure/cpu")
+	if err := s.start(t.Context(), componenttest.NewNopHost()); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer func() { _ = s.shutdown(t.Context()) }()
+	md, err := s.scrape(t.Context())
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	after := psiSomeTotalMicros(t, "/proc/pressure/cpu")
+	got, found := 0.0, false
+	forEachNumberPoint(md, func(name string, dp pmetric.NumberDataPoint) {
+		if name != "k8s.node.cpu.pressure.time" {
+			return
+		}
+		if typ, ok := dp.Attributes().Get("pressure.type"); ok && typ.Str() == "some" {
+			got, found = dp.DoubleValue(), true
+		}
+	})
+	if !found {
+		t.Fatal("no k8s.node.cpu.pressure.time{pressure.type=some} point")
+	}
+	lo, hi := float64(before)/1e6, float64(after)/1e6
+	if got < lo || got > hi {
+		t.Errorf("k8s.node.cpu.pressure.time{some} = %v s, /proc/pressure/cpu said %v → %v s", got, lo, hi)
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
-// recordRlimit records the node's PID limit and the number of running
-// processes (threads, on Linux) from RlimitStats.
+// recordRlimit records the node's task limit and the number of tasks that
+// exist (processes and threads) from RlimitStats, as kubeletstats does.
 func recordRlimit(mb *metadata.MetricsBuilder, ts pcommon.Timestamp, s *statsapi.RlimitStats) {
 	if s == nil {
 		return

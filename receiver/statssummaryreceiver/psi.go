@@ -60,8 +60,11 @@ func recordPressure(mb *metadata.MetricsBuilder, r pressureRecorders, ts pcommon
 	}
 }
 
-// recordPSI records, per stall type, the cumulative stalled time (nanoseconds in
-// the Summary, seconds here) and the 10 s, 60 s and 300 s running averages (%).
+// recordPSI records, per stall type, the cumulative stalled time and the 10 s,
+// 60 s and 300 s running averages (%). The Summary holds the total in
+// nanoseconds at every level and from every source (the cgroup provider
+// converts the kernel's microseconds; containerd 2.3+ sends nanoseconds);
+// the metric is in seconds.
 func recordPSI(mb *metadata.MetricsBuilder, r psiRecorders, ts pcommon.Timestamp, s *statsapi.PSIStats) {
 	if s == nil {
 		return

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/statssummary/statssummary/internal/cri"
 	"github.com/statssummary/statssummary/internal/crifake"
 	"github.com/statssummary/statssummary/internal/summary"
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
@@ -44,7 +46,8 @@ const scenariosDir = "testdata/scenarios"
 type scenario struct {
 	// Summary is a kubelet /stats/summary JSON document, converted directly.
 	Summary string `json:"summary"`
-	// Time is the assembly (scrape) time of a Summary scenario.
+	// Time is the assembly (scrape) time of a Summary scenario, and the
+	// receiver's clock in a CRI scenario (the real clock when unset).
 	Time time.Time `json:"time"`
 	// Containers gives the runtime identity of a Summary scenario's containers.
 	Containers []struct {
@@ -60,6 +63,19 @@ type scenario struct {
 	CRIErrors map[string]string `json:"cri_errors"`
 	// PartialError: the scrape must return a partial scrape error.
 	PartialError bool `json:"partial_error"`
+	// CRINext is a second state (cri.json's shape) the runtime serves after
+	// a first scrape; the receiver scrapes again at NextTime, and the
+	// expected files are of that second scrape.
+	CRINext  string    `json:"cri_next"`
+	NextTime time.Time `json:"next_time"`
+	// ExpectCalls are CRI RPCs and how many times the receiver must have
+	// called each, over the whole scenario.
+	ExpectCalls map[string]int `json:"expect_calls"`
+	// ExpectedSummary names a golden file (expected_summary.json) with the
+	// last scrape's Summary: its pods and node.runtime, in the kubelet's
+	// JSON. The node's other fields, pod ephemeral storage, volumes and
+	// container logs are this machine's measurements and left out.
+	ExpectedSummary string `json:"expected_summary"`
 
 	// Config is laid over the receiver's default configuration.
 	Config map[string]any `json:"config"`
@@ -78,33 +94,75 @@ func TestScenarios(t *testing.T) {
 		t.Run(d.Name(), func(t *testing.T) {
 			dir := filepath.Join(scenariosDir, d.Name())
 			sc := readScenario(t, dir)
-			cfg := scenarioConfig(t, sc.Config)
-
-			var md pmetric.Metrics
 			switch {
 			case sc.Summary != "" && sc.CRI == "":
-				md = convertSummaryScenario(t, dir, sc, cfg)
+				compareScenario(t, dir, sc, convertSummaryScenario(t, dir, sc, scenarioConfig(t, sc.Config)), nil)
 			case sc.CRI != "" && sc.Summary == "":
-				md = scrapeCRIScenario(t, dir, sc, cfg)
+				// Every CRI scenario runs against both sockets: gRPC alone
+				// (containerd) and CRI-O's cmux front. The expected
+				// output is the same; the golden files are written from
+				// the first.
+				for i, mode := range []crifake.Mode{crifake.ModePlain, crifake.ModeCRIO} {
+					t.Run(string(mode), func(t *testing.T) {
+						md, s := scrapeCRIScenario(t, dir, sc, scenarioConfig(t, sc.Config), mode)
+						compareScenario(t, dir, sc, md, s, i == 0)
+					})
+				}
 			default:
 				t.Fatalf("%s: scenario.yaml needs exactly one of summary and cri", dir)
 			}
-
-			expectedFile := filepath.Join(dir, "expected_metrics.yaml")
-			if *updateGolden {
-				require.NoError(t, golden.WriteMetrics(t, expectedFile, md))
-			}
-			expected, err := golden.ReadMetrics(expectedFile)
-			require.NoError(t, err)
-			require.NoError(t, pmetrictest.CompareMetrics(expected, md,
-				pmetrictest.IgnoreTimestamp(),
-				pmetrictest.IgnoreStartTimestamp(),
-				pmetrictest.IgnoreResourceMetricsOrder(),
-				pmetrictest.IgnoreMetricsOrder(),
-				pmetrictest.IgnoreMetricDataPointsOrder()))
-			requireTimestamps(t, md)
 		})
 	}
+}
+
+// compareScenario compares md with expected_metrics.yaml and, when the
+// scenario names one, s with its expected Summary; update says the golden
+// files may be rewritten from this output (-update-golden).
+func compareScenario(t *testing.T, dir string, sc scenario, md pmetric.Metrics, s *statsapi.Summary, update ...bool) {
+	t.Helper()
+	mayUpdate := *updateGolden && (len(update) == 0 || update[0])
+	expectedFile := filepath.Join(dir, "expected_metrics.yaml")
+	if mayUpdate {
+		require.NoError(t, golden.WriteMetrics(t, expectedFile, md))
+	}
+	expected, err := golden.ReadMetrics(expectedFile)
+	require.NoError(t, err)
+	require.NoError(t, pmetrictest.CompareMetrics(expected, md,
+		pmetrictest.IgnoreTimestamp(),
+		pmetrictest.IgnoreStartTimestamp(),
+		pmetrictest.IgnoreResourceMetricsOrder(),
+		pmetrictest.IgnoreMetricsOrder(),
+		pmetrictest.IgnoreMetricDataPointsOrder()))
+	requireTimestamps(t, md)
+
+	if sc.ExpectedSummary == "" {
+		return
+	}
+	require.NotNil(t, s, "%s: expected_summary needs a CRI scenario", dir)
+	// What this machine measures (pod ephemeral storage and volumes: statfs
+	// and walks of the host's directories) is left out; the rest is the
+	// runtime's answer as the receiver turned it into a Summary. The
+	// kubelet's encoding (internal/server): indented by one space.
+	pods := slices.Clone(s.Pods)
+	for i := range pods {
+		pods[i].EphemeralStorage, pods[i].VolumeStats = nil, nil
+		pods[i].Containers = slices.Clone(pods[i].Containers)
+		for j := range pods[i].Containers {
+			pods[i].Containers[j].Logs = nil
+		}
+	}
+	got, err := json.MarshalIndent(struct {
+		Runtime *statsapi.RuntimeStats `json:"runtime,omitempty"`
+		Pods    []statsapi.PodStats    `json:"pods"`
+	}{s.Node.Runtime, pods}, "", " ")
+	require.NoError(t, err)
+	summaryFile := filepath.Join(dir, sc.ExpectedSummary)
+	if mayUpdate {
+		require.NoError(t, os.WriteFile(summaryFile, append(got, '\n'), 0o644))
+	}
+	want, err := os.ReadFile(summaryFile)
+	require.NoError(t, err)
+	require.JSONEq(t, string(want), string(got), "%s", summaryFile)
 }
 
 func readScenario(t *testing.T, dir string) scenario {
@@ -160,9 +218,9 @@ func containerIndex(pods []statsapi.PodStats, uid, name string) (int, int) {
 	return -1, -1
 }
 
-func scrapeCRIScenario(t *testing.T, dir string, sc scenario, cfg *Config) pmetric.Metrics {
+func scrapeCRIScenario(t *testing.T, dir string, sc scenario, cfg *Config, mode crifake.Mode) (pmetric.Metrics, *statsapi.Summary) {
 	t.Helper()
-	srv := crifake.New(t)
+	srv := crifake.New(t, crifake.WithMode(mode))
 	srv.SetState(readCRIState(t, filepath.Join(dir, sc.CRI)))
 	for rpc, code := range sc.CRIErrors {
 		var c codes.Code
@@ -182,17 +240,34 @@ func scrapeCRIScenario(t *testing.T, dir string, sc scenario, cfg *Config) pmetr
 	}
 	disableHostFilesystemMetrics(&cfg.Metrics)
 	s := newStatsScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	var clock *fakeclock.Clock
+	if !sc.Time.IsZero() {
+		clock = fakeclock.New(sc.Time)
+		s.now = clock.Now
+	}
 	require.NoError(t, s.start(t.Context(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(t.Context())) })
 
 	md, err := s.scrape(t.Context())
+	if sc.CRINext != "" {
+		require.NoError(t, err, "the first scrape of a two-scrape scenario")
+		srv.SetState(readCRIState(t, filepath.Join(dir, sc.CRINext)))
+		require.NotNil(t, clock, "%s: cri_next needs time and next_time", dir)
+		require.True(t, sc.NextTime.After(sc.Time), "%s: next_time must follow time", dir)
+		clock.Set(sc.NextTime)
+		md, err = s.scrape(t.Context())
+	}
 	if sc.PartialError {
 		require.Error(t, err)
 		require.True(t, scrapererror.IsPartialScrapeError(err), "%v", err)
 	} else {
 		require.NoError(t, err)
 	}
-	return md
+	for rpc, n := range sc.ExpectCalls {
+		assert.Equal(t, n, srv.Calls(rpc), "calls of %s", rpc)
+	}
+	assert.Zero(t, srv.RefusedConnections(), "connections the runtime's socket refused")
+	return md, s.store.Latest().Assembly.Summary
 }
 
 // criState is cri.json: the CRI messages in their protobuf JSON form.
@@ -202,6 +277,13 @@ type criState struct {
 	ContainerStats  []json.RawMessage `json:"containerStats"`
 	PodSandboxStats []json.RawMessage `json:"podSandboxStats"`
 	ImageFs         json.RawMessage   `json:"imageFs"`
+	// SandboxStatuses answer PodSandboxStatus (a sandbox without one is in
+	// its own network namespace).
+	SandboxStatuses []json.RawMessage `json:"sandboxStatuses"`
+	// PodSandboxMetrics and MetricDescriptors answer CRI-O's metrics RPCs;
+	// absent, they are Unimplemented.
+	PodSandboxMetrics []json.RawMessage `json:"podSandboxMetrics"`
+	MetricDescriptors []json.RawMessage `json:"metricDescriptors"`
 }
 
 func readCRIState(t *testing.T, path string) crifake.State {
@@ -215,6 +297,9 @@ func readCRIState(t *testing.T, path string) crifake.State {
 	st.Containers = decodeAll[runtimeapi.Container](t, in.Containers)
 	st.ContainerStats = decodeAll[runtimeapi.ContainerStats](t, in.ContainerStats)
 	st.PodSandboxStats = decodeAll[runtimeapi.PodSandboxStats](t, in.PodSandboxStats)
+	st.SandboxStatuses = decodeAll[runtimeapi.PodSandboxStatus](t, in.SandboxStatuses)
+	st.PodSandboxMetrics = decodeAll[runtimeapi.PodSandboxMetrics](t, in.PodSandboxMetrics)
+	st.MetricDescriptors = decodeAll[runtimeapi.MetricDescriptor](t, in.MetricDescriptors)
 	if len(in.ImageFs) > 0 {
 		st.ImageFs = &runtimeapi.ImageFsInfoResponse{}
 		require.NoError(t, protojson.Unmarshal(in.ImageFs, st.ImageFs))
@@ -265,7 +350,7 @@ func TestEveryMetricIsProduced(t *testing.T) {
 	produced := map[string]bool{}
 	forEachNumberPoint(md, func(name string, _ pmetric.NumberDataPoint) { produced[name] = true })
 	declared := declaredMetrics(t)
-	require.Len(t, declared, 129, "the catalogue changed: update this count and the scenarios")
+	require.Len(t, declared, 131, "the catalogue changed: update this count and the scenarios")
 	for _, name := range declared {
 		assert.True(t, produced[name], "%s is declared but never produced", name)
 	}

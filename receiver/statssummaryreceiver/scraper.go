@@ -47,7 +47,8 @@ type statsScraper struct {
 	// store keeps the assemblies that the scrapes and the JSON endpoint share.
 	store  *summary.Store
 	server *jsonServer // nil unless `server` is configured
-	// now is the store's clock; nil means time.Now (tests set a fake one).
+	// now is the store's and the CRI provider's clock; nil means time.Now
+	// (tests set a fake one).
 	now func() time.Time
 }
 
@@ -90,6 +91,7 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		// The host provider's walker measures container logs on its log
 		// period; the scrape path does not read log directories.
 		SkipLogs: s.providers.host != nil,
+		Now:      s.now,
 	})
 	s.assembler = summary.NewAssembler(s.providers.options(summary.Options{
 		NodeName:  nodeName,

@@ -177,9 +177,17 @@ func disableHostFilesystemMetrics(m *metadata.MetricsConfig) {
 }
 
 // TestReceiverEndToEnd drives the receiver through its factory against the CRI
-// test server on a real unix socket and checks every value it emits.
+// test server on a real unix socket and checks every value it emits, with the
+// socket served as containerd serves it and as CRI-O does (cmux routing each
+// connection by its first request's content-type).
 func TestReceiverEndToEnd(t *testing.T) {
-	srv := crifake.New(t)
+	for _, mode := range []crifake.Mode{crifake.ModePlain, crifake.ModeCRIO} {
+		t.Run(string(mode), func(t *testing.T) { receiverEndToEnd(t, mode) })
+	}
+}
+
+func receiverEndToEnd(t *testing.T, mode crifake.Mode) {
+	srv := crifake.New(t, crifake.WithMode(mode))
 	srv.SetState(twoPodsState())
 
 	sink := new(consumertest.MetricsSink)
@@ -187,6 +195,7 @@ func TestReceiverEndToEnd(t *testing.T) {
 	set := receivertest.NewNopSettings(metadata.Type)
 	cfg := newTestConfig(srv.Endpoint)
 	cfg.InitialDelay = 0
+	cfg.ResourceAttributes.ContainerID.Enabled = true // off by default; checked below
 	r, err := newMetricsReceiver(cfg, set, sink, scraperhelper.WithTickerChannel(tick))
 	require.NoError(t, err)
 	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
@@ -206,10 +215,13 @@ func TestReceiverEndToEnd(t *testing.T) {
 			"container.memory.rss": 80 * MiB, "container.memory.available": 400 * MiB,
 			"container.memory.page_faults": 1000, "container.memory.major_page_faults": 3,
 		},
-		{"web", "sidecar"}: { // no limit: available is absent, not 0
+		// The runtime's available 0: no pod cgroup here tells "no limit"
+		// from "at its limit", so it is kept as the runtime (and the
+		// kubelet) report it.
+		{"web", "sidecar"}: {
 			"container.cpu.time": 0.5, "container.cpu.usage": 0.05,
 			"container.memory.working_set": 20 * MiB, "container.memory.usage": 30 * MiB,
-			"container.memory.rss":         10 * MiB,
+			"container.memory.rss": 10 * MiB, "container.memory.available": 0,
 			"container.memory.page_faults": 1000, "container.memory.major_page_faults": 3,
 		},
 		{"web", ""}: {
@@ -227,7 +239,7 @@ func TestReceiverEndToEnd(t *testing.T) {
 		{"db", "exporter"}: {
 			"container.cpu.time": 0.25, "container.cpu.usage": 0.01,
 			"container.memory.working_set": 8 * MiB, "container.memory.usage": 12 * MiB,
-			"container.memory.rss":         6 * MiB,
+			"container.memory.rss": 6 * MiB, "container.memory.available": 0,
 			"container.memory.page_faults": 1000, "container.memory.major_page_faults": 3,
 		},
 		{"db", ""}: {
@@ -283,6 +295,13 @@ func TestReceiverEndToEnd(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, srv.Calls("ListContainerStats"))
+	// Every call the receiver made said exactly application/grpc: CRI-O's
+	// socket refuses a connection whose first request says anything else.
+	for rpc, types := range srv.ContentTypes() {
+		assert.Equal(t, []string{"application/grpc"}, types, "content-type of %s", rpc)
+	}
+	assert.Contains(t, srv.ContentTypes(), "ListPodSandbox")
+	assert.Zero(t, srv.RefusedConnections())
 }
 
 // TestReceiverPartialScrapeWhenRuntimeFails checks that a CRI failure is a

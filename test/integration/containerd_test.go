@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -241,6 +242,7 @@ func TestContainerd(t *testing.T) {
 		s1 := c.scrape(t)
 		oldTime := s1.value(t, spin, "container.cpu.time")
 		oldID := ps.busy.ContainerID("spin")
+		oldAttempt := s1[spin].attrs["k8s.container.restart_count"]
 		require.NoError(t, env.RestartContainer(t.Context(), ps.busy, "spin"))
 		require.NotEqual(t, oldID, ps.busy.ContainerID("spin"))
 
@@ -248,6 +250,9 @@ func TestContainerd(t *testing.T) {
 		r := s2[spin]
 		require.NotNil(t, r.attrs, "restarted container missing")
 		assert.Equal(t, ps.busy.ContainerID("spin"), r.attrs["container.id"])
+		before, err := strconv.Atoi(oldAttempt)
+		require.NoError(t, err, "restart count before the restart")
+		assert.Equal(t, strconv.Itoa(before+1), r.attrs["k8s.container.restart_count"], "the restart count goes up with the restart")
 		newTime := s2.value(t, spin, "container.cpu.time")
 		assert.Less(t, newTime, oldTime, "the new container's counter starts again")
 		firstUsage, hasUsage := r.values["container.cpu.usage"]

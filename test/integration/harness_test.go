@@ -80,6 +80,12 @@ func startCollectorWith(t *testing.T, env *containerdenv.Env, extra map[string]a
 			"timeout":  collectionInterval.String(), // a shared 2-core machine can be slow
 		},
 		"server": map[string]any{"endpoint": addr},
+		// Off by default (they split a restarted container's series); on here so
+		// that the suite checks each container's runtime identity.
+		"resource_attributes": map[string]any{
+			"container.id":                map[string]any{"enabled": true},
+			"k8s.container.restart_count": map[string]any{"enabled": true},
+		},
 	}
 	maps.Copy(settings, extra)
 	require.NoError(t, confmap.NewFromStringMap(settings).Unmarshal(cfg))

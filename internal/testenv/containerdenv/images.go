@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // busyboxPath is busybox-static's binary: statically linked, so a layer holding
@@ -32,15 +34,39 @@ func (e *Env) importImages(ctx context.Context) error {
 		return fmt.Errorf("write image archive: %w", err)
 	}
 	defer os.Remove(tarPath)
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, filepath.Join(e.Binaries, "ctr"), "--address", e.Socket, "-n", "k8s.io",
 		"images", "import", "--snapshotter", e.Snapshotter, tarPath).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ctr images import: %w: %s", err, bytes.TrimSpace(out))
 	}
+	// containerd 2.x's CRI learns of an image imported through the
+	// containerd API from an event, a moment later: until then a sandbox
+	// asks for the pause image and the CRI tries to pull it (from
+	// https://localhost, which fails). Wait until the CRI sees both.
+	for _, ref := range []string{ShellImage, PauseImage} {
+		if err := e.waitImage(ctx, ref); err != nil {
+			return err
+		}
+	}
 	e.logf("containerdenv: imported %s and %s", ShellImage, PauseImage)
 	return nil
+}
+
+// waitImage polls the CRI's ImageStatus until it knows ref.
+func (e *Env) waitImage(ctx context.Context, ref string) error {
+	for {
+		st, err := e.Image.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+		if err == nil && st.GetImage() != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the CRI does not know the imported image %s (last answer: %v): %w", ref, err, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // buildImageArchive returns a docker-archive (docker save format) with one

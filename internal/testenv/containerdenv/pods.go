@@ -22,8 +22,10 @@ const (
 	labelContainerName = "io.kubernetes.container.name"
 )
 
-// callTimeout bounds one CRI call of the harness.
-const callTimeout = 30 * time.Second
+// callTimeout bounds one CRI call of the harness: the kubelet's runtime
+// request timeout, as a node under software emulation (the VM node) can take
+// tens of seconds to start a container.
+const callTimeout = 2 * time.Minute
 
 // PodSpec describes a pod to run. Every container runs ShellImage.
 type PodSpec struct {

@@ -223,7 +223,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := writeManifests(p.manifests(), opts.Pods); err != nil {
 		return nil, err
 	}
-	if err := prepareNamespace(p); err != nil {
+	if err := prepareNamespace(p, cenv.Socket); err != nil {
 		return nil, err
 	}
 	if err := launch(p, bin, env.NodeName); err != nil {

@@ -26,12 +26,18 @@ var kernelTunables = []string{
 	"kernel/keys/root_maxbytes",
 }
 
-// privateHostDirs are host paths the kubelet writes whatever its --root-dir:
-// the device-plugin socket under /var/lib/kubelet/device-plugins (its manager
-// removes every other socket there) and the log symlinks of
-// /var/log/containers. In the kubelet's mount namespace each is a directory
-// of the instance.
-var privateHostDirs = []string{"/var/lib/kubelet", "/var/log/containers"}
+// privateHostDirs are host paths the kubelet uses whatever its settings: it
+// writes the device-plugin socket under /var/lib/kubelet/device-plugins (its
+// manager removes every other socket there) and the log symlinks of
+// /var/log/containers, and its cAdvisor asks the containerd of
+// /run/containerd/containerd.sock for the containers' cgroups and labels
+// (without it, the kubelet would take no container or pod value from
+// cAdvisor, as it does on a real node). In the kubelet's mount namespace each
+// is a directory of the instance; the last holds a symlink to the instance's
+// containerd socket.
+var privateHostDirs = []string{"/var/lib/kubelet", "/var/log/containers", runContainerd}
+
+const runContainerd = "/run/containerd"
 
 // createdMarker records in BaseDir that an instance created a host directory
 // (an empty mount point); the last instance removes it.
@@ -49,8 +55,8 @@ func privateDir(p paths, hostDir string) string {
 
 // prepareNamespace fills the files and directories the kubelet's mount
 // namespace binds over the host's, creating the host's mount points where
-// they are missing.
-func prepareNamespace(p paths) error {
+// they are missing. socket is the instance's containerd socket.
+func prepareNamespace(p paths, socket string) error {
 	for _, name := range kernelTunables {
 		v, err := os.ReadFile(filepath.Join("/proc/sys", name))
 		if err != nil {
@@ -63,6 +69,11 @@ func prepareNamespace(p paths) error {
 	for _, d := range privateHostDirs {
 		if err := os.MkdirAll(privateDir(p, d), 0o755); err != nil {
 			return fmt.Errorf("create private %s: %w", d, err)
+		}
+		if d == runContainerd {
+			if err := os.Symlink(socket, filepath.Join(privateDir(p, d), "containerd.sock")); err != nil {
+				return fmt.Errorf("link the containerd socket: %w", err)
+			}
 		}
 		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
 			if err := os.WriteFile(createdMarker(d), nil, 0o600); err != nil {

@@ -31,14 +31,15 @@ func TestNamespaceKeepsTheKubeletsWritesPrivate(t *testing.T) {
 		existed[d] = err == nil
 	}
 	require.NoError(t, os.MkdirAll(BaseDir, 0o755))
-	require.NoError(t, prepareNamespace(p))
+	require.NoError(t, prepareNamespace(p, "/nonexistent/containerd.sock"))
 	t.Cleanup(func() { assert.NoError(t, releaseHostDirs(p.dir)) })
 
 	script := "set -e\n"
 	for _, name := range kernelTunables {
 		script += "echo 4242 > /proc/sys/" + name + "\n"
 	}
-	script += "touch /var/lib/kubelet/kubeletenv-probe /var/log/containers/kubeletenv-probe\n"
+	script += "touch /var/lib/kubelet/kubeletenv-probe /var/log/containers/kubeletenv-probe /run/containerd/kubeletenv-probe\n"
+	script += "test \"$(readlink /run/containerd/containerd.sock)\" = /nonexistent/containerd.sock\n"
 	out, err := namespaceCommand(p, "/bin/sh", "-c", script).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 

@@ -764,7 +764,7 @@ func (ms *ContainerUptimeMetricConfig) Unmarshal(parser *confmap.Conf) error {
 type K8sContainerEphemeralStorageUsageMetricAttributeKey string
 
 const (
-	K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType K8sContainerEphemeralStorageUsageMetricAttributeKey = "k8s.container.ephemeral_storage.fs_type"
+	K8sContainerEphemeralStorageUsageMetricAttributeKeyFsType K8sContainerEphemeralStorageUsageMetricAttributeKey = "fs.type"
 )
 
 // K8sContainerEphemeralStorageUsageMetricConfig provides config for the k8s.container.ephemeral_storage.usage metric.
@@ -793,9 +793,9 @@ func (ms *K8sContainerEphemeralStorageUsageMetricConfig) Unmarshal(parser *confm
 func (ms *K8sContainerEphemeralStorageUsageMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType:
+		case K8sContainerEphemeralStorageUsageMetricAttributeKeyFsType:
 		default:
-			return fmt.Errorf("metric k8s.container.ephemeral_storage.usage doesn't have an attribute %v, valid attributes: [k8s.container.ephemeral_storage.fs_type]", val)
+			return fmt.Errorf("metric k8s.container.ephemeral_storage.usage doesn't have an attribute %v, valid attributes: [fs.type]", val)
 		}
 	}
 
@@ -1092,6 +1092,46 @@ type K8sNodeFilesystemCapacityMetricConfig struct {
 }
 
 func (ms *K8sNodeFilesystemCapacityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeFilesystemInodeCountMetricConfig provides config for the k8s.node.filesystem.inode.count metric.
+type K8sNodeFilesystemInodeCountMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeFilesystemInodeCountMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// K8sNodeFilesystemInodeFreeMetricConfig provides config for the k8s.node.filesystem.inode.free metric.
+type K8sNodeFilesystemInodeFreeMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *K8sNodeFilesystemInodeFreeMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	if parser == nil {
 		return nil
 	}
@@ -3461,6 +3501,8 @@ type MetricsConfig struct {
 	K8sNodeCPUUsage                             K8sNodeCPUUsageMetricConfig                             `mapstructure:"k8s.node.cpu.usage"`
 	K8sNodeFilesystemAvailable                  K8sNodeFilesystemAvailableMetricConfig                  `mapstructure:"k8s.node.filesystem.available"`
 	K8sNodeFilesystemCapacity                   K8sNodeFilesystemCapacityMetricConfig                   `mapstructure:"k8s.node.filesystem.capacity"`
+	K8sNodeFilesystemInodeCount                 K8sNodeFilesystemInodeCountMetricConfig                 `mapstructure:"k8s.node.filesystem.inode.count"`
+	K8sNodeFilesystemInodeFree                  K8sNodeFilesystemInodeFreeMetricConfig                  `mapstructure:"k8s.node.filesystem.inode.free"`
 	K8sNodeFilesystemInodes                     K8sNodeFilesystemInodesMetricConfig                     `mapstructure:"k8s.node.filesystem.inodes"`
 	K8sNodeFilesystemInodesFree                 K8sNodeFilesystemInodesFreeMetricConfig                 `mapstructure:"k8s.node.filesystem.inodes.free"`
 	K8sNodeFilesystemInodesUsed                 K8sNodeFilesystemInodesUsedMetricConfig                 `mapstructure:"k8s.node.filesystem.inodes.used"`
@@ -3653,8 +3695,8 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		K8sContainerEphemeralStorageUsage: K8sContainerEphemeralStorageUsageMetricConfig{
 			Enabled:             false,
-			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []K8sContainerEphemeralStorageUsageMetricAttributeKey{K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType},
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []K8sContainerEphemeralStorageUsageMetricAttributeKey{K8sContainerEphemeralStorageUsageMetricAttributeKeyFsType},
 		},
 		K8sNodeContainerFsAvailable: K8sNodeContainerFsAvailableMetricConfig{
 			Enabled: true,
@@ -3695,6 +3737,12 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		K8sNodeFilesystemCapacity: K8sNodeFilesystemCapacityMetricConfig{
 			Enabled: true,
+		},
+		K8sNodeFilesystemInodeCount: K8sNodeFilesystemInodeCountMetricConfig{
+			Enabled: false,
+		},
+		K8sNodeFilesystemInodeFree: K8sNodeFilesystemInodeFreeMetricConfig{
+			Enabled: false,
 		},
 		K8sNodeFilesystemInodes: K8sNodeFilesystemInodesMetricConfig{
 			Enabled: false,
@@ -4044,13 +4092,13 @@ type ResourceAttributesConfig struct {
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 	return ResourceAttributesConfig{
 		ContainerID: ResourceAttributeConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		K8sContainerName: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		K8sContainerRestartCount: ResourceAttributeConfig{
-			Enabled: true,
+			Enabled: false,
 		},
 		K8sNamespaceName: ResourceAttributeConfig{
 			Enabled: true,

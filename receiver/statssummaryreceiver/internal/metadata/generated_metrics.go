@@ -45,30 +45,30 @@ var MapAttributeDirection = map[string]AttributeDirection{
 	"transmit": AttributeDirectionTransmit,
 }
 
-// AttributeK8sContainerEphemeralStorageFsType specifies the value k8s.container.ephemeral_storage.fs_type attribute.
-type AttributeK8sContainerEphemeralStorageFsType int
+// AttributeFsType specifies the value fs.type attribute.
+type AttributeFsType int
 
 const (
-	_ AttributeK8sContainerEphemeralStorageFsType = iota
-	AttributeK8sContainerEphemeralStorageFsTypeRootfs
-	AttributeK8sContainerEphemeralStorageFsTypeLogs
+	_ AttributeFsType = iota
+	AttributeFsTypeRootfs
+	AttributeFsTypeLogs
 )
 
-// String returns the string representation of the AttributeK8sContainerEphemeralStorageFsType.
-func (av AttributeK8sContainerEphemeralStorageFsType) String() string {
+// String returns the string representation of the AttributeFsType.
+func (av AttributeFsType) String() string {
 	switch av {
-	case AttributeK8sContainerEphemeralStorageFsTypeRootfs:
+	case AttributeFsTypeRootfs:
 		return "rootfs"
-	case AttributeK8sContainerEphemeralStorageFsTypeLogs:
+	case AttributeFsTypeLogs:
 		return "logs"
 	}
 	return ""
 }
 
-// MapAttributeK8sContainerEphemeralStorageFsType is a helper map of string to AttributeK8sContainerEphemeralStorageFsType attribute value.
-var MapAttributeK8sContainerEphemeralStorageFsType = map[string]AttributeK8sContainerEphemeralStorageFsType{
-	"rootfs": AttributeK8sContainerEphemeralStorageFsTypeRootfs,
-	"logs":   AttributeK8sContainerEphemeralStorageFsTypeLogs,
+// MapAttributeFsType is a helper map of string to AttributeFsType attribute value.
+var MapAttributeFsType = map[string]AttributeFsType{
+	"rootfs": AttributeFsTypeRootfs,
+	"logs":   AttributeFsTypeLogs,
 }
 
 // AttributePressureType specifies the value pressure.type attribute.
@@ -223,7 +223,7 @@ var MetricsInfo = metricsInfo{
 	},
 	K8sContainerEphemeralStorageUsage: metricInfo{
 		Name:       "k8s.container.ephemeral_storage.usage",
-		Attributes: []string{"k8s.container.ephemeral_storage.fs_type"},
+		Attributes: []string{"fs.type"},
 	},
 	K8sNodeContainerFsAvailable: metricInfo{
 		Name: "k8s.node.container_fs.available",
@@ -262,6 +262,12 @@ var MetricsInfo = metricsInfo{
 	},
 	K8sNodeFilesystemCapacity: metricInfo{
 		Name: "k8s.node.filesystem.capacity",
+	},
+	K8sNodeFilesystemInodeCount: metricInfo{
+		Name: "k8s.node.filesystem.inode.count",
+	},
+	K8sNodeFilesystemInodeFree: metricInfo{
+		Name: "k8s.node.filesystem.inode.free",
 	},
 	K8sNodeFilesystemInodes: metricInfo{
 		Name: "k8s.node.filesystem.inodes",
@@ -589,6 +595,8 @@ type metricsInfo struct {
 	K8sNodeCPUUsage                             metricInfo
 	K8sNodeFilesystemAvailable                  metricInfo
 	K8sNodeFilesystemCapacity                   metricInfo
+	K8sNodeFilesystemInodeCount                 metricInfo
+	K8sNodeFilesystemInodeFree                  metricInfo
 	K8sNodeFilesystemInodes                     metricInfo
 	K8sNodeFilesystemInodesFree                 metricInfo
 	K8sNodeFilesystemInodesUsed                 metricInfo
@@ -1760,7 +1768,7 @@ type metricContainerMemoryAvailable struct {
 // init fills container.memory.available metric with initial data.
 func (m *metricContainerMemoryAvailable) init() {
 	m.data.SetName("container.memory.available")
-	m.data.SetDescription("Memory available to the container before its limit (limit minus working set); absent when there is no limit.")
+	m.data.SetDescription("Memory available to the container before its limit (limit minus working set; 0 at the limit); absent when its cgroup has no limit. In mode cri, where no cgroup is read, the runtime's 0 for no limit is kept, as the kubelet reports it.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 }
@@ -2398,12 +2406,14 @@ func (m *metricK8sContainerEphemeralStorageUsage) init() {
 	m.data.SetName("k8s.container.ephemeral_storage.usage")
 	m.data.SetDescription("Ephemeral storage used by the container, per part (its rootfs and its logs).")
 	m.data.SetUnit("By")
-	m.data.SetEmptyGauge()
-	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricK8sContainerEphemeralStorageUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, k8sContainerEphemeralStorageFsTypeAttributeValue string) {
+func (m *metricK8sContainerEphemeralStorageUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, fsTypeAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -2411,12 +2421,12 @@ func (m *metricK8sContainerEphemeralStorageUsage) recordDataPoint(start pcommon.
 	dp := pmetric.NewNumberDataPoint()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, K8sContainerEphemeralStorageUsageMetricAttributeKeyK8sContainerEphemeralStorageFsType) {
-		dp.Attributes().PutStr("k8s.container.ephemeral_storage.fs_type", k8sContainerEphemeralStorageFsTypeAttributeValue)
+	if slices.Contains(m.config.EnabledAttributes, K8sContainerEphemeralStorageUsageMetricAttributeKeyFsType) {
+		dp.Attributes().PutStr("fs.type", fsTypeAttributeValue)
 	}
 
 	var s string
-	dps := m.data.Gauge().DataPoints()
+	dps := m.data.Sum().DataPoints()
 	for i := 0; i < dps.Len(); i++ {
 		dpi := dps.At(i)
 		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
@@ -2446,17 +2456,17 @@ func (m *metricK8sContainerEphemeralStorageUsage) recordDataPoint(start pcommon.
 
 // updateCapacity saves max length of data point slices that will be used for the slice capacity.
 func (m *metricK8sContainerEphemeralStorageUsage) updateCapacity() {
-	if m.data.Gauge().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Gauge().DataPoints().Len()
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
 	}
 }
 
 // emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
 func (m *metricK8sContainerEphemeralStorageUsage) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
 		if m.config.AggregationStrategy == AggregationStrategyAvg {
 			for i, aggCount := range m.aggDataPoints {
-				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
 			}
 		}
 		m.updateCapacity()
@@ -3152,6 +3162,110 @@ func (m *metricK8sNodeFilesystemCapacity) emit(metrics pmetric.MetricSlice) {
 
 func newMetricK8sNodeFilesystemCapacity(cfg K8sNodeFilesystemCapacityMetricConfig) metricK8sNodeFilesystemCapacity {
 	m := metricK8sNodeFilesystemCapacity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeFilesystemInodeCount struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   K8sNodeFilesystemInodeCountMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.filesystem.inode.count metric with initial data.
+func (m *metricK8sNodeFilesystemInodeCount) init() {
+	m.data.SetName("k8s.node.filesystem.inode.count")
+	m.data.SetDescription("Total inodes of the root filesystem of the node, as kubeletstats names it (the same value as k8s.node.filesystem.inodes).")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sNodeFilesystemInodeCount) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeFilesystemInodeCount) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeFilesystemInodeCount) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeFilesystemInodeCount(cfg K8sNodeFilesystemInodeCountMetricConfig) metricK8sNodeFilesystemInodeCount {
+	m := metricK8sNodeFilesystemInodeCount{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricK8sNodeFilesystemInodeFree struct {
+	data     pmetric.Metric                         // data buffer for generated metric.
+	config   K8sNodeFilesystemInodeFreeMetricConfig // metric config provided by user.
+	capacity int                                    // max observed number of data points added to the metric.
+}
+
+// init fills k8s.node.filesystem.inode.free metric with initial data.
+func (m *metricK8sNodeFilesystemInodeFree) init() {
+	m.data.SetName("k8s.node.filesystem.inode.free")
+	m.data.SetDescription("Free inodes of the root filesystem of the node, as kubeletstats names it (the same value as k8s.node.filesystem.inodes.free).")
+	m.data.SetUnit("{inode}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricK8sNodeFilesystemInodeFree) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricK8sNodeFilesystemInodeFree) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricK8sNodeFilesystemInodeFree) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricK8sNodeFilesystemInodeFree(cfg K8sNodeFilesystemInodeFreeMetricConfig) metricK8sNodeFilesystemInodeFree {
+	m := metricK8sNodeFilesystemInodeFree{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -4523,16 +4637,18 @@ type metricK8sNodePidLimit struct {
 // init fills k8s.node.pid.limit metric with initial data.
 func (m *metricK8sNodePidLimit) init() {
 	m.data.SetName("k8s.node.pid.limit")
-	m.data.SetDescription("Largest number of processes (PIDs) the node allows: the smaller of pid_max and threads-max.")
-	m.data.SetUnit("{pid}")
-	m.data.SetEmptyGauge()
+	m.data.SetDescription("Largest number of processes and threads the node allows (rlimit maxpid): the smaller of kernel.pid_max and kernel.threads-max.")
+	m.data.SetUnit("{thread}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 }
 
 func (m *metricK8sNodePidLimit) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
 	if !m.config.Enabled {
 		return
 	}
-	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp := m.data.Sum().DataPoints().AppendEmpty()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	dp.SetIntValue(val)
@@ -4540,14 +4656,14 @@ func (m *metricK8sNodePidLimit) recordDataPoint(start pcommon.Timestamp, ts pcom
 
 // updateCapacity saves max length of data point slices that will be used for the slice capacity.
 func (m *metricK8sNodePidLimit) updateCapacity() {
-	if m.data.Gauge().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Gauge().DataPoints().Len()
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
 	}
 }
 
 // emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
 func (m *metricK8sNodePidLimit) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
 		m.updateCapacity()
 		m.data.MoveTo(metrics.AppendEmpty())
 		m.init()
@@ -4573,16 +4689,18 @@ type metricK8sNodePidUsage struct {
 // init fills k8s.node.pid.usage metric with initial data.
 func (m *metricK8sNodePidUsage) init() {
 	m.data.SetName("k8s.node.pid.usage")
-	m.data.SetDescription("Number of processes (PIDs) running on the node.")
-	m.data.SetUnit("{pid}")
-	m.data.SetEmptyGauge()
+	m.data.SetDescription("Number of processes and threads that exist on the node (rlimit curproc, from /proc/loadavg).")
+	m.data.SetUnit("{thread}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 }
 
 func (m *metricK8sNodePidUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
 	if !m.config.Enabled {
 		return
 	}
-	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp := m.data.Sum().DataPoints().AppendEmpty()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
 	dp.SetIntValue(val)
@@ -4590,14 +4708,14 @@ func (m *metricK8sNodePidUsage) recordDataPoint(start pcommon.Timestamp, ts pcom
 
 // updateCapacity saves max length of data point slices that will be used for the slice capacity.
 func (m *metricK8sNodePidUsage) updateCapacity() {
-	if m.data.Gauge().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Gauge().DataPoints().Len()
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
 	}
 }
 
 // emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
 func (m *metricK8sNodePidUsage) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
 		m.updateCapacity()
 		m.data.MoveTo(metrics.AppendEmpty())
 		m.init()
@@ -7194,7 +7312,7 @@ type metricK8sPodMemoryAvailable struct {
 // init fills k8s.pod.memory.available metric with initial data.
 func (m *metricK8sPodMemoryAvailable) init() {
 	m.data.SetName("k8s.pod.memory.available")
-	m.data.SetDescription("Memory available to the pod before its limit (limit minus working set); absent when there is no limit.")
+	m.data.SetDescription("Memory available to the pod before its limit (limit minus working set; 0 at the limit); absent when its cgroup has no limit. In mode cri, where no cgroup is read, the runtime's 0 for no limit is kept, as the kubelet reports it.")
 	m.data.SetUnit("By")
 	m.data.SetEmptyGauge()
 }
@@ -8412,6 +8530,8 @@ type MetricsBuilder struct {
 	metricK8sNodeCPUUsage                             metricK8sNodeCPUUsage
 	metricK8sNodeFilesystemAvailable                  metricK8sNodeFilesystemAvailable
 	metricK8sNodeFilesystemCapacity                   metricK8sNodeFilesystemCapacity
+	metricK8sNodeFilesystemInodeCount                 metricK8sNodeFilesystemInodeCount
+	metricK8sNodeFilesystemInodeFree                  metricK8sNodeFilesystemInodeFree
 	metricK8sNodeFilesystemInodes                     metricK8sNodeFilesystemInodes
 	metricK8sNodeFilesystemInodesFree                 metricK8sNodeFilesystemInodesFree
 	metricK8sNodeFilesystemInodesUsed                 metricK8sNodeFilesystemInodesUsed
@@ -8566,6 +8686,8 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricK8sNodeCPUUsage:                             newMetricK8sNodeCPUUsage(mbc.Metrics.K8sNodeCPUUsage),
 		metricK8sNodeFilesystemAvailable:                  newMetricK8sNodeFilesystemAvailable(mbc.Metrics.K8sNodeFilesystemAvailable),
 		metricK8sNodeFilesystemCapacity:                   newMetricK8sNodeFilesystemCapacity(mbc.Metrics.K8sNodeFilesystemCapacity),
+		metricK8sNodeFilesystemInodeCount:                 newMetricK8sNodeFilesystemInodeCount(mbc.Metrics.K8sNodeFilesystemInodeCount),
+		metricK8sNodeFilesystemInodeFree:                  newMetricK8sNodeFilesystemInodeFree(mbc.Metrics.K8sNodeFilesystemInodeFree),
 		metricK8sNodeFilesystemInodes:                     newMetricK8sNodeFilesystemInodes(mbc.Metrics.K8sNodeFilesystemInodes),
 		metricK8sNodeFilesystemInodesFree:                 newMetricK8sNodeFilesystemInodesFree(mbc.Metrics.K8sNodeFilesystemInodesFree),
 		metricK8sNodeFilesystemInodesUsed:                 newMetricK8sNodeFilesystemInodesUsed(mbc.Metrics.K8sNodeFilesystemInodesUsed),
@@ -8833,6 +8955,8 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricK8sNodeCPUUsage.emit(ils.Metrics())
 	mb.metricK8sNodeFilesystemAvailable.emit(ils.Metrics())
 	mb.metricK8sNodeFilesystemCapacity.emit(ils.Metrics())
+	mb.metricK8sNodeFilesystemInodeCount.emit(ils.Metrics())
+	mb.metricK8sNodeFilesystemInodeFree.emit(ils.Metrics())
 	mb.metricK8sNodeFilesystemInodes.emit(ils.Metrics())
 	mb.metricK8sNodeFilesystemInodesFree.emit(ils.Metrics())
 	mb.metricK8sNodeFilesystemInodesUsed.emit(ils.Metrics())
@@ -9097,8 +9221,8 @@ func (mb *MetricsBuilder) RecordContainerUptimeDataPoint(ts pcommon.Timestamp, v
 }
 
 // RecordK8sContainerEphemeralStorageUsageDataPoint adds a data point to k8s.container.ephemeral_storage.usage metric.
-func (mb *MetricsBuilder) RecordK8sContainerEphemeralStorageUsageDataPoint(ts pcommon.Timestamp, val int64, k8sContainerEphemeralStorageFsTypeAttributeValue AttributeK8sContainerEphemeralStorageFsType) {
-	mb.metricK8sContainerEphemeralStorageUsage.recordDataPoint(mb.startTime, ts, val, k8sContainerEphemeralStorageFsTypeAttributeValue.String())
+func (mb *MetricsBuilder) RecordK8sContainerEphemeralStorageUsageDataPoint(ts pcommon.Timestamp, val int64, fsTypeAttributeValue AttributeFsType) {
+	mb.metricK8sContainerEphemeralStorageUsage.recordDataPoint(mb.startTime, ts, val, fsTypeAttributeValue.String())
 }
 
 // RecordK8sNodeContainerFsAvailableDataPoint adds a data point to k8s.node.container_fs.available metric.
@@ -9159,6 +9283,16 @@ func (mb *MetricsBuilder) RecordK8sNodeFilesystemAvailableDataPoint(ts pcommon.T
 // RecordK8sNodeFilesystemCapacityDataPoint adds a data point to k8s.node.filesystem.capacity metric.
 func (mb *MetricsBuilder) RecordK8sNodeFilesystemCapacityDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricK8sNodeFilesystemCapacity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeFilesystemInodeCountDataPoint adds a data point to k8s.node.filesystem.inode.count metric.
+func (mb *MetricsBuilder) RecordK8sNodeFilesystemInodeCountDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeFilesystemInodeCount.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordK8sNodeFilesystemInodeFreeDataPoint adds a data point to k8s.node.filesystem.inode.free metric.
+func (mb *MetricsBuilder) RecordK8sNodeFilesystemInodeFreeDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricK8sNodeFilesystemInodeFree.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordK8sNodeFilesystemInodesDataPoint adds a data point to k8s.node.filesystem.inodes metric.

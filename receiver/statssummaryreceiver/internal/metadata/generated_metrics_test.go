@@ -211,9 +211,9 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordContainerUptimeDataPoint(ts, 1)
 
 			allMetricsCount++
-			mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, 1, AttributeK8sContainerEphemeralStorageFsTypeRootfs)
+			mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, 1, AttributeFsTypeRootfs)
 			if tt.name == "reaggregate_set" {
-				mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, 3, AttributeK8sContainerEphemeralStorageFsTypeLogs)
+				mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, 3, AttributeFsTypeLogs)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -257,6 +257,12 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordK8sNodeFilesystemCapacityDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeFilesystemInodeCountDataPoint(ts, 1)
+
+			allMetricsCount++
+			mb.RecordK8sNodeFilesystemInodeFreeDataPoint(ts, 1)
 
 			allMetricsCount++
 			mb.RecordK8sNodeFilesystemInodesDataPoint(ts, 1)
@@ -1003,7 +1009,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["container.memory.available"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Memory available to the container before its limit (limit minus working set); absent when there is no limit.", mi.Description())
+					assert.Equal(t, "Memory available to the container before its limit (limit minus working set; 0 at the limit); absent when its cgroup has no limit. In mode cri, where no cgroup is read, the runtime's 0 for no limit is kept, as the kubelet reports it.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
@@ -1201,26 +1207,30 @@ func TestMetricsBuilder(t *testing.T) {
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["k8s.container.ephemeral_storage.usage"], "Found a duplicate in the metrics slice: k8s.container.ephemeral_storage.usage")
 						validatedMetrics["k8s.container.ephemeral_storage.usage"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Ephemeral storage used by the container, per part (its rootfs and its logs).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						k8sContainerEphemeralStorageFsTypeAttrVal, ok := dp.Attributes().Get("k8s.container.ephemeral_storage.fs_type")
+						fsTypeAttrVal, ok := dp.Attributes().Get("fs.type")
 						assert.True(t, ok)
-						assert.Equal(t, "rootfs", k8sContainerEphemeralStorageFsTypeAttrVal.Str())
+						assert.Equal(t, "rootfs", fsTypeAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["k8s.container.ephemeral_storage.usage"], "Found a duplicate in the metrics slice: k8s.container.ephemeral_storage.usage")
 						validatedMetrics["k8s.container.ephemeral_storage.usage"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "Ephemeral storage used by the container, per part (its rootfs and its logs).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
@@ -1234,7 +1244,7 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("k8s.container.ephemeral_storage.fs_type")
+						_, ok := dp.Attributes().Get("fs.type")
 						assert.False(t, ok)
 					}
 				case "k8s.node.container_fs.available":
@@ -1444,6 +1454,34 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, "Total capacity in bytes of the root filesystem of the node.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.filesystem.inode.count":
+					assert.False(t, validatedMetrics["k8s.node.filesystem.inode.count"], "Found a duplicate in the metrics slice: k8s.node.filesystem.inode.count")
+					validatedMetrics["k8s.node.filesystem.inode.count"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Total inodes of the root filesystem of the node, as kubeletstats names it (the same value as k8s.node.filesystem.inodes).", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					assert.False(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "k8s.node.filesystem.inode.free":
+					assert.False(t, validatedMetrics["k8s.node.filesystem.inode.free"], "Found a duplicate in the metrics slice: k8s.node.filesystem.inode.free")
+					validatedMetrics["k8s.node.filesystem.inode.free"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Free inodes of the root filesystem of the node, as kubeletstats names it (the same value as k8s.node.filesystem.inodes.free).", mi.Description())
+					assert.Equal(t, "{inode}", mi.Unit())
+					assert.False(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
@@ -1919,11 +1957,13 @@ func TestMetricsBuilder(t *testing.T) {
 				case "k8s.node.pid.limit":
 					assert.False(t, validatedMetrics["k8s.node.pid.limit"], "Found a duplicate in the metrics slice: k8s.node.pid.limit")
 					validatedMetrics["k8s.node.pid.limit"] = true
-					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Largest number of processes (PIDs) the node allows: the smaller of pid_max and threads-max.", mi.Description())
-					assert.Equal(t, "{pid}", mi.Unit())
-					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Largest number of processes and threads the node allows (rlimit maxpid): the smaller of kernel.pid_max and kernel.threads-max.", mi.Description())
+					assert.Equal(t, "{thread}", mi.Unit())
+					assert.False(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
@@ -1931,11 +1971,13 @@ func TestMetricsBuilder(t *testing.T) {
 				case "k8s.node.pid.usage":
 					assert.False(t, validatedMetrics["k8s.node.pid.usage"], "Found a duplicate in the metrics slice: k8s.node.pid.usage")
 					validatedMetrics["k8s.node.pid.usage"] = true
-					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Number of processes (PIDs) running on the node.", mi.Description())
-					assert.Equal(t, "{pid}", mi.Unit())
-					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Number of processes and threads that exist on the node (rlimit curproc, from /proc/loadavg).", mi.Description())
+					assert.Equal(t, "{thread}", mi.Unit())
+					assert.False(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
@@ -2792,7 +2834,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["k8s.pod.memory.available"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "Memory available to the pod before its limit (limit minus working set); absent when there is no limit.", mi.Description())
+					assert.Equal(t, "Memory available to the pod before its limit (limit minus working set; 0 at the limit); absent when its cgroup has no limit. In mode cri, where no cgroup is read, the runtime's 0 for no limit is kept, as the kubelet reports it.", mi.Description())
 					assert.Equal(t, "By", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())

@@ -30,7 +30,7 @@ func TestResourceBuilder(t *testing.T) {
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 11, res.Attributes().Len())
+				assert.Equal(t, 9, res.Attributes().Len())
 			case "all_set":
 				assert.Equal(t, 11, res.Attributes().Len())
 			case "none_set":
@@ -40,7 +40,7 @@ func TestResourceBuilder(t *testing.T) {
 				assert.Failf(t, "unexpected test case: %s", tt)
 			}
 			containerIDAttrVal, ok := res.Attributes().Get("container.id")
-			assert.True(t, ok)
+			assert.Equal(t, tt == "all_set", ok)
 			if ok {
 				assert.Equal(t, "container.id-val", containerIDAttrVal.Str())
 			}
@@ -50,7 +50,7 @@ func TestResourceBuilder(t *testing.T) {
 				assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 			}
 			k8sContainerRestartCountAttrVal, ok := res.Attributes().Get("k8s.container.restart_count")
-			assert.True(t, ok)
+			assert.Equal(t, tt == "all_set", ok)
 			if ok {
 				assert.EqualValues(t, 27, k8sContainerRestartCountAttrVal.Int())
 			}

@@ -1,0 +1,109 @@
+package parity
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/statssummary/statssummary/internal/testenv/kubeletenv"
+	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
+)
+
+// walkPeriod is how often both sides measure volumes: the kubelet's
+// volumeStatsAggPeriod and our volume walker.
+const walkPeriod = 10 * time.Second
+
+// ours is the real receiver, configured as a collector on that node would
+// be: the kubelet's node name, runtime socket, root and pod logs directories,
+// and its pods cgroup; its JSON endpoint assembles a fresh Summary per request.
+type ours struct {
+	url string
+}
+
+func startReceiver(t *testing.T, k *kubeletenv.Env) *ours {
+	t.Helper()
+	f := statssummaryreceiver.NewFactory()
+	cfg := f.CreateDefaultConfig().(*statssummaryreceiver.Config)
+	addr := freeLoopbackAddr(t)
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{
+		"node_name":           k.NodeName,
+		"collection_interval": walkPeriod.String(),
+		"initial_delay":       "0s",
+		"cri": map[string]any{
+			"endpoint":     k.Containerd.Endpoint,
+			"timeout":      walkPeriod.String(), // a shared 2-core machine can be slow
+			"pod_logs_dir": k.PodLogsDir,
+		},
+		"cgroups": map[string]any{"pods_cgroup": k.PodsCgroup},
+		"host": map[string]any{
+			"kubelet_root_dir":   k.RootDir,
+			"volume_walk_period": walkPeriod.String(),
+		},
+		"server": map[string]any{"endpoint": addr, "max_age": "0s"},
+	}).Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	set := receivertest.NewNopSettings(f.Type())
+	set.Logger = zaptest.NewLogger(t)
+	// Scrapes are never ticked: the JSON endpoint is what is compared.
+	r, err := statssummaryreceiver.NewManualMetricsReceiver(cfg, set, new(consumertest.MetricsSink), make(chan time.Time))
+	require.NoError(t, err)
+	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
+	t.Cleanup(func() {
+		// t.Context is done when cleanups run: shutdown gets its own bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, r.Shutdown(ctx))
+	})
+	return &ours{url: "http://" + addr + "/stats/summary"}
+}
+
+// summary fetches a Summary assembled for this request. Until the receiver's
+// first assembly has finished, it answers 503: that is waited out, for at
+// most a minute.
+func (o *ours) summary(t *testing.T) []byte {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body := o.get(t)
+		if code == http.StatusOK {
+			return body
+		}
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d: %s", o.url, code, body)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func (o *ours) get(t *testing.T) (int, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.url, http.NoBody)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, body
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
