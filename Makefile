@@ -237,3 +237,18 @@ test-manifests:
 	cd $(HELM_MOD) && $(GO) test -count=1 ./...
 	cd hack/image && $(GO) test -count=1 ./...
 test: test-manifests
+
+## test-daemonset: the image and the DaemonSet on real parts (test/daemonset; root):
+## make image's archive imported with ctr into a private containerd
+## $(CONTAINERD_VERSION) and run through CRI, then the chart's DaemonSet run as a
+## static pod under a standalone kubelet v1.37.2, compared with the receiver
+## in-process (hack/runtimes/*.sh build both into the per-machine cache once)
+test-daemonset: image
+	@hack/install-runtime.sh
+	@set -e; \
+	kubelet=$$(hack/runtimes/kubelet.sh); \
+	containerd=$$(hack/runtimes/containerd.sh $(CONTAINERD_VERSION)); \
+	echo "== leg: image and DaemonSet: $(IMAGE) on containerd $(CONTAINERD_VERSION) and kubelet $$($$kubelet/kubelet --version | cut -d' ' -f2), host (cgroup $(HOST_CGROUP))"; \
+	STATSSUMMARY_KUBELET_BIN=$$kubelet STATSSUMMARY_CONTAINERD_BIN=$$containerd \
+	STATSSUMMARY_IMAGE=$(CURDIR)/$(IMAGE_TAR) STATSSUMMARY_IMAGE_REF=$(IMAGE) \
+		$(GO) test -race -count=1 -v -timeout 20m ./test/daemonset/ 2>&1 | hack/legsummary.sh
