@@ -236,7 +236,7 @@ manifests:
 test-manifests:
 	cd $(HELM_MOD) && $(GO) test -count=1 ./...
 	cd hack/image && $(GO) test -count=1 ./...
-test: test-manifests
+test: test-manifests test-daemonset
 
 ## test-daemonset: the image and the DaemonSet on real parts (test/daemonset; root):
 ## make image's archive imported with ctr into a private containerd
