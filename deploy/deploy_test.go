@@ -324,3 +324,43 @@ func flagValue(args []string, name string) string {
 	}
 	return ""
 }
+
+// TestGatewayExample: the k8sattributes gateway example is YAML whose metrics
+// pipeline runs k8sattributes after memory_limiter, associating pods by the
+// k8s.pod.uid resource attribute the receiver sets. No collector here has the
+// processor (see the file's header), so this is as far as it is checked.
+func TestGatewayExample(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("examples", "gateway-k8sattributes.yaml"))
+	require.NoError(t, err)
+	var cfg struct {
+		Processors map[string]struct {
+			PodAssociation []struct {
+				Sources []struct {
+					From string `json:"from"`
+					Name string `json:"name"`
+				} `json:"sources"`
+			} `json:"pod_association"`
+		} `json:"processors"`
+		Service struct {
+			Pipelines map[string]struct {
+				Receivers, Processors, Exporters []string
+			} `json:"pipelines"`
+		} `json:"service"`
+		Receivers, Exporters map[string]any
+	}
+	require.NoError(t, yaml.Unmarshal(data, &cfg))
+	p, ok := cfg.Service.Pipelines["metrics"]
+	require.True(t, ok)
+	assert.Equal(t, []string{"memory_limiter", "k8sattributes", "batch"}, p.Processors)
+	for _, r := range p.Receivers {
+		assert.Contains(t, cfg.Receivers, r)
+	}
+	for _, e := range p.Exporters {
+		assert.Contains(t, cfg.Exporters, e)
+	}
+	k8s := cfg.Processors["k8sattributes"]
+	require.Len(t, k8s.PodAssociation, 1)
+	require.Len(t, k8s.PodAssociation[0].Sources, 1)
+	assert.Equal(t, "resource_attribute", k8s.PodAssociation[0].Sources[0].From)
+	assert.Equal(t, "k8s.pod.uid", k8s.PodAssociation[0].Sources[0].Name)
+}
