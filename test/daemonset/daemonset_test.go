@@ -124,7 +124,7 @@ func TestDaemonSetOnKubelet(t *testing.T) {
 
 	sharePodsDir(t, k)
 	pod, configDir := staticPod(t, &ds, &cm)
-	require.NoError(t, rt.ImportArchive(t.Context(), archive))
+	require.NoError(t, rt.ImportArchive(t.Context(), archive, ref))
 	require.NoError(t, k.AddPod(t.Context(), pod, 3*time.Minute))
 	collectorPod := k.PodName(pod.Name)
 	require.NoError(t, k.WaitPods(t.Context(), 2*time.Minute, "the collector ready (readiness probe on health_check)", ready(collectorPod)))

@@ -11,8 +11,10 @@ import (
 
 // ImportArchive imports an image archive (docker-archive or OCI tar, such as
 // `make image` writes) into the CRI's namespace with the instance's own ctr,
-// as a node's operator would: `ctr -n k8s.io images import`.
-func (e *Env) ImportArchive(ctx context.Context, archive string) error {
+// as a node's operator would: `ctr -n k8s.io images import`. It returns once
+// the CRI knows each of refs (containerd 2.x learns of an import from an
+// event).
+func (e *Env) ImportArchive(ctx context.Context, archive string, refs ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, filepath.Join(e.Binaries, "ctr"), "--address", e.Socket, "-n", "k8s.io",
@@ -21,6 +23,11 @@ func (e *Env) ImportArchive(ctx context.Context, archive string) error {
 		return fmt.Errorf("ctr images import %s: %w: %s", archive, err, bytes.TrimSpace(out))
 	}
 	e.logf("containerdenv: imported %s: %s", archive, bytes.TrimSpace(out))
+	for _, ref := range refs {
+		if err := e.waitImage(ctx, ref); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
