@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+	"github.com/statssummary/statssummary/internal/testenv/kubeletenv"
 )
 
 // defaultInstance names the demo's runtime; -name picks another (tests do).
@@ -51,6 +52,11 @@ func run(args []string) error {
 		fs := flag.NewFlagSet("down", flag.ContinueOnError)
 		name := fs.String("name", defaultInstance, "the instance to remove")
 		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		// A kubelet instance (test/parity) first: its kubelet would restart
+		// pods in the containerd instance it owns.
+		if err := kubeletenv.CleanupStale(context.Background(), logf); err != nil {
 			return err
 		}
 		if err := containerdenv.CleanupStale(context.Background(), logf); err != nil {

@@ -55,4 +55,4 @@ for driver in $drivers; do
 done
 exit \$rc
 RUN
-hack/vm/run.sh "$payload" "$out" "${VM_TIMEOUT:-2400}"
+hack/vm/run.sh "$payload" "$out" "${VM_TIMEOUT:-3600}"

@@ -240,12 +240,14 @@ func nodeHasSwap(t *testing.T) bool {
 }
 
 // swapperSpec is a pod whose container is limited to swapperLimit of memory
-// (swap unlimited: no MemorySwapLimitInBytes) and writes swapperBytes to tmpfs.
+// and may swap up to swapperBytes more, and writes swapperBytes to tmpfs.
+// Without MemorySwapLimitInBytes containerd sets memory+swap to the memory
+// limit — no swap — and the writer is OOM-killed.
 func swapperSpec() containerdenv.PodSpec {
 	return containerdenv.PodSpec{Name: "swapper", Namespace: "it", HostNetwork: true, QoS: containerdenv.Burstable, Containers: []containerdenv.ContainerSpec{{
 		Name:      "swapper",
 		Command:   "head -c " + strconv.Itoa(swapperBytes) + " /dev/zero > /dev/shm/blob && echo ready && exec sleep 2147483647",
-		Resources: &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: swapperLimit},
+		Resources: &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: swapperLimit, MemorySwapLimitInBytes: swapperLimit + swapperBytes},
 	}}}
 }
 

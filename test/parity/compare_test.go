@@ -294,6 +294,8 @@ func compare(r readings, rules []Rule) (findings []finding, used map[int]bool) {
 			decided = append(decided, p)
 		}
 		switch {
+		case rule != nil && rule.Kind == Transient:
+			f.ok, f.reason = true, "not compared"
 		case rule != nil && rule.Kind == KubeletZero:
 			f.ok, f.reason = kubeletZero(r, p)
 		case inOurs && !inKube:
@@ -397,11 +399,14 @@ func checkValue(rule *Rule, o, before, after value, haveBefore bool) (bool, stri
 			return false, "not a time"
 		}
 		lo, hi := at, at
+		oneSided := false
 		if bt, ok := before.time(); haveBefore && ok {
 			lo, hi = minTime(bt, at), maxTime(bt, at)
+		} else {
+			oneSided = true // no reading before ours: no lower bound
 		}
 		slack := time.Duration(rule.Abs * float64(time.Second))
-		if ot.Before(lo.Add(-slack)) || ot.After(hi.Add(slack)) {
+		if (!oneSided && ot.Before(lo.Add(-slack))) || ot.After(hi.Add(slack)) {
 			return false, fmt.Sprintf("more than %s outside the kubelet's", slack)
 		}
 		return true, ""

@@ -76,7 +76,10 @@ func tolerance(r Rule) string {
 		out = "± " + strings.Join(parts, " + ")
 	}
 	if r.Scale != 0 {
-		out = "ours = " + num(r.Scale) + " × kubelet's, " + out
+		out = "ours = " + num(r.Scale) + " × the kubelet's"
+		if len(parts) > 0 {
+			out += ", ± " + strings.Join(parts, " + ")
+		}
 	}
 	return out
 }

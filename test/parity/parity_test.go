@@ -23,6 +23,10 @@ import (
 // compared (kubelet-before.json, ours.json, kubelet-after.json).
 const dumpEnv = "STATSSUMMARY_PARITY_DUMP"
 
+// instance names the suite's kubelet and containerd instances (and so its
+// bridge, ss-parity).
+const instance = "parity"
+
 func TestKubeletParity(t *testing.T) {
 	// Never a skip: a missing kubelet, root or runtime is a failure that says
 	// how to get it.
@@ -31,7 +35,7 @@ func TestKubeletParity(t *testing.T) {
 	require.NoError(t, err)
 
 	k, err := kubeletenv.Start(t.Context(), kubeletenv.Options{
-		Name:                 "parity",
+		Name:                 instance,
 		Pods:                 suitePods(),
 		VolumeStatsAggPeriod: walkPeriod,
 		Logf:                 t.Logf,
@@ -56,7 +60,7 @@ func TestKubeletParity(t *testing.T) {
 	facts := nodeFacts(t, k)
 	t.Logf("node facts: %v", facts)
 	active := applicable(rules, facts)
-	r := read(t, k, o)
+	r := read(t, k, o, active)
 	findings, used := compare(r, active)
 	var failed []string
 	for _, f := range findings {
@@ -117,14 +121,19 @@ func nodeFacts(t *testing.T, k *kubeletenv.Env) map[string]bool {
 	} else {
 		facts["cgroup v1"] = true
 	}
+	facts[string(k.CgroupDriver)+" driver"] = true
 	v := strings.TrimPrefix(k.Containerd.RuntimeVersion, "v")
 	major, _, _ := strings.Cut(v, ".")
 	facts["containerd "+major+".x"] = true
 	data, err := os.ReadFile("/proc/meminfo")
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "SwapTotal:" && f[1] == "0" {
-			facts["no swap"] = true
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "SwapTotal:" {
+			if f[1] == "0" {
+				facts["no swap"] = true
+			} else {
+				facts["swap"] = true
+			}
 		}
 	}
 	return facts
@@ -224,8 +233,13 @@ func waitComparable(t *testing.T, k *kubeletenv.Env, o *ours) {
 // read takes the three readings of one comparison: the kubelet's, ours, then
 // the kubelet's again until each of its sample times is past ours (its
 // cAdvisor samples every 10 to 15 s), so that a counter of ours lies between
-// two of the kubelet's.
-func read(t *testing.T, k *kubeletenv.Env, o *ours) readings {
+// two of the kubelet's, and until it reports the same blocks as ours (as the
+// rules allow), for at most 45 s. The latter waits out the kubelet's habit of
+// taking, now and then, an idle container for a terminated one
+// (isContainerTerminated: cAdvisor's last sample of it without an
+// instantaneous CPU figure), which it then reports with the runtime's values
+// alone, and its pod without process count or network.
+func read(t *testing.T, k *kubeletenv.Env, o *ours, rs []Rule) readings {
 	t.Helper()
 	get := func() ([]byte, tree) {
 		b, err := k.Summary(t.Context())
@@ -240,13 +254,14 @@ func read(t *testing.T, k *kubeletenv.Env, o *ours) readings {
 	require.NoError(t, err)
 	var kb2 []byte
 	var after tree
-	var lagging []string
+	var lagging, missing []string
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		time.Sleep(time.Second)
 		kb2, after = get()
 		lagging = laggingTimes(ot, after)
-		if len(lagging) == 0 || time.Now().After(deadline) {
+		missing = presenceDiffs(readings{before, ot, after}, rs)
+		if len(lagging)+len(missing) == 0 || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -260,6 +275,19 @@ func read(t *testing.T, k *kubeletenv.Env, o *ours) readings {
 		}
 	}
 	return readings{before: before, ours: ot, after: after}
+}
+
+// presenceDiffs lists the fields one side reports and the other does not,
+// beyond what the rules allow.
+func presenceDiffs(r readings, rs []Rule) []string {
+	fs, _ := compare(r, rs)
+	var out []string
+	for _, f := range fs {
+		if !f.ok && (f.ours == "" || f.kube == "") {
+			out = append(out, f.path)
+		}
+	}
+	return out
 }
 
 // laggingTimes lists the sample times ("….time") both sides report where the

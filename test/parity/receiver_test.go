@@ -44,7 +44,7 @@ func startReceiver(t *testing.T, k *kubeletenv.Env) *ours {
 			"timeout":      walkPeriod.String(), // a shared 2-core machine can be slow
 			"pod_logs_dir": k.PodLogsDir,
 		},
-		"cgroups": map[string]any{"pods_cgroup": k.PodsCgroup},
+		"cgroups": cgroupsConfig(k),
 		"host": map[string]any{
 			"kubelet_root_dir":   k.RootDir,
 			"volume_walk_period": walkPeriod.String(),
@@ -65,6 +65,19 @@ func startReceiver(t *testing.T, k *kubeletenv.Env) *ours {
 		require.NoError(t, r.Shutdown(ctx))
 	})
 	return &ours{url: "http://" + addr + "/stats/summary"}
+}
+
+// cgroupsConfig names the kubelet's pods cgroup and the system containers it
+// reports.
+func cgroupsConfig(k *kubeletenv.Env) map[string]any {
+	out := map[string]any{"pods_cgroup": k.PodsCgroup}
+	if k.RuntimeCgroup != "" {
+		out["runtime_cgroup"] = k.RuntimeCgroup
+	}
+	if k.KubeletCgroup != "" {
+		out["kubelet_cgroup"] = k.KubeletCgroup
+	}
+	return out
 }
 
 // summary fetches a Summary assembled for this request. Until the receiver's

@@ -15,7 +15,8 @@ const (
 	// tolerance.
 	Gauge Kind = "gauge"
 	// Time: a sample time, within the span of the kubelet's two readings
-	// widened by Abs seconds.
+	// widened by Abs seconds (not after the latter, when the first lacked
+	// the field).
 	Time Kind = "time"
 	// OursOnly: we report the field (or block), the kubelet does not.
 	OursOnly Kind = "ours only"
@@ -27,12 +28,16 @@ const (
 	KubeletZero Kind = "kubelet zero"
 	// Differs: both report it and the values differ on purpose; not compared.
 	Differs Kind = "differs"
+	// Transient: something of the shared machine that comes and goes
+	// between the readings; either side may report it, and it is not
+	// compared.
+	Transient Kind = "transient"
 )
 
 // wholeBlock tells whether a rule of this kind decides a block with all it
 // holds (its children get no rule of their own).
 func (k Kind) wholeBlock() bool {
-	return k == OursOnly || k == KubeletOnly || k == KubeletZero || k == Differs
+	return k == OursOnly || k == KubeletOnly || k == KubeletZero || k == Differs || k == Transient
 }
 
 // Rule says how the fields a path pattern matches are compared (see
@@ -52,7 +57,8 @@ type Rule struct {
 	// microseconds against our nanoseconds).
 	Scale float64
 	// When lists the facts of the node the rule holds on ("cgroup v1",
-	// "cgroup v2", "containerd 1.x", "containerd 2.x", "no swap"); empty is
+	// "cgroup v2", "cgroupfs driver", "systemd driver", "containerd 1.x",
+	// "containerd 2.x", "swap", "no swap"); empty is
 	// every node.
 	When []string
 	// Why says why the field may differ, or why by that much.
@@ -77,7 +83,7 @@ var rules = []Rule{
 			"ours are nanoseconds at every level (see PSI units): ours is 1000 × the kubelet's.",
 	},
 	{
-		Field: "**.psi.*.avg*", Kind: Gauge, Abs: 10, Unit: "%",
+		Field: "**.psi.*.avg*", Kind: Gauge, Abs: 10, Unit: "percentage points", When: []string{"cgroup v2"},
 		Why: "PSI averages (percent of time stalled over 10, 60, 300 s) move between the readings.",
 	},
 	{
@@ -104,6 +110,32 @@ var rules = []Rule{
 		Field: "pods[default/" + podIdle + "].network", Kind: KubeletOnly,
 		Why: "A host-network pod: the kubelet reports the node's interfaces as the pod's (cAdvisor reads the sandbox's network namespace, the host's); " +
 			"we report no pod network, its traffic being the node's.",
+	},
+
+	{
+		Field: "node.systemContainers[kubelet]", Kind: KubeletOnly, When: []string{"systemd driver"},
+		Why: "The kubelet reports the cgroup it runs in as its system container; we report one only where cgroups.kubelet_cgroup names it " +
+			"(the suite names it with the cgroupfs driver, where it makes the kubelet's cgroup; with the systemd driver cgroups are systemd's to make).",
+	},
+	{
+		Field: "node.systemContainers[runtime]", Kind: OursOnly, When: []string{"systemd driver"},
+		Why: "Without --runtime-cgroups the kubelet reports no runtime system container; we find the cgroup of the containerd process " +
+			"(with the systemd driver the suite leaves containerd in the cgroup it was started in).",
+	},
+	{
+		Field: "node.systemContainers[kubelet].startTime", Kind: Time, Abs: 5,
+		Why: "The kubelet gives its own system container its process's start time; we give every system container its cgroup's creation time " +
+			"(here made just before the kubelet starts, as a service manager makes a service's).",
+	},
+
+	// The shared machine.
+	{
+		Field: "node.network.interfaces[ss-" + instance + "]", Kind: Equal,
+		Why: "The instance's own bridge: compared as every interface (the rules below).",
+	},
+	{
+		Field: "node.network.interfaces[ss-*]", Kind: Transient,
+		Why: "Bridges of other tests' runtimes on this shared machine (containerdenv names them ss-<instance>) come and go between the readings.",
 	},
 
 	// Values both sides sample, each at its own moment.
@@ -133,7 +165,7 @@ var rules = []Rule{
 		Why: "A cgroup's memory moves a little between the readings (a ping, a shell loop, page cache).",
 	},
 	{
-		Field: "**.swap.*Bytes", Kind: Gauge, Rel: 0.05, Abs: 1 * MiB, Unit: "B",
+		Field: "**.swap.*Bytes", Kind: Gauge, Rel: 0.05, Abs: 1 * MiB, Unit: "B", When: []string{"swap"},
 		Why: "As memory, on a node with swap.",
 	},
 	{
@@ -143,5 +175,9 @@ var rules = []Rule{
 	{Field: "**.inodesFree", Kind: Gauge, Rel: 0.01, Why: "As availableBytes."},
 	{Field: "node.fs.usedBytes", Kind: Gauge, Rel: 0.01, Why: "As availableBytes: the whole disk's use."},
 	{Field: "node.fs.inodesUsed", Kind: Gauge, Rel: 0.01, Why: "As availableBytes: the whole disk's use."},
+	{
+		Field: "pods[*].process_stats.process_count", Kind: Gauge, Abs: 1, Unit: "process",
+		Why: "The pinging pod starts a short-lived ping every second: its count moves by one between the readings.",
+	},
 	{Field: "node.rlimit.curproc", Kind: Gauge, Abs: 100, Unit: "processes", Why: "The machine's process count moves between the readings."},
 }

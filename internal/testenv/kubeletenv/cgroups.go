@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +20,15 @@ import (
 // the processes of every pod cgroup under its kubepods that it does not know
 // (cleanupOrphanedPodCgroups): under the usual /kubepods it would kill the
 // pods of any other test's containerd on the machine.
+
+// The runtime's and the kubelet's system containers: with the cgroupfs
+// driver, cgroups of the instance's below its root, into which containerd
+// and the kubelet are moved (as a service manager would have started them),
+// so that both the kubelet and our receiver report the same system
+// containers whatever else runs on the machine. With the systemd driver they
+// stay where they were started: cgroups there are systemd's to make.
+func runtimeCgroupName(root string) string { return root + "/runtime" }
+func kubeletCgroupName(root string) string { return root + "/kubelet" }
 
 // rootCgroupDir is the root's directory below a hierarchy's mount point: the
 // path itself with the cgroupfs driver, a slice with systemd's.
@@ -37,6 +48,9 @@ func createCgroupRoot(ctx context.Context, p paths, driver containerdenv.CgroupD
 	if err := os.WriteFile(p.cgroupFile(), []byte(string(driver)+" "+root+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write cgroup root: %w", err)
 	}
+	if err := enableRootControllers(); err != nil {
+		return err
+	}
 	if driver == containerdenv.Systemd {
 		// systemd creates the slice; the kubelet then asks it for the
 		// slices below.
@@ -48,17 +62,51 @@ func createCgroupRoot(ctx context.Context, p paths, driver containerdenv.CgroupD
 		}
 		return nil
 	}
+	return makeCgroup(root)
+}
+
+// kubeletControllers are the cgroup v2 controllers the kubelet wants in its
+// cgroup root (pkg/kubelet/cm getSupportedUnifiedControllers), where the
+// kernel has them.
+var kubeletControllers = []string{"cpu", "cpuset", "memory", "hugetlb", "pids"}
+
+// enableRootControllers makes the kubelet's controllers available to the
+// top-level cgroups on cgroup v2 (its cgroup root is one; the kubelet
+// refuses a root that lacks any), as runc does for the cgroups it creates.
+func enableRootControllers() error {
+	if !containerdenv.CgroupV2() {
+		return nil
+	}
+	data, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+	if err != nil {
+		return fmt.Errorf("read the root's controllers: %w", err)
+	}
+	have := strings.Fields(string(data))
+	for _, c := range kubeletControllers {
+		if !slices.Contains(have, c) {
+			continue
+		}
+		if err := os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte("+"+c), 0o644); err != nil {
+			return fmt.Errorf("enable the %s controller below the root cgroup: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// makeCgroup creates a cgroup (cgroupfs form, its parent existing) in every
+// hierarchy.
+func makeCgroup(name string) error {
 	mounts, err := containerdenv.CgroupMounts()
 	if err != nil {
 		return err
 	}
 	for _, m := range mounts {
-		dir := filepath.Join(m, root)
+		dir := filepath.Join(m, name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create cgroup %s: %w", dir, err)
 		}
-		// A new v1 cpuset cgroup has no CPUs or memory nodes: give it the
-		// hierarchy root's, as its children will inherit them.
+		// A new v1 cpuset cgroup has no CPUs or memory nodes: give it its
+		// parent's, as its children will inherit them.
 		if _, err := os.Stat(filepath.Join(dir, "cgroup.clone_children")); err != nil {
 			continue // cgroup v2: an empty cpuset means the parent's
 		}
@@ -67,13 +115,29 @@ func createCgroupRoot(ctx context.Context, p paths, driver containerdenv.CgroupD
 			if err != nil || len(bytes.TrimSpace(cur)) > 0 {
 				continue
 			}
-			v, err := os.ReadFile(filepath.Join(m, f))
+			v, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
 			if err != nil {
-				return fmt.Errorf("read %s: %w", filepath.Join(m, f), err)
+				return fmt.Errorf("read %s: %w", filepath.Join(filepath.Dir(dir), f), err)
 			}
 			if err := os.WriteFile(filepath.Join(dir, f), v, 0o644); err != nil {
 				return fmt.Errorf("write %s: %w", filepath.Join(dir, f), err)
 			}
+		}
+	}
+	return nil
+}
+
+// moveToCgroup moves a process (all its threads) into a cgroup (cgroupfs
+// form) in every hierarchy.
+func moveToCgroup(pid int, name string) error {
+	mounts, err := containerdenv.CgroupMounts()
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		f := filepath.Join(m, name, "cgroup.procs")
+		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return fmt.Errorf("move process %d to %s: %w", pid, f, err)
 		}
 	}
 	return nil

@@ -71,6 +71,13 @@ type Env struct {
 	// ("/ss_<name>/kubepods", or "/ss_<name>.slice/ss_<name>-kubepods.slice"
 	// with the systemd driver), as a pods_cgroup setting names it.
 	PodsCgroup string
+	// RuntimeCgroup and KubeletCgroup are the cgroups of containerd and the
+	// kubelet, which the kubelet reports as system containers: with the
+	// cgroupfs driver /ss_<name>/runtime and /ss_<name>/kubelet. Empty with
+	// the systemd driver: both then stay in the cgroup of the process that
+	// started them (systemd's to manage), the kubelet gets no
+	// --runtime-cgroups and reports the cgroup it runs in as its own.
+	RuntimeCgroup, KubeletCgroup string
 	// Config is the configuration the kubelet runs with.
 	Config *kubeletconfig.KubeletConfiguration
 
@@ -207,6 +214,21 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := createCgroupRoot(ctx, p, env.CgroupDriver, env.CgroupRoot); err != nil {
 		return nil, err
 	}
+	containerdPID, ok := containerdenv.ReadPID(filepath.Join(cenv.Dir, "containerd.pid"))
+	if !ok {
+		return nil, fmt.Errorf("no containerd pid in %s", cenv.Dir)
+	}
+	if env.CgroupDriver == containerdenv.CgroupFS {
+		env.RuntimeCgroup, env.KubeletCgroup = runtimeCgroupName(env.CgroupRoot), kubeletCgroupName(env.CgroupRoot)
+		for _, cg := range []string{env.RuntimeCgroup, env.KubeletCgroup} {
+			if err := makeCgroup(cg); err != nil {
+				return nil, err
+			}
+		}
+		if err := moveToCgroup(containerdPID, env.RuntimeCgroup); err != nil {
+			return nil, err
+		}
+	}
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
@@ -216,6 +238,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		period = 10 * time.Second
 	}
 	env.Config = kubeletConfig(p, cenv, env.CgroupRoot, ports[0], ports[1], period)
+	env.Config.KubeletCgroups = env.KubeletCgroup
 	env.URL = "http://127.0.0.1:" + strconv.Itoa(int(env.Config.ReadOnlyPort))
 	if err := writeConfig(p.config(), env.Config); err != nil {
 		return nil, err
@@ -226,8 +249,16 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := prepareNamespace(p, cenv.Socket); err != nil {
 		return nil, err
 	}
-	if err := launch(p, bin, env.NodeName); err != nil {
+	kubeletPID, err := launch(p, bin, env.NodeName, env.RuntimeCgroup)
+	if err != nil {
 		return nil, err
+	}
+	if env.CgroupDriver == containerdenv.CgroupFS {
+		// Where a service manager would have started it; the kubelet would
+		// move itself there only with its periodic tasks.
+		if err := moveToCgroup(kubeletPID, env.KubeletCgroup); err != nil {
+			return nil, err
+		}
 	}
 	logf("kubeletenv: kubelet %s for node %s on %s (%s cgroup driver, cgroup root %s), read-only port %s",
 		bin, env.NodeName, cenv.Endpoint, env.CgroupDriver, env.CgroupRoot, env.URL)

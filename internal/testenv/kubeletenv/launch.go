@@ -113,30 +113,36 @@ func namespaceCommand(p paths, argv ...string) *exec.Cmd {
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // launch starts the kubelet in its own session and mount namespace, logging
-// to the instance's kubelet.log, and records its PID.
-func launch(p paths, bin, nodeName string) error {
+// to the instance's kubelet.log, and records its PID. runtimeCgroup, when
+// set, is its --runtime-cgroups (a flag only: not in KubeletConfiguration).
+func launch(p paths, bin, nodeName, runtimeCgroup string) (int, error) {
 	logFile, err := os.OpenFile(p.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("open kubelet log: %w", err)
+		return 0, fmt.Errorf("open kubelet log: %w", err)
 	}
 	defer logFile.Close()
-	cmd := namespaceCommand(p, bin,
+	args := []string{
 		"--config", p.config(),
 		"--root-dir", p.root(),
 		"--cert-dir", p.certs(),
 		"--hostname-override", nodeName,
-	)
+	}
+	if runtimeCgroup != "" {
+		args = append(args, "--runtime-cgroups", runtimeCgroup)
+	}
+	cmd := namespaceCommand(p, append([]string{bin}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start kubelet: %w", err)
+		return 0, fmt.Errorf("start kubelet: %w", err)
 	}
-	if err := os.WriteFile(p.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
-		return fmt.Errorf("write kubelet pid: %w", err)
-	}
+	pid := cmd.Process.Pid
 	// Reap it when it exits; the instance stops it through its PID file.
 	go func() { _ = cmd.Wait() }()
-	return nil
+	if err := os.WriteFile(p.pidFile(), []byte(strconv.Itoa(pid)), 0o600); err != nil {
+		return 0, fmt.Errorf("write kubelet pid: %w", err)
+	}
+	return pid, nil
 }
 
 // isOurKubelet tells whether pid is this instance's kubelet (or the shell
