@@ -96,7 +96,7 @@ func TestDaemonSetOnKubelet(t *testing.T) {
 	})
 	rt := k.Containerd
 	t.Logf("kubelet on %s %s, %s cgroup driver", rt.RuntimeName, rt.RuntimeVersion, k.CgroupDriver)
-	runtimeCgroup := placeRuntime(t, k)
+	runtimeCgroup, kubeletCgroup := systemCgroups(t, k)
 	socket := socketApart(t, k)
 
 	jsonPort, healthPort, telemetryPort := freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)
@@ -108,6 +108,7 @@ func TestDaemonSetOnKubelet(t *testing.T) {
 		"runtime.cgroup="+runtimeCgroup,
 		"kubelet.rootDir="+k.RootDir,
 		"kubelet.podLogsDir="+k.PodLogsDir,
+		"kubelet.cgroup="+kubeletCgroup,
 		"podsCgroup="+k.PodsCgroup,
 		"collectionInterval=5s",
 		"jsonEndpoint.endpoint=127.0.0.1:"+strconv.Itoa(jsonPort),
@@ -160,7 +161,15 @@ func TestDaemonSetOnKubelet(t *testing.T) {
 	if b, err = getSummary(t.Context(), outside); err != nil {
 		t.Fatalf("in-process: %v", err)
 	}
+	wantSystem := []string{statsapi.SystemContainerPods, statsapi.SystemContainerRuntime}
+	if kubeletCgroup != "" {
+		wantSystem = append(wantSystem, statsapi.SystemContainerKubelet)
+	}
+	sort.Strings(wantSystem)
 	diffs := compareSummaries(a, b)
+	if got := systemNames(a); !slices.Equal(got, wantSystem) {
+		diffs = append(diffs, fmt.Sprintf("system containers in the pod %v, want %v", got, wantSystem))
+	}
 	for _, d := range diffs {
 		t.Errorf("in the pod vs in-process: %s", d)
 	}
@@ -168,37 +177,18 @@ func TestDaemonSetOnKubelet(t *testing.T) {
 		len(a.Pods), deref(a.Node.Fs.CapacityBytes), deref(a.Node.Runtime.ImageFs.CapacityBytes), systemNames(a))
 }
 
-// placeRuntime gives the kubelet's containerd a cgroup of its own when it
-// runs in the root cgroup (cgroupfs driver on a host without systemd), so
-// that the runtime system container exists; with the systemd driver it has
-// its scope already. It returns the cgroup.
-func placeRuntime(t *testing.T, k *kubeletenv.Env) string {
+// systemCgroups are the runtime's and the kubelet's cgroups, as the node's
+// operator names them to the chart: kubeletenv's own with the cgroupfs
+// driver; with the systemd driver the daemon's scope, and no kubelet cgroup.
+func systemCgroups(t *testing.T, k *kubeletenv.Env) (runtime, kubelet string) {
 	t.Helper()
+	if k.RuntimeCgroup != "" {
+		return k.RuntimeCgroup, k.KubeletCgroup
+	}
 	cg, err := k.Containerd.DaemonCgroup()
 	require.NoError(t, err)
-	if cg != "/" {
-		return cg
-	}
-	pid, ok := containerdenv.ReadPID(filepath.Join(k.Containerd.Dir, "containerd.pid"))
-	require.True(t, ok, "containerd's pid")
-	// Below the kubelet's cgroup root, which its teardown removes.
-	cg = k.CgroupRoot + "/runtime"
-	mounts, err := containerdenv.CgroupMounts()
-	require.NoError(t, err)
-	for _, m := range mounts {
-		dir := filepath.Join(m, cg)
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		if _, err := os.Stat(filepath.Join(dir, "cpuset.cpus")); err == nil {
-			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-				v, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
-				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(filepath.Join(dir, f), v, 0o644))
-			}
-		}
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644), "move containerd into %s", dir)
-	}
-	t.Logf("containerd (pid %d) moved into cgroup %s", pid, cg)
-	return cg
+	require.NotEqual(t, "/", cg, "containerd runs in the root cgroup: no runtime system container to compare")
+	return cg, ""
 }
 
 // socketApart binds the runtime's socket into a directory of its own, as a
@@ -447,9 +437,6 @@ func compareSummaries(a, b *statsapi.Summary) []string {
 	present("node network", a.Node.Network, b.Node.Network)
 	eq("node network interfaces", ifaces(a.Node.Network), ifaces(b.Node.Network))
 	eq("system containers", systemNames(a), systemNames(b))
-	if !slices.Contains(systemNames(a), statsapi.SystemContainerRuntime) || !slices.Contains(systemNames(a), statsapi.SystemContainerPods) {
-		d = append(d, fmt.Sprintf("system containers in the pod %v: want pods and runtime", systemNames(a)))
-	}
 	for _, sa := range a.Node.SystemContainers {
 		for _, sb := range b.Node.SystemContainers {
 			if sa.Name == sb.Name {
