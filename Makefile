@@ -214,7 +214,7 @@ GIT_REVISION      := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --q
 HELM_MOD    := hack/helm
 CHART       := deploy/helm/statssummary
 
-.PHONY: image manifests check-manifests test-manifests test-daemonset
+.PHONY: image manifests test-manifests test-daemonset
 
 ## image: the collector image as a docker-archive tar in build/image/ (no container
 ## daemon: hack/image, go-containerregistry); `ctr -n k8s.io images import` it
@@ -234,6 +234,7 @@ manifests:
 ## test-manifests: the chart renders, deploy/*.yaml are what it renders, the image
 ## builder's unit tests (the hack/ modules of this block)
 test-manifests:
+	@echo "== leg: the chart (helm v3.22.0) and deploy/*.yaml, the image builder"
 	cd $(HELM_MOD) && $(GO) test -count=1 ./...
 	cd hack/image && $(GO) test -count=1 ./...
 test: test-manifests test-daemonset
