@@ -46,12 +46,14 @@ run: build
 	@hack/run.sh $(COLLECTOR) $(CONFIG)
 
 ## test: every leg, each named in the log (needs root): the unit and scenario
-## tests with the race detector, the heap check, then the integration suite on
-## each node shape — this host (cgroup v1, cgroupfs driver) with Debian's
-## containerd 1.6 and with containerd 2.4.2, and the cgroup v2 + systemd VM node
-## with containerd 2.4.2. containerd 2.4.2 and the VM image are built once per
-## machine into $(STATSSUMMARY_CACHE) (hack/lib/cache.sh).
-test: test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-vm
+## tests with the race detector, the CRI-O socket pass, the heap check, the
+## integration suite on this host (cgroup v1, cgroupfs driver) with Debian's
+## containerd 1.6 and with containerd 2.4.2, the kubelet parity suite, the pod
+## metadata against a real API server, the chart and image, the DaemonSet under a
+## real kubelet, and the integration suite in the cgroup v2 + systemd VM node.
+## containerd 2.4.2, the kubelet, the API server and the VM image are built once
+## per machine into $(STATSSUMMARY_CACHE) (hack/lib/cache.sh).
+test: test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-parity test-apiserver test-manifests test-daemonset test-vm
 
 ## test-unit: every package but the integration suite, with the race detector
 test-unit:
@@ -218,7 +220,7 @@ test-parity:
 ## test-apiserver: the optional pod metadata (k8s_api, internal/podmeta) against a
 ## real kube-apiserver v1.37.2 with etcd 3.7.0 in-process (test/apiserver): pods
 ## bound to the node, labels, in-place resize, deletes, the RBAC of
-## deploy/rbac-podmeta.yaml, and scrapes with the API server stopped and back.
+## deploy/optional/rbac-podmeta.yaml, and scrapes with the API server stopped and back.
 ## hack/runtimes/apiserver.sh builds the launcher (hack/apiserver) into the
 ## per-machine cache the first time (18 minutes on 2 busy cores).
 .PHONY: test-apiserver
@@ -227,3 +229,58 @@ test-apiserver:
 	bin=$$(hack/runtimes/apiserver.sh); \
 	echo "== leg: pod metadata against a real API server ($$(basename $$bin))"; \
 	STATSSUMMARY_APISERVER_BIN=$$bin $(GO) test -race -count=1 -v -timeout 15m ./test/apiserver/ 2>&1 | hack/legsummary.sh
+
+# ---- Shipping: the image, the chart and its manifests, the DaemonSet on a real kubelet ----
+# hack/image and hack/helm are modules of their own: go-containerregistry and
+# helm never enter the product's go.mod.
+
+VERSION     := $(shell sed -n 's/^  version: *//p' builder-config.yaml)
+IMAGE_REPO  ?= registry.example.com/statssummary/otelcol-statssummary
+IMAGE_TAG   ?= $(VERSION)
+IMAGE       := $(IMAGE_REPO):$(IMAGE_TAG)
+IMAGE_TAR   := $(BUILD_DIR)/image/otelcol-statssummary.tar
+# The image's creation time and every file's mtime: the last commit's, so that
+# one commit builds one digest.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+GIT_REVISION      := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+HELM_MOD    := hack/helm
+CHART       := deploy/helm/statssummary
+
+.PHONY: image manifests test-manifests test-daemonset
+
+## image: the collector image as a docker-archive tar in build/image/ (no container
+## daemon: hack/image, go-containerregistry); `ctr -n k8s.io images import` it
+image: build
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) -C hack/image run . \
+		-binary $(CURDIR)/$(COLLECTOR) -config $(CURDIR)/config/collector.yaml \
+		-license $(CURDIR)/LICENSE -ca-certs /etc/ssl/certs/ca-certificates.crt \
+		-version $(VERSION) -revision $(GIT_REVISION) \
+		-ref $(IMAGE) -out $(CURDIR)/$(IMAGE_TAR)
+
+## manifests: render deploy/*.yaml from the chart (deploy/helm/statssummary) with its
+## default values, through helm's own packages (hack/helm)
+manifests:
+	rm -f deploy/*.yaml
+	$(GO) -C $(HELM_MOD) run . -out-dir $(CURDIR)/deploy -header-chart $(CHART) $(CURDIR)/$(CHART)
+
+## test-manifests: the chart renders, deploy/*.yaml are what it renders, the image
+## builder's unit tests (the hack/ modules of this block)
+test-manifests:
+	@echo "== leg: the chart (helm v3.22.0) and deploy/*.yaml, the image builder"
+	cd $(HELM_MOD) && $(GO) test -count=1 ./...
+	cd hack/image && $(GO) test -count=1 ./...
+
+## test-daemonset: the image and the DaemonSet on real parts (test/daemonset; root):
+## make image's archive imported with ctr into a private containerd
+## $(CONTAINERD_VERSION) and run through CRI, then the chart's DaemonSet run as a
+## static pod under a standalone kubelet v1.37.2, compared with the receiver
+## in-process (hack/runtimes/*.sh build both into the per-machine cache once)
+test-daemonset: image
+	@hack/install-runtime.sh
+	@set -e; \
+	kubelet=$$(hack/runtimes/kubelet.sh); \
+	containerd=$$(hack/runtimes/containerd.sh $(CONTAINERD_VERSION)); \
+	echo "== leg: image and DaemonSet: $(IMAGE) on containerd $(CONTAINERD_VERSION) and kubelet $$($$kubelet/kubelet --version | cut -d' ' -f2), host (cgroup $(HOST_CGROUP))"; \
+	STATSSUMMARY_KUBELET_BIN=$$kubelet STATSSUMMARY_CONTAINERD_BIN=$$containerd \
+	STATSSUMMARY_IMAGE=$(CURDIR)/$(IMAGE_TAR) STATSSUMMARY_IMAGE_REF=$(IMAGE) \
+		$(GO) test -race -count=1 -v -timeout 20m ./test/daemonset/ 2>&1 | hack/legsummary.sh

@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"context"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -11,11 +13,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
 	"go.opentelemetry.io/collector/pipeline"
 	"go.opentelemetry.io/collector/processor/batchprocessor"
+	"go.opentelemetry.io/collector/processor/memorylimiterprocessor"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,7 +136,13 @@ func TestManifests(t *testing.T) {
 	}
 
 	t.Run("host paths read-only", func(t *testing.T) {
-		want := map[string]bool{"/run/containerd": false, "/sys/fs/cgroup": false, "/var/lib/kubelet/pods": false, "/var/log/pods": false}
+		// The CRI socket's directory, containerd's snapshotter directory
+		// (image and container fs capacity), the cgroup tree, the kubelet's
+		// pods directory (volumes, etc-hosts, the node fs) and the pod logs.
+		want := map[string]bool{
+			"/run/containerd": false, "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs": false,
+			"/sys/fs/cgroup": false, "/var/lib/kubelet/pods": false, "/var/log/pods": false,
+		}
 		for _, vm := range ctr.VolumeMounts {
 			assert.True(t, vm.ReadOnly, "volume mount %s must be read-only", vm.Name)
 			v, ok := volumes[vm.Name]
@@ -152,6 +163,25 @@ func TestManifests(t *testing.T) {
 		assert.True(t, *ctr.SecurityContext.ReadOnlyRootFilesystem)
 		require.NotNil(t, ctr.SecurityContext.AllowPrivilegeEscalation)
 		assert.False(t, *ctr.SecurityContext.AllowPrivilegeEscalation)
+	})
+
+	t.Run("least privilege", func(t *testing.T) {
+		assert.False(t, spec.HostPID, "hostPID would let a root process signal the host's root processes")
+		require.NotNil(t, spec.SecurityContext)
+		require.NotNil(t, spec.SecurityContext.SeccompProfile)
+		assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, spec.SecurityContext.SeccompProfile.Type)
+		caps := ctr.SecurityContext.Capabilities
+		require.NotNil(t, caps)
+		assert.Equal(t, []corev1.Capability{"ALL"}, caps.Drop)
+		assert.Equal(t, []corev1.Capability{"DAC_READ_SEARCH"}, caps.Add, "only reading and searching other users' volume directories")
+		assert.True(t, ctr.SecurityContext.Privileged == nil || !*ctr.SecurityContext.Privileged, "not privileged")
+	})
+
+	t.Run("requests and a memory limit", func(t *testing.T) {
+		assert.False(t, ctr.Resources.Requests.Cpu().IsZero())
+		assert.False(t, ctr.Resources.Requests.Memory().IsZero())
+		assert.False(t, ctr.Resources.Limits.Memory().IsZero())
+		assert.True(t, ctr.Resources.Limits.Cpu().IsZero(), "no CPU limit: a throttled scrape is a late one")
 	})
 
 	t.Run("collector config from the ConfigMap", func(t *testing.T) {
@@ -184,9 +214,52 @@ func TestManifests(t *testing.T) {
 		require.NoError(t, err)
 		socketDir := path.Dir(cri.SocketPath(endpoint))
 		assert.True(t, mountedReadOnly(ctr, socketDir), "CRI socket directory %s is mounted into the container", socketDir)
+		podsDir := path.Join(rcfg.Host.KubeletRootDir, "pods")
+		assert.True(t, mountedReadOnly(ctr, podsDir), "the kubelet's pods directory %s is mounted into the container", podsDir)
+		assert.True(t, mountedReadOnly(ctr, rcfg.CRI.PodLogsDir), "pod logs %s are mounted into the container", rcfg.CRI.PodLogsDir)
+		require.True(t, rcfg.Server.HasValue(), "the JSON endpoint is on")
+		host, _, err := net.SplitHostPort(rcfg.Server.Get().NetAddr.Endpoint)
+		require.NoError(t, err)
+		assert.Equal(t, "127.0.0.1", host, "the JSON endpoint listens on the node's loopback only")
+
 		require.Contains(t, cfg.Exporters, component.MustNewID("otlp"))
-		assert.Contains(t, cfg.Service.Pipelines, pipeline.NewID(pipeline.SignalMetrics))
+		p, ok := cfg.Service.Pipelines[pipeline.NewID(pipeline.SignalMetrics)]
+		require.True(t, ok)
+		require.NotEmpty(t, p.Processors)
+		assert.Equal(t, component.MustNewID("memory_limiter"), p.Processors[0], "memory_limiter comes first")
+
+		// The probes ask the health_check extension where it listens.
+		require.Contains(t, cfg.Service.Extensions, component.MustNewID("health_check"))
+		hc, ok := cfg.Extensions[component.MustNewID("health_check")].(*anyConfig)
+		require.True(t, ok)
+		hcHost, hcPort, err := net.SplitHostPort((*hc)["endpoint"].(string))
+		require.NoError(t, err)
+		for name, probe := range map[string]*corev1.Probe{"liveness": ctr.LivenessProbe, "readiness": ctr.ReadinessProbe} {
+			require.NotNil(t, probe, "%s probe", name)
+			require.NotNil(t, probe.HTTPGet, "%s probe", name)
+			assert.Equal(t, hcHost, probe.HTTPGet.Host, "%s probe host", name)
+			assert.Equal(t, hcPort, probe.HTTPGet.Port.String(), "%s probe port", name)
+		}
 	})
+}
+
+// anyConfig takes any extension settings: the contrib extensions
+// (health_check, pprof) are not dependencies of this module. Their settings
+// are checked by the real collector binary, which runs this configuration in
+// make test-daemonset.
+type anyConfig map[string]any
+
+func (c *anyConfig) Unmarshal(conf *confmap.Conf) error {
+	*c = conf.ToStringMap()
+	return nil
+}
+
+func anyExtension(name string) extension.Factory {
+	return extension.NewFactory(component.MustNewType(name),
+		func() component.Config { return &anyConfig{} },
+		func(context.Context, extension.Settings, component.Config) (extension.Extension, error) {
+			return nil, nil
+		}, component.StabilityLevelStable)
 }
 
 func loadCollectorConfig(t *testing.T, data string) *otelcol.Config {
@@ -195,12 +268,29 @@ func loadCollectorConfig(t *testing.T, data string) *otelcol.Config {
 	require.NoError(t, err)
 	factories.Receivers, err = otelcol.MakeFactoryMap(statssummaryreceiver.NewFactory())
 	require.NoError(t, err)
-	factories.Processors, err = otelcol.MakeFactoryMap(batchprocessor.NewFactory())
+	factories.Processors, err = otelcol.MakeFactoryMap(memorylimiterprocessor.NewFactory(), batchprocessor.NewFactory())
+	require.NoError(t, err)
+	factories.Extensions, err = otelcol.MakeFactoryMap(anyExtension("health_check"), anyExtension("pprof"))
 	require.NoError(t, err)
 	factories.Exporters, err = otelcol.MakeFactoryMap(otlpexporter.NewFactory())
 	require.NoError(t, err)
+	// The collector's own telemetry section (its metrics on the node's
+	// loopback, on a port of the chart's) needs the real telemetry factory,
+	// whose dependencies (cloud resource detectors) stay out of this module:
+	// the collector binary loads it in make test-daemonset. Here it is checked
+	// to listen on loopback only, then left out.
+	var raw map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(data), &raw))
+	service, _ := raw["service"].(map[string]any)
+	require.NotNil(t, service, "config has a service section")
+	telemetry, err := yaml.Marshal(service["telemetry"])
+	require.NoError(t, err)
+	assert.Contains(t, string(telemetry), "host: 127.0.0.1", "the collector's own metrics listen on the node's loopback")
+	delete(service, "telemetry")
+	stripped, err := yaml.Marshal(raw)
+	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), "collector.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(data), 0o600))
+	require.NoError(t, os.WriteFile(file, stripped, 0o600))
 	cfg, err := otelcoltest.LoadConfigAndValidate(file, factories)
 	require.NoError(t, err)
 	return cfg
@@ -233,4 +323,44 @@ func flagValue(args []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestGatewayExample: the k8sattributes gateway example is YAML whose metrics
+// pipeline runs k8sattributes after memory_limiter, associating pods by the
+// k8s.pod.uid resource attribute the receiver sets. No collector here has the
+// processor (see the file's header), so this is as far as it is checked.
+func TestGatewayExample(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("examples", "gateway-k8sattributes.yaml"))
+	require.NoError(t, err)
+	var cfg struct {
+		Processors map[string]struct {
+			PodAssociation []struct {
+				Sources []struct {
+					From string `json:"from"`
+					Name string `json:"name"`
+				} `json:"sources"`
+			} `json:"pod_association"`
+		} `json:"processors"`
+		Service struct {
+			Pipelines map[string]struct {
+				Receivers, Processors, Exporters []string
+			} `json:"pipelines"`
+		} `json:"service"`
+		Receivers, Exporters map[string]any
+	}
+	require.NoError(t, yaml.Unmarshal(data, &cfg))
+	p, ok := cfg.Service.Pipelines["metrics"]
+	require.True(t, ok)
+	assert.Equal(t, []string{"memory_limiter", "k8sattributes", "batch"}, p.Processors)
+	for _, r := range p.Receivers {
+		assert.Contains(t, cfg.Receivers, r)
+	}
+	for _, e := range p.Exporters {
+		assert.Contains(t, cfg.Exporters, e)
+	}
+	k8s := cfg.Processors["k8sattributes"]
+	require.Len(t, k8s.PodAssociation, 1)
+	require.Len(t, k8s.PodAssociation[0].Sources, 1)
+	assert.Equal(t, "resource_attribute", k8s.PodAssociation[0].Sources[0].From)
+	assert.Equal(t, "k8s.pod.uid", k8s.PodAssociation[0].Sources[0].Name)
 }

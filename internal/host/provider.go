@@ -29,8 +29,8 @@ const (
 
 // Options configure a Provider.
 type Options struct {
-	// KubeletRootDir holds pods/<uid>/{volumes,etc-hosts}; its filesystem is
-	// the node fs. DefaultKubeletRootDir when empty.
+	// KubeletRootDir holds pods/<uid>/{volumes,etc-hosts}; the filesystem of
+	// its pods directory is the node fs. DefaultKubeletRootDir when empty.
 	KubeletRootDir string
 	// PodLogsDir holds <namespace>_<name>_<uid>/<container>/*.log.
 	// DefaultPodLogsDir when empty.
@@ -139,8 +139,14 @@ func New(opts Options) *Provider {
 	return &Provider{opts: opts, pods: map[string]PodStats{}}
 }
 
-// Node reads boot time, pid limits and statfs of the kubelet root directory
-// (its nearest existing parent while it does not exist). Each failing part is
+// Node reads boot time, pid limits and statfs of the kubelet's pods
+// directory, <root>/pods (its nearest existing parent while it does not
+// exist). The kubelet's node fs is its root directory's filesystem, which is
+// the pods directory's on every node but one where pods/ is a mount of its
+// own. Statfs of the pods directory is what a collector in a pod can ask: its
+// DaemonSet mounts only pods/ of the root directory (the rest holds the
+// kubelet's keys and plugin sockets), so the root directory itself is, inside
+// the pod, a directory of the collector's own image. Each failing part is
 // left nil and named in the joined error.
 func (p *Provider) Node() (NodeStats, error) {
 	now := time.Now()
@@ -157,7 +163,7 @@ func (p *Provider) Node() (NodeStats, error) {
 	if out.Rlimit, err = Rlimit(p.opts.ProcRoot, now); err != nil {
 		errs = append(errs, err)
 	}
-	dir, err := existingDir(p.opts.KubeletRootDir)
+	dir, err := existingDir(filepath.Join(p.opts.KubeletRootDir, "pods"))
 	if err == nil {
 		out.Fs, err = FsStats(dir, now)
 	}

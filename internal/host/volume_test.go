@@ -168,3 +168,27 @@ func values(fs statsapi.FsStats) fsValues {
 	}
 	return fsValues{v(fs.CapacityBytes), v(fs.AvailableBytes), v(fs.UsedBytes), v(fs.Inodes), v(fs.InodesFree), v(fs.InodesUsed)}
 }
+
+// TestNodeFsIsThePodsDirectorysFilesystem: the DaemonSet mounts only
+// <kubelet root>/pods into the collector's pod, so the node fs must be statfs
+// of that directory, not of the root directory (which, inside the pod, is on
+// the collector's own image filesystem: wrong on a node whose kubelet root is
+// a disk of its own). Here pods/ is a 16 MiB tmpfs under a root on another
+// filesystem; before the fix the node fs was the root's.
+func TestNodeFsIsThePodsDirectorysFilesystem(t *testing.T) {
+	root := t.TempDir()
+	pods := filepath.Join(root, "pods")
+	mountForTest(t, pods, "-t", "tmpfs", "-o", "size=16m", "tmpfs")
+	got, err := New(Options{KubeletRootDir: root}).Node()
+	if err != nil {
+		t.Fatalf("Node: %v", err)
+	}
+	want, other := statFilesystem(t, pods), statFilesystem(t, root)
+	if want.capacity == other.capacity {
+		t.Fatalf("the tmpfs and the root's filesystem have one capacity (%d): the test cannot tell them apart", want.capacity)
+	}
+	if got.Fs == nil || *got.Fs.CapacityBytes != want.capacity || *got.Fs.Inodes != want.inodes {
+		t.Fatalf("node fs = %+v; stat -f of the pods directory says capacity %d, inodes %d (the root's: %d)",
+			got.Fs, want.capacity, want.inodes, other.capacity)
+	}
+}

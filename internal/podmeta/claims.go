@@ -169,7 +169,7 @@ func (r *claimResolver) note(k claimKey, err error) {
 		r.failing = true
 		msg := "pod metadata: cannot get a volume claim; its volume keeps the node's name and no pvcRef, retrying with backoff"
 		if apierrors.IsForbidden(err) {
-			msg = "pod metadata: resolve_volume_claims needs get on persistentvolumeclaims (the optional rule in deploy/rbac-podmeta.yaml); volumes keep the node's names and no pvcRef, retrying with backoff"
+			msg = "pod metadata: resolve_volume_claims needs get on persistentvolumeclaims (the optional rule in deploy/optional/rbac-podmeta.yaml); volumes keep the node's names and no pvcRef, retrying with backoff"
 		}
 		r.logger.Warn(msg, zap.String("namespace", k.namespace), zap.String("claim", k.name), zap.Error(err))
 	case err == nil && r.failing:

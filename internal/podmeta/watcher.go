@@ -288,7 +288,7 @@ func (s *connState) observe(ctx context.Context, call string, err error) {
 	case err != nil && (s.connected || !s.seen):
 		msg := "pod metadata: API server unreachable; scrapes go on with the metadata already known, retrying with backoff"
 		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-			msg = "pod metadata: the API server refuses the pod watch (it needs get, list and watch on pods: deploy/rbac-podmeta.yaml); scrapes go on without it, retrying with backoff"
+			msg = "pod metadata: the API server refuses the pod watch (it needs get, list and watch on pods: deploy/optional/rbac-podmeta.yaml); scrapes go on without it, retrying with backoff"
 		}
 		s.logger.Warn(msg, zap.String("call", call), zap.Int("pods_known", s.known()), zap.Error(err))
 		s.connected, s.since = false, now

@@ -191,7 +191,7 @@ func TestWatcherRefusedNamesRBAC(t *testing.T) {
 	client.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, forbidden })
 	_, logs := startWatcher(t, client, false)
 	pollUntil(t, "a warning", func() bool { return len(messages(logs, zapcore.WarnLevel)) > 0 })
-	if got := messages(logs, zapcore.WarnLevel)[0]; got != "pod metadata: the API server refuses the pod watch (it needs get, list and watch on pods: deploy/rbac-podmeta.yaml); scrapes go on without it, retrying with backoff" {
+	if got := messages(logs, zapcore.WarnLevel)[0]; got != "pod metadata: the API server refuses the pod watch (it needs get, list and watch on pods: deploy/optional/rbac-podmeta.yaml); scrapes go on without it, retrying with backoff" {
 		t.Errorf("warning %q", got)
 	}
 }
@@ -236,7 +236,7 @@ func TestClaimsResolved(t *testing.T) {
 		t.Errorf("VolumeClaim = %q, %q; want data, data-db-0", name, claim)
 	}
 	warns := messages(logs, zapcore.WarnLevel)
-	if len(warns) != 1 || warns[0] != "pod metadata: resolve_volume_claims needs get on persistentvolumeclaims (the optional rule in deploy/rbac-podmeta.yaml); volumes keep the node's names and no pvcRef, retrying with backoff" {
+	if len(warns) != 1 || warns[0] != "pod metadata: resolve_volume_claims needs get on persistentvolumeclaims (the optional rule in deploy/optional/rbac-podmeta.yaml); volumes keep the node's names and no pvcRef, retrying with backoff" {
 		t.Errorf("warnings %q", warns)
 	}
 

@@ -37,8 +37,9 @@ type CgroupsConfig struct {
 // HostConfig says where the kubelet keeps pod data and how often its usage is
 // measured. Pod logs are where cri.pod_logs_dir says.
 type HostConfig struct {
-	// KubeletRootDir is the kubelet's --root-dir: the node fs is statfs of it,
-	// and pods/<uid>/volumes and etc-hosts are measured under it.
+	// KubeletRootDir is the kubelet's --root-dir: pods/<uid>/volumes and
+	// etc-hosts are measured under it, and the node fs is statfs of its pods
+	// directory (the only part of it the DaemonSet mounts).
 	KubeletRootDir string `mapstructure:"kubelet_root_dir"`
 	// VolumeWalkPeriod is how often volume and etc-hosts usage is measured
 	// by the background walker (never on the scrape path).

@@ -4,7 +4,7 @@
 // per-machine cache and names in STATSSUMMARY_APISERVER_BIN. Pods are created
 // already bound to the node (spec.nodeName); no scheduler or kubelet runs, and
 // the runtime is internal/crifake holding sandboxes with the API pods' UIDs.
-// The RBAC is deploy/rbac-podmeta.yaml's, uncommented as its header says.
+// The RBAC is deploy/optional/rbac-podmeta.yaml's, uncommented as its header says.
 // Without STATSSUMMARY_APISERVER_BIN the test fails and says so; it never
 // skips.
 package apiserver

@@ -186,13 +186,13 @@ func write(t *testing.T, path string, b []byte) {
 
 func ptr[T any](v T) *T { return &v }
 
-// rbacManifest is deploy/rbac-podmeta.yaml uncommented as its header tells a
+// rbacManifest is deploy/optional/rbac-podmeta.yaml uncommented as its header tells a
 // user to: its documents start at the first "# apiVersion:" line, and each
 // line from there loses its leading "# "; withClaims also uncomments the
 // persistentvolumeclaims rule (its lines lose one more "#").
 func rbacManifest(t *testing.T, withClaims bool) (*rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "rbac-podmeta.yaml"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "optional", "rbac-podmeta.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,8 @@ const nodeName = "node-a"
 
 // Log lines the test counts (internal/podmeta).
 const (
-	msgRefused       = "pod metadata: the API server refuses the pod watch (it needs get, list and watch on pods: deploy/rbac-podmeta.yaml); scrapes go on without it, retrying with backoff"
-	msgClaimsRefused = "pod metadata: resolve_volume_claims needs get on persistentvolumeclaims (the optional rule in deploy/rbac-podmeta.yaml); volumes keep the node's names and no pvcRef, retrying with backoff"
+	msgRefused       = "pod metadata: the API server refuses the pod watch (it needs get, list and watch on pods: deploy/optional/rbac-podmeta.yaml); scrapes go on without it, retrying with backoff"
+	msgClaimsRefused = "pod metadata: resolve_volume_claims needs get on persistentvolumeclaims (the optional rule in deploy/optional/rbac-podmeta.yaml); volumes keep the node's names and no pvcRef, retrying with backoff"
 	msgUnreachable   = "pod metadata: API server unreachable; scrapes go on with the metadata already known, retrying with backoff"
 	msgReachable     = "pod metadata: API server reachable"
 	msgAgain         = "pod metadata: API server reachable again"
@@ -316,8 +316,8 @@ func TestPodMetadataFromAPIServer(t *testing.T) {
 		t.Fatal("web-0 known although the watch is refused")
 	}
 
-	t.Log("2. deploy/rbac-podmeta.yaml, pods rule only: the node's pods")
-	// 2. deploy/rbac-podmeta.yaml with the pods rule only: the watch
+	t.Log("2. deploy/optional/rbac-podmeta.yaml, pods rule only: the node's pods")
+	// 2. deploy/optional/rbac-podmeta.yaml with the pods rule only: the watch
 	// recovers and serves the node's pods, and only those.
 	role, binding := rbacManifest(t, false)
 	applyRBAC(t, admin, role, binding)
