@@ -169,6 +169,7 @@ func TestSecondarySourceFailingForeverServesNewestPartial(t *testing.T) {
 		"loadavg":                "0.10 0.20 0.30 2/300 4242\n",
 		"sys/kernel/pid_max":     "32768\n",
 		"sys/kernel/threads-max": "63000\n",
+		"meminfo":                "MemTotal:       16384000 kB\n",
 	} {
 		path := filepath.Join(proc, file)
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
