@@ -34,8 +34,12 @@ func u64(v uint64) *uint64 { return &v }
 // toCgroupStats converts a cAdvisor sample into Summary blocks. prev is the
 // cgroup's previous CPU sample (nil on the first); capacity, when not zero,
 // gives memory available = capacity − working set (the node's rule, and a
-// pod's or container's limit).
-func toCgroupStats(name string, s *info.ContainerStats, prev *cpuSample, capacity uint64) (*CgroupStats, cpuSample) {
+// pod's or container's limit). havePSI says the cgroup has *.pressure files
+// (cgroup v2 with PSI on): its zeros are then reported as zeros, as the
+// kubelet does, and not left out as on cgroup v1, where cAdvisor's zero value
+// means that there is no file.
+func toCgroupStats(name string, s *info.ContainerStats, prev *cpuSample, capacity uint64, havePSI bool) (*CgroupStats, cpuSample) {
+	psi := func(p info.PSIStats) *statsapi.PSIStats { return psiStats(p, havePSI) }
 	at := s.Timestamp
 	if at.IsZero() {
 		at = time.Now()
@@ -117,12 +121,14 @@ func setDefaultInterface(n *statsapi.NetworkStats, name string) {
 	}
 }
 
-// psi converts pressure data; nil when the kernel gave none (every field zero).
+// psiStats converts pressure data. Without pressure files (havePSI false:
+// cgroup v1, or a kernel without PSI) cAdvisor leaves every field zero, which
+// is no reading: nil. With them, zeros are a reading (nothing stalled).
 // cAdvisor's type documents Total in nanoseconds but copies the cgroup file's
 // microseconds unchanged (lib/container/libcontainer setPSIData): the total is
 // converted here, to the Summary's nanoseconds.
-func psi(p info.PSIStats) *statsapi.PSIStats {
-	if p == (info.PSIStats{}) {
+func psiStats(p info.PSIStats, havePSI bool) *statsapi.PSIStats {
+	if !havePSI && p == (info.PSIStats{}) {
 		return nil
 	}
 	conv := func(d info.PSIData) statsapi.PSIData {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/cadvisor/lib/container/libcontainer"
+	info "github.com/google/cadvisor/lib/model"
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs2"
@@ -160,11 +161,42 @@ func TestCgroupV2PressureTotalsInNanoseconds(t *testing.T) {
 	if before == 0 {
 		t.Fatalf("%s: some total is 0, nothing to compare units with", file)
 	}
-	got, _ := toCgroupStats(dir, raw, nil, 0)
+	got, _ := toCgroupStats(dir, raw, nil, 0, true)
 	if got.CPU == nil || got.CPU.PSI == nil {
 		t.Fatalf("no cpu pressure from %s: %+v", dir, got.CPU)
 	}
 	if total := got.CPU.PSI.Some.Total; !between(total, before*1000, after*1000) {
 		t.Errorf("cpu psi some total = %d, %s said %d → %d µs: want %d → %d ns", total, file, before, after, before*1000, after*1000)
+	}
+}
+
+// TestZeroPressureIsAReadingWhereTheFilesExist: on cgroup v2 with PSI a cgroup
+// that never stalled has *.pressure files of zeros, and the Summary has zeros
+// there, as the kubelet's. Before, a sample of zeros was taken for "no file"
+// and left out, so the pod of the VM node's integration suite had no memory
+// and io pressure at all (nothing stalled it). Without the files (cgroup v1)
+// cAdvisor's zeros are still no reading.
+func TestZeroPressureIsAReadingWhereTheFilesExist(t *testing.T) {
+	raw := &info.ContainerStats{
+		Timestamp: time.Unix(1700000000, 0),
+		Cpu:       &info.CpuStats{Usage: info.CpuUsage{Total: 5}},
+		Memory:    &info.MemoryStats{Usage: 1 << 20, WorkingSet: 1 << 20},
+		DiskIo:    &info.DiskIoStats{},
+	}
+	zeros := &statsapi.PSIStats{}
+
+	v2, _ := toCgroupStats("/kubepods/pod1", raw, nil, 0, true)
+	if v2.CPU == nil || v2.Memory == nil || v2.IO == nil {
+		t.Fatalf("blocks missing: cpu %v memory %v io %v", v2.CPU, v2.Memory, v2.IO)
+	}
+	for what, got := range map[string]*statsapi.PSIStats{"cpu": v2.CPU.PSI, "memory": v2.Memory.PSI, "io": v2.IO.PSI} {
+		if diff := cmp.Diff(zeros, got); diff != "" {
+			t.Errorf("%s PSI with pressure files of zeros (-want +got):\n%s", what, diff)
+		}
+	}
+
+	v1, _ := toCgroupStats("/kubepods/pod1", raw, nil, 0, false)
+	if v1.CPU.PSI != nil || v1.Memory.PSI != nil || v1.IO != nil {
+		t.Errorf("without pressure files: cpu PSI %v, memory PSI %v, io %v; want none", v1.CPU.PSI, v1.Memory.PSI, v1.IO)
 	}
 }

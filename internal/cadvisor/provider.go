@@ -80,6 +80,10 @@ type Provider struct {
 	subsystems map[string]string // controller -> mount point
 	listMount  string            // the hierarchy listed to find cgroups
 	capacity   uint64
+	// psi: cgroup v2 on a kernel with pressure stall information, where every
+	// cgroup has *.pressure files and a reading of zeros is a value (no stall),
+	// not an absence.
+	psi bool
 
 	refreshMu   sync.Mutex // one housekeeping at a time
 	handlers    map[string]*libcontainer.Handler
@@ -133,11 +137,13 @@ func New(opts Options) (*Provider, error) {
 	if opts.PodsCgroup == "" {
 		opts.PodsCgroup = detectPodsCgroup(listMount)
 	}
+	_, psiErr := os.Stat(filepath.Join(opts.ProcRoot, "pressure", "cpu"))
 	return &Provider{
 		opts:       opts,
 		subsystems: subsystems,
 		listMount:  listMount,
 		capacity:   capacity,
+		psi:        cgroups.IsCgroup2UnifiedMode() && psiErr == nil,
 		handlers:   map[string]*libcontainer.Handler{},
 		prev:       map[string]cpuSample{},
 	}, nil
@@ -524,7 +530,7 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 		limit = p.memoryLimit(name)
 		capacity = limit
 	}
-	out, cur := toCgroupStats(name, raw, prev, capacity)
+	out, cur := toCgroupStats(name, raw, prev, capacity, p.psi)
 	out.MemoryLimit = limit
 	p.prev[name] = cur
 	return out, nil

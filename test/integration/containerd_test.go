@@ -223,7 +223,7 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("processes", func(t *testing.T) { testProcesses(t, c, ps) })
 	t.Run("filesystems", func(t *testing.T) { testFilesystems(t, c, env, ps) })
-	t.Run("network", func(t *testing.T) { testNetwork(t, c, ps) })
+	t.Run("network", func(t *testing.T) { testNetwork(t, c, env, ps) })
 
 	t.Run("node", func(t *testing.T) { testNode(t, c) })
 	t.Run("pod and container cgroups are found", func(t *testing.T) { testPodCgroupsFound(t, env, ps) })
@@ -291,10 +291,26 @@ func TestContainerd(t *testing.T) {
 func waitForLog(t *testing.T, env *containerdenv.Env, p *containerdenv.Pod, container, want string) {
 	t.Helper()
 	path := env.LogPath(p, container)
-	testkit.Until(t, fmt.Sprintf("%q in %s", want, path), time.Minute, func() bool {
+	deadline := time.Now().Add(time.Minute)
+	for {
 		data, err := os.ReadFile(path)
-		return err == nil && bytes.Contains(data, []byte(" "+want+"\n"))
-	})
+		if err == nil && bytes.Contains(data, []byte(" "+want+"\n")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 1m0s waiting for %q in %s; it holds (%v):\n%s", want, path, err, logTail(data))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// logTail is the last lines of a container log, for a failure message.
+func logTail(data []byte) string {
+	const max = 2048
+	if len(data) > max {
+		data = data[len(data)-max:]
+	}
+	return string(data)
 }
 
 func absDiff(a, b uint64) float64 {

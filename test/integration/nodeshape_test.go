@@ -226,9 +226,13 @@ func testPSI(t *testing.T, c *collector, ps pods) {
 // Swap (a node with swap on, which the VM node's run sets up): a container
 // limited to swapperLimit that fills swapperBytes of tmpfs has the excess in
 // swap; the Summary's swap usage is the cgroup's memory.swap.current.
+//
+// swapperBytes stays under the sandbox's /dev/shm, a tmpfs of 64 MiB that
+// containerd mounts for each pod: a larger write fails with ENOSPC and the
+// container never says ready.
 const (
-	swapperLimit = 48 << 20
-	swapperBytes = 96 << 20
+	swapperLimit = 16 << 20
+	swapperBytes = 40 << 20
 )
 
 // nodeHasSwap tells whether any swap area is active (/proc/swaps lists one).

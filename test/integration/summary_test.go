@@ -17,7 +17,6 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
-	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // The subtests here read the Summary the receiver serves on its JSON endpoint
@@ -105,7 +104,7 @@ func assertCapacity(t *testing.T, path string, fs *statsapi.FsStats, what string
 
 // testNetwork: the own-netns pods' traffic grows and matches their namespace's
 // eth0 counters at the moment of the scrape; host-network pods have none.
-func testNetwork(t *testing.T, c *collector, ps pods) {
+func testNetwork(t *testing.T, c *collector, env *containerdenv.Env, ps pods) {
 	before := netDev(t, ps.server, "server")
 	c.scrape(t)
 	s1 := c.summary(t)
@@ -119,9 +118,13 @@ func testNetwork(t *testing.T, c *collector, ps pods) {
 	assert.LessOrEqual(t, *server1.RxBytes, after.rx, "server rx vs its eth0 just after the scrape")
 
 	require.NotNil(t, client1.TxBytes)
-	testkit.Until(t, "the client to send 512 KiB more", time.Minute, func() bool {
-		return netDev(t, ps.client, "client").tx > *client1.TxBytes+512<<10
-	})
+	for deadline := time.Now().Add(time.Minute); netDev(t, ps.client, "client").tx <= *client1.TxBytes+512<<10; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			log, err := os.ReadFile(env.LogPath(ps.client, "client"))
+			t.Fatalf("timed out after 1m0s waiting for the client to send 512 KiB more: tx %d at the scrape, %d now; server rx %d now; the client's log (%v):\n%s",
+				*client1.TxBytes, netDev(t, ps.client, "client").tx, netDev(t, ps.server, "server").rx, err, logTail(log))
+		}
+	}
 	c.scrape(t)
 	s2 := c.summary(t)
 	server2, client2 := podStats(t, s2, "net-server").Network, podStats(t, s2, "net-client").Network
