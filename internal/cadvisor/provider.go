@@ -532,6 +532,18 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 	}
 	out, cur := toCgroupStats(name, raw, prev, capacity, p.psi)
 	out.MemoryLimit = limit
+	if p.psi && out.IO == nil {
+		// cAdvisor reads io.pressure only with its disk IO metrics, which
+		// would read io.stat too (the cgroup counters read it on their own):
+		// the one file the Summary's IO block needs is read here.
+		if ps, err := readPressure(filepath.Join(p.subsystems[""], name, "io.pressure")); err == nil {
+			at := raw.Timestamp
+			if at.IsZero() {
+				at = time.Now()
+			}
+			out.IO = &statsapi.IOStats{Time: metav1.NewTime(at), PSI: ps}
+		}
+	}
 	p.prev[name] = cur
 	return out, nil
 }

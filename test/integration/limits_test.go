@@ -119,9 +119,11 @@ func TestLimitsAndCgroupCounters(t *testing.T) {
 	c.scrape(t) // a CPU rate needs two samples
 	c.waitGap(t, rateGap)
 	throttledBefore := cgroupStat(t, cpuStat(ps.limited, "capped"), "nr_throttled")
+	steadyBefore := cgroupStat(t, cpuStat(ps.limited, "steady"), "nr_throttled")
 	writtenBefore := diskWritten(t, ps.io.CgroupDir("blkio", "direct"))
 	s := c.scrape(t)
 	throttledAfter := cgroupStat(t, cpuStat(ps.limited, "capped"), "nr_throttled")
+	steadyAfter := cgroupStat(t, cpuStat(ps.limited, "steady"), "nr_throttled")
 	writtenAfter := diskWritten(t, ps.io.CgroupDir("blkio", "direct"))
 
 	cpus, memTotal := nodeCapacity(t)
@@ -173,8 +175,11 @@ func TestLimitsAndCgroupCounters(t *testing.T) {
 		assert.True(t, float64(throttledBefore) <= got && got <= float64(throttledAfter), "throttled periods %v, cpu.stat %d..%d", got, throttledBefore, throttledAfter)
 		assert.Positive(t, s.value(t, capped, "container.cpu.throttling_data.throttled_time"))
 		assert.GreaterOrEqual(t, s.value(t, capped, "container.cpu.throttling_data.periods"), got)
-		// steady never ran out of its quota.
-		assert.Zero(t, s.value(t, steady, "container.cpu.throttling_data.throttled_periods"))
+		// steady sleeps: it is throttled only if starting it outran its quota
+		// (seen once under software emulation), and then as its cpu.stat says.
+		st := s.value(t, steady, "container.cpu.throttling_data.throttled_periods")
+		assert.True(t, float64(steadyBefore) <= st && st <= float64(steadyAfter), "steady throttled periods %v, cpu.stat %d..%d", st, steadyBefore, steadyAfter)
+		assert.Less(t, st, got, "the sleeper is throttled less than the spinner")
 	})
 
 	t.Run("OOM kill against the memory cgroup", func(t *testing.T) {
