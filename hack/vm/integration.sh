@@ -59,7 +59,7 @@ rc=0
 for driver in $drivers; do
   echo "== integration: cgroup v2, \$driver driver, containerd $version"
   began=\$(date +%s)
-  run=.
+  run='${VM_RUN:-.}'
   if [ "\$driver" = cgroupfs ]; then run='$cgroupfs_run'; fi
   echo "== tests: -test.run '\$run'"
   STATSSUMMARY_CGROUP_DRIVER=\$driver STATSSUMMARY_CONTAINERD_BIN=/payload/containerd \\

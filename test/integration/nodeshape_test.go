@@ -257,15 +257,25 @@ func swapperSpec() containerdenv.PodSpec {
 
 func testSwap(t *testing.T, c *collector, env *containerdenv.Env, swapper *containerdenv.Pod) {
 	waitForLog(t, env, swapper, "swapper", "ready")
-	file := filepath.Join(swapper.CgroupDir("memory", "swapper"), "memory.swap.current")
-	before := cgroupUint(t, file)
-	require.Greater(t, before, uint64(swapperBytes-swapperLimit)/2, "the swapper's excess is in swap (%s)", file)
+	ctrFile := filepath.Join(swapper.CgroupDir("memory", "swapper"), "memory.swap.current")
+	podFile := filepath.Join(swapper.PodCgroupDir("memory"), "memory.swap.current")
+	require.Greater(t, cgroupUint(t, ctrFile), uint64(swapperBytes-swapperLimit)/2, "the swapper's excess is in swap (%s)", ctrFile)
+	before := cgroupUint(t, podFile)
 	c.scrape(t)
-	after := cgroupUint(t, file)
-	ctr := containerStats(t, podStats(t, c.summary(t), "swapper"), "swapper")
-	require.NotNil(t, ctr.Swap, "swapper swap stats")
-	require.NotNil(t, ctr.Swap.SwapUsageBytes, "swapper swap usage")
+	after := cgroupUint(t, podFile)
+	pod := podStats(t, c.summary(t), "swapper")
+	// The pod's swap is its cgroup's (hierarchical: the container's swap is
+	// in it). A container's swap is reported only when the runtime gives it
+	// (containerd 2.4.2 does not; the kubelet takes it from cAdvisor's
+	// container cgroups, which cri+cadvisor does not read: see
+	// docs/kubelet-parity.md).
+	require.NotNil(t, pod.Swap, "swapper pod swap stats")
+	require.NotNil(t, pod.Swap.SwapUsageBytes, "swapper pod swap usage")
 	const tolerance = 1 << 20
-	assert.InDelta(t, float64(before+after)/2, float64(*ctr.Swap.SwapUsageBytes), tolerance+absDiff(before, after), "swap usage vs memory.swap.current")
-	t.Logf("swapper swap usage %d; memory.swap.current %d → %d", *ctr.Swap.SwapUsageBytes, before, after)
+	assert.InDelta(t, float64(before+after)/2, float64(*pod.Swap.SwapUsageBytes), tolerance+absDiff(before, after), "pod swap usage vs the pod cgroup's memory.swap.current")
+	ctrSwap := "none"
+	if ctr := containerStats(t, pod, "swapper"); ctr.Swap != nil && ctr.Swap.SwapUsageBytes != nil {
+		ctrSwap = strconv.FormatUint(*ctr.Swap.SwapUsageBytes, 10)
+	}
+	t.Logf("swapper pod swap usage %d; its memory.swap.current %d → %d; the container's swap from the runtime: %s", *pod.Swap.SwapUsageBytes, before, after, ctrSwap)
 }
