@@ -39,7 +39,6 @@ func u64(v uint64) *uint64 { return &v }
 // kubelet does, and not left out as on cgroup v1, where cAdvisor's zero value
 // means that there is no file.
 func toCgroupStats(name string, s *info.ContainerStats, prev *cpuSample, capacity uint64, havePSI bool) (*CgroupStats, cpuSample) {
-	psi := func(p info.PSIStats) *statsapi.PSIStats { return psiStats(p, havePSI) }
 	at := s.Timestamp
 	if at.IsZero() {
 		at = time.Now()
@@ -53,7 +52,7 @@ func toCgroupStats(name string, s *info.ContainerStats, prev *cpuSample, capacit
 			Time:                 t,
 			UsageCoreNanoSeconds: u64(s.Cpu.Usage.Total),
 			UsageNanoCores:       nanoCores(prev, cur),
-			PSI:                  psi(s.Cpu.PSI),
+			PSI:                  psiStats(s.Cpu.PSI, havePSI),
 		}
 	}
 
@@ -65,7 +64,7 @@ func toCgroupStats(name string, s *info.ContainerStats, prev *cpuSample, capacit
 			RSSBytes:        u64(s.Memory.RSS),
 			PageFaults:      u64(s.Memory.ContainerData.Pgfault),
 			MajorPageFaults: u64(s.Memory.ContainerData.Pgmajfault),
-			PSI:             psi(s.Memory.PSI),
+			PSI:             psiStats(s.Memory.PSI, havePSI),
 		}
 		if capacity > 0 {
 			avail := uint64(0)
@@ -81,7 +80,7 @@ func toCgroupStats(name string, s *info.ContainerStats, prev *cpuSample, capacit
 	}
 
 	if s.DiskIo != nil {
-		if p := psi(s.DiskIo.PSI); p != nil {
+		if p := psiStats(s.DiskIo.PSI, havePSI); p != nil {
 			out.IO = &statsapi.IOStats{Time: t, PSI: p}
 		}
 	}

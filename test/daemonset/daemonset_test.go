@@ -15,11 +15,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.uber.org/zap/zaptest"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +24,7 @@ import (
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
 	"github.com/statssummary/statssummary/internal/testenv/kubeletenv"
-	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
+	"github.com/statssummary/statssummary/test/internal/receiverrun"
 )
 
 // The workload: a pod with its own network namespace whose container, as a
@@ -323,20 +318,7 @@ func startReceiver(t *testing.T, collectorYAML, nodeName string) string {
 	server, _ := rc["server"].(map[string]any)
 	require.NotNil(t, server, "the pod's config serves JSON")
 	server["endpoint"] = addr
-	f := statssummaryreceiver.NewFactory()
-	cfg := f.CreateDefaultConfig().(*statssummaryreceiver.Config)
-	require.NoError(t, confmap.NewFromStringMap(rc).Unmarshal(cfg))
-	require.NoError(t, confmap.Validate(cfg))
-	set := receivertest.NewNopSettings(f.Type())
-	set.Logger = zaptest.NewLogger(t)
-	r, err := statssummaryreceiver.NewManualMetricsReceiver(cfg, set, new(consumertest.MetricsSink), make(chan time.Time))
-	require.NoError(t, err)
-	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		require.NoError(t, r.Shutdown(ctx))
-	})
+	receiverrun.Start(t, rc)
 	return "http://" + addr + "/stats/summary"
 }
 

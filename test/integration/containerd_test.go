@@ -291,17 +291,12 @@ func TestContainerd(t *testing.T) {
 func waitForLog(t *testing.T, env *containerdenv.Env, p *containerdenv.Pod, container, want string) {
 	t.Helper()
 	path := env.LogPath(p, container)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		data, err := os.ReadFile(path)
-		if err == nil && bytes.Contains(data, []byte(" "+want+"\n")) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 1m0s waiting for %q in %s; it holds (%v):\n%s", want, path, err, logTail(data))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var data []byte
+	var err error
+	testkit.UntilReport(t, fmt.Sprintf("%q in %s", want, path), time.Minute, func() bool {
+		data, err = os.ReadFile(path)
+		return err == nil && bytes.Contains(data, []byte(" "+want+"\n"))
+	}, func() string { return fmt.Sprintf("it holds (%v):\n%s", err, logTail(data)) })
 }
 
 // logTail is the last lines of a container log, for a failure message.

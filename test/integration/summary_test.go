@@ -17,6 +17,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/testenv/containerdenv"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // The subtests here read the Summary the receiver serves on its JSON endpoint
@@ -122,13 +123,13 @@ func testNetwork(t *testing.T, c *collector, env *containerdenv.Env, ps pods) {
 	// else), and within reach of the VM node, where the emulated client
 	// sends a few KiB a second (this host: about 100 KiB).
 	const more = 64 << 10
-	for deadline := time.Now().Add(2 * time.Minute); netDev(t, ps.client, "client").tx <= *client1.TxBytes+more; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			log, err := os.ReadFile(env.LogPath(ps.client, "client"))
-			t.Fatalf("timed out after 2m0s waiting for the client to send 64 KiB more: tx %d at the scrape, %d now; server rx %d now; the client's log (%v):\n%s",
-				*client1.TxBytes, netDev(t, ps.client, "client").tx, netDev(t, ps.server, "server").rx, err, logTail(log))
-		}
-	}
+	testkit.UntilReport(t, "the client to send 64 KiB more", 2*time.Minute, func() bool {
+		return netDev(t, ps.client, "client").tx > *client1.TxBytes+more
+	}, func() string {
+		log, err := os.ReadFile(env.LogPath(ps.client, "client"))
+		return fmt.Sprintf("tx %d at the scrape, %d now; server rx %d now; the client's log (%v):\n%s",
+			*client1.TxBytes, netDev(t, ps.client, "client").tx, netDev(t, ps.server, "server").rx, err, logTail(log))
+	})
 	c.scrape(t)
 	s2 := c.summary(t)
 	server2, client2 := podStats(t, s2, "net-server").Network, podStats(t, s2, "net-client").Network

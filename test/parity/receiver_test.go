@@ -9,14 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/statssummary/statssummary/internal/testenv/kubeletenv"
-	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
+	"github.com/statssummary/statssummary/test/internal/receiverrun"
 )
 
 // walkPeriod is how often both sides measure volumes: the kubelet's
@@ -32,10 +27,8 @@ type ours struct {
 
 func startReceiver(t *testing.T, k *kubeletenv.Env) *ours {
 	t.Helper()
-	f := statssummaryreceiver.NewFactory()
-	cfg := f.CreateDefaultConfig().(*statssummaryreceiver.Config)
 	addr := freeLoopbackAddr(t)
-	require.NoError(t, confmap.NewFromStringMap(map[string]any{
+	receiverrun.Start(t, map[string]any{
 		"node_name":           k.NodeName,
 		"collection_interval": walkPeriod.String(),
 		"initial_delay":       "0s",
@@ -50,19 +43,6 @@ func startReceiver(t *testing.T, k *kubeletenv.Env) *ours {
 			"volume_walk_period": walkPeriod.String(),
 		},
 		"server": map[string]any{"endpoint": addr, "max_age": "0s"},
-	}).Unmarshal(cfg))
-	require.NoError(t, confmap.Validate(cfg))
-	set := receivertest.NewNopSettings(f.Type())
-	set.Logger = zaptest.NewLogger(t)
-	// Scrapes are never ticked: the JSON endpoint is what is compared.
-	r, err := statssummaryreceiver.NewManualMetricsReceiver(cfg, set, new(consumertest.MetricsSink), make(chan time.Time))
-	require.NoError(t, err)
-	require.NoError(t, r.Start(t.Context(), componenttest.NewNopHost()))
-	t.Cleanup(func() {
-		// t.Context is done when cleanups run: shutdown gets its own bound.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		require.NoError(t, r.Shutdown(ctx))
 	})
 	return &ours{url: "http://" + addr + "/stats/summary"}
 }

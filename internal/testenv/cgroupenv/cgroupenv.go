@@ -129,27 +129,8 @@ func (e *Env) remove(dir string) {
 // sleeps.
 func (e *Env) Sleeper(name string) int {
 	e.t.Helper()
-	cmd := exec.Command("sh", "-c", `read _; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; exec sleep 3600`)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		e.t.Fatalf("cgroupenv: %v", err)
-	}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatalf("cgroupenv: start sh: %v", err)
-	}
-	e.t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	cmd := e.Run(name, `i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; exec sleep 3600`)
 	pid := strconv.Itoa(cmd.Process.Pid)
-	for _, m := range e.mounts {
-		if err := os.WriteFile(filepath.Join(m, name, "cgroup.procs"), []byte(pid), 0o644); err != nil {
-			e.t.Fatalf("cgroupenv: move %s into %s: %v", pid, name, err)
-		}
-	}
-	if _, err := stdin.Write([]byte("go\n")); err != nil {
-		e.t.Fatalf("cgroupenv: %v", err)
-	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		comm, err := os.ReadFile("/proc/" + pid + "/comm")
