@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -61,22 +62,24 @@ func (l *LazyConn) get() (*grpc.ClientConn, error) {
 // Invoke implements grpc.ClientConnInterface.
 //
 // A call made while the connection was not yet ready that fails with
-// Unavailable, the connection still not ready after it, is made once more on
-// a fresh connection: the failure may be a dial that began before a restarted
-// runtime's socket was back, reported to the first call after it is. An
-// Unavailable the runtime itself answered is returned as it is. CRI calls made through it are reads, safe to
-// repeat.
+// Unavailable without ever reaching the runtime (no transport carried it: the
+// dial failed) is made once more on a fresh connection: the failure may be a
+// dial that began before a restarted runtime's socket was back, reported to
+// the first call after it is. A call that reached the runtime is never
+// repeated, whatever it answered: an Unavailable the runtime itself answered
+// is returned as it is. Whether the runtime was reached is what gRPC reports
+// for the call (its peer), not the connection's state, which gRPC updates
+// apart from the call and may still show "connecting" after an answer. CRI
+// calls made through it are reads, safe to repeat.
 func (l *LazyConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	conn, err := l.get()
 	if err != nil {
 		return err
 	}
 	ready := conn.GetState() == connectivity.Ready
-	err = conn.Invoke(ctx, method, args, reply, opts...)
-	if err == nil || ready || status.Code(err) != codes.Unavailable || ctx.Err() != nil ||
-		conn.GetState() == connectivity.Ready {
-		// A connection that is ready after the failure reached the runtime:
-		// its Unavailable is the runtime's answer, not to be repeated.
+	var reached peer.Peer
+	err = conn.Invoke(ctx, method, args, reply, append(opts, grpc.Peer(&reached))...)
+	if err == nil || ready || reached.Addr != nil || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
 		return err
 	}
 	l.drop(conn)
