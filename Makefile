@@ -10,7 +10,10 @@ CONFIG     ?= config/collector.yaml
 TOOLS_MOD  := tools/go.mod
 LINT_MOD   := tools/lint/go.mod
 RECEIVER   := receiver/statssummaryreceiver
-PKGS       := ./...
+# The repository's Go modules (docs/modules.md): the domain (the root: internal/
+# and the hack/ tools built on it), the receiver (what a distribution imports)
+# and the repo-level suites (test/). Each is vetted, linted and tidied on its own.
+MODULES    := . $(RECEIVER) test
 CONTAINERD_VERSION ?= 2.4.2
 HOST_CGROUP := $(shell [ "$$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] && echo v2 || echo v1)
 
@@ -27,7 +30,7 @@ generate:
 	  $(RECEIVER)/internal/metadata/generated_*.go $(RECEIVER)/internal/metadata/testdata/config.yaml \
 	  $(RECEIVER)/internal/metadatatest/generated_*.go
 	cd $(RECEIVER) && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
-	$(GO) vet ./$(RECEIVER)/internal/metadata/
+	$(GO) -C $(RECEIVER) vet ./internal/metadata/
 
 ## check-generate: fail when `make generate` changes tracked files
 check-generate: generate
@@ -55,31 +58,36 @@ run: build
 ## per machine into $(STATSSUMMARY_CACHE) (hack/lib/cache.sh).
 test: test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-parity test-apiserver test-manifests test-daemonset test-vm
 
-## test-unit: every package but the integration suite, with the race detector
+## test-unit: with the race detector, every package of the root and receiver
+## modules, and the test module's manifest and release checks (not its suites on
+## real runtimes, which are legs of their own)
 test-unit:
 	@echo "== leg: unit and scenario tests (race)"
-	time $(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v '/test/')
+	time $(GO) test -race -count=1 ./...
+	time $(GO) -C $(RECEIVER) test -race -count=1 ./...
+	time $(GO) -C test test -race -count=1 ./deploy/ ./release/
 
 ## test-crio: the CRI, receiver and endpoint tests once more with internal/crifake
 ## serving its socket as CRI-O does (cmux: a connection whose first request is not
 ## exactly application/grpc is closed); part of `make test`
 test-crio:
 	@echo "== leg: CRI, receiver and endpoint tests against crifake's CRI-O socket mode (race)"
-	time CRIFAKE_MODE=crio $(GO) test -race -count=1 -skip '^(TestHeapDoesNotGrowOverScrapes|TestSoak)$$' \
-		./internal/cri/... ./internal/server/... ./receiver/...
+	time CRIFAKE_MODE=crio $(GO) test -race -count=1 ./internal/cri/... ./internal/server/...
+	time CRIFAKE_MODE=crio $(GO) -C $(RECEIVER) test -race -count=1 \
+		-skip '^(TestHeapDoesNotGrowOverScrapes|TestSoak)$$' ./...
 
 ## test-heap: the heap-growth check, built without the race detector (its
 ## shadow memory makes heap figures meaningless)
 test-heap:
 	@echo "== leg: heap growth over scrapes (no race detector)"
-	$(GO) test -count=1 -run '^TestHeapDoesNotGrowOverScrapes$$' ./receiver/statssummaryreceiver/
+	$(GO) -C $(RECEIVER) test -count=1 -run '^TestHeapDoesNotGrowOverScrapes$$' .
 
 ## test-integration-host: the integration suite on this host against Debian's
 ## containerd 1.6 (root; installs the runtime packages when missing)
 test-integration-host:
 	@hack/install-runtime.sh
 	@echo "== leg: host (cgroup $(HOST_CGROUP)) + containerd 1.6 (Debian, /usr/bin)"
-	STATSSUMMARY_CONTAINERD_BIN=/usr/bin $(GO) test -race -count=1 -v ./test/integration/ 2>&1 | hack/legsummary.sh
+	STATSSUMMARY_CONTAINERD_BIN=/usr/bin $(GO) -C test test -race -count=1 -v ./integration/ 2>&1 | hack/legsummary.sh
 
 ## test-integration-containerd2: the integration suite on this host against
 ## containerd $(CONTAINERD_VERSION), built from the module proxy (cached)
@@ -87,7 +95,7 @@ test-integration-containerd2:
 	@hack/install-runtime.sh
 	@bin=$$(hack/runtimes/containerd.sh $(CONTAINERD_VERSION)) && \
 	  echo "== leg: host (cgroup $(HOST_CGROUP)) + containerd $(CONTAINERD_VERSION) ($$bin)" && \
-	  STATSSUMMARY_CONTAINERD_BIN=$$bin $(GO) test -race -count=1 -v ./test/integration/ 2>&1 | hack/legsummary.sh
+	  STATSSUMMARY_CONTAINERD_BIN=$$bin $(GO) -C test test -race -count=1 -v ./integration/ 2>&1 | hack/legsummary.sh
 
 ## test-vm: the integration suite in the cgroup v2 + systemd VM node against
 ## containerd $(CONTAINERD_VERSION), systemd and cgroupfs drivers (qemu, TCG;
@@ -100,7 +108,7 @@ test-vm:
 ## containerd, verbose (root)
 test-integration:
 	@hack/install-runtime.sh
-	$(GO) test -race -count=1 -v ./test/integration/
+	$(GO) -C test test -race -count=1 -v ./integration/
 
 ## runtime-down: remove the demo runtime of `make run` and any instance whose owner died
 runtime-down:
@@ -108,18 +116,18 @@ runtime-down:
 
 ## lint: golangci-lint (pinned in tools/lint)
 lint:
-	$(GO) tool -modfile=$(LINT_MOD) golangci-lint run $(PKGS)
+	@set -e; for m in $(MODULES); do echo "golangci-lint: $$m"; \
+	  $(GO) -C $$m tool -modfile=$(CURDIR)/$(LINT_MOD) golangci-lint run ./...; done
 
 fmt:
 	gofmt -l -w .
 
 vet:
-	$(GO) vet $(PKGS)
+	@set -e; for m in $(MODULES); do echo "go vet: $$m"; $(GO) -C $$m vet ./...; done
 
 tidy:
-	$(GO) mod tidy
-	cd tools && $(GO) mod tidy
-	cd tools/lint && $(GO) mod tidy
+	@set -e; for m in $(MODULES) tools tools/lint hack/helm hack/image hack/kubelet hack/apiserver; do \
+	  echo "go mod tidy: $$m"; $(GO) -C $$m mod tidy; done
 
 ## bench: the performance benchmarks (docs/performance.md) — Scrape, RawCRI, Convert
 ## and SummaryJSON at 10–1000 pods — one package at a time, BENCH_COUNT runs each,
@@ -130,8 +138,8 @@ BENCH_OUT   ?= $(BUILD_DIR)/bench/new.txt
 BENCHSTAT   := $(GO) tool -modfile=$(TOOLS_MOD) benchstat
 bench:
 	@mkdir -p $(dir $(BENCH_OUT))
-	$(GO) test -p 1 -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) \
-		./receiver/statssummaryreceiver ./internal/server | tee $(BENCH_OUT)
+	{ $(GO) -C $(RECEIVER) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) . && \
+	  $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) ./internal/server; } | tee $(BENCH_OUT)
 
 ## benchstat: compare two bench runs: make benchstat OLD=build/bench/old.txt NEW=build/bench/new.txt
 OLD ?= $(BUILD_DIR)/bench/old.txt
@@ -170,12 +178,12 @@ bench-steady: build
 
 ## fuzz: run each fuzz target for FUZZTIME (default 60s; e.g. FUZZTIME=1000000x), one at a time
 FUZZTIME    ?= 60s
-FUZZ_TARGETS := ./internal/cri:FuzzPodStats ./internal/cri:FuzzTrimmedDecode ./internal/server:FuzzServeHTTP ./$(RECEIVER)/internal/convert:FuzzConvert
+FUZZ_TARGETS := internal/cri:FuzzPodStats internal/cri:FuzzTrimmedDecode internal/server:FuzzServeHTTP $(RECEIVER)/internal/convert:FuzzConvert
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; name=$${t##*:}; \
-	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  dir=$${t%%:*}; name=$${t##*:}; \
+	  echo "== $$name ($$dir, $(FUZZTIME))"; \
+	  $(GO) -C $$dir test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) .; \
 	done
 
 ## fuzz-short: the short fuzz pass CI runs (10 s per target)
@@ -185,7 +193,7 @@ fuzz-short:
 ## soak: the receiver under rotating runtime faults and HTTP load for SOAKTIME (default 10m)
 SOAKTIME ?= 10m
 soak:
-	STATSSUMMARY_SOAK=$(SOAKTIME) $(GO) test -race -count=1 -timeout 0 -run '^TestSoak$$' -v ./$(RECEIVER)
+	STATSSUMMARY_SOAK=$(SOAKTIME) $(GO) -C $(RECEIVER) test -race -count=1 -timeout 0 -run '^TestSoak$$' -v .
 
 # --- issue 15: the collector with and without its new metrics, interleaved -------
 ## bench-steady-ab: hack/perf/steady-ab.sh — against one real private containerd running
@@ -215,7 +223,7 @@ test-parity:
 	containerd=$$(hack/runtimes/containerd.sh $(PARITY_CONTAINERD)); \
 	echo "== leg: kubelet parity: host (cgroup $(HOST_CGROUP)) + kubelet $$($$kubelet/kubelet --version | cut -d' ' -f2) + containerd $(PARITY_CONTAINERD) ($$containerd)"; \
 	STATSSUMMARY_KUBELET_BIN=$$kubelet STATSSUMMARY_CONTAINERD_BIN=$$containerd \
-		$(GO) test -race -count=1 -v -timeout 20m ./test/parity/ 2>&1 | hack/legsummary.sh
+		$(GO) -C test test -race -count=1 -v -timeout 20m ./parity/ 2>&1 | hack/legsummary.sh
 
 ## test-apiserver: the optional pod metadata (k8s_api, internal/podmeta) against a
 ## real kube-apiserver v1.37.2 with etcd 3.7.0 in-process (test/apiserver): pods
@@ -228,7 +236,7 @@ test-apiserver:
 	@set -e; \
 	bin=$$(hack/runtimes/apiserver.sh); \
 	echo "== leg: pod metadata against a real API server ($$(basename $$bin))"; \
-	STATSSUMMARY_APISERVER_BIN=$$bin $(GO) test -race -count=1 -v -timeout 15m ./test/apiserver/ 2>&1 | hack/legsummary.sh
+	STATSSUMMARY_APISERVER_BIN=$$bin $(GO) -C test test -race -count=1 -v -timeout 15m ./apiserver/ 2>&1 | hack/legsummary.sh
 
 # ---- Shipping: the image, the chart and its manifests, the DaemonSet on a real kubelet ----
 # hack/image and hack/helm are modules of their own: go-containerregistry and
@@ -283,4 +291,4 @@ test-daemonset: image
 	echo "== leg: image and DaemonSet: $(IMAGE) on containerd $(CONTAINERD_VERSION) and kubelet $$($$kubelet/kubelet --version | cut -d' ' -f2), host (cgroup $(HOST_CGROUP))"; \
 	STATSSUMMARY_KUBELET_BIN=$$kubelet STATSSUMMARY_CONTAINERD_BIN=$$containerd \
 	STATSSUMMARY_IMAGE=$(CURDIR)/$(IMAGE_TAR) STATSSUMMARY_IMAGE_REF=$(IMAGE) \
-		$(GO) test -race -count=1 -v -timeout 20m ./test/daemonset/ 2>&1 | hack/legsummary.sh
+		$(GO) -C test test -race -count=1 -v -timeout 20m ./daemonset/ 2>&1 | hack/legsummary.sh

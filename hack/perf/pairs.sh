@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 mkdir -p "$(dirname "$OUT")"
 bin=$(mktemp /tmp/statssummary-pairs.XXXXXX)
 trap 'rm -f "$bin"' EXIT
-$GO test -c -o "$bin" ./receiver/statssummaryreceiver
+$GO -C receiver/statssummaryreceiver test -c -o "$bin" .
 
 cpu() { # benchmark size → cpu-ns/op
 	"$bin" -test.run '^$' -test.bench "$1\$/$2" -test.benchtime "$BENCHTIME" |

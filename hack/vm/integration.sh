@@ -27,7 +27,7 @@ ctrd=$(hack/runtimes/containerd.sh "$version")
 payload=$(mktemp -d /var/tmp/statssummary-payload.XXXXXX)
 trap 'rm -rf "$payload"' EXIT
 echo "vm-integration: building the suite and hack/devruntime"
-go test -c -o "$payload/integration.test" ./test/integration
+go -C test test -c -o "$payload/integration.test" ./integration
 go build -o "$payload/devruntime" ./hack/devruntime
 mkdir -p "$payload/containerd"
 cp "$ctrd"/containerd "$ctrd"/containerd-shim-runc-v2 "$ctrd"/ctr "$payload/containerd/"

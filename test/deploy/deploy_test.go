@@ -1,3 +1,11 @@
+// Package deploy tests the manifests in the repository's deploy/ — a
+// DaemonSet, its ServiceAccount and the ConfigMap with the collector's
+// configuration, rendered by `make manifests` from the Helm chart in
+// deploy/helm/statssummary (hack/helm checks that they are what the chart
+// renders): it decodes them strictly into the Kubernetes API types and loads
+// the collector configuration with the real component factories. It lives in
+// the test module so that the collector and Kubernetes API modules it needs
+// stay out of the product's go.mod.
 package deploy
 
 import (
@@ -31,7 +39,10 @@ import (
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver"
 )
 
-// manifests are the objects of every *.yaml file here, each decoded strictly
+// deployDir is the repository's deploy/ folder, seen from this package.
+const deployDir = "../../deploy"
+
+// manifests are the objects of every *.yaml file in deploy/, each decoded strictly
 // (an unknown or duplicated field fails) into its API type.
 type manifests struct {
 	daemonSets      []*appsv1.DaemonSet
@@ -43,7 +54,7 @@ var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)
 
 func load(t *testing.T) manifests {
 	t.Helper()
-	files, err := filepath.Glob("*.yaml")
+	files, err := filepath.Glob(filepath.Join(deployDir, "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	var m manifests
@@ -330,7 +341,7 @@ func flagValue(args []string, name string) string {
 // k8s.pod.uid resource attribute the receiver sets. No collector here has the
 // processor (see the file's header), so this is as far as it is checked.
 func TestGatewayExample(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("examples", "gateway-k8sattributes.yaml"))
+	data, err := os.ReadFile(filepath.Join(deployDir, "examples", "gateway-k8sattributes.yaml"))
 	require.NoError(t, err)
 	var cfg struct {
 		Processors map[string]struct {
