@@ -15,7 +15,7 @@ var update = flag.Bool("update", false, "rewrite the generated table of docs/kub
 
 const (
 	docPath  = "../../docs/kubelet-parity.md"
-	docBegin = "<!-- BEGIN rules: generated from test/parity/rules_test.go by `go test ./test/parity -run TestDocListsTheRules -update`; do not edit -->"
+	docBegin = "<!-- BEGIN rules: generated from test/parity/rules_test.go by `go -C test test ./parity -run TestDocListsTheRules -update`; do not edit -->"
 	docEnd   = "<!-- END rules -->"
 )
 
@@ -33,7 +33,7 @@ func TestDocListsTheRules(t *testing.T) {
 		require.NoError(t, os.WriteFile(docPath, []byte(doc[:i+len(docBegin)]+want+doc[j:]), 0o644))
 		return
 	}
-	require.Equal(t, want, got, "%s is out of date: go test ./test/parity -run TestDocListsTheRules -update", docPath)
+	require.Equal(t, want, got, "%s is out of date: go -C test test ./parity -run TestDocListsTheRules -update", docPath)
 }
 
 // rulesTable renders the rules as a Markdown table.
