@@ -20,6 +20,9 @@
 #        RUNTIME=containerd CRI_TIMEOUT=9s hack/perf/steady-state.sh   (containerd 1.6 answers
 #            ListPodSandboxStats for 110 × 3 in 4.3-5.1 s here: over a 5 s timeout, scrapes are partial)
 #        WINDOW=600 PODS=1000 hack/perf/steady-state.sh
+#        PROFILE=1 hack/perf/steady-state.sh   (the pprof extension on PPROF_ADDR; a CPU profile
+#            of the collector over the whole window is written beside OUT, ${OUT%.txt}.cpu.pprof:
+#            go tool pprof -top COLLECTOR FILE)
 #        NEW_METRICS=on hack/perf/steady-state.sh   (issue 15's metrics: "default" is the
 #            receiver's defaults, the cgroup counters on and the 12 utilization metrics off;
 #            "on" turns every one of them on, disk operations too; "off" turns them all off,
@@ -43,6 +46,8 @@ COLLECTOR=${COLLECTOR:-build/otelcol-statssummary/otelcol-statssummary}
 OUT=${OUT:-build/perf/steady-state.txt}
 SUMMARY_ADDR=${SUMMARY_ADDR:-127.0.0.1:10266}
 NEW_METRICS=${NEW_METRICS:-default}
+PROFILE=${PROFILE:-}
+PPROF_ADDR=${PPROF_ADDR:-127.0.0.1:10267}
 GO=${GO:-go}
 
 cd "$(dirname "$0")/../.."
@@ -59,7 +64,7 @@ containerd)
 		$GO build -o build/devruntime ./hack/devruntime
 		mkdir -p "$(dirname "$OUT")"
 		log=${OUT%.txt}.devruntime.log
-		export RUNTIME PODS CONTAINERS INTERVAL CRI_TIMEOUT WARMUP WINDOW SAMPLE BASELINE COLLECTOR OUT SUMMARY_ADDR GO NEW_METRICS
+		export RUNTIME PODS CONTAINERS INTERVAL CRI_TIMEOUT WARMUP WINDOW SAMPLE BASELINE COLLECTOR OUT SUMMARY_ADDR GO NEW_METRICS PROFILE PPROF_ADDR
 		# devruntime's log to stderr (without its line per pod) and to $log.
 		set +e
 		{
@@ -153,6 +158,12 @@ on | off)
 *) echo "steady-state: NEW_METRICS=$NEW_METRICS: want default, on or off" >&2; exit 1 ;;
 esac
 
+extensions_block= service_extensions=
+if [[ -n $PROFILE ]]; then
+	extensions_block="extensions:"$'\n'"  pprof:"$'\n'"    endpoint: $PPROF_ADDR"$'\n'
+	service_extensions="  extensions: [pprof]"$'\n'
+fi
+
 cat >"$work/config.yaml" <<YAML
 receivers:
   stats_summary:
@@ -163,13 +174,13 @@ receivers:
       timeout: $CRI_TIMEOUT
     server:
       endpoint: $SUMMARY_ADDR
-${metrics_block}processors:
+${metrics_block}${extensions_block}processors:
   batch:
 exporters:
   debug:
     verbosity: basic
 service:
-  telemetry:
+${service_extensions}  telemetry:
     metrics:
       level: none
   pipelines:
@@ -190,6 +201,12 @@ kill -0 "$collector" 2>/dev/null || { echo "steady-state: the collector exited:"
 t0=$(date +%s.%N); c0=$(ticks_of "$collector"); read -r u0 k0 < <(awk '{print $14, $15}' "/proc/$collector/stat")
 [[ -n $daemon_pid ]] && read -r -d '' d0 s0 < <(runtime_ticks) || true
 lines0=$(wc -l <"$work/collector.log")
+profile_pid=
+if [[ -n $PROFILE ]]; then
+	mkdir -p "$(dirname "$OUT")"
+	curl -sf -o "${OUT%.txt}.cpu.pprof" "http://$PPROF_ADDR/debug/pprof/profile?seconds=$WINDOW" &
+	profile_pid=$!
+fi
 rss_max=0; rss_sum=0; rss_n=0
 end=$(( $(date +%s) + WINDOW ))
 while (( $(date +%s) < end )); do
@@ -199,6 +216,7 @@ while (( $(date +%s) < end )); do
 done
 t1=$(date +%s.%N); c1=$(ticks_of "$collector"); read -r u1 k1 < <(awk '{print $14, $15}' "/proc/$collector/stat")
 [[ -n $daemon_pid ]] && read -r -d '' d1 s1 < <(runtime_ticks) || true
+[[ -n $profile_pid ]] && { wait "$profile_pid" || echo "steady-state: the CPU profile could not be read from $PPROF_ADDR" >&2; }
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$collector/status")
 open_fds=$(find "/proc/$collector/fd" -mindepth 1 -maxdepth 1 | wc -l)
 w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
