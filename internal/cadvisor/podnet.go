@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,22 +23,33 @@ const podDefaultInterface = "eth0"
 // cgroupProcs counts the processes in a cgroup and all its descendants and
 // returns one of them, 0 when there is none.
 func cgroupProcs(mount, cgroup string) (count uint64, pid int) {
-	_ = filepath.WalkDir(filepath.Join(mount, cgroup), func(path string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(filepath.Join(mount, cgroup), func(dir string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			return nil
 		}
-		data, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
-		if err != nil {
-			return nil
-		}
-		for f := range strings.FieldsSeq(string(data)) {
-			count++
-			if pid == 0 {
-				pid, _ = strconv.Atoi(f)
-			}
+		n, p := procsOf(filepath.Join(dir, "cgroup.procs"))
+		count += n
+		if pid == 0 {
+			pid = p
 		}
 		return nil
 	})
+	return count, pid
+}
+
+// procsOf counts the processes listed in a cgroup.procs file and returns the
+// first, 0 when there is none or the file cannot be read.
+func procsOf(file string) (count uint64, pid int) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, 0
+	}
+	for f := range strings.FieldsSeq(string(data)) {
+		count++
+		if pid == 0 {
+			pid, _ = strconv.Atoi(f)
+		}
+	}
 	return count, pid
 }
 
@@ -49,14 +61,31 @@ type containerProcs struct {
 
 // podProcs counts a pod cgroup's processes (they live in its container
 // cgroups): in all, and per container cgroup by container ID (the sandbox's
-// among them), and returns one of them, 0 when there is none.
+// among them), and returns one of them, 0 when there is none. One pass: the
+// pod cgroup is listed once and each child cgroup walked once, its count going
+// both to the total and to its container (a walk per container after a walk
+// of the whole pod read every cgroup.procs twice, 38 % of the collector's CPU
+// on a 110 × 3 node whose pod cgroups are read every scrape).
 func podProcs(mount, podCgroup string) (total uint64, byContainer map[string]containerProcs, pid int) {
-	total, pid = cgroupProcs(mount, podCgroup)
-	cgs := listContainerCgroups(mount, podCgroup)
-	byContainer = make(map[string]containerProcs, len(cgs))
-	for id, cg := range cgs {
-		n, _ := cgroupProcs(mount, cg)
-		byContainer[id] = containerProcs{cgroup: cg, count: n}
+	total, pid = procsOf(filepath.Join(mount, podCgroup, "cgroup.procs"))
+	entries, err := os.ReadDir(filepath.Join(mount, podCgroup))
+	if err != nil {
+		return total, map[string]containerProcs{}, pid
+	}
+	byContainer = make(map[string]containerProcs, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		cg := path.Join(podCgroup, e.Name())
+		n, p := cgroupProcs(mount, cg)
+		total += n
+		if pid == 0 {
+			pid = p
+		}
+		if id, ok := containerIDFromCgroup(e.Name()); ok {
+			byContainer[id] = containerProcs{cgroup: cg, count: n}
+		}
 	}
 	return total, byContainer, pid
 }
