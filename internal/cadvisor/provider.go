@@ -3,6 +3,7 @@ package cadvisor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/cadvisor/lib/container"
 	"github.com/google/cadvisor/lib/container/common"
 	"github.com/google/cadvisor/lib/container/libcontainer"
+	info "github.com/google/cadvisor/lib/model"
 	"github.com/opencontainers/cgroups"
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,8 +87,13 @@ type Provider struct {
 	// not an absence.
 	psi bool
 
-	refreshMu   sync.Mutex // one housekeeping at a time
-	handlers    map[string]*libcontainer.Handler
+	refreshMu sync.Mutex // one housekeeping at a time
+	handlers  map[string]*libcontainer.Handler
+	v2        bool // the unified hierarchy
+	// lean reads every cgroup but the root with leanStats instead of a
+	// cAdvisor handler (lean.go); off only where a controller it reads is
+	// not mounted.
+	lean        bool
 	prev        map[string]cpuSample
 	runtimeCg   string    // detected runtime cgroup, "" until found
 	runtimeScan time.Time // when /proc was last scanned for the runtime
@@ -144,6 +151,8 @@ func New(opts Options) (*Provider, error) {
 		listMount:  listMount,
 		capacity:   capacity,
 		psi:        cgroups.IsCgroup2UnifiedMode() && psiErr == nil,
+		v2:         cgroups.IsCgroup2UnifiedMode(),
+		lean:       leanPossible(cgroups.IsCgroup2UnifiedMode(), subsystems),
 		handlers:   map[string]*libcontainer.Handler{},
 		prev:       map[string]cpuSample{},
 	}, nil
@@ -366,10 +375,15 @@ func (p *Provider) refreshLocked() error {
 		}
 	}
 
-	// Forget cgroups no longer tracked, so a recreated one starts afresh.
+	// Forget cgroups no longer tracked, so a recreated one starts afresh
+	// (lean reads keep no handler, only a CPU baseline).
 	for name := range p.handlers {
 		if !seen[name] {
 			delete(p.handlers, name)
+		}
+	}
+	for name := range p.prev {
+		if !seen[name] {
 			delete(p.prev, name)
 		}
 	}
@@ -496,6 +510,29 @@ func (p *Provider) SystemContainers() []SystemContainerStatus {
 // read samples one cgroup. pid, when not zero, is a process whose network
 // namespace the cgroup's network stats come from (1 for the node).
 func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity uint64) (*CgroupStats, error) {
+	var raw *info.ContainerStats
+	lean := p.lean && pid == 0 && name != "/"
+	if lean {
+		var err error
+		if raw, err = p.leanStats(name); err != nil {
+			delete(p.prev, name)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("cgroup %s: not found", name)
+			}
+			return nil, fmt.Errorf("cgroup %s: read stats: %w", name, err)
+		}
+	} else {
+		var err error
+		if raw, err = p.handlerStats(name, ms, pid); err != nil {
+			return nil, err
+		}
+	}
+	return p.convert(name, raw, capacity, lean), nil
+}
+
+// handlerStats samples a cgroup through its cAdvisor handler, made on first
+// use and kept while the cgroup is tracked.
+func (p *Provider) handlerStats(name string, ms container.MetricSet, pid int) (*info.ContainerStats, error) {
 	h, ok := p.handlers[name]
 	if !ok {
 		paths := common.MakeCgroupPaths(p.subsystems, name)
@@ -521,6 +558,13 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 		}
 		return nil, fmt.Errorf("cgroup %s: read stats: %w", name, err)
 	}
+	return raw, nil
+}
+
+// convert turns a cgroup's sample into Summary blocks against its previous
+// CPU sample, and records this one. lean says the sample is leanStats', which
+// leaves pressure out.
+func (p *Provider) convert(name string, raw *info.ContainerStats, capacity uint64, lean bool) *CgroupStats {
 	var prev *cpuSample
 	if s, ok := p.prev[name]; ok {
 		prev = &s
@@ -544,8 +588,20 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 			out.IO = &statsapi.IOStats{Time: metav1.NewTime(at), PSI: ps}
 		}
 	}
+	if lean && p.psi {
+		// The lean read leaves pressure to the *.pressure files (every
+		// cgroup has them on cgroup v2 with PSI); one that cannot be read
+		// is no reading.
+		dir := filepath.Join(p.subsystems[""], name)
+		if out.CPU != nil {
+			out.CPU.PSI, _ = readPressure(filepath.Join(dir, "cpu.pressure"))
+		}
+		if out.Memory != nil {
+			out.Memory.PSI, _ = readPressure(filepath.Join(dir, "memory.pressure"))
+		}
+	}
 	p.prev[name] = cur
-	return out, nil
+	return out
 }
 
 // addPodProcessesAndNetwork counts a pod's processes over its container
