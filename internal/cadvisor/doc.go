@@ -1,9 +1,13 @@
 // Package cadvisor owns the cgroup side of the Summary: it reads the node's root
 // cgroup, the system containers and the pod cgroups (and, in the cadvisor
-// provider mode, the container cgroups) through cAdvisor's libcontainer stats
-// handler, and turns each sample into Summary blocks (CPU with nano cores,
-// memory, swap, process counts, PSI, network of the root network namespace and
-// of each pod's). Housekeeping is aligned with collection: an assembly asks for
+// provider mode, the container cgroups) and turns each sample into Summary
+// blocks (CPU with nano cores, memory, swap, process counts, PSI, network of
+// the root network namespace and of each pod's). The root cgroup is read
+// through cAdvisor's libcontainer stats handler; every other cgroup from the
+// four or five files the Summary takes from it, with cAdvisor's own rules
+// (lean.go) — the handler reads every file of every controller, which on a
+// node whose pod cgroups are read at every scrape was a third of the
+// collector's CPU. Housekeeping is aligned with collection: an assembly asks for
 // a snapshot no older than a bound, and the cgroups are read then, while the
 // runtime is asked for its stats, so pod and container values describe the
 // same moment.
