@@ -105,7 +105,7 @@ if [[ $RUNTIME == containerd ]]; then
 		args=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
 		[[ $args == *containerd-shim*" -address $DEVRUNTIME_DIR/containerd.sock "* ]] && shim_pids+=("${d#/proc/}")
 	done
-	node="a real containerd ($(containerd --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1 {print $3}'), private instance of hack/devruntime) running $PODS pods × $CONTAINERS container$( ((CONTAINERS == 1)) || echo s) (busybox sleep; each pod in its own network namespace; ${#shim_pids[@]} shims)"
+	node="a real containerd ($("${STATSSUMMARY_CONTAINERD_BIN:+$STATSSUMMARY_CONTAINERD_BIN/}containerd" --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1 {print $3}'), private instance of hack/devruntime) running $PODS pods × $CONTAINERS container$( ((CONTAINERS == 1)) || echo s) (busybox sleep; each pod in its own network namespace; ${#shim_pids[@]} shims)"
 	expect_pods=$PODS
 elif [[ -z $RUNTIME && -n ${CRI_ENDPOINT:-} ]]; then
 	endpoint=$CRI_ENDPOINT
