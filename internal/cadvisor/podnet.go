@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
@@ -21,19 +21,33 @@ import (
 const podDefaultInterface = "eth0"
 
 // cgroupProcs counts the processes in a cgroup and all its descendants and
-// returns one of them, 0 when there is none.
+// returns one of them, 0 when there is none: the cgroup's own first, then
+// its children's in name order. A cgroup directory whose link count is 2 has
+// no child cgroup (cgroupfs, like most filesystems, counts a directory's
+// subdirectories in its links), so it is not listed: listing a container
+// cgroup, to find the nested cgroups few containers have, read its twenty to
+// sixty files' names at every scrape. Any other link count is listed.
 func cgroupProcs(mount, cgroup string) (count uint64, pid int) {
-	_ = filepath.WalkDir(filepath.Join(mount, cgroup), func(dir string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return nil
+	dir := filepath.Join(mount, cgroup)
+	count, pid = procsOf(filepath.Join(dir, "cgroup.procs"))
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err == nil && st.Nlink == 2 {
+		return count, pid
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return count, pid
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
 		}
-		n, p := procsOf(filepath.Join(dir, "cgroup.procs"))
+		n, p := cgroupProcs(mount, path.Join(cgroup, e.Name()))
 		count += n
 		if pid == 0 {
 			pid = p
 		}
-		return nil
-	})
+	}
 	return count, pid
 }
 
