@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	info "github.com/google/cadvisor/lib/model"
@@ -47,71 +46,111 @@ func (p *Provider) leanStats(name string) (*info.ContainerStats, error) {
 		Memory:    &info.MemoryStats{},
 		Processes: &info.ProcessStats{},
 	}
+	var usage uint64
+	var mstat memoryStat
+	var procsFile string
 	if p.v2 {
 		dir := filepath.Join(p.subsystems[""], name)
-		stat, err := readCgroupKeyed(filepath.Join(dir, "cpu.stat"))
+		data, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
 		if err != nil {
 			return nil, err
 		}
-		usec, ok := stat["usage_usec"]
+		usec, ok := keyedValue(data, "usage_usec")
 		if !ok {
 			return nil, fmt.Errorf("%s: no usage_usec", filepath.Join(dir, "cpu.stat"))
 		}
 		s.Cpu.Usage.Total = usec * 1000
-		usage, err := readCgroupUint(filepath.Join(dir, "memory.current"))
-		if err != nil {
+		if usage, err = readCgroupUint(filepath.Join(dir, "memory.current")); err != nil {
 			return nil, err
 		}
-		mstat, err := readCgroupKeyed(filepath.Join(dir, "memory.stat"))
-		if err != nil {
+		if mstat, err = readMemoryStat(filepath.Join(dir, "memory.stat"), memoryStatV2); err != nil {
 			return nil, err
 		}
-		setLeanMemory(s.Memory, usage, mstat, mstat["inactive_file"], mstat["anon"])
 		// A cgroup without swap accounting has no memory.swap.current:
 		// no swap, as libcontainer reads it.
-		if swap, err := readCgroupUint(filepath.Join(dir, "memory.swap.current")); err == nil {
-			s.Memory.Swap = swap
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		if mstat.swap, err = readCgroupUint(filepath.Join(dir, "memory.swap.current")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
-		procs, _ := procsOf(filepath.Join(dir, "cgroup.procs"))
-		s.Processes.ProcessCount = procs
-		return s, nil
+		procsFile = filepath.Join(dir, "cgroup.procs")
+	} else {
+		mem := filepath.Join(p.subsystems["memory"], name)
+		var err error
+		if s.Cpu.Usage.Total, err = readCgroupUint(filepath.Join(p.subsystems["cpuacct"], name, "cpuacct.usage")); err != nil {
+			return nil, err
+		}
+		if usage, err = readCgroupUint(filepath.Join(mem, "memory.usage_in_bytes")); err != nil {
+			return nil, err
+		}
+		keys := memoryStatV1Flat
+		if h, err := readCgroupUint(filepath.Join(mem, "memory.use_hierarchy")); err != nil || h == 1 {
+			// Kernels that dropped the file (6.x) are always hierarchical.
+			keys = memoryStatV1Hierarchical
+		}
+		if mstat, err = readMemoryStat(filepath.Join(mem, "memory.stat"), keys); err != nil {
+			return nil, err
+		}
+		procsFile = filepath.Join(p.subsystems["cpu"], name, "cgroup.procs")
 	}
-
-	cpuacct, mem, cpu := p.subsystems["cpuacct"], p.subsystems["memory"], p.subsystems["cpu"]
-	usage, err := readCgroupUint(filepath.Join(cpuacct, name, "cpuacct.usage"))
-	if err != nil {
-		return nil, err
-	}
-	s.Cpu.Usage.Total = usage
-	memUsage, err := readCgroupUint(filepath.Join(mem, name, "memory.usage_in_bytes"))
-	if err != nil {
-		return nil, err
-	}
-	mstat, err := readCgroupKeyed(filepath.Join(mem, name, "memory.stat"))
-	if err != nil {
-		return nil, err
-	}
-	rss, swap := mstat["rss"], mstat["swap"]
-	if h, err := readCgroupUint(filepath.Join(mem, name, "memory.use_hierarchy")); err != nil || h == 1 {
-		// Kernels that dropped the file (6.x) are always hierarchical.
-		rss, swap = mstat["total_rss"], mstat["total_swap"]
-	}
-	setLeanMemory(s.Memory, memUsage, mstat, mstat["total_inactive_file"], rss)
-	s.Memory.Swap = swap
-	procs, _ := procsOf(filepath.Join(cpu, name, "cgroup.procs"))
-	s.Processes.ProcessCount = procs
+	s.Memory.Usage = usage
+	s.Memory.WorkingSet = usage - min(usage, mstat.inactiveFile)
+	s.Memory.RSS = mstat.rss
+	s.Memory.Swap = mstat.swap
+	s.Memory.ContainerData.Pgfault = mstat.pgfault
+	s.Memory.ContainerData.Pgmajfault = mstat.pgmajfault
+	s.Processes.ProcessCount, _ = procsOf(procsFile)
 	return s, nil
 }
 
-// setLeanMemory fills what toCgroupStats reads of a memory sample.
-func setLeanMemory(m *info.MemoryStats, usage uint64, stat map[string]uint64, inactiveFile, rss uint64) {
-	m.Usage = usage
-	m.WorkingSet = usage - min(usage, inactiveFile)
-	m.RSS = rss
-	m.ContainerData.Pgfault = stat["pgfault"]
-	m.ContainerData.Pgmajfault = stat["pgmajfault"]
+// memoryStat is what leanStats takes from a memory.stat file.
+type memoryStat struct {
+	inactiveFile, rss, swap, pgfault, pgmajfault uint64
+}
+
+// memoryStatKeys name, for one hierarchy, the memory.stat keys of the
+// inactive file cache, RSS and swap ("" when the file has none: v2's swap is
+// a file of its own).
+type memoryStatKeys struct{ inactiveFile, rss, swap string }
+
+var (
+	memoryStatV2             = memoryStatKeys{"inactive_file", "anon", ""}
+	memoryStatV1Hierarchical = memoryStatKeys{"total_inactive_file", "total_rss", "total_swap"}
+	// cAdvisor takes total_inactive_file on v1 whatever the hierarchy flag.
+	memoryStatV1Flat = memoryStatKeys{"total_inactive_file", "rss", "swap"}
+)
+
+// readMemoryStat reads the keys leanStats needs from a memory.stat file,
+// without keeping the rest; a key the file lacks is 0, as in cAdvisor.
+func readMemoryStat(file string, keys memoryStatKeys) (memoryStat, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return memoryStat{}, err
+	}
+	var m memoryStat
+	lines(data, func(f [][]byte) bool {
+		if len(f) != 2 {
+			return true
+		}
+		var dst *uint64
+		switch string(f[0]) {
+		case keys.inactiveFile:
+			dst = &m.inactiveFile
+		case keys.rss:
+			dst = &m.rss
+		case keys.swap:
+			dst = &m.swap
+		case "pgfault":
+			dst = &m.pgfault
+		case "pgmajfault":
+			dst = &m.pgmajfault
+		default:
+			return true
+		}
+		if v, ok := parseUint(f[1]); ok {
+			*dst = v
+		}
+		return true
+	})
+	return m, nil
 }
 
 // leanPossible says whether this host's hierarchies hold every file
@@ -130,31 +169,9 @@ func readCgroupUint(file string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, err := strconv.ParseUint(string(bytes.TrimSpace(data)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", file, err)
+	v, ok := parseUint(data)
+	if !ok {
+		return 0, fmt.Errorf("%s: not an unsigned number: %q", file, bytes.TrimSpace(data))
 	}
 	return v, nil
-}
-
-// readCgroupKeyed reads a cgroup file of "key value" lines (cpu.stat, memory.stat).
-// Lines that are not a key and one unsigned number are skipped.
-func readCgroupKeyed(file string) (map[string]uint64, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]uint64, 64)
-	for line := range bytes.SplitSeq(data, []byte{'\n'}) {
-		k, v, ok := bytes.Cut(line, []byte{' '})
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseUint(string(v), 10, 64)
-		if err != nil {
-			continue
-		}
-		out[string(k)] = n
-	}
-	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -145,14 +144,15 @@ func New(opts Options) (*Provider, error) {
 		opts.PodsCgroup = detectPodsCgroup(listMount)
 	}
 	_, psiErr := os.Stat(filepath.Join(opts.ProcRoot, "pressure", "cpu"))
+	v2 := cgroups.IsCgroup2UnifiedMode()
 	return &Provider{
 		opts:       opts,
 		subsystems: subsystems,
 		listMount:  listMount,
 		capacity:   capacity,
-		psi:        cgroups.IsCgroup2UnifiedMode() && psiErr == nil,
-		v2:         cgroups.IsCgroup2UnifiedMode(),
-		lean:       leanPossible(cgroups.IsCgroup2UnifiedMode(), subsystems),
+		psi:        v2 && psiErr == nil,
+		v2:         v2,
+		lean:       leanPossible(v2, subsystems),
 		handlers:   map[string]*libcontainer.Handler{},
 		prev:       map[string]cpuSample{},
 	}, nil
@@ -574,30 +574,31 @@ func (p *Provider) convert(name string, raw *info.ContainerStats, capacity uint6
 		limit = p.memoryLimit(name)
 		capacity = limit
 	}
-	out, cur := toCgroupStats(name, raw, prev, capacity, p.psi)
+	// A lean sample carries no pressure: it is read from the files below,
+	// not taken as zeros.
+	out, cur := toCgroupStats(name, raw, prev, capacity, p.psi && !lean)
 	out.MemoryLimit = limit
-	if p.psi && out.IO == nil {
-		// cAdvisor reads io.pressure only with its disk IO metrics, which
-		// would read io.stat too (the cgroup counters read it on their own):
-		// the one file the Summary's IO block needs is read here.
-		if ps, err := readPressure(filepath.Join(p.subsystems[""], name, "io.pressure")); err == nil {
-			at := raw.Timestamp
-			if at.IsZero() {
-				at = time.Now()
-			}
-			out.IO = &statsapi.IOStats{Time: metav1.NewTime(at), PSI: ps}
-		}
-	}
-	if lean && p.psi {
-		// The lean read leaves pressure to the *.pressure files (every
-		// cgroup has them on cgroup v2 with PSI); one that cannot be read
-		// is no reading.
+	if p.psi {
+		// Pressure files cAdvisor's sample lacks: io.pressure always (cAdvisor
+		// reads it only with its disk IO metrics, which would read io.stat
+		// too; the cgroup counters read that on their own), cpu and memory
+		// for a lean sample. Every cgroup has them on cgroup v2 with PSI; one
+		// that cannot be read is no reading.
 		dir := filepath.Join(p.subsystems[""], name)
-		if out.CPU != nil {
+		if lean && out.CPU != nil {
 			out.CPU.PSI, _ = readPressure(filepath.Join(dir, "cpu.pressure"))
 		}
-		if out.Memory != nil {
+		if lean && out.Memory != nil {
 			out.Memory.PSI, _ = readPressure(filepath.Join(dir, "memory.pressure"))
+		}
+		if out.IO == nil {
+			if ps, err := readPressure(filepath.Join(dir, "io.pressure")); err == nil {
+				at := raw.Timestamp
+				if at.IsZero() {
+					at = time.Now()
+				}
+				out.IO = &statsapi.IOStats{Time: metav1.NewTime(at), PSI: ps}
+			}
 		}
 	}
 	p.prev[name] = cur
@@ -631,7 +632,7 @@ const unlimitedMemory = 1 << 62
 // memoryLimit is a cgroup's memory limit, 0 when it has none.
 func (p *Provider) memoryLimit(name string) uint64 {
 	var file string
-	if cgroups.IsCgroup2UnifiedMode() {
+	if p.v2 {
 		file = filepath.Join(p.subsystems[""], name, "memory.max")
 	} else if m := p.subsystems["memory"]; m != "" {
 		file = filepath.Join(m, name, "memory.limit_in_bytes")
@@ -643,10 +644,7 @@ func (p *Provider) memoryLimit(name string) uint64 {
 	if err != nil {
 		return 0
 	}
-	v, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
-	if err != nil || v > unlimitedMemory { // "max" on v2 does not parse
-		return 0
-	}
+	v, _ := parseMemoryLimit(data) // "max", above 2^62 or unparsable: none
 	return v
 }
 

@@ -3,6 +3,7 @@ package cri
 import (
 	"context"
 	"os"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -78,7 +79,7 @@ func (l *LazyConn) Invoke(ctx context.Context, method string, args, reply any, o
 	}
 	ready := conn.GetState() == connectivity.Ready
 	var reached peer.Peer
-	err = conn.Invoke(ctx, method, args, reply, append(opts, grpc.Peer(&reached))...)
+	err = conn.Invoke(ctx, method, args, reply, append(slices.Clip(opts), grpc.Peer(&reached))...)
 	if err == nil || ready || reached.Addr != nil || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
 		return err
 	}
