@@ -385,18 +385,22 @@ func openFile(p string) (int, error) {
 
 // pread reads a whole cgroup file from offset 0 into f.buf, growing it for a
 // file that fills it.
-func (f *Files) pread(fd int) ([]byte, error) {
+func (f *Files) pread(fd int) ([]byte, error) { return preadAll(fd, &f.buf) }
+
+// preadAll reads a whole file from offset 0 into *buf, growing it for a file
+// that fills it; the result is valid until the next read into *buf.
+func preadAll(fd int, buf *[]byte) ([]byte, error) {
 	for {
-		n, err := unix.Pread(fd, f.buf, 0)
+		n, err := unix.Pread(fd, *buf, 0)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		if n < len(f.buf) {
-			return f.buf[:n], nil
+		if n < len(*buf) {
+			return (*buf)[:n], nil
 		}
-		f.buf = make([]byte, 2*len(f.buf))
+		*buf = make([]byte, 2*len(*buf))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -51,7 +50,7 @@ func (p *Provider) leanStats(name string) (*info.ContainerStats, error) {
 	var procsFile string
 	if p.v2 {
 		dir := filepath.Join(p.subsystems[""], name)
-		data, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
+		data, err := p.kept.ReadFile(filepath.Join(dir, "cpu.stat"))
 		if err != nil {
 			return nil, err
 		}
@@ -60,33 +59,33 @@ func (p *Provider) leanStats(name string) (*info.ContainerStats, error) {
 			return nil, fmt.Errorf("%s: no usage_usec", filepath.Join(dir, "cpu.stat"))
 		}
 		s.Cpu.Usage.Total = usec * 1000
-		if usage, err = readCgroupUint(filepath.Join(dir, "memory.current")); err != nil {
+		if usage, err = readCgroupUint(p.kept.ReadFile, filepath.Join(dir, "memory.current")); err != nil {
 			return nil, err
 		}
-		if mstat, err = readMemoryStat(filepath.Join(dir, "memory.stat"), memoryStatV2); err != nil {
+		if mstat, err = readMemoryStat(p.kept.ReadFile, filepath.Join(dir, "memory.stat"), memoryStatV2); err != nil {
 			return nil, err
 		}
 		// A cgroup without swap accounting has no memory.swap.current:
 		// no swap, as libcontainer reads it.
-		if mstat.swap, err = readCgroupUint(filepath.Join(dir, "memory.swap.current")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if mstat.swap, err = readCgroupUint(p.kept.ReadFile, filepath.Join(dir, "memory.swap.current")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 		procsFile = filepath.Join(dir, "cgroup.procs")
 	} else {
 		mem := filepath.Join(p.subsystems["memory"], name)
 		var err error
-		if s.Cpu.Usage.Total, err = readCgroupUint(filepath.Join(p.subsystems["cpuacct"], name, "cpuacct.usage")); err != nil {
+		if s.Cpu.Usage.Total, err = readCgroupUint(p.kept.ReadFile, filepath.Join(p.subsystems["cpuacct"], name, "cpuacct.usage")); err != nil {
 			return nil, err
 		}
-		if usage, err = readCgroupUint(filepath.Join(mem, "memory.usage_in_bytes")); err != nil {
+		if usage, err = readCgroupUint(p.kept.ReadFile, filepath.Join(mem, "memory.usage_in_bytes")); err != nil {
 			return nil, err
 		}
 		keys := memoryStatV1Flat
-		if h, err := readCgroupUint(filepath.Join(mem, "memory.use_hierarchy")); err != nil || h == 1 {
+		if h, err := readCgroupUint(p.kept.ReadFile, filepath.Join(mem, "memory.use_hierarchy")); err != nil || h == 1 {
 			// Kernels that dropped the file (6.x) are always hierarchical.
 			keys = memoryStatV1Hierarchical
 		}
-		if mstat, err = readMemoryStat(filepath.Join(mem, "memory.stat"), keys); err != nil {
+		if mstat, err = readMemoryStat(p.kept.ReadFile, filepath.Join(mem, "memory.stat"), keys); err != nil {
 			return nil, err
 		}
 		procsFile = filepath.Join(p.subsystems["cpu"], name, "cgroup.procs")
@@ -97,7 +96,7 @@ func (p *Provider) leanStats(name string) (*info.ContainerStats, error) {
 	s.Memory.Swap = mstat.swap
 	s.Memory.ContainerData.Pgfault = mstat.pgfault
 	s.Memory.ContainerData.Pgmajfault = mstat.pgmajfault
-	s.Processes.ProcessCount, _ = procsOf(procsFile)
+	s.Processes.ProcessCount, _ = procsOf(p.readProcs, procsFile)
 	return s, nil
 }
 
@@ -120,8 +119,8 @@ var (
 
 // readMemoryStat reads the keys leanStats needs from a memory.stat file,
 // without keeping the rest; a key the file lacks is 0, as in cAdvisor.
-func readMemoryStat(file string, keys memoryStatKeys) (memoryStat, error) {
-	data, err := os.ReadFile(file)
+func readMemoryStat(read readFileFunc, file string, keys memoryStatKeys) (memoryStat, error) {
+	data, err := read(file)
 	if err != nil {
 		return memoryStat{}, err
 	}
@@ -164,8 +163,8 @@ func leanPossible(v2 bool, subsystems map[string]string) bool {
 }
 
 // readCgroupUint reads a cgroup file holding one unsigned number.
-func readCgroupUint(file string) (uint64, error) {
-	data, err := os.ReadFile(file)
+func readCgroupUint(read readFileFunc, file string) (uint64, error) {
+	data, err := read(file)
 	if err != nil {
 		return 0, err
 	}

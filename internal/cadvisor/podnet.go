@@ -27,9 +27,9 @@ const podDefaultInterface = "eth0"
 // subdirectories in its links), so it is not listed: listing a container
 // cgroup, to find the nested cgroups few containers have, read its twenty to
 // sixty files' names at every scrape. Any other link count is listed.
-func cgroupProcs(mount, cgroup string) (count uint64, pid int) {
+func cgroupProcs(read readFileFunc, mount, cgroup string) (count uint64, pid int) {
 	dir := filepath.Join(mount, cgroup)
-	count, pid = procsOf(filepath.Join(dir, "cgroup.procs"))
+	count, pid = procsOf(read, filepath.Join(dir, "cgroup.procs"))
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err == nil && st.Nlink == 2 {
 		return count, pid
@@ -42,7 +42,7 @@ func cgroupProcs(mount, cgroup string) (count uint64, pid int) {
 		if !e.IsDir() {
 			continue
 		}
-		n, p := cgroupProcs(mount, path.Join(cgroup, e.Name()))
+		n, p := cgroupProcs(read, mount, path.Join(cgroup, e.Name()))
 		count += n
 		if pid == 0 {
 			pid = p
@@ -53,8 +53,8 @@ func cgroupProcs(mount, cgroup string) (count uint64, pid int) {
 
 // procsOf counts the processes listed in a cgroup.procs file and returns the
 // first, 0 when there is none or the file cannot be read.
-func procsOf(file string) (count uint64, pid int) {
-	data, err := os.ReadFile(file)
+func procsOf(read readFileFunc, file string) (count uint64, pid int) {
+	data, err := read(file)
 	if err != nil {
 		return 0, 0
 	}
@@ -80,8 +80,8 @@ type containerProcs struct {
 // both to the total and to its container (a walk per container after a walk
 // of the whole pod read every cgroup.procs twice, 38 % of the collector's CPU
 // on a 110 × 3 node whose pod cgroups are read every scrape).
-func podProcs(mount, podCgroup string) (total uint64, byContainer map[string]containerProcs, pid int) {
-	total, pid = procsOf(filepath.Join(mount, podCgroup, "cgroup.procs"))
+func podProcs(read readFileFunc, mount, podCgroup string) (total uint64, byContainer map[string]containerProcs, pid int) {
+	total, pid = procsOf(read, filepath.Join(mount, podCgroup, "cgroup.procs"))
 	entries, err := os.ReadDir(filepath.Join(mount, podCgroup))
 	if err != nil {
 		return total, map[string]containerProcs{}, pid
@@ -92,7 +92,7 @@ func podProcs(mount, podCgroup string) (total uint64, byContainer map[string]con
 			continue
 		}
 		cg := path.Join(podCgroup, e.Name())
-		n, p := cgroupProcs(mount, cg)
+		n, p := cgroupProcs(read, mount, cg)
 		total += n
 		if pid == 0 {
 			pid = p

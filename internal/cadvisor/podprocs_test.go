@@ -52,7 +52,7 @@ func TestPodProcs(t *testing.T) {
 		pod + "/" + app + "/no-procs-file": nil,
 	})
 
-	total, byContainer, pid := podProcs(mount, pod)
+	total, byContainer, pid := podProcs(os.ReadFile, mount, pod)
 	assert.Equal(t, uint64(1+2+4+1), total, "every process under the pod cgroup, nested ones too")
 	assert.Equal(t, map[string]containerProcs{
 		sandbox: {cgroup: pod + "/" + sandbox, count: 1},
@@ -65,12 +65,12 @@ func TestPodProcs(t *testing.T) {
 func TestPodProcsEmptyAndMissing(t *testing.T) {
 	pod := "/kubepods/pod1234abcd-0000-0000-0000-000000000000"
 	mount := procsTree(t, map[string][]int{pod: {}, pod + "/" + strings.Repeat("d", 64): {}})
-	total, byContainer, pid := podProcs(mount, pod)
+	total, byContainer, pid := podProcs(os.ReadFile, mount, pod)
 	assert.Zero(t, total)
 	assert.Zero(t, pid)
 	assert.Equal(t, map[string]containerProcs{strings.Repeat("d", 64): {cgroup: pod + "/" + strings.Repeat("d", 64)}}, byContainer)
 
-	total, byContainer, pid = podProcs(mount, "/kubepods/gone")
+	total, byContainer, pid = podProcs(os.ReadFile, mount, "/kubepods/gone")
 	assert.Zero(t, total)
 	assert.Zero(t, pid)
 	assert.Empty(t, byContainer)
@@ -78,7 +78,8 @@ func TestPodProcsEmptyAndMissing(t *testing.T) {
 }
 
 // BenchmarkPodProcs counts the processes of one pod of 3 containers and a
-// sandbox, each cgroup holding a v1 cpu hierarchy's handful of files.
+// sandbox, each cgroup holding a v1 cpu hierarchy's handful of files, opening
+// each cgroup.procs anew and through kept files.
 func BenchmarkPodProcs(b *testing.B) {
 	pod := "/kubepods/besteffort/pod1234abcd-0000-0000-0000-000000000000"
 	cgs := map[string][]int{pod: {}}
@@ -86,10 +87,20 @@ func BenchmarkPodProcs(b *testing.B) {
 		cgs[fmt.Sprintf("%s/%064x", pod, i+1)] = []int{100 + i}
 	}
 	mount := procsTree(b, cgs)
-	b.ReportAllocs()
-	for b.Loop() {
-		if total, _, _ := podProcs(mount, pod); total != 4 {
-			b.Fatalf("counted %d processes, want 4", total)
-		}
+	for _, r := range []struct {
+		name string
+		read readFileFunc
+	}{
+		{"read=open", os.ReadFile},
+		{"read=kept", newKeptFiles(maxKeptFiles).ReadFile},
+	} {
+		b.Run(r.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if total, _, _ := podProcs(r.read, mount, pod); total != 4 {
+					b.Fatalf("counted %d processes, want 4", total)
+				}
+			}
+		})
 	}
 }

@@ -25,7 +25,12 @@ import (
 // docs/kubelet-parity.md, "PSI units"). A file without a "full" line (the
 // host's cpu on older kernels) leaves Full zero.
 func readPressure(file string) (*statsapi.PSIStats, error) {
-	data, err := os.ReadFile(file)
+	return readPressureWith(os.ReadFile, file)
+}
+
+// readPressureWith is readPressure reading through read.
+func readPressureWith(read readFileFunc, file string) (*statsapi.PSIStats, error) {
+	data, err := read(file)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}

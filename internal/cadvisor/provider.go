@@ -92,8 +92,12 @@ type Provider struct {
 	// lean reads every cgroup but the root with leanStats instead of a
 	// cAdvisor handler (lean.go); off only where a controller it reads is
 	// not mounted.
-	lean        bool
-	prev        map[string]cpuSample
+	lean bool
+	prev map[string]cpuSample
+	// kept holds the files read at every housekeeping open between them;
+	// readProcs reads cgroup.procs through it (keptProcs).
+	kept        *keptFiles
+	readProcs   readFileFunc
 	runtimeCg   string    // detected runtime cgroup, "" until found
 	runtimeScan time.Time // when /proc was last scanned for the runtime
 	runtimeWhy  string    // why the last scan found no runtime cgroup to read
@@ -145,7 +149,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	_, psiErr := os.Stat(filepath.Join(opts.ProcRoot, "pressure", "cpu"))
 	v2 := cgroups.IsCgroup2UnifiedMode()
-	return &Provider{
+	p := &Provider{
 		opts:       opts,
 		subsystems: subsystems,
 		listMount:  listMount,
@@ -155,7 +159,10 @@ func New(opts Options) (*Provider, error) {
 		lean:       leanPossible(v2, subsystems),
 		handlers:   map[string]*libcontainer.Handler{},
 		prev:       map[string]cpuSample{},
-	}, nil
+		kept:       newKeptFiles(maxKeptFiles),
+	}
+	p.readProcs = p.kept.procsReader(v2)
+	return p, nil
 }
 
 // PodsCgroup is the kubepods root in use, "" when none was configured or found.
@@ -177,6 +184,7 @@ func (p *Provider) Stop() {
 	p.refreshMu.Lock()
 	defer p.refreshMu.Unlock()
 	p.stopped = true
+	p.kept.closeAll()
 }
 
 // Current returns a snapshot taken at most maxAge ago, housekeeping first
@@ -387,6 +395,7 @@ func (p *Provider) refreshLocked() error {
 			delete(p.prev, name)
 		}
 	}
+	p.kept.sweep()
 
 	p.mu.Lock()
 	p.snap = snap
@@ -586,13 +595,13 @@ func (p *Provider) convert(name string, raw *info.ContainerStats, capacity uint6
 		// that cannot be read is no reading.
 		dir := filepath.Join(p.subsystems[""], name)
 		if lean && out.CPU != nil {
-			out.CPU.PSI, _ = readPressure(filepath.Join(dir, "cpu.pressure"))
+			out.CPU.PSI, _ = readPressureWith(p.kept.ReadFile, filepath.Join(dir, "cpu.pressure"))
 		}
 		if lean && out.Memory != nil {
-			out.Memory.PSI, _ = readPressure(filepath.Join(dir, "memory.pressure"))
+			out.Memory.PSI, _ = readPressureWith(p.kept.ReadFile, filepath.Join(dir, "memory.pressure"))
 		}
 		if out.IO == nil {
-			if ps, err := readPressure(filepath.Join(dir, "io.pressure")); err == nil {
+			if ps, err := readPressureWith(p.kept.ReadFile, filepath.Join(dir, "io.pressure")); err == nil {
 				at := raw.Timestamp
 				if at.IsZero() {
 					at = time.Now()
@@ -610,7 +619,7 @@ func (p *Provider) convert(name string, raw *info.ContainerStats, capacity uint6
 // each container's memory limit, and reads the pod's network namespace
 // through one of them.
 func (p *Provider) addPodProcessesAndNetwork(s *CgroupStats, now time.Time) {
-	count, byContainer, pid := podProcs(p.listMount, s.Cgroup)
+	count, byContainer, pid := podProcs(p.readProcs, p.listMount, s.Cgroup)
 	if count > 0 {
 		s.Process = &statsapi.ProcessStats{ProcessCount: u64(count)}
 	}
@@ -640,7 +649,7 @@ func (p *Provider) memoryLimit(name string) uint64 {
 	if file == "" {
 		return 0
 	}
-	data, err := os.ReadFile(file)
+	data, err := p.kept.ReadFile(file)
 	if err != nil {
 		return 0
 	}

@@ -107,6 +107,15 @@ func (e *Env) Make(names ...string) {
 	}
 }
 
+// Remove deletes cgroup name from every hierarchy now (its processes must
+// have left or died), as a runtime does when a container goes.
+func (e *Env) Remove(name string) {
+	e.t.Helper()
+	for _, m := range e.mounts {
+		e.remove(filepath.Join(m, name))
+	}
+}
+
 // remove deletes a cgroup directory once its tasks have gone.
 func (e *Env) remove(dir string) {
 	deadline := time.Now().Add(5 * time.Second)
