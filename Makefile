@@ -17,7 +17,7 @@ MODULES    := . $(RECEIVER) test
 CONTAINERD_VERSION ?= 2.4.2
 HOST_CGROUP := $(shell [ "$$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] && echo v2 || echo v1)
 
-.PHONY: all generate check-generate build run test test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-vm test-integration runtime-down lint fmt vet tidy bench benchstat bench-ratios bench-pairs bench-load bench-data bench-steady fuzz fuzz-short soak clean
+.PHONY: all generate check-generate build run test test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-vm test-integration runtime-down lint fmt vet tidy bench benchstat bench-ratios bench-pairs bench-load bench-data bench-peer bench-steady fuzz fuzz-short soak clean
 
 all: build
 
@@ -163,6 +163,13 @@ bench-pairs:
 LOADRUN_FLAGS ?=
 bench-load:
 	$(GO) run ./hack/perf/loadrun $(LOADRUN_FLAGS)
+
+## bench-peer: collector against collector, out of process (hack/perf/peer.sh): ours against
+## hack/perf/fakecri, kubeletstats v0.164.1 (hack/peer, a module of its own) against the same
+## node's Summary over HTTP, each in its own process; CPU per scrape, bytes and allocations per
+## data point, the same metric set: make bench-peer SIZES="110x3 1000x3" ROUNDS=3
+bench-peer:
+	$(if $(SIZES),SIZES='$(SIZES)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') hack/perf/peer.sh
 
 ## bench-data: regenerate testdata/bench/*.json, the synthetic nodes' Summaries
 bench-data:

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Collector against collector, out of process (make bench-peer): for each node
+# size, ours (stats_summary) reads a synthetic node from hack/perf/fakecri, a
+# CRI server in a process of its own; kubeletstats v0.164.1 (the peer) reads
+# the Summary ours served for that same node from `peer serve`, an HTTP server
+# in a process of its own, as it would read a kubelet's read-only port. Each
+# receiver runs in hack/peer's driver (its own module), which measures only
+# its own process: CPU per scrape, heap bytes and allocations per data point.
+# Both emit the same metric set: ours enables exactly kubeletstats' default
+# metrics (the driver's -peer-metrics), and the driver checks that every
+# measured scrape carried data points.
+#
+# Ours runs `mode: cri`: the synthetic pods have no cgroups, so the cgroup
+# provider would read only whatever this machine runs under /kubepods. The
+# peer's sample times are moved to each request's time, as a kubelet's are
+# recent, so that it computes CPU usage as it does against a kubelet.
+#
+# Usage: hack/perf/peer.sh                         (110, 500, 1000 pods × 1 and 3, 1 round)
+#        SIZES="110x3" ROUNDS=3 SCRAPES=30 hack/perf/peer.sh
+# Prints a table (median over rounds) and writes it and every run's JSON line
+# to OUT (build/perf/peer.txt).
+set -euo pipefail
+SIZES=${SIZES:-110x1 110x3 500x1 500x3 1000x1 1000x3}
+ROUNDS=${ROUNDS:-1}
+SCRAPES=${SCRAPES:-15}
+WARMUP=${WARMUP:-3}
+INTERVAL=${INTERVAL:-1s}
+OUT=${OUT:-build/perf/peer.txt}
+GO=${GO:-go}
+cd "$(dirname "$0")/../.."
+
+work=$(mktemp -d /tmp/statssummary-peer.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$(dirname "$OUT")" build
+$GO -C hack/peer build -o "$PWD/build/peer" .
+$GO build -o build/fakecri ./hack/perf/fakecri
+runs=$work/runs.jsonl
+: >"$runs"
+
+# free_port prints a TCP port nothing listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+for r in $(seq "$ROUNDS"); do
+	for size in $SIZES; do
+		pods=${size%x*} containers=${size#*x}
+		sock=$work/cri-$size.sock
+		build/fakecri -socket "$sock" -pods "$pods" -containers "$containers" -refresh "$INTERVAL" >"$work/fakecri.log" 2>&1 &
+		pids+=($!)
+		for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
+		[[ -S $sock ]] || { echo "peer.sh: fakecri did not start: $(cat "$work/fakecri.log")" >&2; exit 1; }
+
+		port=$(free_port)
+		# CRI answers at 1000 × 3 take most of a second here: a timeout under the interval.
+		build/peer run -receiver stats_summary -interval "$INTERVAL" -warmup "$WARMUP" -scrapes "$SCRAPES" \
+			-set cri.endpoint="unix://$sock" -set cri.timeout=900ms -set mode=cri \
+			-set server.endpoint="127.0.0.1:$port" -save-summary "$work/node.json" |
+			sed -n "s/^{/{\"size\":\"$size\",\"round\":$r,/p" >>"$runs"
+		kill "${pids[-1]}" 2>/dev/null || true
+
+		build/peer serve -file "$work/node.json" >"$work/serve.addr" 2>"$work/serve.log" &
+		pids+=($!)
+		for _ in $(seq 50); do [[ -s $work/serve.addr ]] && break; sleep 0.1; done
+		build/peer run -receiver kubeletstats -interval "$INTERVAL" -warmup "$WARMUP" -scrapes "$SCRAPES" \
+			-set auth_type=none -set endpoint="http://$(head -1 "$work/serve.addr")" |
+			sed -n "s/^{/{\"size\":\"$size\",\"round\":$r,/p" >>"$runs"
+		kill "${pids[-1]}" 2>/dev/null || true
+		: >"$work/serve.addr"
+	done
+done
+
+{
+	echo "# hack/perf/peer.sh, $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# $ROUNDS round(s) of $SCRAPES scrapes every $INTERVAL after $WARMUP; median over rounds"
+	python3 - "$runs" <<'EOF'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def med(size, rcv, key):
+    v = [r[key] for r in runs if r["size"] == size and r["receiver"] == rcv]
+    return statistics.median(v) if v else float("nan")
+print("| pods × containers | data points | ours CPU ms/scrape | kubeletstats CPU ms/scrape | ours ÷ peer | ours B / allocs per point | peer B / allocs per point |")
+print("|---|---|---|---|---|---|---|")
+for size in dict.fromkeys(r["size"] for r in runs):
+    o, p = med(size, "stats_summary", "cpu_ms_per_scrape"), med(size, "kubeletstats", "cpu_ms_per_scrape")
+    print(f"| {size.replace('x', ' × ')} | {med(size, 'stats_summary', 'datapoints_per_scrape'):.0f} / {med(size, 'kubeletstats', 'datapoints_per_scrape'):.0f} "
+          f"| {o:.1f} | {p:.1f} | **{o / p:.2f}** "
+          f"| {med(size, 'stats_summary', 'bytes_per_datapoint'):.0f} / {med(size, 'stats_summary', 'allocs_per_datapoint'):.1f} "
+          f"| {med(size, 'kubeletstats', 'bytes_per_datapoint'):.0f} / {med(size, 'kubeletstats', 'allocs_per_datapoint'):.1f} |")
+EOF
+	echo
+	echo "# runs"
+	cat "$runs"
+} | tee "$OUT"
