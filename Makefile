@@ -17,7 +17,7 @@ MODULES    := . $(RECEIVER) test
 CONTAINERD_VERSION ?= 2.4.2
 HOST_CGROUP := $(shell [ "$$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] && echo v2 || echo v1)
 
-.PHONY: all generate check-generate build run test test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-vm test-integration runtime-down lint fmt vet tidy bench benchstat bench-ratios bench-pairs bench-load bench-data bench-peer bench-steady fuzz fuzz-short soak clean
+.PHONY: all generate check-generate build run test test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-vm test-integration runtime-down lint fmt vet tidy bench benchstat bench-ratios bench-pairs bench-load bench-data bench-peer bench-node bench-steady fuzz fuzz-short soak clean
 
 all: build
 
@@ -170,6 +170,18 @@ bench-load:
 ## data point, the same metric set: make bench-peer SIZES="110x3 1000x3" ROUNDS=3
 bench-peer:
 	$(if $(SIZES),SIZES='$(SIZES)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') hack/perf/peer.sh
+
+## bench-node: what the node pays per scrape (kubelet + runtime + collector), the kubelet path
+## with kubeletstats against each of our modes, on a standalone kubelet's node (hack/perf/nodebench;
+## root): make bench-node PODS=110 CONTAINERS=3 [STATSSUMMARY_CONTAINERD_BIN=$$(hack/runtimes/containerd.sh 2.4.2)]
+NODEBENCH_FLAGS ?=
+bench-node:
+	$(GO) -C hack/peer build -o $(CURDIR)/build/peer .
+	$(GO) build -o build/nodebench ./hack/perf/nodebench
+	@hack/install-runtime.sh
+	@set -e; kubelet=$$(hack/runtimes/kubelet.sh); \
+	STATSSUMMARY_KUBELET_BIN=$$kubelet build/nodebench \
+	  $(if $(PODS),-pods $(PODS)) $(if $(CONTAINERS),-containers $(CONTAINERS)) $(if $(ROUNDS),-rounds $(ROUNDS)) $(NODEBENCH_FLAGS)
 
 ## bench-data: regenerate testdata/bench/*.json, the synthetic nodes' Summaries
 bench-data:

@@ -133,10 +133,13 @@ func bridgeName(name string) string { return "ss-" + name }
 // on with its shims.
 func daemonScopePrefix(name string) string { return "statssummary-containerd-" + name + "-" }
 
+// DaemonPID is the daemon's process ID, false when none is recorded.
+func (e *Env) DaemonPID() (int, bool) { return readPID(paths{e.Dir}.pidFile()) }
+
 // DaemonCgroup is the cgroup the daemon runs in, relative to a hierarchy's
 // root, as /proc/PID/cgroup says (its cpu controller's on cgroup v1).
 func (e *Env) DaemonCgroup() (string, error) {
-	pid, ok := readPID(paths{e.Dir}.pidFile())
+	pid, ok := e.DaemonPID()
 	if !ok {
 		return "", errors.New("daemon cgroup: no PID recorded")
 	}

@@ -274,6 +274,9 @@ func (e *Env) Close(ctx context.Context) error {
 	return Cleanup(ctx, e.Dir)
 }
 
+// PID is the kubelet's process ID, false when none is recorded.
+func (e *Env) PID() (int, bool) { return containerdenv.ReadPID(paths{e.Dir}.pidFile()) }
+
 // PodName is the name the kubelet gives the static pod of a manifest.
 func (e *Env) PodName(manifestName string) string { return manifestName + "-" + e.NodeName }
 
