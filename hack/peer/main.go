@@ -37,6 +37,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -110,6 +111,7 @@ func run(args []string) error {
 	peerMetrics := fs.Bool("peer-metrics", true, "stats_summary: enable exactly kubeletstats' default metrics")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after")
 	save := fs.String("save-summary", "", "stats_summary: after the window, save the Summary its JSON endpoint (server.endpoint) serves to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the window to this file")
 	dump := fs.Bool("dump", false, "print each metric's data points in the last scrape to stderr")
 	_ = fs.Parse(args)
 	if *scrapes < 1 || *warmup < 1 {
@@ -165,6 +167,15 @@ func run(args []string) error {
 	}
 
 	w := &window{warmup: *warmup, scrapes: *scrapes, done: make(chan struct{}), dump: *dump}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w.onStart = func() { _ = pprof.StartCPUProfile(f) }
+		w.onEnd = pprof.StopCPUProfile
+	}
 	next, err := consumer.NewMetrics(w.consume)
 	if err != nil {
 		return err
@@ -213,6 +224,8 @@ type window struct {
 	done        chan struct{}
 	emptyScrape bool
 	dump        bool
+	// onStart and onEnd, when set, run as the window opens and closes.
+	onStart, onEnd func()
 }
 
 // sample is the process's counters at one instant.
@@ -228,6 +241,9 @@ func (w *window) consume(_ context.Context, md pmetric.Metrics) error {
 	w.seen++
 	switch {
 	case w.seen == w.warmup:
+		if w.onStart != nil {
+			w.onStart()
+		}
 		w.start = now()
 		fmt.Printf("window start %d\n", w.start.at.UnixNano())
 	case w.seen > w.warmup && w.seen <= w.warmup+w.scrapes:
@@ -238,6 +254,9 @@ func (w *window) consume(_ context.Context, md pmetric.Metrics) error {
 		}
 		if w.seen == w.warmup+w.scrapes {
 			w.end = now()
+			if w.onEnd != nil {
+				w.onEnd()
+			}
 			if w.dump {
 				dumpCounts(md)
 			}

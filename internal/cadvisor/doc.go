@@ -7,7 +7,11 @@
 // four or five files the Summary takes from it, with cAdvisor's own rules
 // (lean.go) — the handler reads every file of every controller, which on a
 // node whose pod cgroups are read at every scrape was a third of the
-// collector's CPU. Housekeeping is aligned with collection: an assembly asks for
+// collector's CPU. The files housekeeping reads at every scrape — those, each
+// cgroup's cgroup.procs, the containers' memory limits — stay open between
+// housekeepings and are read again with pread (keptfiles.go; cgroup v1's
+// cgroup.procs is opened anew when read again within two seconds, as the
+// kernel serves a descriptor its old process list for a second). Housekeeping is aligned with collection: an assembly asks for
 // a snapshot no older than a bound, and the cgroups are read then, while the
 // runtime is asked for its stats, so pod and container values describe the
 // same moment.
