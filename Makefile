@@ -17,7 +17,7 @@ MODULES    := . $(RECEIVER) test
 CONTAINERD_VERSION ?= 2.4.2
 HOST_CGROUP := $(shell [ "$$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] && echo v2 || echo v1)
 
-.PHONY: all generate check-generate build run test test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-vm test-integration runtime-down lint fmt vet tidy bench benchstat bench-ratios bench-pairs bench-load bench-data bench-peer bench-node bench-steady fuzz fuzz-short soak clean
+.PHONY: all generate check-generate build run test test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-vm test-integration runtime-down lint fmt vet tidy bench benchstat bench-ratios bench-pairs bench-load bench-data bench-peer bench-node test-bench-smoke bench-steady fuzz fuzz-short soak clean
 
 all: build
 
@@ -56,7 +56,7 @@ run: build
 ## real kubelet, and the integration suite in the cgroup v2 + systemd VM node.
 ## containerd 2.4.2, the kubelet, the API server and the VM image are built once
 ## per machine into $(STATSSUMMARY_CACHE) (hack/lib/cache.sh).
-test: test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-parity test-apiserver test-manifests test-daemonset test-vm
+test: test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-parity test-apiserver test-manifests test-daemonset test-bench-smoke test-vm
 
 ## test-unit: with the race detector, every package of the root and receiver
 ## modules, and the test module's manifest and release checks (not its suites on
@@ -296,6 +296,13 @@ test-manifests:
 	@echo "== leg: the chart (helm v3.22.0) and deploy/*.yaml, the image builder"
 	cd $(HELM_MOD) && $(GO) test -count=1 ./...
 	cd hack/image && $(GO) test -count=1 ./...
+
+## test-bench-smoke: make bench-peer at the smallest size, a few scrapes: the harness builds
+## (hack/peer, kubeletstats v0.164.1 in a module of its own), both receivers scrape the same
+## node in processes of their own and emit the same data points. No timing is checked.
+test-bench-smoke:
+	@echo "== leg: benchmark smoke: make bench-peer at 10 pods × 1, 3 scrapes (no timing checked)"
+	SIZES=10x1 SCRAPES=3 WARMUP=2 OUT=$(BUILD_DIR)/perf/peer-smoke.txt hack/perf/peer.sh
 
 ## test-daemonset: the image and the DaemonSet on real parts (test/daemonset; root):
 ## make image's archive imported with ctr into a private containerd

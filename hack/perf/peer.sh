@@ -92,6 +92,12 @@ for size in dict.fromkeys(r["size"] for r in runs):
           f"| {o:.1f} | {p:.1f} | **{o / p:.2f}** "
           f"| {med(size, 'stats_summary', 'bytes_per_datapoint'):.0f} / {med(size, 'stats_summary', 'allocs_per_datapoint'):.1f} "
           f"| {med(size, 'kubeletstats', 'bytes_per_datapoint'):.0f} / {med(size, 'kubeletstats', 'allocs_per_datapoint'):.1f} |")
+# The comparison holds only for the same metric set on the same node.
+differ = [s for s in dict.fromkeys(r["size"] for r in runs)
+          if med(s, "stats_summary", "datapoints_per_scrape") != med(s, "kubeletstats", "datapoints_per_scrape")]
+if differ:
+    print(f"peer.sh: ours and kubeletstats emitted different data points per scrape at {', '.join(differ)}", file=sys.stderr)
+    sys.exit(1)
 EOF
 	echo
 	echo "# runs"
