@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -39,6 +40,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,6 +69,8 @@ func main() {
 		err = run(os.Args[2:])
 	case "serve":
 		err = serve(os.Args[2:])
+	case "table":
+		err = table(os.Args[2:])
 	default:
 		usage()
 	}
@@ -78,7 +82,8 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage: peer run -receiver kubeletstats|stats_summary [-config FILE] [-set key=value]... [-interval 1s] [-warmup 3] [-scrapes 20]
-       peer serve -file SUMMARY.json [-addr 127.0.0.1:0]`)
+       peer serve -file SUMMARY.json [-addr 127.0.0.1:0]
+       peer table RUNS.jsonl`)
 	os.Exit(2)
 }
 
@@ -110,7 +115,7 @@ func run(args []string) error {
 	scrapes := fs.Int("scrapes", 20, "scrapes measured")
 	peerMetrics := fs.Bool("peer-metrics", true, "stats_summary: enable exactly kubeletstats' default metrics")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after")
-	save := fs.String("save-summary", "", "stats_summary: after the window, save the Summary its JSON endpoint (server.endpoint) serves to this file")
+	save := fs.String("save-summary", "", "stats_summary: after the window, save the Summary its JSON endpoint serves (on a free loopback port) to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the window to this file")
 	dump := fs.Bool("dump", false, "print each metric's data points in the last scrape to stderr")
 	_ = fs.Parse(args)
@@ -159,6 +164,14 @@ func run(args []string) error {
 		merge(conf, nested(strings.Split(k, "."), val))
 	}
 	merge(conf, map[string]any{"collection_interval": interval.String(), "initial_delay": "0s"})
+	if *save != "" {
+		// The Summary is read from the JSON endpoint: give it a known port.
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		merge(conf, map[string]any{"server": map[string]any{"endpoint": net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}})
+	}
 	if err := confmap.NewFromStringMap(conf).Unmarshal(cfg); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -435,6 +448,86 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// runLine is one line of the file `peer table` reads: a Result with the node
+// size and round hack/perf/peer.sh adds.
+type runLine struct {
+	Result
+	Size  string `json:"size"`
+	Round int    `json:"round"`
+}
+
+// table prints, from `peer run` results, one Markdown row per node size:
+// the medians over rounds of ours and kubeletstats side by side. It fails
+// when, at some size, the two emitted different data points per scrape: the
+// comparison holds only for the same metrics of the same node.
+func table(args []string) error {
+	if len(args) != 1 {
+		usage()
+	}
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	var runs []runLine
+	var sizes []string
+	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+		var r runLine
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return fmt.Errorf("%s: %w", args[0], err)
+		}
+		runs = append(runs, r)
+		if !slices.Contains(sizes, r.Size) {
+			sizes = append(sizes, r.Size)
+		}
+	}
+	med := func(size, receiver string, f func(Result) float64) float64 {
+		var v []float64
+		for _, r := range runs {
+			if r.Size == size && r.Receiver == receiver {
+				v = append(v, f(r.Result))
+			}
+		}
+		if len(v) == 0 {
+			return math.NaN()
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	cpu := func(r Result) float64 { return r.CPUPerScrape }
+	dps := func(r Result) float64 { return r.DataPointsPerScrape }
+	bytes := func(r Result) float64 { return r.BytesPerDataPoint }
+	allocs := func(r Result) float64 { return r.AllocsPerDataPoint }
+	fmt.Println("| pods × containers | data points (ours / peer) | ours CPU ms/scrape | kubeletstats CPU ms/scrape | ours ÷ peer | ours B / allocs per point | peer B / allocs per point |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	var differ []string
+	const ours, peer = "stats_summary", "kubeletstats"
+	for _, size := range sizes {
+		o, p := med(size, ours, cpu), med(size, peer, cpu)
+		fmt.Printf("| %s | %.0f / %.0f | %.1f | %.1f | **%.2f** | %.0f / %.1f | %.0f / %.1f |\n",
+			strings.Replace(size, "x", " × ", 1), med(size, ours, dps), med(size, peer, dps), o, p, o/p,
+			med(size, ours, bytes), med(size, ours, allocs), med(size, peer, bytes), med(size, peer, allocs))
+		if med(size, ours, dps) != med(size, peer, dps) {
+			differ = append(differ, size)
+		}
+	}
+	if len(differ) > 0 {
+		return fmt.Errorf("ours and kubeletstats emitted different data points per scrape at %s", strings.Join(differ, ", "))
+	}
+	return nil
+}
 
 // sampleTime matches a Summary's sample times (metav1.Time is RFC 3339).
 var sampleTime = regexp.MustCompile(`"time":\s*"[^"]*"`)

@@ -44,9 +44,6 @@ $GO build -o build/fakecri ./hack/perf/fakecri
 runs=$work/runs.jsonl
 : >"$runs"
 
-# free_port prints a TCP port nothing listens on now.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 for r in $(seq "$ROUNDS"); do
 	for size in $SIZES; do
 		pods=${size%x*} containers=${size#*x}
@@ -56,11 +53,10 @@ for r in $(seq "$ROUNDS"); do
 		for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
 		[[ -S $sock ]] || { echo "peer.sh: fakecri did not start: $(cat "$work/fakecri.log")" >&2; exit 1; }
 
-		port=$(free_port)
 		# CRI answers at 1000 × 3 take most of a second here: a timeout under the interval.
 		build/peer run -receiver stats_summary -interval "$INTERVAL" -warmup "$WARMUP" -scrapes "$SCRAPES" \
 			-set cri.endpoint="unix://$sock" -set cri.timeout=900ms -set mode=cri \
-			-set server.endpoint="127.0.0.1:$port" -save-summary "$work/node.json" |
+			-save-summary "$work/node.json" |
 			sed -n "s/^{/{\"size\":\"$size\",\"round\":$r,/p" >>"$runs"
 		kill "${pids[-1]}" 2>/dev/null || true
 
@@ -78,27 +74,7 @@ done
 {
 	echo "# hack/perf/peer.sh, $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# $ROUNDS round(s) of $SCRAPES scrapes every $INTERVAL after $WARMUP; median over rounds"
-	python3 - "$runs" <<'EOF'
-import json, statistics, sys
-runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-def med(size, rcv, key):
-    v = [r[key] for r in runs if r["size"] == size and r["receiver"] == rcv]
-    return statistics.median(v) if v else float("nan")
-print("| pods × containers | data points | ours CPU ms/scrape | kubeletstats CPU ms/scrape | ours ÷ peer | ours B / allocs per point | peer B / allocs per point |")
-print("|---|---|---|---|---|---|---|")
-for size in dict.fromkeys(r["size"] for r in runs):
-    o, p = med(size, "stats_summary", "cpu_ms_per_scrape"), med(size, "kubeletstats", "cpu_ms_per_scrape")
-    print(f"| {size.replace('x', ' × ')} | {med(size, 'stats_summary', 'datapoints_per_scrape'):.0f} / {med(size, 'kubeletstats', 'datapoints_per_scrape'):.0f} "
-          f"| {o:.1f} | {p:.1f} | **{o / p:.2f}** "
-          f"| {med(size, 'stats_summary', 'bytes_per_datapoint'):.0f} / {med(size, 'stats_summary', 'allocs_per_datapoint'):.1f} "
-          f"| {med(size, 'kubeletstats', 'bytes_per_datapoint'):.0f} / {med(size, 'kubeletstats', 'allocs_per_datapoint'):.1f} |")
-# The comparison holds only for the same metric set on the same node.
-differ = [s for s in dict.fromkeys(r["size"] for r in runs)
-          if med(s, "stats_summary", "datapoints_per_scrape") != med(s, "kubeletstats", "datapoints_per_scrape")]
-if differ:
-    print(f"peer.sh: ours and kubeletstats emitted different data points per scrape at {', '.join(differ)}", file=sys.stderr)
-    sys.exit(1)
-EOF
+	build/peer table "$runs"
 	echo
 	echo "# runs"
 	cat "$runs"
