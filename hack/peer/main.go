@@ -98,10 +98,13 @@ type Result struct {
 	// scrapes, in milliseconds.
 	CPUPerScrape        float64 `json:"cpu_ms_per_scrape"`
 	DataPointsPerScrape float64 `json:"datapoints_per_scrape"`
-	ResourcesPerScrape  float64 `json:"resources_per_scrape"`
-	BytesPerDataPoint   float64 `json:"bytes_per_datapoint"`
-	AllocsPerDataPoint  float64 `json:"allocs_per_datapoint"`
-	CPUPerDataPoint     float64 `json:"cpu_ns_per_datapoint"`
+	// MinDataPoints is the fewest data points a measured scrape carried: well
+	// under the mean, some scrapes were partial (a source timed out).
+	MinDataPoints      int     `json:"min_datapoints"`
+	ResourcesPerScrape float64 `json:"resources_per_scrape"`
+	BytesPerDataPoint  float64 `json:"bytes_per_datapoint"`
+	AllocsPerDataPoint float64 `json:"allocs_per_datapoint"`
+	CPUPerDataPoint    float64 `json:"cpu_ns_per_datapoint"`
 }
 
 func run(args []string) error {
@@ -233,6 +236,7 @@ type window struct {
 	mu          sync.Mutex
 	seen        int
 	dps, res    int
+	minDPs      int
 	start, end  sample
 	done        chan struct{}
 	emptyScrape bool
@@ -264,6 +268,9 @@ func (w *window) consume(_ context.Context, md pmetric.Metrics) error {
 		w.res += md.ResourceMetrics().Len()
 		if md.DataPointCount() == 0 {
 			w.emptyScrape = true
+		}
+		if w.minDPs == 0 || md.DataPointCount() < w.minDPs {
+			w.minDPs = md.DataPointCount()
 		}
 		if w.seen == w.warmup+w.scrapes {
 			w.end = now()
@@ -348,6 +355,7 @@ func (w *window) result(name string) (Result, error) {
 		WindowSeconds:       w.end.at.Sub(w.start.at).Seconds(),
 		CPUPerScrape:        cpu / n / 1e6,
 		DataPointsPerScrape: dps / n,
+		MinDataPoints:       w.minDPs,
 		ResourcesPerScrape:  float64(w.res) / n,
 		BytesPerDataPoint:   float64(w.end.bytes-w.start.bytes) / dps,
 		AllocsPerDataPoint:  float64(w.end.objects-w.start.objects) / dps,

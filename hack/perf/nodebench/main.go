@@ -184,6 +184,8 @@ type result struct {
 	Collector  float64 `json:"collector_ms"`
 	Total      float64 `json:"node_ms"`
 	DataPoints float64 `json:"datapoints"`
+	// MinDataPoints is the fewest data points of a measured scrape.
+	MinDataPoints int `json:"min_datapoints"`
 	// Idle rates over the baseline window, millicores.
 	KubeletIdle float64 `json:"kubelet_idle_mc"`
 	RuntimeIdle float64 `json:"runtime_idle_mc"`
@@ -328,6 +330,7 @@ func measure(ctx context.Context, o options, k *kubeletenv.Env, plan string) (re
 	var d struct {
 		CPU        float64 `json:"cpu_ms_per_scrape"`
 		DataPoints float64 `json:"datapoints_per_scrape"`
+		Min        int     `json:"min_datapoints"`
 	}
 	if err := json.Unmarshal(line, &d); err != nil {
 		return result{}, fmt.Errorf("driver: %w", err)
@@ -338,15 +341,16 @@ func measure(ctx context.Context, o options, k *kubeletenv.Env, plan string) (re
 		return (float64(used)/1e6 - idle*ww.Seconds()) / n // ms; idle in ms per second
 	}
 	res := result{
-		Plan:        plan,
-		Kubelet:     per(w1.kubelet-w0.kubelet, idleK),
-		Daemon:      per(w1.daemon-w0.daemon, idleD),
-		Shims:       per(w1.shims-w0.shims, idleS),
-		Collector:   d.CPU,
-		DataPoints:  d.DataPoints,
-		KubeletIdle: idleK,
-		RuntimeIdle: idleD + idleS,
-		Window:      ww.Seconds(),
+		Plan:          plan,
+		Kubelet:       per(w1.kubelet-w0.kubelet, idleK),
+		Daemon:        per(w1.daemon-w0.daemon, idleD),
+		Shims:         per(w1.shims-w0.shims, idleS),
+		Collector:     d.CPU,
+		DataPoints:    d.DataPoints,
+		MinDataPoints: d.Min,
+		KubeletIdle:   idleK,
+		RuntimeIdle:   idleD + idleS,
+		Window:        ww.Seconds(),
 	}
 	res.Runtime = res.Daemon + res.Shims
 	res.Total = res.Runtime + res.Collector
@@ -444,7 +448,13 @@ func report(o options, node string, results []result) error {
 			cell(func(r result) float64 { return r.Runtime }), cell(func(r result) float64 { return r.Collector }),
 			cell(func(r result) float64 { return r.Total }), ratio, cell(func(r result) float64 { return r.DataPoints }))
 	}
-	b.WriteString("\n(Ours' kubelet column, in parentheses, is the kubelet's change while ours scraped: not part of ours' total.)\n\n# runs\n")
+	b.WriteString("\n(Ours' kubelet column, in parentheses, is the kubelet's change while ours scraped: not part of ours' total.)\n")
+	for _, r := range results {
+		if float64(r.MinDataPoints) < 0.9*r.DataPoints {
+			fmt.Fprintf(&b, "\n**Incomplete scrapes** (round %d, %s): a measured scrape carried %d data points, the mean %.0f — a source outlived its timeout; that run's cost is not the plan's.\n", r.Round, r.Plan, r.MinDataPoints, r.DataPoints)
+		}
+	}
+	b.WriteString("\n# runs\n")
 	for _, r := range results {
 		line, _ := json.Marshal(r)
 		b.Write(line)
