@@ -27,6 +27,13 @@ type Options struct {
 	// CgroupVersion is the node's cgroup version (1 or 2), which decides
 	// some of the zeros a runtime sends unmeasured (runtimes.go); 0 detects it.
 	CgroupVersion int
+	// StatsEvery, when positive, asks the runtime for its stats at most once
+	// per StatsEvery (and when a container appears that its last answer did
+	// not list); the scrapes in between ask only for identity and carry the
+	// last answer's writable layers, with no CPU, memory or other figure of
+	// the runtime's (PathIdentity). For a caller that takes those from the
+	// cgroups (mode: cadvisor). Zero asks at every scrape.
+	StatsEvery time.Duration
 }
 
 // Provider builds pod and container stats from the runtime's answers. It is
@@ -39,6 +46,7 @@ type Provider struct {
 	netns     *netnsCache
 	ident     *runtimeIdentity
 	resources *resourceCache
+	identity  *identityCache // nil unless Options.StatsEvery > 0
 }
 
 // NewProvider returns a provider that asks the runtime through client.
@@ -62,7 +70,12 @@ func NewProvider(client *Client, opts Options) *Provider {
 		}
 	}
 	ident := &runtimeIdentity{}
+	var identity *identityCache
+	if opts.StatsEvery > 0 {
+		identity = newIdentityCache(opts.StatsEvery)
+	}
 	return &Provider{
+		identity:  identity,
 		client:    client,
 		opts:      opts,
 		paths:     &pathDetector{forced: opts.StatsPath, logger: opts.Logger, now: opts.Now, runtime: ident},
@@ -173,6 +186,15 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 	}
 	zeros := unmeasuredFor(p.ident.get(ctx, p.client, p.opts.Now()), p.opts.CgroupVersion)
 
+	if p.identity != nil {
+		if kept, ok := p.identity.answer(p.opts.Now(), inv); ok {
+			res := p.newAssembly(inv, zeros).fromContainerStats(kept)
+			res.Path = PathIdentity
+			res.HostNetwork = hostNet
+			p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
+			return res, nil
+		}
+	}
 	strict, err := p.paths.tryStrict(ctx, p.client)
 	if err != nil {
 		return PodStatsResult{}, err
@@ -184,6 +206,9 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 		case err == nil:
 			p.paths.strictWorked()
 			res = p.newAssembly(inv, zeros).fromSandboxStats(stats, hostNet)
+			if p.identity != nil {
+				p.identity.keepSandboxes(p.opts.Now(), stats)
+			}
 		case p.paths.strictFailed(ctx, p.client, err):
 			strict = false // the runtime lacks it: partial path below
 		default:
@@ -197,6 +222,9 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 			return PodStatsResult{}, err
 		}
 		res = p.newAssembly(inv, zeros).fromContainerStats(stats)
+		if p.identity != nil {
+			p.identity.keep(p.opts.Now(), stats)
+		}
 	}
 	res.HostNetwork = hostNet
 	p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))

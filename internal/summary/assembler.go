@@ -209,6 +209,9 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		}
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res), res.HostNetwork)
 		a.plan.learn(out.Provenance, len(errs) > 0)
+		if g, ok := a.opts.Pods.(IdentityGate); ok && a.opts.Mode == ModeCAdvisor && out.RuntimeAnswered {
+			g.IdentityAnswers(cgroupsCoverAll(out.Provenance))
+		}
 		if a.opts.Mode != ModeCRI {
 			resolveAvailable(out.Summary.Pods, out.Containers, snap, a.limits, out.Time)
 		}
@@ -247,7 +250,38 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 	return out, errors.Join(errs...)
 }
 
+// IdentityGate is a PodStatsProvider that can answer from identity alone
+// between stats calls (cri.Provider with StatsEvery): in ModeCAdvisor the
+// assembler tells it, after each assembly, whether the cgroups gave every pod
+// and container its CPU and memory, which is when the runtime's own figures
+// are not needed.
+type IdentityGate interface {
+	IdentityAnswers(ok bool)
+}
+
+// cgroupsCoverAll says every pod's and container's CPU and memory blocks came
+// from a cgroup sample (alone or filled by the runtime).
+func cgroupsCoverAll(prov Provenance) bool {
+	fromCgroup := func(o BlockOrigins) bool {
+		return (o.CPU == OriginCAdvisor || o.CPU == OriginMixed) && (o.Memory == OriginCAdvisor || o.Memory == OriginMixed)
+	}
+	for i := range prov.Pods {
+		if !fromCgroup(prov.Pods[i].BlockOrigins) {
+			return false
+		}
+		for j := range prov.Pods[i].Containers {
+			if !fromCgroup(prov.Pods[i].Containers[j].BlockOrigins) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // podTotalsDerived reports whether the runtime's answer has pod CPU, memory
 // and swap summed from its containers (the partial path: ListContainerStats
-// without ListPodSandboxStats) rather than the runtime's own pod stats.
-func podTotalsDerived(res cri.PodStatsResult) bool { return res.Path == cri.PathPartial }
+// without ListPodSandboxStats), or none at all (an identity answer), rather
+// than the runtime's own pod stats.
+func podTotalsDerived(res cri.PodStatsResult) bool {
+	return res.Path == cri.PathPartial || res.Path == cri.PathIdentity
+}

@@ -25,6 +25,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.CRI.Endpoint = "/run/crio/crio.sock"
 	custom.CRI.Timeout = 5 * time.Second
 	custom.CRI.StatsPath = "partial"
+	custom.CRI.StatsInterval = 2 * time.Minute
 	custom.CRI.PodLogsDir = "/srv/pod-logs"
 
 	k8sAPI := createDefaultConfig().(*Config)
@@ -45,6 +46,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_timeout"), wantErr: "cri.timeout: must be positive, got 0s"},
 		{id: component.NewIDWithName(metadata.Type, "timeout_over_interval"), wantErr: "cri.timeout: 6s is longer than collection_interval 5s"},
 		{id: component.NewIDWithName(metadata.Type, "bad_stats_path"), wantErr: `cri.stats_path: unknown stats path "sometimes": want auto, strict or partial`},
+		{id: component.NewIDWithName(metadata.Type, "negative_stats_interval"), wantErr: "cri.stats_interval: must not be negative, got -1s"},
 		{id: component.NewIDWithName(metadata.Type, "relative_pod_logs_dir"), wantErr: `cri.pod_logs_dir: must be an absolute path, got "var/log/pods"`},
 		{id: component.NewIDWithName(metadata.Type, "k8s_api"), want: k8sAPI},
 		{id: component.NewIDWithName(metadata.Type, "k8s_api_none_without_endpoint"), wantErr: "k8s_api: endpoint: required with auth_type none"},

@@ -20,6 +20,10 @@ import (
 const (
 	defaultCollectionInterval = 10 * time.Second
 	defaultCRITimeout         = cri.DefaultTimeout
+	// defaultCRIStatsInterval: in mode cadvisor the runtime's stats (for the
+	// writable layers) are asked once a minute, as the kubelet's own
+	// filesystem stats are refreshed.
+	defaultCRIStatsInterval = time.Minute
 )
 
 // NewFactory returns the factory of the stats_summary receiver.
@@ -38,7 +42,7 @@ func createDefaultConfig() component.Config {
 		ControllerConfig:     cc,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		GroupsConfig:         defaultGroupsConfig(),
-		CRI:                  CRIConfig{Timeout: defaultCRITimeout},
+		CRI:                  CRIConfig{Timeout: defaultCRITimeout, StatsInterval: defaultCRIStatsInterval},
 		Server:               defaultServer(),
 		Mode:                 string(summary.ModeAuto),
 		Cgroups:              defaultCgroupsConfig(),

@@ -91,11 +91,17 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 	}
 	// Container logs are measured by the host provider's walker on its log
 	// period (cri.pod_logs_dir); the runtime provider never reads them.
-	criProvider := cri.NewProvider(client, cri.Options{
+	criOpts := cri.Options{
 		Logger:    s.logger,
 		StatsPath: statsPath,
 		Now:       s.now,
-	})
+	}
+	if s.providers.mode == summary.ModeCAdvisor {
+		// CPU and memory come from the cgroups: the runtime's stats only
+		// for what they lack (cri.stats_interval).
+		criOpts.StatsEvery = s.cfg.CRI.StatsInterval
+	}
+	criProvider := cri.NewProvider(client, criOpts)
 	assemblerOpts := summary.Options{
 		NodeName:  nodeName,
 		Pods:      criProvider,

@@ -1,0 +1,127 @@
+package cri
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
+)
+
+// withLayer is cpuMem with a writable layer of used bytes.
+func withLayer(id string, cpuNs, workingSet, used uint64) *runtimeapi.ContainerStats {
+	s := cpuMem(id, cpuNs, workingSet)
+	s.WritableLayer = &runtimeapi.FilesystemUsage{
+		Timestamp: at(100 * time.Second),
+		FsId:      &runtimeapi.FilesystemIdentifier{Mountpoint: "/nonexistent/statssummary-test"},
+		UsedBytes: &runtimeapi.UInt64Value{Value: used},
+	}
+	return s
+}
+
+// TestIdentityAnswersBetweenStatsCalls: with StatsEvery, once the caller says
+// the cgroups cover every pod and container, the scrapes within StatsEvery of
+// the last stats call ask the runtime for identity alone and carry the last
+// answer's writable layers without any CPU or memory figure; a stats call is
+// made again after StatsEvery, for a container the last answer did not list,
+// and at every scrape while the caller says the cgroups do not cover all.
+func TestIdentityAnswersBetweenStatsCalls(t *testing.T) {
+	srv := crifake.New(t)
+	srv.SetState(crifake.State{
+		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
+		ContainerStats: []*runtimeapi.ContainerStats{withLayer("c1", 2e9, 300, 4096)},
+		// PodSandboxStats nil: the partial path, ListContainerStats.
+	})
+	clock := fakeclock.New(t0.Add(200 * time.Second))
+	p := newTestProvider(t, srv, Options{Now: clock.Now, StatsEvery: time.Minute})
+	statsCalls := func() int { return srv.Calls("ListContainerStats") }
+
+	scrape := func() PodStatsResult {
+		t.Helper()
+		res, err := p.PodStats(t.Context())
+		require.NoError(t, err)
+		require.Len(t, res.Pods, 1)
+		require.Len(t, res.Pods[0].Containers, 1)
+		return res
+	}
+
+	// Before the caller has said the cgroups cover all: stats every scrape.
+	res := scrape()
+	assert.Equal(t, PathPartial, res.Path)
+	require.NotNil(t, res.Pods[0].Containers[0].CPU, "the runtime's CPU on a stats answer")
+	clock.Advance(10 * time.Second)
+	scrape()
+	assert.Equal(t, 2, statsCalls(), "no identity answer before the caller allows it")
+
+	p.IdentityAnswers(true)
+	clock.Advance(10 * time.Second)
+	ids := srv.Calls("ListContainers")
+	res = scrape()
+	assert.Equal(t, PathIdentity, res.Path)
+	assert.Equal(t, 2, statsCalls(), "identity alone within StatsEvery of the last stats call")
+	assert.Equal(t, ids+1, srv.Calls("ListContainers"), "identity is asked at every scrape")
+	c := res.Pods[0].Containers[0]
+	assert.Nil(t, c.CPU, "no CPU of the runtime's on an identity answer")
+	assert.Nil(t, c.Memory, "no memory of the runtime's on an identity answer")
+	assert.Nil(t, res.Pods[0].CPU, "no pod CPU summed from nothing")
+	require.NotNil(t, c.Rootfs, "the last answer's writable layer")
+	require.NotNil(t, c.Rootfs.UsedBytes)
+	assert.Equal(t, uint64(4096), *c.Rootfs.UsedBytes)
+	assert.Equal(t, t0.Add(100*time.Second), c.Rootfs.Time.UTC(), "with the time the runtime measured it")
+
+	// A new container: stats again at once.
+	st := crifake.State{
+		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second), container("c2", "sb-a", "side", running, 2*time.Second)},
+		ContainerStats: []*runtimeapi.ContainerStats{withLayer("c1", 3e9, 300, 4096), withLayer("c2", 1e9, 100, 8192)},
+	}
+	srv.SetState(st)
+	clock.Advance(10 * time.Second)
+	res, err := p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PathPartial, res.Path, "a container the last answer did not list")
+	assert.Equal(t, 3, statsCalls())
+
+	// StatsEvery after the last stats call: stats again.
+	clock.Advance(30 * time.Second)
+	res, err = p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PathIdentity, res.Path)
+	clock.Advance(31 * time.Second)
+	res, err = p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PathPartial, res.Path, "StatsEvery since the last stats call")
+	assert.Equal(t, 4, statsCalls())
+
+	// The caller says the cgroups no longer cover all: stats every scrape.
+	p.IdentityAnswers(false)
+	clock.Advance(10 * time.Second)
+	res, err = p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PathPartial, res.Path)
+	assert.Equal(t, 5, statsCalls())
+}
+
+// TestIdentityAnswersNeverWithoutStatsEvery: IdentityAnswers does nothing to
+// a provider without StatsEvery; every scrape asks for stats.
+func TestIdentityAnswersNeverWithoutStatsEvery(t *testing.T) {
+	srv := crifake.New(t)
+	srv.SetState(crifake.State{
+		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
+		ContainerStats: []*runtimeapi.ContainerStats{withLayer("c1", 2e9, 300, 4096)},
+	})
+	p := newTestProvider(t, srv, Options{})
+	p.IdentityAnswers(true)
+	for range 3 {
+		res, err := p.PodStats(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, PathPartial, res.Path)
+	}
+	assert.Equal(t, 3, srv.Calls("ListContainerStats"))
+}
