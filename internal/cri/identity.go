@@ -79,6 +79,12 @@ func (c *identityCache) allow(ok bool) {
 	c.allowed = ok
 }
 
+func (c *identityCache) isAllowed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.allowed
+}
+
 // keep records a stats answer's containers, replacing the last.
 func (c *identityCache) keep(now time.Time, stats []*runtimeapi.ContainerStats) {
 	layers := make(map[string]*runtimeapi.ContainerStats, len(stats))

@@ -125,3 +125,35 @@ func TestIdentityAnswersNeverWithoutStatsEvery(t *testing.T) {
 	}
 	assert.Equal(t, 3, srv.Calls("ListContainerStats"))
 }
+
+// TestIdentityRefreshesLayersWithContainerStats: once identity answers are
+// allowed, the runtime's stats are refreshed with ListContainerStats (the
+// writable layers are all they are for), not ListPodSandboxStats, which
+// containerd 1.6 answers by asking every shim; before, the strict path holds.
+func TestIdentityRefreshesLayersWithContainerStats(t *testing.T) {
+	srv := crifake.New(t)
+	c1 := withLayer("c1", 2e9, 300, 4096)
+	srv.SetState(crifake.State{
+		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
+		ContainerStats: []*runtimeapi.ContainerStats{c1},
+		PodSandboxStats: []*runtimeapi.PodSandboxStats{{
+			Attributes: &runtimeapi.PodSandboxAttributes{Id: "sb-a"},
+			Linux:      &runtimeapi.LinuxPodSandboxStats{Containers: []*runtimeapi.ContainerStats{c1}},
+		}},
+	})
+	clock := fakeclock.New(t0.Add(200 * time.Second))
+	p := newTestProvider(t, srv, Options{Now: clock.Now, StatsEvery: time.Minute})
+
+	res, err := p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PathStrict, res.Path, "before identity answers are allowed")
+	p.IdentityAnswers(true)
+	for range 7 { // one minute at 10 s: one refresh
+		clock.Advance(10 * time.Second)
+		_, err = p.PodStats(t.Context())
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, srv.Calls("ListPodSandboxStats"), "the strict call only before identity answers")
+	assert.Equal(t, 1, srv.Calls("ListContainerStats"), "the layers refreshed once, with ListContainerStats")
+}
