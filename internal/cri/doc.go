@@ -5,7 +5,9 @@
 // runtime's image and container filesystems. Which pods and containers are
 // reported follows the kubelet (inventory.go); stats come from
 // ListPodSandboxStats or, on runtimes without it, ListContainerStats
-// (statspath.go); usageNanoCores is our own rate between two of our own
+// (statspath.go), or, for a caller that takes CPU and memory from the
+// cgroups (mode cadvisor), at most once per Options.StatsEvery with identity
+// alone in between (identity.go); usageNanoCores is our own rate between two of our own
 // samples of the cumulative counter whenever we have two, and the runtime's
 // value only before that: containerd 1.x computes its value against one
 // previous sample shared by every CRI client, so its window can be a few
