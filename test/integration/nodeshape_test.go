@@ -64,6 +64,14 @@ func testPodCgroupsFound(t *testing.T, env *containerdenv.Env, ps pods) {
 	require.NotNil(t, writer.Memory.WorkingSetBytes, "writer pod working set from its cgroup")
 	m := memoryOf(t, ps.writer.PodCgroupDir("memory"))
 	assert.InDelta(t, float64(m.workingSet), float64(*writer.Memory.WorkingSetBytes), 4<<20, "writer pod working set vs its cgroup")
+
+	// Between the runtime's stats calls (cri.stats_interval, 1m by default)
+	// a scrape asks the runtime for identity alone and carries the writable
+	// layers of its last stats answer: the writer's is there.
+	w := containerStats(t, writer, "writer")
+	require.NotNil(t, w.Rootfs, "the writer's writable layer, from the runtime's last stats answer")
+	require.NotNil(t, w.Rootfs.UsedBytes, "the writer's writable layer usage")
+	t.Logf("writer rootfs %d bytes at %s", *w.Rootfs.UsedBytes, w.Rootfs.Time)
 }
 
 // testRuntimeSystemContainer: the runtime system container is the cgroup the
