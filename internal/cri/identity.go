@@ -59,6 +59,23 @@ func (c *identityCache) answer(now time.Time, inv *inventory) ([]*runtimeapi.Con
 	if !c.allowed || c.at.IsZero() || now.Sub(c.at) >= c.every || now.Before(c.at) {
 		return nil, false
 	}
+	return c.keptFor(inv)
+}
+
+// lastAnswer is answer whatever the kept answer's age: for a scrape whose
+// stats call failed.
+func (c *identityCache) lastAnswer(inv *inventory) ([]*runtimeapi.ContainerStats, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.allowed || c.at.IsZero() {
+		return nil, false
+	}
+	return c.keptFor(inv)
+}
+
+// keptFor returns the kept stats of the inventory's containers, false when one
+// is missing; c.mu is held.
+func (c *identityCache) keptFor(inv *inventory) ([]*runtimeapi.ContainerStats, bool) {
 	out := make([]*runtimeapi.ContainerStats, 0, inv.containers)
 	for i := range inv.pods {
 		for _, ctr := range inv.pods[i].containers {

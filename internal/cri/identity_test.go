@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
@@ -156,4 +158,44 @@ func TestIdentityRefreshesLayersWithContainerStats(t *testing.T) {
 	}
 	assert.Equal(t, 1, srv.Calls("ListPodSandboxStats"), "the strict call only before identity answers")
 	assert.Equal(t, 1, srv.Calls("ListContainerStats"), "the layers refreshed once, with ListContainerStats")
+}
+
+// TestIdentityKeepsLayersWhenTheRefreshFails: once identity answers are
+// allowed, a refresh of the writable layers that fails (the runtime slower
+// than the timeout) leaves the scrape its pods, with the last layers; the next
+// scrape asks again. A container the last answer did not list still fails it.
+func TestIdentityKeepsLayersWhenTheRefreshFails(t *testing.T) {
+	srv := crifake.New(t)
+	srv.SetState(crifake.State{
+		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
+		ContainerStats: []*runtimeapi.ContainerStats{withLayer("c1", 2e9, 300, 4096)},
+	})
+	clock := fakeclock.New(t0.Add(200 * time.Second))
+	p := newTestProvider(t, srv, Options{Now: clock.Now, StatsEvery: time.Minute})
+	_, err := p.PodStats(t.Context())
+	require.NoError(t, err)
+	p.IdentityAnswers(true)
+
+	srv.SetError("ListContainerStats", status.Error(codes.DeadlineExceeded, "too slow"))
+	clock.Advance(time.Minute)
+	res, err := p.PodStats(t.Context())
+	require.NoError(t, err, "the identity answered: the scrape keeps its pods")
+	assert.Equal(t, PathIdentity, res.Path)
+	require.Len(t, res.Pods, 1)
+	require.NotNil(t, res.Pods[0].Containers[0].Rootfs, "the last writable layer")
+	assert.Equal(t, 2, srv.Calls("ListContainerStats"), "asked, failed")
+
+	clock.Advance(10 * time.Second)
+	_, err = p.PodStats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 3, srv.Calls("ListContainerStats"), "the next scrape asks again")
+
+	srv.SetState(crifake.State{
+		Sandboxes:  []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+		Containers: []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second), container("c2", "sb-a", "side", running, 2*time.Second)},
+	})
+	clock.Advance(10 * time.Second)
+	_, err = p.PodStats(t.Context())
+	require.Error(t, err, "a new container has no kept layer: the failure is the scrape's")
 }

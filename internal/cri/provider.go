@@ -227,6 +227,19 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 		stats, err := p.client.ListContainerStats(ctx)
 		if err != nil {
 			p.paths.noteError(err)
+			if layersOnly && ctx.Err() == nil {
+				// The layers' refresh failed (a dense node's runtime can
+				// take longer than cri.timeout to ask every shim): the
+				// identity answered, so the scrape carries the last
+				// layers, older, and the next one asks again.
+				if kept, ok := p.identity.lastAnswer(inv); ok {
+					p.opts.Logger.Debug("cri: refreshing the writable layers failed; the last ones are kept", zap.Error(err))
+					res := p.newAssembly(inv, zeros).fromContainerStats(kept)
+					res.Path = PathIdentity
+					res.HostNetwork = hostNet
+					return res, nil
+				}
+			}
 			return PodStatsResult{}, err
 		}
 		res = p.newAssembly(inv, zeros).fromContainerStats(stats)
