@@ -106,6 +106,11 @@ func assertCapacity(t *testing.T, path string, fs *statsapi.FsStats, what string
 // testNetwork: the own-netns pods' traffic grows and matches their namespace's
 // eth0 counters at the moment of the scrape; host-network pods have none.
 func testNetwork(t *testing.T, c *collector, env *containerdenv.Env, ps pods) {
+	// Where pod network comes from the pod cgroups (the partial path: the
+	// systemd driver), a cgroup snapshot serves the assemblies of a second
+	// (summary.DefaultCgroupMaxAge): a scrape within it of the previous one
+	// would report traffic from before the reading below.
+	c.waitGap(t, rateGap)
 	before := netDev(t, ps.server, "server")
 	c.scrape(t)
 	s1 := c.summary(t)
