@@ -25,6 +25,17 @@ func withLayer(id string, cpuNs, workingSet, used uint64) *runtimeapi.ContainerS
 	return s
 }
 
+// onePodWithLayer is a runtime with one pod of one container, c1, whose stats
+// carry a writable layer of 4096 bytes; without ListPodSandboxStats (the
+// partial path, ListContainerStats).
+func onePodWithLayer() crifake.State {
+	return crifake.State{
+		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
+		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
+		ContainerStats: []*runtimeapi.ContainerStats{withLayer("c1", 2e9, 300, 4096)},
+	}
+}
+
 // TestIdentityAnswersBetweenStatsCalls: with StatsEvery, once the caller says
 // the cgroups cover every pod and container, the scrapes within StatsEvery of
 // the last stats call ask the runtime for identity alone and carry the last
@@ -33,12 +44,7 @@ func withLayer(id string, cpuNs, workingSet, used uint64) *runtimeapi.ContainerS
 // and at every scrape while the caller says the cgroups do not cover all.
 func TestIdentityAnswersBetweenStatsCalls(t *testing.T) {
 	srv := crifake.New(t)
-	srv.SetState(crifake.State{
-		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
-		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
-		ContainerStats: []*runtimeapi.ContainerStats{withLayer("c1", 2e9, 300, 4096)},
-		// PodSandboxStats nil: the partial path, ListContainerStats.
-	})
+	srv.SetState(onePodWithLayer())
 	clock := fakeclock.New(t0.Add(200 * time.Second))
 	p := newTestProvider(t, srv, Options{Now: clock.Now, StatsEvery: time.Minute})
 	statsCalls := func() int { return srv.Calls("ListContainerStats") }
@@ -113,11 +119,7 @@ func TestIdentityAnswersBetweenStatsCalls(t *testing.T) {
 // a provider without StatsEvery; every scrape asks for stats.
 func TestIdentityAnswersNeverWithoutStatsEvery(t *testing.T) {
 	srv := crifake.New(t)
-	srv.SetState(crifake.State{
-		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
-		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
-		ContainerStats: []*runtimeapi.ContainerStats{withLayer("c1", 2e9, 300, 4096)},
-	})
+	srv.SetState(onePodWithLayer())
 	p := newTestProvider(t, srv, Options{})
 	p.IdentityAnswers(true)
 	for range 3 {
@@ -166,11 +168,7 @@ func TestIdentityRefreshesLayersWithContainerStats(t *testing.T) {
 // scrape asks again. A container the last answer did not list still fails it.
 func TestIdentityKeepsLayersWhenTheRefreshFails(t *testing.T) {
 	srv := crifake.New(t)
-	srv.SetState(crifake.State{
-		Sandboxes:      []*runtimeapi.PodSandbox{sandbox("sb-a", "a", "uid-a", ready, 0)},
-		Containers:     []*runtimeapi.Container{container("c1", "sb-a", "app", running, time.Second)},
-		ContainerStats: []*runtimeapi.ContainerStats{withLayer("c1", 2e9, 300, 4096)},
-	})
+	srv.SetState(onePodWithLayer())
 	clock := fakeclock.New(t0.Add(200 * time.Second))
 	p := newTestProvider(t, srv, Options{Now: clock.Now, StatsEvery: time.Minute})
 	_, err := p.PodStats(t.Context())

@@ -188,11 +188,7 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 
 	if p.identity != nil {
 		if kept, ok := p.identity.answer(p.opts.Now(), inv); ok {
-			res := p.newAssembly(inv, zeros).fromContainerStats(kept)
-			res.Path = PathIdentity
-			res.HostNetwork = hostNet
-			p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
-			return res, nil
+			return p.identityAnswer(inv, zeros, kept, hostNet), nil
 		}
 	}
 	// Between identity answers the runtime's stats are asked for what the
@@ -234,10 +230,7 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 				// layers, older, and the next one asks again.
 				if kept, ok := p.identity.lastAnswer(inv); ok {
 					p.opts.Logger.Debug("cri: refreshing the writable layers failed; the last ones are kept", zap.Error(err))
-					res := p.newAssembly(inv, zeros).fromContainerStats(kept)
-					res.Path = PathIdentity
-					res.HostNetwork = hostNet
-					return res, nil
+					return p.identityAnswer(inv, zeros, kept, hostNet), nil
 				}
 			}
 			return PodStatsResult{}, err
@@ -250,6 +243,16 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 	res.HostNetwork = hostNet
 	p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
 	return res, nil
+}
+
+// identityAnswer builds an answer from the inventory and the kept stats of
+// an identityCache (writable layers only): PathIdentity.
+func (p *Provider) identityAnswer(inv *inventory, zeros unmeasured, kept []*runtimeapi.ContainerStats, hostNet []bool) PodStatsResult {
+	res := p.newAssembly(inv, zeros).fromContainerStats(kept)
+	res.Path = PathIdentity
+	res.HostNetwork = hostNet
+	p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
+	return res
 }
 
 // assembly is the state of one PodStats call.

@@ -144,6 +144,9 @@ type Assembler struct {
 	opts   Options
 	plan   *cgroupPlan   // nil without Cgroups
 	limits *memoryLimits // what pod samples told of memory limits
+	// gate is the runtime provider told, in ModeCAdvisor, whether the
+	// cgroups covered every pod and container; nil otherwise.
+	gate IdentityGate
 }
 
 // NewAssembler returns an Assembler over opts.
@@ -160,6 +163,9 @@ func NewAssembler(opts Options) *Assembler {
 	a := &Assembler{opts: opts, limits: newMemoryLimits()}
 	if opts.Cgroups != nil {
 		a.plan = newCgroupPlan(opts.Cgroups, opts.Mode)
+		if g, ok := opts.Pods.(IdentityGate); ok && opts.Mode == ModeCAdvisor {
+			a.gate = g
+		}
 	}
 	return a
 }
@@ -209,8 +215,8 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		}
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res), res.HostNetwork)
 		a.plan.learn(out.Provenance, len(errs) > 0)
-		if g, ok := a.opts.Pods.(IdentityGate); ok && a.opts.Mode == ModeCAdvisor && out.RuntimeAnswered {
-			g.IdentityAnswers(cgroupsCoverAll(out.Provenance))
+		if a.gate != nil && out.RuntimeAnswered {
+			a.gate.IdentityAnswers(cgroupsCoverAll(out.Provenance))
 		}
 		if a.opts.Mode != ModeCRI {
 			resolveAvailable(out.Summary.Pods, out.Containers, snap, a.limits, out.Time)
