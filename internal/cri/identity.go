@@ -21,10 +21,10 @@ const PathIdentity StatsPath = "identity"
 // cgroups and answers over ttrpc, and containerd 1.6 also reads each sandbox's
 // network. At 110 pods that made the runtime spend 0.3 to 2.4 s of CPU per
 // scrape (docs/performance.md, "What the node pays per scrape"), where the
-// identity calls are answered from containerd's own store. When the pods' and
-// containers' CPU and memory come from their cgroups anyway (mode: cadvisor),
-// what the runtime's stats add is mostly what only it knows — the writable
-// layers — which change slowly; those are kept from the last answer, with the
+// identity calls are answered from containerd's own store. When the cgroups
+// describe every pod and container (runc, crun: the caller checks, see
+// IdentityAnswers), what the runtime's stats add is mostly what only it
+// knows — the writable layers — which change slowly; those are kept from the last answer, with the
 // time the runtime measured them.
 //
 // A container that the last answer did not list makes the next scrape ask for
@@ -136,3 +136,7 @@ func (p *Provider) IdentityAnswers(ok bool) {
 		p.identity.allow(ok)
 	}
 }
+
+// IdentityPlan says the provider answers from identity between stats calls
+// (Options.StatsEvery is set).
+func (p *Provider) IdentityPlan() bool { return p.identity != nil }

@@ -39,6 +39,11 @@ const (
 	// sources that failed in its assembly ("cadvisor, host"), whose parts of
 	// the Summary are missing.
 	HeaderPartial = "Stats-Summary-Partial"
+	// HeaderStatsPath says how the runtime answered for the served snapshot:
+	// "strict" (ListPodSandboxStats), "partial" (ListContainerStats) or
+	// "identity" (identity alone: pods' and containers' CPU and memory from
+	// their cgroups, writable layers from the last stats answer).
+	HeaderStatsPath = "Stats-Summary-Stats-Path"
 )
 
 // Bounds on how old served data may be.
@@ -181,6 +186,9 @@ func (h *Handler) serveSummary(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Vary", "Accept-Encoding")
 	hdr.Set("Age", strconv.FormatInt(wholeSeconds(h.now().Sub(serve.Time)), 10))
 	hdr.Set(HeaderSummaryTime, serve.Time.UTC().Format(time.RFC3339Nano))
+	if p := serve.Assembly.StatsPath; p != "" {
+		hdr.Set(HeaderStatsPath, string(p))
+	}
 	if gzipped {
 		hdr.Set("Content-Encoding", "gzip")
 	}

@@ -122,6 +122,7 @@ func TestFailedAssemblyKeepsServingOlderSnapshot(t *testing.T) {
 	require.Equal(t, http.StatusOK, want.status)
 	assert.Equal(t, "0", want.header.Get("Age"))
 	assert.Empty(t, want.header.Get(HeaderRefreshError))
+	assert.Equal(t, "partial", want.header.Get(HeaderStatsPath), "the fake runtime answers ListContainerStats alone")
 
 	env.cri.SetError("ListContainerStats", status.Error(codes.Unavailable, "runtime restarting"))
 	env.clock.Advance(maxAge + time.Second)

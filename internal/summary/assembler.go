@@ -47,6 +47,10 @@ type Assembly struct {
 	// (Options.Pods answered without error): the Summary has the runtime's
 	// data, even when another source failed.
 	RuntimeAnswered bool
+	// StatsPath is how the runtime answered: strict, partial, or identity
+	// (no CPU or memory of the runtime's: the cgroups gave them); "" when it
+	// did not answer.
+	StatsPath cri.StatsPath
 	// Extras is what was gathered beyond the Summary (extras.go): requests,
 	// limits, the node's capacity and cgroup counters, as Options.Extras
 	// asks; nil when it asks for nothing.
@@ -144,8 +148,10 @@ type Assembler struct {
 	opts   Options
 	plan   *cgroupPlan   // nil without Cgroups
 	limits *memoryLimits // what pod samples told of memory limits
-	// gate is the runtime provider told, in ModeCAdvisor, whether the
-	// cgroups covered every pod and container; nil otherwise.
+	// gate is the runtime provider told, after each assembly, whether the
+	// cgroups covered every pod and container (the identity plan, see
+	// IdentityGate); nil when it has none or the mode takes nothing from
+	// the cgroups.
 	gate IdentityGate
 }
 
@@ -162,10 +168,10 @@ func NewAssembler(opts Options) *Assembler {
 	}
 	a := &Assembler{opts: opts, limits: newMemoryLimits()}
 	if opts.Cgroups != nil {
-		a.plan = newCgroupPlan(opts.Cgroups, opts.Mode)
-		if g, ok := opts.Pods.(IdentityGate); ok && opts.Mode == ModeCAdvisor {
+		if g, ok := opts.Pods.(IdentityGate); ok && g.IdentityPlan() && opts.Mode != ModeCRI {
 			a.gate = g
 		}
+		a.plan = newCgroupPlan(opts.Cgroups, opts.Mode, a.gate != nil)
 	}
 	return a
 }
@@ -195,6 +201,9 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 			errs = append(errs, &SourceError{Source: "cri", Err: err})
 		}
 		out.RuntimeAnswered = err == nil
+		if err == nil {
+			out.StatsPath = res.Path
+		}
 		if res.Pods != nil {
 			out.Summary.Pods = res.Pods
 		}
@@ -216,7 +225,7 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res), res.HostNetwork)
 		a.plan.learn(out.Provenance, len(errs) > 0)
 		if a.gate != nil && out.RuntimeAnswered {
-			a.gate.IdentityAnswers(cgroupsCoverAll(out.Provenance))
+			a.gate.IdentityAnswers(cgroupsCover(out.Summary.Pods, out.Containers, snap))
 		}
 		if a.opts.Mode != ModeCRI {
 			resolveAvailable(out.Summary.Pods, out.Containers, snap, a.limits, out.Time)
@@ -257,26 +266,44 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 }
 
 // IdentityGate is a PodStatsProvider that can answer from identity alone
-// between stats calls (cri.Provider with StatsEvery): in ModeCAdvisor the
-// assembler tells it, after each assembly, whether the cgroups gave every pod
-// and container its CPU and memory, which is when the runtime's own figures
-// are not needed.
+// between stats calls (cri.Provider with StatsEvery): the identity plan.
+//
+// In every mode that takes pods' and containers' CPU and memory from their
+// cgroups where the runtime gives none (ModeCRIFill, the default's, and
+// ModeCAdvisor), the assembler tells it after each assembly whether the
+// cgroup snapshot held CPU and memory for every pod and container; only then
+// do the next scrapes ask the runtime for identity alone, and those answers
+// carry none of the runtime's CPU or memory for a cgroup to be preferred
+// over. A scrape that does ask the runtime for its stats keeps them as the
+// mode says (ModeCRIFill: the runtime's values win, field by field), so no
+// value the runtime gave is ever replaced. The cgroup plan reads every pod
+// then: an identity answer leaves every pod to its cgroup.
 type IdentityGate interface {
+	// IdentityPlan says the provider may answer from identity (it was
+	// given a stats interval).
+	IdentityPlan() bool
+	// IdentityAnswers says whether the last assembly found every pod's and
+	// container's CPU and memory in the cgroups.
 	IdentityAnswers(ok bool)
 }
 
-// cgroupsCoverAll says every pod's and container's CPU and memory blocks came
-// from a cgroup sample (alone or filled by the runtime).
-func cgroupsCoverAll(prov Provenance) bool {
-	fromCgroup := func(o BlockOrigins) bool {
-		return (o.CPU == OriginCAdvisor || o.CPU == OriginMixed) && (o.Memory == OriginCAdvisor || o.Memory == OriginMixed)
+// cgroupsCover says snap holds CPU (with its rate) and memory (with its
+// working set) for every pod of pods and every container the runtime listed
+// in them (ids parallels pods): what an identity answer leaves to the
+// cgroups. It looks at the samples, not at which source won the merge, so
+// it holds on a scrape where the runtime's own values were kept.
+func cgroupsCover(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.Snapshot) bool {
+	has := func(cg *cadvisor.CgroupStats) bool {
+		return cg != nil && cg.CPU != nil && cg.CPU.UsageNanoCores != nil && cg.CPU.UsageCoreNanoSeconds != nil &&
+			cg.Memory != nil && cg.Memory.WorkingSetBytes != nil
 	}
-	for i := range prov.Pods {
-		if !fromCgroup(prov.Pods[i].BlockOrigins) {
+	for i := range pods {
+		if !has(snap.Pods[pods[i].PodRef.UID]) {
 			return false
 		}
-		for j := range prov.Pods[i].Containers {
-			if !fromCgroup(prov.Pods[i].Containers[j].BlockOrigins) {
+		for j := range pods[i].Containers {
+			info, ok := ids.Of(i, j)
+			if !ok || !has(snap.Containers[info.ID]) {
 				return false
 			}
 		}

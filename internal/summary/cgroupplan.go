@@ -34,7 +34,9 @@ const FullCgroupReadEvery = 6
 //     FullCgroupReadEvery assemblies, so a runtime that stops answering a
 //     field is filled again within that many scrapes; any runtime error reads
 //     every pod;
-//   - ModeCAdvisor reads every pod.
+//   - ModeCAdvisor reads every pod, and so does ModeCRIFill under the
+//     identity plan (IdentityGate): an identity answer has no CPU or memory
+//     of the runtime's, every pod's come from its cgroup.
 //
 // What the cgroups add depends on the runtime's answer, and that changes
 // shape when the stats path does (strict → partial: pod CPU and memory become
@@ -51,7 +53,10 @@ type cgroupPlan struct {
 	lastPath  cri.StatsPath // the stats path of the latest answer, "" before one
 }
 
-func newCgroupPlan(cg CgroupStatsProvider, mode Mode) *cgroupPlan {
+func newCgroupPlan(cg CgroupStatsProvider, mode Mode, identityPlan bool) *cgroupPlan {
+	if identityPlan {
+		mode = ModeCAdvisor // every pod read, nothing learnt
+	}
 	f, _ := cg.(PodCgroupFilter)
 	p := &cgroupPlan{filter: f, mode: mode}
 	if f != nil && mode == ModeCRI {

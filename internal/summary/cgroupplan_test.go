@@ -74,7 +74,7 @@ func TestCgroupPlan(t *testing.T) {
 		p := newCgroupPlan(struct {
 			CgroupStatsProvider
 			*recordingFilter
-		}{nil, f}, ModeCRI)
+		}{nil, f}, ModeCRI, false)
 		p.learn(prov, false)
 		if f.sets != 1 || f.reads("fed") || f.reads("new-pod") {
 			t.Errorf("cri mode: %d filters set, reads fed %v", f.sets, f.reads("fed"))
@@ -83,15 +83,26 @@ func TestCgroupPlan(t *testing.T) {
 		q := newCgroupPlan(struct {
 			CgroupStatsProvider
 			*recordingFilter
-		}{nil, g}, ModeCAdvisor)
+		}{nil, g}, ModeCAdvisor, false)
 		q.learn(prov, false)
 		if g.sets != 0 {
 			t.Errorf("cadvisor mode set a filter %d times", g.sets)
 		}
+		// The identity plan leaves every pod to its cgroup: cri+cadvisor
+		// then reads every pod too, whatever the runtime answered.
+		h := &recordingFilter{}
+		r := newCgroupPlan(struct {
+			CgroupStatsProvider
+			*recordingFilter
+		}{nil, h}, ModeCRIFill, true)
+		r.learn(prov, false)
+		if h.sets != 0 {
+			t.Errorf("cri+cadvisor mode under the identity plan set a filter %d times", h.sets)
+		}
 	})
 
 	t.Run("a provider without a filter is left alone", func(t *testing.T) {
-		p := newCgroupPlan(fakeCgroups{}, ModeCRIFill)
+		p := newCgroupPlan(fakeCgroups{}, ModeCRIFill, false)
 		p.learn(prov, false) // must not panic
 		if p.filter != nil {
 			t.Error("fakeCgroups has no SetPodFilter")

@@ -12,42 +12,61 @@ import (
 )
 
 // gatedPods is a runtime answer from a provider that records what the
-// assembler tells it of identity answers.
+// assembler tells it of identity answers; plan is what it says of
+// IdentityPlan (a stats interval was set).
 type gatedPods struct {
 	res  cri.PodStatsResult
+	plan bool
 	told []bool
 }
 
 func (g *gatedPods) PodStats(context.Context) (cri.PodStatsResult, error) { return g.res, nil }
+func (g *gatedPods) IdentityPlan() bool                                   { return g.plan }
 func (g *gatedPods) IdentityAnswers(ok bool)                              { g.told = append(g.told, ok) }
 
-// TestIdentityGate: in ModeCAdvisor the assembler tells the runtime provider,
-// after each assembly, whether the cgroups gave every pod and container its
-// CPU and memory — yes with the pod's and the container's cgroup samples, no
-// when the container's is missing (its runtime values were used); in the
-// other modes it tells nothing.
+// TestIdentityGate: in the modes that take CPU and memory from the cgroups
+// where the runtime gives none (cadvisor, and cri+cadvisor — the default's),
+// the assembler tells a runtime provider with the identity plan, after each
+// assembly, whether the cgroup samples held every pod's and container's CPU
+// and memory: yes with both samples whole, no when the container's is
+// missing or has no rate yet. Which source won the merge does not matter:
+// in cri+cadvisor the runtime's values are kept and the gate still opens.
+// In cri mode, or for a provider without the plan, it tells nothing.
 func TestIdentityGate(t *testing.T) {
 	podCg, ctrCg := cgSample(), cgSample()
 	both := cadvisor.Snapshot{Node: cgSample(), Pods: map[string]*cadvisor.CgroupStats{podUID: podCg}, Containers: map[string]*cadvisor.CgroupStats{containerID: ctrCg}}
 	podOnly := cadvisor.Snapshot{Node: cgSample(), Pods: map[string]*cadvisor.CgroupStats{podUID: podCg}}
+	noRate := cgSample()
+	noRate.CPU.UsageNanoCores = nil // a container's first sample
+	firstSample := cadvisor.Snapshot{Node: cgSample(), Pods: map[string]*cadvisor.CgroupStats{podUID: podCg}, Containers: map[string]*cadvisor.CgroupStats{containerID: noRate}}
 
 	for _, tt := range []struct {
 		name string
 		mode Mode
+		plan bool
 		snap cadvisor.Snapshot
 		want []bool
+		// wantCtrCPU is the container's usageCoreNanoSeconds after the merge.
+		wantCtrCPU uint64
 	}{
-		{"cadvisor mode, every cgroup found", ModeCAdvisor, both, []bool{true}},
-		{"cadvisor mode, a container cgroup missing", ModeCAdvisor, podOnly, []bool{false}},
-		{"cri+cadvisor mode", ModeCRIFill, both, nil},
-		{"cri mode", ModeCRI, both, nil},
+		{"cadvisor mode, every cgroup found", ModeCAdvisor, true, both, []bool{true}, 999_000},
+		{"cadvisor mode, a container cgroup missing", ModeCAdvisor, true, podOnly, []bool{false}, 5e8},
+		{"cri+cadvisor mode, every cgroup found: the runtime's value kept", ModeCRIFill, true, both, []bool{true}, 5e8},
+		{"auto (cri+cadvisor), a container cgroup missing", ModeAuto, true, podOnly, []bool{false}, 5e8},
+		{"cri+cadvisor mode, a container's first sample has no rate", ModeCRIFill, true, firstSample, []bool{false}, 5e8},
+		{"cri+cadvisor mode, a provider without the plan", ModeCRIFill, false, both, nil, 5e8},
+		{"cri mode", ModeCRI, true, both, nil, 5e8},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			pods := &gatedPods{res: onePod(criCPU(1e9, nil), criMem(100, 50), criCPU(5e8, nil), criMem(60, 30))}
+			pods := &gatedPods{res: onePod(criCPU(1e9, nil), criMem(100, 50), criCPU(5e8, nil), criMem(60, 30)), plan: tt.plan}
 			a := NewAssembler(Options{NodeName: "n", Mode: tt.mode, Pods: pods, Cgroups: fakeCgroups{snap: tt.snap}})
-			_, err := a.Get(t.Context())
+			got, err := a.Get(t.Context())
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, pods.told)
+			require.Len(t, got.Summary.Pods, 1)
+			ctr := got.Summary.Pods[0].Containers[0]
+			require.NotNil(t, ctr.CPU)
+			assert.Equal(t, tt.wantCtrCPU, *ctr.CPU.UsageCoreNanoSeconds)
 		})
 	}
 }

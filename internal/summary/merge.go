@@ -304,9 +304,10 @@ func emptyProcess(s *statsapi.ProcessStats) bool { return isZero(s.ProcessCount)
 // mergePods merges the cgroup samples into the runtime's pods in place, per
 // mode, and returns the provenance of every block. A pod sample's process
 // count is taken over the pod's app containers only (withAppProcesses). In ModeCRI the cgroups
-// give nothing; in ModeCRIFill pod cgroups fill pods (containers have no
-// cgroup samples there); in ModeCAdvisor pod and container cgroups win and
-// the runtime fills. derivedPodTotals says the runtime gave no pod stats and
+// give nothing; in ModeCRIFill pod and container cgroups fill what the
+// runtime left empty (snap has container samples only when the provider
+// tracks containers: the identity plan, ModeCAdvisor); in ModeCAdvisor pod
+// and container cgroups win and the runtime fills. derivedPodTotals says the runtime gave no pod stats and
 // the pods' CPU, memory and swap are sums of their containers: the pod
 // cgroup's own totals (which include the sandbox) then win over those sums in
 // every mode but ModeCRI. A hostNetwork pod (hostNet[i], parallel to pods)
@@ -346,7 +347,7 @@ func mergePods(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.S
 		for j := range p.Containers {
 			c := &p.Containers[j]
 			var cg *cadvisor.CgroupStats
-			if mode == ModeCAdvisor {
+			if mode != ModeCRI {
 				if info, ok := ids.Of(i, j); ok {
 					cg = snap.Containers[info.ID]
 				}

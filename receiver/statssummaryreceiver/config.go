@@ -62,14 +62,16 @@ type CRIConfig struct {
 	// (ListContainerStats, pod totals summed) or "auto" (strict, falling back
 	// to partial when the runtime answers Unimplemented). Empty means auto.
 	StatsPath string `mapstructure:"stats_path"`
-	// StatsInterval applies in mode cadvisor, where pods' and containers' CPU
-	// and memory come from their cgroups: the runtime is asked for its stats
-	// (ListPodSandboxStats or ListContainerStats, which reach every shim) at
-	// most this often, for what only it knows (writable layers), and for
-	// identity alone at the scrapes in between — as long as the cgroups gave
-	// every pod and container its CPU and memory at the last scrape; a new
-	// container makes the next scrape ask again. 0 asks at every scrape.
-	// Ignored in the other modes, whose figures are the runtime's.
+	// StatsInterval is the identity plan's (summary.IdentityGate): in modes
+	// auto, cri+cadvisor and cadvisor, while the cgroups gave every pod and
+	// container its CPU and memory at the last scrape, the runtime is asked
+	// for its stats (ListContainerStats, which reaches every shim) at most
+	// this often, for what only it knows (writable layers), and for identity
+	// alone (ListPodSandbox, ListContainers) at the scrapes in between, whose
+	// CPU and memory come from the cgroups. A scrape that asks for the stats
+	// keeps the runtime's values as the mode says; a new container, or a pod
+	// or container the cgroups do not describe (a sandboxed runtime's), makes
+	// the next scrape ask again. 0 asks at every scrape. Ignored in mode cri.
 	StatsInterval time.Duration `mapstructure:"stats_interval"`
 	// PodLogsDir is the root of the kubelet's pod log directories, where
 	// container log usage is measured. Empty means /var/log/pods.

@@ -20,9 +20,9 @@ import (
 const (
 	defaultCollectionInterval = 10 * time.Second
 	defaultCRITimeout         = cri.DefaultTimeout
-	// defaultCRIStatsInterval: in mode cadvisor the runtime's stats (for the
-	// writable layers) are asked once a minute, as the kubelet's own
-	// filesystem stats are refreshed.
+	// defaultCRIStatsInterval: under the identity plan the runtime's stats
+	// (for the writable layers) are asked once a minute, as the kubelet's
+	// own filesystem stats are refreshed.
 	defaultCRIStatsInterval = time.Minute
 )
 

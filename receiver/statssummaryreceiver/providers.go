@@ -36,7 +36,7 @@ func startProviders(cfg *Config, runtimeSocket string, logger *zap.Logger) (*pro
 		cg, err := cadvisor.New(cadvisor.Options{
 			PodsCgroup:      cfg.Cgroups.PodsCgroup,
 			SystemCgroups:   cfg.Cgroups.systemCgroups(),
-			TrackContainers: mode == summary.ModeCAdvisor,
+			TrackContainers: tracksContainers(mode, cfg.CRI.StatsInterval),
 			RuntimeSocket:   runtimeSocket,
 			Logger:          logger,
 		})
@@ -151,4 +151,12 @@ func (cfg *Config) logWalkPeriod() time.Duration {
 		return cfg.Host.LogWalkPeriod
 	}
 	return cfg.CollectionInterval
+}
+
+// tracksContainers says whether the cgroup provider must read container
+// cgroups: in mode cadvisor, and under the identity plan (a positive
+// cri.stats_interval in mode auto or cri+cadvisor), whose identity answers
+// leave every container's CPU and memory to its cgroup.
+func tracksContainers(mode summary.Mode, statsInterval time.Duration) bool {
+	return mode == summary.ModeCAdvisor || (mode != summary.ModeCRI && statsInterval > 0)
 }

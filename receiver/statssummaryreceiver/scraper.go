@@ -96,9 +96,10 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		StatsPath: statsPath,
 		Now:       s.now,
 	}
-	if s.providers.mode == summary.ModeCAdvisor {
-		// CPU and memory come from the cgroups: the runtime's stats only
-		// for what they lack (cri.stats_interval).
+	if s.providers.mode != summary.ModeCRI {
+		// The identity plan: while the cgroups describe every pod and
+		// container, the runtime's stats only for what they lack
+		// (cri.stats_interval; summary.IdentityGate).
 		criOpts.StatsEvery = s.cfg.CRI.StatsInterval
 	}
 	criProvider := cri.NewProvider(client, criOpts)
