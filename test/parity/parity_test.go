@@ -20,7 +20,8 @@ import (
 )
 
 // dumpEnv names a directory to which the test writes the three Summaries it
-// compared (kubelet-before.json, ours.json, kubelet-after.json).
+// compared (kubelet-before.json, ours.json, kubelet-after.json), in a
+// directory per run named after the stats path of ours (identity, strict).
 const dumpEnv = "STATSSUMMARY_PARITY_DUMP"
 
 // instance names the suite's kubelet and containerd instances (and so its
@@ -49,7 +50,26 @@ func TestKubeletParity(t *testing.T) {
 	t.Logf("kubelet on %s %s, %s cgroup driver, cgroup v2: %v", k.Containerd.RuntimeName, k.Containerd.RuntimeVersion, k.CgroupDriver, containerdenv.CgroupV2())
 
 	checkRestarted(t, k)
-	o := startReceiver(t, k)
+	// The default config answers from identity between the runtime's stats
+	// calls, pods' and containers' CPU and memory from their cgroups (the
+	// identity plan); cri.stats_interval 0 asks the runtime for its stats at
+	// every scrape, whose values are kept (kubernetes issue 107172). Both
+	// are held to the same rules.
+	for _, run := range []struct {
+		name, statsInterval, path string
+	}{
+		{"identity answers (the default config)", "", "identity"},
+		{"the runtime's stats at every scrape (cri.stats_interval 0s)", "0s", "strict"},
+	} {
+		t.Run(run.name, func(t *testing.T) {
+			compareWithKubelet(t, k, startReceiver(t, k, run.statsInterval, run.path))
+		})
+	}
+}
+
+// compareWithKubelet reads one Summary of ours (through o.path) between two
+// of the kubelet's and fails on every field outside its rule.
+func compareWithKubelet(t *testing.T, k *kubeletenv.Env, o *ours) {
 	waitComparable(t, k, o)
 
 	// Our CPU rates span the time since our previous assembly: make that
@@ -249,7 +269,7 @@ func read(t *testing.T, k *kubeletenv.Env, o *ours, rs []Rule) readings {
 		return b, tr
 	}
 	kb1, before := get()
-	ob := o.summary(t)
+	ob := o.compared(t)
 	ot, err := parseTree(ob, k.NodeName)
 	require.NoError(t, err)
 	var kb2 []byte
@@ -269,6 +289,7 @@ func read(t *testing.T, k *kubeletenv.Env, o *ours, rs []Rule) readings {
 		t.Logf("kubelet sample times not past ours after 45 s (compared with its latest): %s", strings.Join(lagging, ", "))
 	}
 	if dir := os.Getenv(dumpEnv); dir != "" {
+		dir = filepath.Join(dir, o.path) // one directory per run
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 		for name, b := range map[string][]byte{"kubelet-before.json": kb1, "ours.json": ob, "kubelet-after.json": kb2} {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))

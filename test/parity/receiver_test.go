@@ -21,30 +21,41 @@ const walkPeriod = 10 * time.Second
 // ours is the real receiver, configured as a collector on that node would
 // be: the kubelet's node name, runtime socket, root and pod logs directories,
 // and its pods cgroup; its JSON endpoint assembles a fresh Summary per request.
+// path is the stats path (the endpoint's Stats-Summary-Stats-Path) a compared
+// Summary must have come through: a Summary that came another way is asked
+// for again.
 type ours struct {
-	url string
+	url  string
+	path string
 }
 
-func startReceiver(t *testing.T, k *kubeletenv.Env) *ours {
+// startReceiver starts ours; statsInterval, when not empty, sets
+// cri.stats_interval (the default config's otherwise); path is what ours.path
+// says.
+func startReceiver(t *testing.T, k *kubeletenv.Env, statsInterval, path string) *ours {
 	t.Helper()
 	addr := freeLoopbackAddr(t)
+	criCfg := map[string]any{
+		"endpoint":     k.Containerd.Endpoint,
+		"timeout":      walkPeriod.String(), // a shared 2-core machine can be slow
+		"pod_logs_dir": k.PodLogsDir,
+	}
+	if statsInterval != "" {
+		criCfg["stats_interval"] = statsInterval
+	}
 	receiverrun.Start(t, map[string]any{
 		"node_name":           k.NodeName,
 		"collection_interval": walkPeriod.String(),
 		"initial_delay":       "0s",
-		"cri": map[string]any{
-			"endpoint":     k.Containerd.Endpoint,
-			"timeout":      walkPeriod.String(), // a shared 2-core machine can be slow
-			"pod_logs_dir": k.PodLogsDir,
-		},
-		"cgroups": cgroupsConfig(k),
+		"cri":                 criCfg,
+		"cgroups":             cgroupsConfig(k),
 		"host": map[string]any{
 			"kubelet_root_dir":   k.RootDir,
 			"volume_walk_period": walkPeriod.String(),
 		},
 		"server": map[string]any{"endpoint": addr, "max_age": "0s"},
 	})
-	return &ours{url: "http://" + addr + "/stats/summary"}
+	return &ours{url: "http://" + addr + "/stats/summary", path: path}
 }
 
 // cgroupsConfig names the kubelet's pods cgroup and the system containers it
@@ -64,12 +75,36 @@ func cgroupsConfig(k *kubeletenv.Env) map[string]any {
 // first assembly has finished, it answers 503: that is waited out, for at
 // most a minute.
 func (o *ours) summary(t *testing.T) []byte {
+	b, _ := o.summaryVia(t)
+	return b
+}
+
+// compared fetches a Summary that came through o.path: one that came another
+// way (the scrape that refreshes the identity plan's writable layers, once a
+// minute) is asked for again, at most five times.
+func (o *ours) compared(t *testing.T) []byte {
+	t.Helper()
+	var paths []string
+	for range 5 {
+		b, path := o.summaryVia(t)
+		if path == o.path {
+			return b
+		}
+		paths = append(paths, path)
+	}
+	t.Fatalf("no Summary through the %s path in 5 requests: %v", o.path, paths)
+	return nil
+}
+
+// summaryVia is summary with the stats path the endpoint says it came
+// through.
+func (o *ours) summaryVia(t *testing.T) ([]byte, string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		code, body := o.get(t)
+		code, hdr, body := o.get(t)
 		if code == http.StatusOK {
-			return body
+			return body, hdr.Get("Stats-Summary-Stats-Path")
 		}
 		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			t.Fatalf("GET %s: %d: %s", o.url, code, body)
@@ -78,7 +113,7 @@ func (o *ours) summary(t *testing.T) []byte {
 	}
 }
 
-func (o *ours) get(t *testing.T) (int, []byte) {
+func (o *ours) get(t *testing.T) (int, http.Header, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -89,7 +124,7 @@ func (o *ours) get(t *testing.T) (int, []byte) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp.StatusCode, body
+	return resp.StatusCode, resp.Header, body
 }
 
 func freeLoopbackAddr(t *testing.T) string {

@@ -142,8 +142,9 @@ var rules = []Rule{
 	{
 		Field: "**.time", Kind: Time, Abs: 30,
 		Why: "Sample times: the kubelet's cAdvisor samples every 10–15 s and measures volumes every 10 s; ours are the request's, or the last walk's for volumes and logs. " +
-			"The kubelet's container CPU and memory are cAdvisor's, which replace the runtime's (kubernetes issue 107172), ours the runtime's: " +
-			"both read the same cgroup, so the values agree within the tolerances below and only the sample times differ.",
+			"The kubelet's container CPU and memory are cAdvisor's, which replace the runtime's (kubernetes issue 107172); ours are the cgroups' in an identity answer " +
+			"(the default config between the runtime's stats calls, cri.stats_interval) and the runtime's, kept, when it was asked for its stats (the suite compares both): " +
+			"every one reads the same cgroup, so the values agree within the tolerances below and only the sample times differ.",
 	},
 	{
 		Field: "**.usageNanoCores", Kind: Gauge, Rel: 0.25, Abs: 2e7, Unit: "nanocores",
