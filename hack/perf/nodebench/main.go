@@ -68,18 +68,24 @@ func main() {
 	flag.IntVar(&o.pods, "pods", 110, "static pods")
 	flag.IntVar(&o.containers, "containers", 1, "sleeping containers per pod")
 	flag.BoolVar(&o.hostNetwork, "host-network", true, "pods on the host's network (false: each in its own namespace, through the instance's CNI bridge)")
-	flag.StringVar(&plans, "plans", "kubelet,auto,cri,cadvisor", "what to measure: kubelet (the kubelet path with kubeletstats) and our modes")
+	flag.StringVar(&plans, "plans", "kubelet,auto,auto/0,cri", "what to measure: kubelet (the kubelet path with kubeletstats) and our modes; mode/N sets the mode's stats every N scrapes (mode/0: at every scrape, no identity answers)")
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds of every plan")
 	flag.IntVar(&o.scrapes, "scrapes", 20, "scrapes measured per plan and round")
 	flag.DurationVar(&o.interval, "interval", time.Second, "between scrapes")
 	flag.DurationVar(&o.baseline, "baseline", 20*time.Second, "idle window before each plan")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "wait after the pods run before the first round")
 	flag.DurationVar(&o.criTimeout, "cri-timeout", 0, "our cri.timeout (0: the interval less 100 ms)")
-	flag.IntVar(&o.statsEvery, "stats-every", 6, "mode cadvisor: the runtime's stats every this many scrapes (cri.stats_interval; 6 is the default 1m at a 10 s interval)")
+	flag.IntVar(&o.statsEvery, "stats-every", 6, "the identity plan (modes auto, cri+cadvisor, cadvisor): the runtime's stats every this many scrapes (cri.stats_interval; 6 is the default 1m at a 10 s interval) for a plan without /N")
 	flag.StringVar(&o.peer, "peer", "build/peer", "hack/peer's driver binary")
 	flag.StringVar(&o.out, "out", "build/perf/node.txt", "report")
 	flag.Parse()
 	o.plans = strings.Split(plans, ",")
+	for _, p := range o.plans {
+		if _, _, err := planMode(p, o.statsEvery); err != nil || p == "" {
+			fmt.Fprintf(os.Stderr, "nodebench: -plans: %q: %v\n", p, err)
+			os.Exit(2)
+		}
+	}
 	if o.criTimeout == 0 {
 		o.criTimeout = o.interval - 100*time.Millisecond
 	}
@@ -382,16 +388,24 @@ func driverArgs(o options, k *kubeletenv.Env, plan string) ([]string, func(), er
 	if k.KubeletCgroup != "" {
 		cgroups["kubelet_cgroup"] = k.KubeletCgroup
 	}
+	mode, every, err := planMode(plan, o.statsEvery)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The same share of scrapes with the runtime's stats as the default 1m
+	// at a 10 s interval (one in six) unless the plan says otherwise.
+	statsInterval := time.Duration(0)
+	if every > 0 {
+		statsInterval = time.Duration(every)*o.interval - o.interval/2
+	}
 	cfg := map[string]any{
 		"node_name": k.NodeName,
-		"mode":      plan,
+		"mode":      mode,
 		"cri": map[string]any{
-			"endpoint":     k.Containerd.Endpoint,
-			"timeout":      o.criTimeout.String(),
-			"pod_logs_dir": k.PodLogsDir,
-			// The same share of scrapes with the runtime's stats as the
-			// default 1m at a 10 s interval: one in six.
-			"stats_interval": (time.Duration(o.statsEvery)*o.interval - o.interval/2).String(),
+			"endpoint":       k.Containerd.Endpoint,
+			"timeout":        o.criTimeout.String(),
+			"pod_logs_dir":   k.PodLogsDir,
+			"stats_interval": statsInterval.String(),
 		},
 		"cgroups": cgroups,
 		"host":    map[string]any{"kubelet_root_dir": k.RootDir},
@@ -442,7 +456,7 @@ func report(o options, node string, results []result) error {
 		name := "kubelet path (kubelet + kubeletstats)"
 		kub := cell(func(r result) float64 { return r.Kubelet })
 		if plan != "kubelet" {
-			name = "ours, mode: " + plan
+			name = planLabel(plan, o.statsEvery)
 			kub = "(" + kub + ")"
 		}
 		ratio := "—"
@@ -491,4 +505,33 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// planMode splits a plan of ours, "mode" or "mode/N", into the mode and the
+// scrapes per stats call of the identity plan (N; statsEvery without one; 0:
+// the runtime's stats at every scrape).
+func planMode(plan string, statsEvery int) (string, int, error) {
+	mode, n, found := strings.Cut(plan, "/")
+	if !found {
+		return mode, statsEvery, nil
+	}
+	every, err := strconv.Atoi(n)
+	if err != nil || every < 0 {
+		return "", 0, fmt.Errorf("plan %q: want mode/N with N ≥ 0 scrapes per stats call", plan)
+	}
+	return mode, every, nil
+}
+
+// planLabel names a plan of ours in the report.
+func planLabel(plan string, statsEvery int) string {
+	mode, every, err := planMode(plan, statsEvery)
+	switch {
+	case err != nil:
+		return plan
+	case mode == "cri":
+		return "ours, mode: cri"
+	case every == 0:
+		return "ours, mode: " + mode + ", the runtime's stats at every scrape"
+	}
+	return fmt.Sprintf("ours, mode: %s, the runtime's stats every %d scrapes", mode, every)
 }
