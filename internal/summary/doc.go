@@ -6,7 +6,12 @@
 // measures log directories in the background; the receiver's runtime provider
 // leaves them to it, and fillPodFromHost fills the containers' Logs). The runtime and cgroups are merged field by
 // field (merge.go): a value the runtime gave is never replaced, and the
-// Assembly records which source fed each pod and container block. One failing
+// Assembly records which source fed each pod and container block. Under the
+// identity plan (IdentityGate, the default) the runtime is asked for its stats
+// only once per stats interval while the cgroups describe every pod and
+// container, and for identity alone in between: those answers carry no CPU or
+// memory of the runtime's, so the cgroups' fill them without replacing any;
+// Assembly.StatsPath says which kind of answer an assembly got. One failing
 // provider never loses what the others gave: the assembler returns the partial
 // Summary together with an error that names each source that failed.
 //
