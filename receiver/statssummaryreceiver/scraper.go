@@ -139,6 +139,8 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 		zap.String("node_name", nodeName),
 		zap.String("cri_endpoint", endpoint),
 		zap.String("cri_stats_path", string(statsPath)),
+		// 0: the runtime's stats at every scrape (no identity plan).
+		zap.Duration("cri_stats_interval", criOpts.StatsEvery),
 		zap.Duration("collection_interval", s.cfg.CollectionInterval))
 	return nil
 }
