@@ -7,11 +7,6 @@ import (
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
-type (
-	recordMemoryEvent func(*metadata.MetricsBuilder, pcommon.Timestamp, int64, metadata.AttributeMemoryEvent)
-	recordDiskIO      func(*metadata.MetricsBuilder, pcommon.Timestamp, int64, metadata.AttributeDiskIoDirection)
-)
-
 // counterRecorders names the cgroup counter metrics of a pod or a container:
 // CFS throttling (dockerstats' names), memory events, block IO (the semantic
 // conventions' container.disk.io).
@@ -23,31 +18,31 @@ type counterRecorders struct {
 
 var (
 	containerCounters = counterRecorders{
-		periods:          (*metadata.MetricsBuilder).RecordContainerCPUThrottlingDataPeriodsDataPoint,
-		throttledPeriods: (*metadata.MetricsBuilder).RecordContainerCPUThrottlingDataThrottledPeriodsDataPoint,
-		throttledTime:    (*metadata.MetricsBuilder).RecordContainerCPUThrottlingDataThrottledTimeDataPoint,
-		memoryEvents:     (*metadata.MetricsBuilder).RecordContainerMemoryEventsDataPoint,
-		diskIO:           (*metadata.MetricsBuilder).RecordContainerDiskIoDataPoint,
-		diskOperations:   (*metadata.MetricsBuilder).RecordContainerDiskOperationsDataPoint,
+		periods:          newRecordInt((*metadata.MetricsBuilder).RecordContainerCPUThrottlingDataPeriodsDataPoint),
+		throttledPeriods: newRecordInt((*metadata.MetricsBuilder).RecordContainerCPUThrottlingDataThrottledPeriodsDataPoint),
+		throttledTime:    newRecordInt((*metadata.MetricsBuilder).RecordContainerCPUThrottlingDataThrottledTimeDataPoint),
+		memoryEvents:     newRecordMemoryEvent((*metadata.MetricsBuilder).RecordContainerMemoryEventsDataPoint),
+		diskIO:           newRecordDiskIO((*metadata.MetricsBuilder).RecordContainerDiskIoDataPoint),
+		diskOperations:   newRecordDiskIO((*metadata.MetricsBuilder).RecordContainerDiskOperationsDataPoint),
 	}
 	podCounters = counterRecorders{
-		periods:          (*metadata.MetricsBuilder).RecordK8sPodCPUThrottlingDataPeriodsDataPoint,
-		throttledPeriods: (*metadata.MetricsBuilder).RecordK8sPodCPUThrottlingDataThrottledPeriodsDataPoint,
-		throttledTime:    (*metadata.MetricsBuilder).RecordK8sPodCPUThrottlingDataThrottledTimeDataPoint,
-		memoryEvents:     (*metadata.MetricsBuilder).RecordK8sPodMemoryEventsDataPoint,
-		diskIO:           (*metadata.MetricsBuilder).RecordK8sPodDiskIoDataPoint,
-		diskOperations:   (*metadata.MetricsBuilder).RecordK8sPodDiskOperationsDataPoint,
+		periods:          newRecordInt((*metadata.MetricsBuilder).RecordK8sPodCPUThrottlingDataPeriodsDataPoint),
+		throttledPeriods: newRecordInt((*metadata.MetricsBuilder).RecordK8sPodCPUThrottlingDataThrottledPeriodsDataPoint),
+		throttledTime:    newRecordInt((*metadata.MetricsBuilder).RecordK8sPodCPUThrottlingDataThrottledTimeDataPoint),
+		memoryEvents:     newRecordMemoryEvent((*metadata.MetricsBuilder).RecordK8sPodMemoryEventsDataPoint),
+		diskIO:           newRecordDiskIO((*metadata.MetricsBuilder).RecordK8sPodDiskIoDataPoint),
+		diskOperations:   newRecordDiskIO((*metadata.MetricsBuilder).RecordK8sPodDiskOperationsDataPoint),
 	}
 )
 
 // recordCounters records each counter the cgroup has (c.Has); one it does
 // not keep records nothing, never a 0. The points start at the container's
 // or pod's start time, as every point of its resource (emit).
-func recordCounters(mb *metadata.MetricsBuilder, r counterRecorders, ts pcommon.Timestamp, c *cadvisor.CgroupCounters) {
+func recordCounters(out *sink, r counterRecorders, ts pcommon.Timestamp, c *cadvisor.CgroupCounters) {
 	if c.Has&cadvisor.HasThrottling != 0 {
-		r.periods(mb, ts, clampInt64(c.CPUPeriods))
-		r.throttledPeriods(mb, ts, clampInt64(c.CPUThrottledPeriods))
-		r.throttledTime(mb, ts, clampInt64(c.CPUThrottledTime))
+		out.int(r.periods, ts, clampInt64(c.CPUPeriods))
+		out.int(r.throttledPeriods, ts, clampInt64(c.CPUThrottledPeriods))
+		out.int(r.throttledTime, ts, clampInt64(c.CPUThrottledTime))
 	}
 	for _, e := range [...]struct {
 		has   cadvisor.Counters
@@ -60,15 +55,15 @@ func recordCounters(mb *metadata.MetricsBuilder, r counterRecorders, ts pcommon.
 		{cadvisor.HasMemoryOOMKill, c.MemoryOOMKill, metadata.AttributeMemoryEventOomKill},
 	} {
 		if c.Has&e.has != 0 {
-			r.memoryEvents(mb, ts, clampInt64(e.v), e.event)
+			out.memoryEvent(r.memoryEvents, ts, clampInt64(e.v), e.event)
 		}
 	}
 	if c.Has&cadvisor.HasDiskBytes != 0 {
-		r.diskIO(mb, ts, clampInt64(c.DiskReadBytes), metadata.AttributeDiskIoDirectionRead)
-		r.diskIO(mb, ts, clampInt64(c.DiskWriteBytes), metadata.AttributeDiskIoDirectionWrite)
+		out.diskIO(r.diskIO, ts, clampInt64(c.DiskReadBytes), metadata.AttributeDiskIoDirectionRead)
+		out.diskIO(r.diskIO, ts, clampInt64(c.DiskWriteBytes), metadata.AttributeDiskIoDirectionWrite)
 	}
 	if c.Has&cadvisor.HasDiskOps != 0 {
-		r.diskOperations(mb, ts, clampInt64(c.DiskReadOps), metadata.AttributeDiskIoDirectionRead)
-		r.diskOperations(mb, ts, clampInt64(c.DiskWriteOps), metadata.AttributeDiskIoDirectionWrite)
+		out.diskIO(r.diskOperations, ts, clampInt64(c.DiskReadOps), metadata.AttributeDiskIoDirectionRead)
+		out.diskIO(r.diskOperations, ts, clampInt64(c.DiskWriteOps), metadata.AttributeDiskIoDirectionWrite)
 	}
 }

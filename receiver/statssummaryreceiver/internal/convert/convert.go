@@ -1,8 +1,11 @@
 // Package convert turns an assembled kubelet Summary
 // (k8s.io/kubelet/pkg/apis/stats/v1alpha1, with what the assembly adds beside
-// it) into pdata metrics through the generated MetricsBuilder. It is the
-// receiver's only OpenTelemetry-facing conversion; the receiver's root package
-// builds a Converter from its configuration and calls it once per scrape.
+// it) into pdata metrics. It is the receiver's only OpenTelemetry-facing
+// conversion; the receiver's root package builds a Converter from its
+// configuration and calls it once per scrape. The points go straight into
+// their resources (emitter.go), each metric as the generated MetricsBuilder
+// describes it, or, for a configuration with resource attribute filters or
+// fewer data point attributes, through that builder.
 //
 // The conversion is split per area (cpu.go, memory.go, psi.go, fs.go,
 // network.go, volume.go, process.go) into tables of Record methods, so the
@@ -35,12 +38,13 @@ type Groups struct {
 	AllNodeInterfaces, AllPodInterfaces           bool
 }
 
-// Converter turns an Assembly into pdata through the generated
-// MetricsBuilder: one resource for the node, per system container, per pod,
-// per container and per volume, each carrying k8s.node.name. It is used by
-// one scraper goroutine at a time.
+// Converter turns an Assembly into pdata: one resource for the node, per
+// system container, per pod, per container and per volume, each carrying
+// k8s.node.name. The points go through the hand-built emitter (emitter.go)
+// when the configuration allows, through the generated MetricsBuilder
+// otherwise. It is used by one scraper goroutine at a time.
 type Converter struct {
-	mb *metadata.MetricsBuilder
+	out sink
 	// rb builds every resource's attributes in turn: emit hands its
 	// resource over (rb.Emit starts an empty one), so one builder serves a
 	// scrape.
@@ -54,8 +58,13 @@ type Converter struct {
 // New returns a Converter with the metrics and resource attributes of mbc
 // switched on and the groups g collected.
 func New(mbc metadata.MetricsBuilderConfig, g Groups, set receiver.Settings) *Converter {
-	mb := metadata.NewMetricsBuilder(mbc, set)
-	return &Converter{mb: mb, rb: mb.NewResourceBuilder(), groups: g}
+	return newConverter(mbc, g, set, builderStart())
+}
+
+// newConverter is New with the builder's start time given.
+func newConverter(mbc metadata.MetricsBuilderConfig, g Groups, set receiver.Settings, start pcommon.Timestamp) *Converter {
+	mb := metadata.NewMetricsBuilder(mbc, set, metadata.WithStartTime(start))
+	return &Converter{out: sink{mb: mb, fast: newEmitter(mbc, set, start)}, rb: mb.NewResourceBuilder(), groups: g}
 }
 
 // Convert emits the Summary of a. Every data point carries one timestamp: the
@@ -69,7 +78,7 @@ func (c *Converter) Convert(a *summary.Assembly, now time.Time) pmetric.Metrics 
 	ts := pcommon.NewTimestampFromTime(now)
 	s := a.Summary
 	if s == nil {
-		return c.mb.Emit()
+		return c.take()
 	}
 	node := s.Node.NodeName
 
@@ -104,84 +113,96 @@ func (c *Converter) Convert(a *summary.Assembly, now time.Time) pmetric.Metrics 
 			c.pod(node, pod, ex, capacity, ts, now)
 		}
 	}
-	return c.mb.Emit()
+	return c.take()
+}
+
+// take returns what the scrape recorded.
+func (c *Converter) take() pmetric.Metrics {
+	if c.out.fast != nil {
+		return c.out.fast.take()
+	}
+	return c.out.mb.Emit()
 }
 
 func (c *Converter) node(s *statsapi.NodeStats, ts pcommon.Timestamp, now time.Time) {
-	mb := c.mb
-	recordCPU(mb, nodeCPU, ts, s.CPU)
-	recordMemory(mb, nodeMemory, ts, s.Memory)
-	recordSwap(mb, nodeSwap, ts, s.Swap)
-	recordPressure(mb, nodePressure, ts, s.CPU, s.Memory, s.IO)
-	recordNetworkStats(mb, nodeNetwork, ts, s.Network, c.groups.AllNodeInterfaces)
-	recordFs(mb, nodeFs, ts, s.Fs)
-	recordNodeFsInodes(mb, ts, s.Fs)
+	c.begin(kindNode, s.StartTime)
+	out := &c.out
+	recordCPU(out, nodeCPU, ts, s.CPU)
+	recordMemory(out, nodeMemory, ts, s.Memory)
+	recordSwap(out, nodeSwap, ts, s.Swap)
+	recordPressure(out, nodePressure, ts, s.CPU, s.Memory, s.IO)
+	recordNetworkStats(out, nodeNetwork, ts, s.Network, c.groups.AllNodeInterfaces)
+	recordFs(out, nodeFs, ts, s.Fs)
+	recordNodeFsInodes(out, ts, s.Fs)
 	if s.Runtime != nil {
-		recordFs(mb, nodeImageFs, ts, s.Runtime.ImageFs)
-		recordFs(mb, nodeContainerFs, ts, s.Runtime.ContainerFs)
+		recordFs(out, nodeImageFs, ts, s.Runtime.ImageFs)
+		recordFs(out, nodeContainerFs, ts, s.Runtime.ContainerFs)
 	}
-	recordRlimit(mb, ts, s.Rlimit)
-	recordUptime(mb, (*metadata.MetricsBuilder).RecordK8sNodeUptimeDataPoint, ts, s.StartTime, now)
+	recordRlimit(out, ts, s.Rlimit)
+	recordUptime(out, nodeUptime, ts, s.StartTime, now)
 	rb := c.rb
 	rb.Reserve(1)
 	rb.SetK8sNodeName(s.NodeName)
-	c.emit(rb, s.StartTime)
+	c.emit(rb)
 }
 
 func (c *Converter) systemContainer(node string, s *statsapi.ContainerStats, ts pcommon.Timestamp) {
-	mb := c.mb
-	recordCPU(mb, systemContainerCPU, ts, s.CPU)
-	recordMemory(mb, systemContainerMemory, ts, s.Memory)
-	recordSwap(mb, systemContainerSwap, ts, s.Swap)
-	recordPressure(mb, systemContainerPressure, ts, s.CPU, s.Memory, s.IO)
-	recordFs(mb, systemContainerRootfs, ts, s.Rootfs)
-	recordFs(mb, systemContainerLogs, ts, s.Logs)
+	c.begin(kindSystemContainer, s.StartTime)
+	out := &c.out
+	recordCPU(out, systemContainerCPU, ts, s.CPU)
+	recordMemory(out, systemContainerMemory, ts, s.Memory)
+	recordSwap(out, systemContainerSwap, ts, s.Swap)
+	recordPressure(out, systemContainerPressure, ts, s.CPU, s.Memory, s.IO)
+	recordFs(out, systemContainerRootfs, ts, s.Rootfs)
+	recordFs(out, systemContainerLogs, ts, s.Logs)
 	rb := c.rb
 	rb.Reserve(2)
 	rb.SetK8sNodeName(node)
 	rb.SetK8sNodeSystemContainerName(s.Name)
-	c.emit(rb, s.StartTime)
+	c.emit(rb)
 }
 
 // pod emits a pod; ex is what the assembly gathered of it beyond the Summary,
 // when anything.
 func (c *Converter) pod(node string, s *statsapi.PodStats, ex *summary.PodExtras, capacity summary.NodeCapacity, ts pcommon.Timestamp, now time.Time) {
-	mb := c.mb
+	c.begin(kindPod, s.StartTime)
+	out := &c.out
 	if ex != nil {
-		recordUtilization(mb, podUtilization, ts, s.CPU, s.Memory, ex.Resources, capacity)
-		recordCounters(mb, podCounters, ts, &ex.Counters)
+		recordUtilization(out, podUtilization, ts, s.CPU, s.Memory, ex.Resources, capacity)
+		recordCounters(out, podCounters, ts, &ex.Counters)
 	}
-	recordCPU(mb, podCPU, ts, s.CPU)
-	recordMemory(mb, podMemory, ts, s.Memory)
-	recordSwap(mb, podSwap, ts, s.Swap)
-	recordPressure(mb, podPressure, ts, s.CPU, s.Memory, s.IO)
-	recordNetworkStats(mb, podNetwork, ts, s.Network, c.groups.AllPodInterfaces)
-	recordFs(mb, podEphemeralStorage, ts, s.EphemeralStorage)
-	recordProcesses(mb, ts, s.ProcessStats)
-	recordUptime(mb, (*metadata.MetricsBuilder).RecordK8sPodUptimeDataPoint, ts, s.StartTime, now)
+	recordCPU(out, podCPU, ts, s.CPU)
+	recordMemory(out, podMemory, ts, s.Memory)
+	recordSwap(out, podSwap, ts, s.Swap)
+	recordPressure(out, podPressure, ts, s.CPU, s.Memory, s.IO)
+	recordNetworkStats(out, podNetwork, ts, s.Network, c.groups.AllPodInterfaces)
+	recordFs(out, podEphemeralStorage, ts, s.EphemeralStorage)
+	recordProcesses(out, ts, s.ProcessStats)
+	recordUptime(out, podUptime, ts, s.StartTime, now)
 	rb := c.rb
 	rb.Reserve(podAttributes)
 	setPodAttributes(rb, node, s.PodRef)
-	c.emit(rb, s.StartTime)
+	c.emit(rb)
 }
 
 // container emits a container of a pod; info is the runtime's identity of it,
 // when known, and ex what the assembly gathered of it beyond the Summary,
 // when anything.
 func (c *Converter) container(node string, pod *statsapi.PodStats, s *statsapi.ContainerStats, info cri.ContainerInfo, known bool, ex *summary.ContainerExtras, capacity summary.NodeCapacity, ts pcommon.Timestamp, now time.Time) {
-	mb := c.mb
+	c.begin(kindContainer, s.StartTime)
+	out := &c.out
 	if ex != nil {
-		recordUtilization(mb, containerUtilization, ts, s.CPU, s.Memory, ex.Resources, capacity)
-		recordCounters(mb, containerCounters, ts, &ex.Counters)
+		recordUtilization(out, containerUtilization, ts, s.CPU, s.Memory, ex.Resources, capacity)
+		recordCounters(out, containerCounters, ts, &ex.Counters)
 	}
-	recordCPU(mb, containerCPU, ts, s.CPU)
-	recordMemory(mb, containerMemory, ts, s.Memory)
-	recordSwap(mb, containerSwap, ts, s.Swap)
-	recordPressure(mb, containerPressure, ts, s.CPU, s.Memory, s.IO)
-	recordFs(mb, containerRootfs, ts, s.Rootfs)
-	recordFs(mb, containerLogs, ts, s.Logs)
-	recordContainerEphemeralStorage(mb, ts, s.Rootfs, s.Logs)
-	recordUptime(mb, (*metadata.MetricsBuilder).RecordContainerUptimeDataPoint, ts, s.StartTime, now)
+	recordCPU(out, containerCPU, ts, s.CPU)
+	recordMemory(out, containerMemory, ts, s.Memory)
+	recordSwap(out, containerSwap, ts, s.Swap)
+	recordPressure(out, containerPressure, ts, s.CPU, s.Memory, s.IO)
+	recordFs(out, containerRootfs, ts, s.Rootfs)
+	recordFs(out, containerLogs, ts, s.Logs)
+	recordContainerEphemeralStorage(out, ts, s.Rootfs, s.Logs)
+	recordUptime(out, containerUptime, ts, s.StartTime, now)
 	rb := c.rb
 	rb.Reserve(podAttributes + 3)
 	setPodAttributes(rb, node, pod.PodRef)
@@ -190,29 +211,43 @@ func (c *Converter) container(node string, pod *statsapi.PodStats, s *statsapi.C
 		rb.SetContainerID(info.ID)
 		rb.SetK8sContainerRestartCount(int64(info.Attempt))
 	}
-	c.emit(rb, s.StartTime)
+	c.emit(rb)
 }
 
 // volume emits a volume of a pod; a volume has no start time of its own, so its
 // points start with the pod.
 func (c *Converter) volume(node string, pod *statsapi.PodStats, v *statsapi.VolumeStats, volumeType string, ts pcommon.Timestamp) {
-	recordVolume(c.mb, ts, v)
+	c.begin(kindVolume, pod.StartTime)
+	recordVolume(&c.out, ts, v)
 	rb := c.rb
 	rb.Reserve(podAttributes + 3)
 	setPodAttributes(rb, node, pod.PodRef)
 	setVolumeAttributes(rb, v, volumeType)
-	c.emit(rb, pod.StartTime)
+	c.emit(rb)
 }
 
-// emit moves what was recorded into a resource; nothing recorded, no resource.
-// It always takes rb's resource, so attributes never carry over to the next.
-func (c *Converter) emit(rb *metadata.ResourceBuilder, start metav1.Time) {
-	c.opt.Resource = rb.Emit()
+// begin starts a resource whose points start at start; the builder's start
+// time when it is unknown (zero).
+func (c *Converter) begin(k resourceKind, start metav1.Time) {
 	c.opt.Start = 0
 	if !start.IsZero() {
 		c.opt.Start = pcommon.NewTimestampFromTime(start.Time)
 	}
-	c.mb.EmitForResource(&c.opt)
+	if c.out.fast != nil {
+		c.out.fast.begin(k, c.opt.Start)
+	}
+}
+
+// emit moves what was recorded since begin into a resource; nothing recorded,
+// no resource. It always takes rb's resource, so attributes never carry over
+// to the next.
+func (c *Converter) emit(rb *metadata.ResourceBuilder) {
+	if c.out.fast != nil {
+		c.out.fast.end(rb.Emit())
+		return
+	}
+	c.opt.Resource = rb.Emit()
+	c.out.mb.EmitForResource(&c.opt)
 }
 
 // podExtras is what the assembly gathered of pod i, nil when nothing.

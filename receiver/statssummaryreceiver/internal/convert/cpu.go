@@ -15,33 +15,33 @@ type cpuRecorders struct {
 
 var (
 	nodeCPU = cpuRecorders{
-		time:  (*metadata.MetricsBuilder).RecordK8sNodeCPUTimeDataPoint,
-		usage: (*metadata.MetricsBuilder).RecordK8sNodeCPUUsageDataPoint,
+		time:  newRecordDouble((*metadata.MetricsBuilder).RecordK8sNodeCPUTimeDataPoint),
+		usage: newRecordDouble((*metadata.MetricsBuilder).RecordK8sNodeCPUUsageDataPoint),
 	}
 	systemContainerCPU = cpuRecorders{
-		time:  (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerCPUTimeDataPoint,
-		usage: (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerCPUUsageDataPoint,
+		time:  newRecordDouble((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerCPUTimeDataPoint),
+		usage: newRecordDouble((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerCPUUsageDataPoint),
 	}
 	podCPU = cpuRecorders{
-		time:  (*metadata.MetricsBuilder).RecordK8sPodCPUTimeDataPoint,
-		usage: (*metadata.MetricsBuilder).RecordK8sPodCPUUsageDataPoint,
+		time:  newRecordDouble((*metadata.MetricsBuilder).RecordK8sPodCPUTimeDataPoint),
+		usage: newRecordDouble((*metadata.MetricsBuilder).RecordK8sPodCPUUsageDataPoint),
 	}
 	containerCPU = cpuRecorders{
-		time:  (*metadata.MetricsBuilder).RecordContainerCPUTimeDataPoint,
-		usage: (*metadata.MetricsBuilder).RecordContainerCPUUsageDataPoint,
+		time:  newRecordDouble((*metadata.MetricsBuilder).RecordContainerCPUTimeDataPoint),
+		usage: newRecordDouble((*metadata.MetricsBuilder).RecordContainerCPUUsageDataPoint),
 	}
 )
 
 // recordCPU converts cumulative core-nanoseconds to seconds and nanocores to
 // cores. A nil usageNanoCores (first sample, counter reset) records no usage.
-func recordCPU(mb *metadata.MetricsBuilder, r cpuRecorders, ts pcommon.Timestamp, s *statsapi.CPUStats) {
+func recordCPU(out *sink, r cpuRecorders, ts pcommon.Timestamp, s *statsapi.CPUStats) {
 	if s == nil {
 		return
 	}
 	if s.UsageCoreNanoSeconds != nil {
-		r.time(mb, ts, float64(*s.UsageCoreNanoSeconds)/1e9)
+		out.double(r.time, ts, float64(*s.UsageCoreNanoSeconds)/1e9)
 	}
 	if s.UsageNanoCores != nil {
-		r.usage(mb, ts, float64(*s.UsageNanoCores)/1e9)
+		out.double(r.usage, ts, float64(*s.UsageNanoCores)/1e9)
 	}
 }

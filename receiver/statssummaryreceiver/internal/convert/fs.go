@@ -16,99 +16,105 @@ type fsRecorders struct {
 
 var (
 	nodeFs = fsRecorders{
-		available:  (*metadata.MetricsBuilder).RecordK8sNodeFilesystemAvailableDataPoint,
-		capacity:   (*metadata.MetricsBuilder).RecordK8sNodeFilesystemCapacityDataPoint,
-		usage:      (*metadata.MetricsBuilder).RecordK8sNodeFilesystemUsageDataPoint,
-		inodes:     (*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodesDataPoint,
-		inodesFree: (*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodesFreeDataPoint,
-		inodesUsed: (*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodesUsedDataPoint,
+		available:  newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeFilesystemAvailableDataPoint),
+		capacity:   newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeFilesystemCapacityDataPoint),
+		usage:      newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeFilesystemUsageDataPoint),
+		inodes:     newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodesDataPoint),
+		inodesFree: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodesFreeDataPoint),
+		inodesUsed: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodesUsedDataPoint),
 	}
 	nodeImageFs = fsRecorders{
-		available:  (*metadata.MetricsBuilder).RecordK8sNodeImageFsAvailableDataPoint,
-		capacity:   (*metadata.MetricsBuilder).RecordK8sNodeImageFsCapacityDataPoint,
-		usage:      (*metadata.MetricsBuilder).RecordK8sNodeImageFsUsageDataPoint,
-		inodes:     (*metadata.MetricsBuilder).RecordK8sNodeImageFsInodesDataPoint,
-		inodesFree: (*metadata.MetricsBuilder).RecordK8sNodeImageFsInodesFreeDataPoint,
-		inodesUsed: (*metadata.MetricsBuilder).RecordK8sNodeImageFsInodesUsedDataPoint,
+		available:  newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeImageFsAvailableDataPoint),
+		capacity:   newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeImageFsCapacityDataPoint),
+		usage:      newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeImageFsUsageDataPoint),
+		inodes:     newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeImageFsInodesDataPoint),
+		inodesFree: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeImageFsInodesFreeDataPoint),
+		inodesUsed: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeImageFsInodesUsedDataPoint),
 	}
 	nodeContainerFs = fsRecorders{
-		available:  (*metadata.MetricsBuilder).RecordK8sNodeContainerFsAvailableDataPoint,
-		capacity:   (*metadata.MetricsBuilder).RecordK8sNodeContainerFsCapacityDataPoint,
-		usage:      (*metadata.MetricsBuilder).RecordK8sNodeContainerFsUsageDataPoint,
-		inodes:     (*metadata.MetricsBuilder).RecordK8sNodeContainerFsInodesDataPoint,
-		inodesFree: (*metadata.MetricsBuilder).RecordK8sNodeContainerFsInodesFreeDataPoint,
-		inodesUsed: (*metadata.MetricsBuilder).RecordK8sNodeContainerFsInodesUsedDataPoint,
+		available:  newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeContainerFsAvailableDataPoint),
+		capacity:   newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeContainerFsCapacityDataPoint),
+		usage:      newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeContainerFsUsageDataPoint),
+		inodes:     newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeContainerFsInodesDataPoint),
+		inodesFree: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeContainerFsInodesFreeDataPoint),
+		inodesUsed: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeContainerFsInodesUsedDataPoint),
 	}
 	systemContainerRootfs = fsRecorders{
-		available:  (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemAvailableDataPoint,
-		capacity:   (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemCapacityDataPoint,
-		usage:      (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemUsageDataPoint,
-		inodes:     (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemInodesDataPoint,
-		inodesFree: (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemInodesFreeDataPoint,
-		inodesUsed: (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemInodesUsedDataPoint,
+		available:  newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemAvailableDataPoint),
+		capacity:   newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemCapacityDataPoint),
+		usage:      newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemUsageDataPoint),
+		inodes:     newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemInodesDataPoint),
+		inodesFree: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemInodesFreeDataPoint),
+		inodesUsed: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerFilesystemInodesUsedDataPoint),
 	}
 	systemContainerLogs = fsRecorders{
-		available:  (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsAvailableDataPoint,
-		capacity:   (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsCapacityDataPoint,
-		usage:      (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsUsageDataPoint,
-		inodes:     (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsInodesDataPoint,
-		inodesFree: (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsInodesFreeDataPoint,
-		inodesUsed: (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsInodesUsedDataPoint,
+		available:  newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsAvailableDataPoint),
+		capacity:   newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsCapacityDataPoint),
+		usage:      newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsUsageDataPoint),
+		inodes:     newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsInodesDataPoint),
+		inodesFree: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsInodesFreeDataPoint),
+		inodesUsed: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerLogsInodesUsedDataPoint),
 	}
 	podEphemeralStorage = fsRecorders{
-		available:  (*metadata.MetricsBuilder).RecordK8sPodFilesystemAvailableDataPoint,
-		capacity:   (*metadata.MetricsBuilder).RecordK8sPodFilesystemCapacityDataPoint,
-		usage:      (*metadata.MetricsBuilder).RecordK8sPodFilesystemUsageDataPoint,
-		inodes:     (*metadata.MetricsBuilder).RecordK8sPodFilesystemInodesDataPoint,
-		inodesFree: (*metadata.MetricsBuilder).RecordK8sPodFilesystemInodesFreeDataPoint,
-		inodesUsed: (*metadata.MetricsBuilder).RecordK8sPodFilesystemInodesUsedDataPoint,
+		available:  newRecordInt((*metadata.MetricsBuilder).RecordK8sPodFilesystemAvailableDataPoint),
+		capacity:   newRecordInt((*metadata.MetricsBuilder).RecordK8sPodFilesystemCapacityDataPoint),
+		usage:      newRecordInt((*metadata.MetricsBuilder).RecordK8sPodFilesystemUsageDataPoint),
+		inodes:     newRecordInt((*metadata.MetricsBuilder).RecordK8sPodFilesystemInodesDataPoint),
+		inodesFree: newRecordInt((*metadata.MetricsBuilder).RecordK8sPodFilesystemInodesFreeDataPoint),
+		inodesUsed: newRecordInt((*metadata.MetricsBuilder).RecordK8sPodFilesystemInodesUsedDataPoint),
 	}
 	containerRootfs = fsRecorders{
-		available:  (*metadata.MetricsBuilder).RecordContainerFilesystemAvailableDataPoint,
-		capacity:   (*metadata.MetricsBuilder).RecordContainerFilesystemCapacityDataPoint,
-		usage:      (*metadata.MetricsBuilder).RecordContainerFilesystemUsageDataPoint,
-		inodes:     (*metadata.MetricsBuilder).RecordContainerFilesystemInodesDataPoint,
-		inodesFree: (*metadata.MetricsBuilder).RecordContainerFilesystemInodesFreeDataPoint,
-		inodesUsed: (*metadata.MetricsBuilder).RecordContainerFilesystemInodesUsedDataPoint,
+		available:  newRecordInt((*metadata.MetricsBuilder).RecordContainerFilesystemAvailableDataPoint),
+		capacity:   newRecordInt((*metadata.MetricsBuilder).RecordContainerFilesystemCapacityDataPoint),
+		usage:      newRecordInt((*metadata.MetricsBuilder).RecordContainerFilesystemUsageDataPoint),
+		inodes:     newRecordInt((*metadata.MetricsBuilder).RecordContainerFilesystemInodesDataPoint),
+		inodesFree: newRecordInt((*metadata.MetricsBuilder).RecordContainerFilesystemInodesFreeDataPoint),
+		inodesUsed: newRecordInt((*metadata.MetricsBuilder).RecordContainerFilesystemInodesUsedDataPoint),
 	}
 	containerLogs = fsRecorders{
-		available:  (*metadata.MetricsBuilder).RecordContainerLogsAvailableDataPoint,
-		capacity:   (*metadata.MetricsBuilder).RecordContainerLogsCapacityDataPoint,
-		usage:      (*metadata.MetricsBuilder).RecordContainerLogsUsageDataPoint,
-		inodes:     (*metadata.MetricsBuilder).RecordContainerLogsInodesDataPoint,
-		inodesFree: (*metadata.MetricsBuilder).RecordContainerLogsInodesFreeDataPoint,
-		inodesUsed: (*metadata.MetricsBuilder).RecordContainerLogsInodesUsedDataPoint,
+		available:  newRecordInt((*metadata.MetricsBuilder).RecordContainerLogsAvailableDataPoint),
+		capacity:   newRecordInt((*metadata.MetricsBuilder).RecordContainerLogsCapacityDataPoint),
+		usage:      newRecordInt((*metadata.MetricsBuilder).RecordContainerLogsUsageDataPoint),
+		inodes:     newRecordInt((*metadata.MetricsBuilder).RecordContainerLogsInodesDataPoint),
+		inodesFree: newRecordInt((*metadata.MetricsBuilder).RecordContainerLogsInodesFreeDataPoint),
+		inodesUsed: newRecordInt((*metadata.MetricsBuilder).RecordContainerLogsInodesUsedDataPoint),
 	}
 )
 
+var (
+	nodeFsInodeCount          = newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodeCountDataPoint)
+	nodeFsInodeFree           = newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodeFreeDataPoint)
+	containerEphemeralStorage = newRecordFsType((*metadata.MetricsBuilder).RecordK8sContainerEphemeralStorageUsageDataPoint)
+)
+
 // recordFs records each FsStats field that is set.
-func recordFs(mb *metadata.MetricsBuilder, r fsRecorders, ts pcommon.Timestamp, s *statsapi.FsStats) {
+func recordFs(out *sink, r fsRecorders, ts pcommon.Timestamp, s *statsapi.FsStats) {
 	if s == nil {
 		return
 	}
-	recordUint(mb, r.available, ts, s.AvailableBytes)
-	recordUint(mb, r.capacity, ts, s.CapacityBytes)
-	recordUint(mb, r.usage, ts, s.UsedBytes)
-	recordUint(mb, r.inodes, ts, s.Inodes)
-	recordUint(mb, r.inodesFree, ts, s.InodesFree)
-	recordUint(mb, r.inodesUsed, ts, s.InodesUsed)
+	recordUint(out, r.available, ts, s.AvailableBytes)
+	recordUint(out, r.capacity, ts, s.CapacityBytes)
+	recordUint(out, r.usage, ts, s.UsedBytes)
+	recordUint(out, r.inodes, ts, s.Inodes)
+	recordUint(out, r.inodesFree, ts, s.InodesFree)
+	recordUint(out, r.inodesUsed, ts, s.InodesUsed)
 }
 
 // recordNodeFsInodes records the node filesystem's inodes under kubeletstats'
 // names, k8s.node.filesystem.inode.count and .inode.free (non-monotonic sums,
 // where the k8s.node.filesystem.inodes family of nodeFs is gauges).
-func recordNodeFsInodes(mb *metadata.MetricsBuilder, ts pcommon.Timestamp, s *statsapi.FsStats) {
+func recordNodeFsInodes(out *sink, ts pcommon.Timestamp, s *statsapi.FsStats) {
 	if s == nil {
 		return
 	}
-	recordUint(mb, (*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodeCountDataPoint, ts, s.Inodes)
-	recordUint(mb, (*metadata.MetricsBuilder).RecordK8sNodeFilesystemInodeFreeDataPoint, ts, s.InodesFree)
+	recordUint(out, nodeFsInodeCount, ts, s.Inodes)
+	recordUint(out, nodeFsInodeFree, ts, s.InodesFree)
 }
 
 // recordContainerEphemeralStorage records the used bytes of a container's
 // rootfs and logs as the two parts of its ephemeral storage (fs.type).
-func recordContainerEphemeralStorage(mb *metadata.MetricsBuilder, ts pcommon.Timestamp, rootfs, logs *statsapi.FsStats) {
-	for _, part := range []struct {
+func recordContainerEphemeralStorage(out *sink, ts pcommon.Timestamp, rootfs, logs *statsapi.FsStats) {
+	for _, part := range [...]struct {
 		fs  *statsapi.FsStats
 		typ metadata.AttributeFsType
 	}{
@@ -116,7 +122,7 @@ func recordContainerEphemeralStorage(mb *metadata.MetricsBuilder, ts pcommon.Tim
 		{logs, metadata.AttributeFsTypeLogs},
 	} {
 		if part.fs != nil && part.fs.UsedBytes != nil {
-			mb.RecordK8sContainerEphemeralStorageUsageDataPoint(ts, clampInt64(*part.fs.UsedBytes), part.typ)
+			out.fsType(containerEphemeralStorage, ts, clampInt64(*part.fs.UsedBytes), part.typ)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
@@ -39,7 +40,8 @@ var convertSeeds = []string{
 // FuzzConvert decodes arbitrary JSON as a Summary, converts it to metrics as a
 // scrape does — with the default configuration, and with every metric,
 // resource attribute, metric group and network interface enabled — and checks that it never panics, that every resource carries
-// the node name, and that no data point is NaN, infinite or negative.
+// the node name, that no data point is NaN, infinite or negative, and that
+// the emitter's output is the generated MetricsBuilder's.
 func FuzzConvert(f *testing.F) {
 	for _, s := range convertSeeds {
 		f.Add([]byte(s))
@@ -66,12 +68,21 @@ func FuzzConvert(f *testing.F) {
 			}
 			a.Containers = append(a.Containers, infos)
 		}
-		for _, c := range []*Converter{
-			New(metadata.NewDefaultMetricsBuilderConfig(), defaultGroups, set),
-			New(everything, all, set), // every metric, group and interface
+		for _, cfg := range []struct {
+			mbc metadata.MetricsBuilderConfig
+			g   Groups
+		}{
+			{metadata.NewDefaultMetricsBuilderConfig(), defaultGroups},
+			{everything, all}, // every metric, group and interface
 		} {
+			c, gen := newConverter(cfg.mbc, cfg.g, set, testStart), generated(cfg.mbc, cfg.g)
 			for range 2 { // twice: the builder is reused scrape after scrape
-				checkMetrics(t, s.Node.NodeName, c.Convert(a, now))
+				md := c.Convert(a, now)
+				checkMetrics(t, s.Node.NodeName, md)
+				// The emitter's output is the generated builder's.
+				if err := pmetrictest.CompareMetrics(gen.Convert(a, now), md, pmetrictest.IgnoreMetricsOrder()); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	})

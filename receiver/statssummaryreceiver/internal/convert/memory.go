@@ -20,75 +20,75 @@ type swapRecorders struct {
 
 var (
 	nodeMemory = memoryRecorders{
-		available:       (*metadata.MetricsBuilder).RecordK8sNodeMemoryAvailableDataPoint,
-		usage:           (*metadata.MetricsBuilder).RecordK8sNodeMemoryUsageDataPoint,
-		rss:             (*metadata.MetricsBuilder).RecordK8sNodeMemoryRssDataPoint,
-		workingSet:      (*metadata.MetricsBuilder).RecordK8sNodeMemoryWorkingSetDataPoint,
-		pageFaults:      (*metadata.MetricsBuilder).RecordK8sNodeMemoryPageFaultsDataPoint,
-		majorPageFaults: (*metadata.MetricsBuilder).RecordK8sNodeMemoryMajorPageFaultsDataPoint,
+		available:       newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeMemoryAvailableDataPoint),
+		usage:           newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeMemoryUsageDataPoint),
+		rss:             newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeMemoryRssDataPoint),
+		workingSet:      newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeMemoryWorkingSetDataPoint),
+		pageFaults:      newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeMemoryPageFaultsDataPoint),
+		majorPageFaults: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeMemoryMajorPageFaultsDataPoint),
 	}
 	systemContainerMemory = memoryRecorders{
-		available:       (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryAvailableDataPoint,
-		usage:           (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryUsageDataPoint,
-		rss:             (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryRssDataPoint,
-		workingSet:      (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryWorkingSetDataPoint,
-		pageFaults:      (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryPageFaultsDataPoint,
-		majorPageFaults: (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryMajorPageFaultsDataPoint,
+		available:       newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryAvailableDataPoint),
+		usage:           newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryUsageDataPoint),
+		rss:             newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryRssDataPoint),
+		workingSet:      newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryWorkingSetDataPoint),
+		pageFaults:      newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryPageFaultsDataPoint),
+		majorPageFaults: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryMajorPageFaultsDataPoint),
 	}
 	podMemory = memoryRecorders{
-		available:       (*metadata.MetricsBuilder).RecordK8sPodMemoryAvailableDataPoint,
-		usage:           (*metadata.MetricsBuilder).RecordK8sPodMemoryUsageDataPoint,
-		rss:             (*metadata.MetricsBuilder).RecordK8sPodMemoryRssDataPoint,
-		workingSet:      (*metadata.MetricsBuilder).RecordK8sPodMemoryWorkingSetDataPoint,
-		pageFaults:      (*metadata.MetricsBuilder).RecordK8sPodMemoryPageFaultsDataPoint,
-		majorPageFaults: (*metadata.MetricsBuilder).RecordK8sPodMemoryMajorPageFaultsDataPoint,
+		available:       newRecordInt((*metadata.MetricsBuilder).RecordK8sPodMemoryAvailableDataPoint),
+		usage:           newRecordInt((*metadata.MetricsBuilder).RecordK8sPodMemoryUsageDataPoint),
+		rss:             newRecordInt((*metadata.MetricsBuilder).RecordK8sPodMemoryRssDataPoint),
+		workingSet:      newRecordInt((*metadata.MetricsBuilder).RecordK8sPodMemoryWorkingSetDataPoint),
+		pageFaults:      newRecordInt((*metadata.MetricsBuilder).RecordK8sPodMemoryPageFaultsDataPoint),
+		majorPageFaults: newRecordInt((*metadata.MetricsBuilder).RecordK8sPodMemoryMajorPageFaultsDataPoint),
 	}
 	containerMemory = memoryRecorders{
-		available:       (*metadata.MetricsBuilder).RecordContainerMemoryAvailableDataPoint,
-		usage:           (*metadata.MetricsBuilder).RecordContainerMemoryUsageDataPoint,
-		rss:             (*metadata.MetricsBuilder).RecordContainerMemoryRssDataPoint,
-		workingSet:      (*metadata.MetricsBuilder).RecordContainerMemoryWorkingSetDataPoint,
-		pageFaults:      (*metadata.MetricsBuilder).RecordContainerMemoryPageFaultsDataPoint,
-		majorPageFaults: (*metadata.MetricsBuilder).RecordContainerMemoryMajorPageFaultsDataPoint,
+		available:       newRecordInt((*metadata.MetricsBuilder).RecordContainerMemoryAvailableDataPoint),
+		usage:           newRecordInt((*metadata.MetricsBuilder).RecordContainerMemoryUsageDataPoint),
+		rss:             newRecordInt((*metadata.MetricsBuilder).RecordContainerMemoryRssDataPoint),
+		workingSet:      newRecordInt((*metadata.MetricsBuilder).RecordContainerMemoryWorkingSetDataPoint),
+		pageFaults:      newRecordInt((*metadata.MetricsBuilder).RecordContainerMemoryPageFaultsDataPoint),
+		majorPageFaults: newRecordInt((*metadata.MetricsBuilder).RecordContainerMemoryMajorPageFaultsDataPoint),
 	}
 
 	nodeSwap = swapRecorders{
-		usage:     (*metadata.MetricsBuilder).RecordK8sNodeSwapUsageDataPoint,
-		available: (*metadata.MetricsBuilder).RecordK8sNodeSwapAvailableDataPoint,
+		usage:     newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSwapUsageDataPoint),
+		available: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSwapAvailableDataPoint),
 	}
 	systemContainerSwap = swapRecorders{
-		usage:     (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerSwapUsageDataPoint,
-		available: (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerSwapAvailableDataPoint,
+		usage:     newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerSwapUsageDataPoint),
+		available: newRecordInt((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerSwapAvailableDataPoint),
 	}
 	podSwap = swapRecorders{
-		usage:     (*metadata.MetricsBuilder).RecordK8sPodSwapUsageDataPoint,
-		available: (*metadata.MetricsBuilder).RecordK8sPodSwapAvailableDataPoint,
+		usage:     newRecordInt((*metadata.MetricsBuilder).RecordK8sPodSwapUsageDataPoint),
+		available: newRecordInt((*metadata.MetricsBuilder).RecordK8sPodSwapAvailableDataPoint),
 	}
 	containerSwap = swapRecorders{
-		usage:     (*metadata.MetricsBuilder).RecordContainerSwapUsageDataPoint,
-		available: (*metadata.MetricsBuilder).RecordContainerSwapAvailableDataPoint,
+		usage:     newRecordInt((*metadata.MetricsBuilder).RecordContainerSwapUsageDataPoint),
+		available: newRecordInt((*metadata.MetricsBuilder).RecordContainerSwapAvailableDataPoint),
 	}
 )
 
 // recordMemory records each MemoryStats field that is set; an unset field (no
 // limit for available, a runtime that does not report it) records nothing.
-func recordMemory(mb *metadata.MetricsBuilder, r memoryRecorders, ts pcommon.Timestamp, s *statsapi.MemoryStats) {
+func recordMemory(out *sink, r memoryRecorders, ts pcommon.Timestamp, s *statsapi.MemoryStats) {
 	if s == nil {
 		return
 	}
-	recordUint(mb, r.available, ts, s.AvailableBytes)
-	recordUint(mb, r.usage, ts, s.UsageBytes)
-	recordUint(mb, r.rss, ts, s.RSSBytes)
-	recordUint(mb, r.workingSet, ts, s.WorkingSetBytes)
-	recordUint(mb, r.pageFaults, ts, s.PageFaults)
-	recordUint(mb, r.majorPageFaults, ts, s.MajorPageFaults)
+	recordUint(out, r.available, ts, s.AvailableBytes)
+	recordUint(out, r.usage, ts, s.UsageBytes)
+	recordUint(out, r.rss, ts, s.RSSBytes)
+	recordUint(out, r.workingSet, ts, s.WorkingSetBytes)
+	recordUint(out, r.pageFaults, ts, s.PageFaults)
+	recordUint(out, r.majorPageFaults, ts, s.MajorPageFaults)
 }
 
 // recordSwap records the swap usage and, when a swap limit exists, what is left.
-func recordSwap(mb *metadata.MetricsBuilder, r swapRecorders, ts pcommon.Timestamp, s *statsapi.SwapStats) {
+func recordSwap(out *sink, r swapRecorders, ts pcommon.Timestamp, s *statsapi.SwapStats) {
 	if s == nil {
 		return
 	}
-	recordUint(mb, r.usage, ts, s.SwapUsageBytes)
-	recordUint(mb, r.available, ts, s.SwapAvailableBytes)
+	recordUint(out, r.usage, ts, s.SwapUsageBytes)
+	recordUint(out, r.available, ts, s.SwapAvailableBytes)
 }

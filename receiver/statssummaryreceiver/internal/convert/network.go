@@ -7,8 +7,6 @@ import (
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
-type recordNetwork func(*metadata.MetricsBuilder, pcommon.Timestamp, int64, string, metadata.AttributeDirection)
-
 // networkRecorders names the network metrics of the node or of a pod.
 type networkRecorders struct {
 	io, errors recordNetwork
@@ -16,22 +14,22 @@ type networkRecorders struct {
 
 var (
 	nodeNetwork = networkRecorders{
-		io:     (*metadata.MetricsBuilder).RecordK8sNodeNetworkIoDataPoint,
-		errors: (*metadata.MetricsBuilder).RecordK8sNodeNetworkErrorsDataPoint,
+		io:     newRecordNetwork((*metadata.MetricsBuilder).RecordK8sNodeNetworkIoDataPoint),
+		errors: newRecordNetwork((*metadata.MetricsBuilder).RecordK8sNodeNetworkErrorsDataPoint),
 	}
 	podNetwork = networkRecorders{
-		io:     (*metadata.MetricsBuilder).RecordK8sPodNetworkIoDataPoint,
-		errors: (*metadata.MetricsBuilder).RecordK8sPodNetworkErrorsDataPoint,
+		io:     newRecordNetwork((*metadata.MetricsBuilder).RecordK8sPodNetworkIoDataPoint),
+		errors: newRecordNetwork((*metadata.MetricsBuilder).RecordK8sPodNetworkErrorsDataPoint),
 	}
 )
 
 // recordNetworkStats records the default interface, as kubeletstats does, and
 // with allInterfaces every other interface too, each once.
-func recordNetworkStats(mb *metadata.MetricsBuilder, r networkRecorders, ts pcommon.Timestamp, s *statsapi.NetworkStats, allInterfaces bool) {
+func recordNetworkStats(out *sink, r networkRecorders, ts pcommon.Timestamp, s *statsapi.NetworkStats, allInterfaces bool) {
 	if s == nil {
 		return
 	}
-	recordInterface(mb, r, ts, s.InterfaceStats)
+	recordInterface(out, r, ts, s.InterfaceStats)
 	if !allInterfaces {
 		return
 	}
@@ -39,12 +37,12 @@ func recordNetworkStats(mb *metadata.MetricsBuilder, r networkRecorders, ts pcom
 		if iface.Name == s.Name {
 			continue // the default interface, already recorded
 		}
-		recordInterface(mb, r, ts, iface)
+		recordInterface(out, r, ts, iface)
 	}
 }
 
-func recordInterface(mb *metadata.MetricsBuilder, r networkRecorders, ts pcommon.Timestamp, s statsapi.InterfaceStats) {
-	for _, p := range []struct {
+func recordInterface(out *sink, r networkRecorders, ts pcommon.Timestamp, s statsapi.InterfaceStats) {
+	for _, p := range [...]struct {
 		v   *uint64
 		rec recordNetwork
 		dir metadata.AttributeDirection
@@ -55,7 +53,7 @@ func recordInterface(mb *metadata.MetricsBuilder, r networkRecorders, ts pcommon
 		{s.TxErrors, r.errors, metadata.AttributeDirectionTransmit},
 	} {
 		if p.v != nil {
-			p.rec(mb, ts, clampInt64(*p.v), s.Name, p.dir)
+			out.network(p.rec, ts, clampInt64(*p.v), s.Name, p.dir)
 		}
 	}
 }

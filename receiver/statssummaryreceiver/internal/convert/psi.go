@@ -7,11 +7,6 @@ import (
 	"github.com/statssummary/statssummary/receiver/statssummaryreceiver/internal/metadata"
 )
 
-type (
-	recordPSITime func(*metadata.MetricsBuilder, pcommon.Timestamp, float64, metadata.AttributePressureType)
-	recordPSIAvg  func(*metadata.MetricsBuilder, pcommon.Timestamp, float64, metadata.AttributePressureType, metadata.AttributePressureWindow)
-)
-
 // psiRecorders names the metrics of one PSIStats block (CPU, memory or IO).
 type psiRecorders struct {
 	time recordPSITime
@@ -25,38 +20,38 @@ type pressureRecorders struct {
 
 var (
 	nodePressure = pressureRecorders{
-		cpu:    psiRecorders{(*metadata.MetricsBuilder).RecordK8sNodeCPUPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordK8sNodeCPUPressureAvgDataPoint},
-		memory: psiRecorders{(*metadata.MetricsBuilder).RecordK8sNodeMemoryPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordK8sNodeMemoryPressureAvgDataPoint},
-		io:     psiRecorders{(*metadata.MetricsBuilder).RecordK8sNodeIoPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordK8sNodeIoPressureAvgDataPoint},
+		cpu:    psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordK8sNodeCPUPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordK8sNodeCPUPressureAvgDataPoint)},
+		memory: psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordK8sNodeMemoryPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordK8sNodeMemoryPressureAvgDataPoint)},
+		io:     psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordK8sNodeIoPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordK8sNodeIoPressureAvgDataPoint)},
 	}
 	systemContainerPressure = pressureRecorders{
-		cpu:    psiRecorders{(*metadata.MetricsBuilder).RecordK8sNodeSystemContainerCPUPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerCPUPressureAvgDataPoint},
-		memory: psiRecorders{(*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryPressureAvgDataPoint},
-		io:     psiRecorders{(*metadata.MetricsBuilder).RecordK8sNodeSystemContainerIoPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordK8sNodeSystemContainerIoPressureAvgDataPoint},
+		cpu:    psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerCPUPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerCPUPressureAvgDataPoint)},
+		memory: psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerMemoryPressureAvgDataPoint)},
+		io:     psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerIoPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordK8sNodeSystemContainerIoPressureAvgDataPoint)},
 	}
 	podPressure = pressureRecorders{
-		cpu:    psiRecorders{(*metadata.MetricsBuilder).RecordK8sPodCPUPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordK8sPodCPUPressureAvgDataPoint},
-		memory: psiRecorders{(*metadata.MetricsBuilder).RecordK8sPodMemoryPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordK8sPodMemoryPressureAvgDataPoint},
-		io:     psiRecorders{(*metadata.MetricsBuilder).RecordK8sPodIoPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordK8sPodIoPressureAvgDataPoint},
+		cpu:    psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordK8sPodCPUPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordK8sPodCPUPressureAvgDataPoint)},
+		memory: psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordK8sPodMemoryPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordK8sPodMemoryPressureAvgDataPoint)},
+		io:     psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordK8sPodIoPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordK8sPodIoPressureAvgDataPoint)},
 	}
 	containerPressure = pressureRecorders{
-		cpu:    psiRecorders{(*metadata.MetricsBuilder).RecordContainerCPUPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordContainerCPUPressureAvgDataPoint},
-		memory: psiRecorders{(*metadata.MetricsBuilder).RecordContainerMemoryPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordContainerMemoryPressureAvgDataPoint},
-		io:     psiRecorders{(*metadata.MetricsBuilder).RecordContainerIoPressureTimeDataPoint, (*metadata.MetricsBuilder).RecordContainerIoPressureAvgDataPoint},
+		cpu:    psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordContainerCPUPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordContainerCPUPressureAvgDataPoint)},
+		memory: psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordContainerMemoryPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordContainerMemoryPressureAvgDataPoint)},
+		io:     psiRecorders{newRecordPSITime((*metadata.MetricsBuilder).RecordContainerIoPressureTimeDataPoint), newRecordPSIAvg((*metadata.MetricsBuilder).RecordContainerIoPressureAvgDataPoint)},
 	}
 )
 
 // recordPressure converts the PSI blocks of CPU, memory and IO stats. A block
 // that is absent (cgroup v1, runtimes without PSI) records nothing.
-func recordPressure(mb *metadata.MetricsBuilder, r pressureRecorders, ts pcommon.Timestamp, cpu *statsapi.CPUStats, mem *statsapi.MemoryStats, io *statsapi.IOStats) {
+func recordPressure(out *sink, r pressureRecorders, ts pcommon.Timestamp, cpu *statsapi.CPUStats, mem *statsapi.MemoryStats, io *statsapi.IOStats) {
 	if cpu != nil {
-		recordPSI(mb, r.cpu, ts, cpu.PSI)
+		recordPSI(out, r.cpu, ts, cpu.PSI)
 	}
 	if mem != nil {
-		recordPSI(mb, r.memory, ts, mem.PSI)
+		recordPSI(out, r.memory, ts, mem.PSI)
 	}
 	if io != nil {
-		recordPSI(mb, r.io, ts, io.PSI)
+		recordPSI(out, r.io, ts, io.PSI)
 	}
 }
 
@@ -65,20 +60,20 @@ func recordPressure(mb *metadata.MetricsBuilder, r pressureRecorders, ts pcommon
 // nanoseconds at every level and from every source (the cgroup provider
 // converts the kernel's microseconds; containerd 2.3+ sends nanoseconds);
 // the metric is in seconds.
-func recordPSI(mb *metadata.MetricsBuilder, r psiRecorders, ts pcommon.Timestamp, s *statsapi.PSIStats) {
+func recordPSI(out *sink, r psiRecorders, ts pcommon.Timestamp, s *statsapi.PSIStats) {
 	if s == nil {
 		return
 	}
-	for _, e := range []struct {
+	for _, e := range [...]struct {
 		data statsapi.PSIData
 		typ  metadata.AttributePressureType
 	}{
 		{s.Some, metadata.AttributePressureTypeSome},
 		{s.Full, metadata.AttributePressureTypeFull},
 	} {
-		r.time(mb, ts, float64(e.data.Total)/1e9, e.typ)
-		r.avg(mb, ts, e.data.Avg10, e.typ, metadata.AttributePressureWindow10s)
-		r.avg(mb, ts, e.data.Avg60, e.typ, metadata.AttributePressureWindow60s)
-		r.avg(mb, ts, e.data.Avg300, e.typ, metadata.AttributePressureWindow300s)
+		out.psiTime(r.time, ts, float64(e.data.Total)/1e9, e.typ)
+		out.psiAvg(r.avg, ts, e.data.Avg10, e.typ, metadata.AttributePressureWindow10s)
+		out.psiAvg(r.avg, ts, e.data.Avg60, e.typ, metadata.AttributePressureWindow60s)
+		out.psiAvg(r.avg, ts, e.data.Avg300, e.typ, metadata.AttributePressureWindow300s)
 	}
 }

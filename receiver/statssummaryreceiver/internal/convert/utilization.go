@@ -16,20 +16,20 @@ type utilizationRecorders struct {
 
 var (
 	containerUtilization = utilizationRecorders{
-		cpuNode:       (*metadata.MetricsBuilder).RecordK8sContainerCPUNodeUtilizationDataPoint,
-		cpuLimit:      (*metadata.MetricsBuilder).RecordK8sContainerCPULimitUtilizationDataPoint,
-		cpuRequest:    (*metadata.MetricsBuilder).RecordK8sContainerCPURequestUtilizationDataPoint,
-		memoryNode:    (*metadata.MetricsBuilder).RecordK8sContainerMemoryNodeUtilizationDataPoint,
-		memoryLimit:   (*metadata.MetricsBuilder).RecordK8sContainerMemoryLimitUtilizationDataPoint,
-		memoryRequest: (*metadata.MetricsBuilder).RecordK8sContainerMemoryRequestUtilizationDataPoint,
+		cpuNode:       newRecordDouble((*metadata.MetricsBuilder).RecordK8sContainerCPUNodeUtilizationDataPoint),
+		cpuLimit:      newRecordDouble((*metadata.MetricsBuilder).RecordK8sContainerCPULimitUtilizationDataPoint),
+		cpuRequest:    newRecordDouble((*metadata.MetricsBuilder).RecordK8sContainerCPURequestUtilizationDataPoint),
+		memoryNode:    newRecordDouble((*metadata.MetricsBuilder).RecordK8sContainerMemoryNodeUtilizationDataPoint),
+		memoryLimit:   newRecordDouble((*metadata.MetricsBuilder).RecordK8sContainerMemoryLimitUtilizationDataPoint),
+		memoryRequest: newRecordDouble((*metadata.MetricsBuilder).RecordK8sContainerMemoryRequestUtilizationDataPoint),
 	}
 	podUtilization = utilizationRecorders{
-		cpuNode:       (*metadata.MetricsBuilder).RecordK8sPodCPUNodeUtilizationDataPoint,
-		cpuLimit:      (*metadata.MetricsBuilder).RecordK8sPodCPULimitUtilizationDataPoint,
-		cpuRequest:    (*metadata.MetricsBuilder).RecordK8sPodCPURequestUtilizationDataPoint,
-		memoryNode:    (*metadata.MetricsBuilder).RecordK8sPodMemoryNodeUtilizationDataPoint,
-		memoryLimit:   (*metadata.MetricsBuilder).RecordK8sPodMemoryLimitUtilizationDataPoint,
-		memoryRequest: (*metadata.MetricsBuilder).RecordK8sPodMemoryRequestUtilizationDataPoint,
+		cpuNode:       newRecordDouble((*metadata.MetricsBuilder).RecordK8sPodCPUNodeUtilizationDataPoint),
+		cpuLimit:      newRecordDouble((*metadata.MetricsBuilder).RecordK8sPodCPULimitUtilizationDataPoint),
+		cpuRequest:    newRecordDouble((*metadata.MetricsBuilder).RecordK8sPodCPURequestUtilizationDataPoint),
+		memoryNode:    newRecordDouble((*metadata.MetricsBuilder).RecordK8sPodMemoryNodeUtilizationDataPoint),
+		memoryLimit:   newRecordDouble((*metadata.MetricsBuilder).RecordK8sPodMemoryLimitUtilizationDataPoint),
+		memoryRequest: newRecordDouble((*metadata.MetricsBuilder).RecordK8sPodMemoryRequestUtilizationDataPoint),
 	}
 )
 
@@ -39,29 +39,29 @@ var (
 // it) and the memory usage in bytes (usageBytes, not the working set), each
 // divided by the node's capacity, the limit and the request when each is
 // above 0; an unset or zero limit or request records nothing.
-func recordUtilization(mb *metadata.MetricsBuilder, r utilizationRecorders, ts pcommon.Timestamp, cpu *statsapi.CPUStats, mem *statsapi.MemoryStats, res summary.Resources, capacity summary.NodeCapacity) {
+func recordUtilization(out *sink, r utilizationRecorders, ts pcommon.Timestamp, cpu *statsapi.CPUStats, mem *statsapi.MemoryStats, res summary.Resources, capacity summary.NodeCapacity) {
 	if cpu != nil && cpu.UsageNanoCores != nil {
 		usage := float64(*cpu.UsageNanoCores) / 1e9
 		if capacity.CPU > 0 {
-			r.cpuNode(mb, ts, usage/capacity.CPU)
+			out.double(r.cpuNode, ts, usage/capacity.CPU)
 		}
 		if res.CPULimit > 0 {
-			r.cpuLimit(mb, ts, usage/res.CPULimit)
+			out.double(r.cpuLimit, ts, usage/res.CPULimit)
 		}
 		if res.CPURequest > 0 {
-			r.cpuRequest(mb, ts, usage/res.CPURequest)
+			out.double(r.cpuRequest, ts, usage/res.CPURequest)
 		}
 	}
 	if mem != nil && mem.UsageBytes != nil {
 		usage := float64(*mem.UsageBytes)
 		if res.MemoryLimit > 0 {
-			r.memoryLimit(mb, ts, usage/float64(res.MemoryLimit))
+			out.double(r.memoryLimit, ts, usage/float64(res.MemoryLimit))
 		}
 		if res.MemoryRequest > 0 {
-			r.memoryRequest(mb, ts, usage/float64(res.MemoryRequest))
+			out.double(r.memoryRequest, ts, usage/float64(res.MemoryRequest))
 		}
 		if capacity.Memory > 0 {
-			r.memoryNode(mb, ts, usage/float64(capacity.Memory))
+			out.double(r.memoryNode, ts, usage/float64(capacity.Memory))
 		}
 	}
 }

@@ -12,17 +12,17 @@ import (
 const volumeTypePVC = "persistentVolumeClaim"
 
 var volumeFs = fsRecorders{
-	available:  (*metadata.MetricsBuilder).RecordK8sVolumeAvailableDataPoint,
-	capacity:   (*metadata.MetricsBuilder).RecordK8sVolumeCapacityDataPoint,
-	usage:      (*metadata.MetricsBuilder).RecordK8sPodVolumeUsageDataPoint,
-	inodes:     (*metadata.MetricsBuilder).RecordK8sVolumeInodesDataPoint,
-	inodesFree: (*metadata.MetricsBuilder).RecordK8sVolumeInodesFreeDataPoint,
-	inodesUsed: (*metadata.MetricsBuilder).RecordK8sVolumeInodesUsedDataPoint,
+	available:  newRecordInt((*metadata.MetricsBuilder).RecordK8sVolumeAvailableDataPoint),
+	capacity:   newRecordInt((*metadata.MetricsBuilder).RecordK8sVolumeCapacityDataPoint),
+	usage:      newRecordInt((*metadata.MetricsBuilder).RecordK8sPodVolumeUsageDataPoint),
+	inodes:     newRecordInt((*metadata.MetricsBuilder).RecordK8sVolumeInodesDataPoint),
+	inodesFree: newRecordInt((*metadata.MetricsBuilder).RecordK8sVolumeInodesFreeDataPoint),
+	inodesUsed: newRecordInt((*metadata.MetricsBuilder).RecordK8sVolumeInodesUsedDataPoint),
 }
 
 // recordVolume records one volume's filesystem stats.
-func recordVolume(mb *metadata.MetricsBuilder, ts pcommon.Timestamp, v *statsapi.VolumeStats) {
-	recordFs(mb, volumeFs, ts, &v.FsStats)
+func recordVolume(out *sink, ts pcommon.Timestamp, v *statsapi.VolumeStats) {
+	recordFs(out, volumeFs, ts, &v.FsStats)
 }
 
 // setVolumeAttributes names the volume on its resource: the Summary gives its
