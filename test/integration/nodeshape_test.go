@@ -273,17 +273,16 @@ func testSwap(t *testing.T, c *collector, env *containerdenv.Env, swapper *conta
 	after := cgroupUint(t, podFile)
 	pod := podStats(t, c.summary(t), "swapper")
 	// The pod's swap is its cgroup's (hierarchical: the container's swap is
-	// in it). A container's swap is reported only when the runtime gives it
-	// (containerd 2.4.2 does not; the kubelet takes it from cAdvisor's
-	// container cgroups, which cri+cadvisor does not read: see
-	// docs/kubelet-parity.md).
+	// in it). containerd 2.4.2 gives no container swap over CRI; under the
+	// identity plan (the default config) the container cgroups are read and
+	// fill it, as the kubelet takes it from cAdvisor's (docs/kubelet-parity.md).
 	require.NotNil(t, pod.Swap, "swapper pod swap stats")
 	require.NotNil(t, pod.Swap.SwapUsageBytes, "swapper pod swap usage")
 	const tolerance = 1 << 20
 	assert.InDelta(t, float64(before+after)/2, float64(*pod.Swap.SwapUsageBytes), tolerance+absDiff(before, after), "pod swap usage vs the pod cgroup's memory.swap.current")
-	ctrSwap := "none"
-	if ctr := containerStats(t, pod, "swapper"); ctr.Swap != nil && ctr.Swap.SwapUsageBytes != nil {
-		ctrSwap = strconv.FormatUint(*ctr.Swap.SwapUsageBytes, 10)
-	}
-	t.Logf("swapper pod swap usage %d; its memory.swap.current %d → %d; the container's swap from the runtime: %s", *pod.Swap.SwapUsageBytes, before, after, ctrSwap)
+	ctr := containerStats(t, pod, "swapper")
+	require.NotNil(t, ctr.Swap, "swapper container swap stats (its cgroup's, under the identity plan)")
+	require.NotNil(t, ctr.Swap.SwapUsageBytes, "swapper container swap usage")
+	assert.InDelta(t, float64(cgroupUint(t, ctrFile)), float64(*ctr.Swap.SwapUsageBytes), tolerance+absDiff(before, after), "container swap usage vs its cgroup's memory.swap.current")
+	t.Logf("swapper pod swap usage %d; its memory.swap.current %d → %d; the container's swap %d", *pod.Swap.SwapUsageBytes, before, after, *ctr.Swap.SwapUsageBytes)
 }
