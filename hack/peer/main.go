@@ -120,6 +120,7 @@ func run(args []string) error {
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after")
 	save := fs.String("save-summary", "", "stats_summary: after the window, save the Summary its JSON endpoint serves (on a free loopback port) to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the window to this file")
+	memProfile := fs.String("memprofile", "", "write heap profiles as the window opens (FILE.base) and closes (FILE): go tool pprof -sample_index=alloc_objects -base FILE.base shows the window's allocations")
 	dump := fs.Bool("dump", false, "print each metric's data points in the last scrape to stderr")
 	_ = fs.Parse(args)
 	if *scrapes < 1 || *warmup < 1 {
@@ -191,6 +192,21 @@ func run(args []string) error {
 		defer f.Close()
 		w.onStart = func() { _ = pprof.StartCPUProfile(f) }
 		w.onEnd = pprof.StopCPUProfile
+	}
+	if *memProfile != "" {
+		start, end := w.onStart, w.onEnd
+		w.onStart = func() {
+			writeHeapProfile(*memProfile + ".base")
+			if start != nil {
+				start()
+			}
+		}
+		w.onEnd = func() {
+			if end != nil {
+				end()
+			}
+			writeHeapProfile(*memProfile)
+		}
 	}
 	next, err := consumer.NewMetrics(w.consume)
 	if err != nil {
@@ -264,13 +280,16 @@ func (w *window) consume(_ context.Context, md pmetric.Metrics) error {
 		w.start = now()
 		fmt.Printf("window start %d\n", w.start.at.UnixNano())
 	case w.seen > w.warmup && w.seen <= w.warmup+w.scrapes:
-		w.dps += md.DataPointCount()
+		// Counted once: a count walks every metric, and the walk is the
+		// driver's cost, not the receiver's.
+		dps := md.DataPointCount()
+		w.dps += dps
 		w.res += md.ResourceMetrics().Len()
-		if md.DataPointCount() == 0 {
+		if dps == 0 {
 			w.emptyScrape = true
 		}
-		if w.minDPs == 0 || md.DataPointCount() < w.minDPs {
-			w.minDPs = md.DataPointCount()
+		if w.minDPs == 0 || dps < w.minDPs {
+			w.minDPs = dps
 		}
 		if w.seen == w.warmup+w.scrapes {
 			w.end = now()
@@ -285,6 +304,21 @@ func (w *window) consume(_ context.Context, md pmetric.Metrics) error {
 		}
 	}
 	return nil
+}
+
+// writeHeapProfile writes the heap profile (allocations since the process
+// started) to file; a failure is reported, not fatal.
+func writeHeapProfile(file string) {
+	f, err := os.Create(file)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "peer: -memprofile:", err)
+	}
 }
 
 // saveSummary saves what stats_summary's JSON endpoint serves now.
