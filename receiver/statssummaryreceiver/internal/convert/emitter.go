@@ -41,8 +41,10 @@ type emitter struct {
 	builderStart pcommon.Timestamp
 
 	// The resource being built: gen tells the slots recorded in it from the
-	// others, rm exists once a point was recorded (open).
-	gen     uint32
+	// others (64 bits: it never wraps, so a slot last used long ago or never
+	// cannot pass for one of this resource), rm exists once a point was
+	// recorded (open).
+	gen     uint64
 	kind    resourceKind
 	start   pcommon.Timestamp
 	open    bool
@@ -68,10 +70,10 @@ type slot struct {
 	strategy string
 
 	// The metric in the resource being built, when gen is the emitter's.
-	gen    uint32
+	gen    uint64
 	dps    pmetric.NumberDataPointSlice
 	counts []int  // points merged into each data point (attributed metrics)
-	avgGen uint32 // gen when queued in avgPending
+	avgGen uint64 // gen when queued in avgPending
 }
 
 // resourceKind sizes metric slices per kind of resource.
