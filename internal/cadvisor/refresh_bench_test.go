@@ -22,11 +22,16 @@ func BenchmarkNew(b *testing.B) {
 }
 
 // BenchmarkRefresh measures one housekeeping with the root cgroup and n pod
-// cgroups (each with one container cgroup) made under a test prefix.
+// cgroups (each with one container cgroup) made under a test prefix; with
+// containers=true the container cgroups are read too (the identity plan).
 func BenchmarkRefresh(b *testing.B) {
-	for _, n := range []int{10, 40, 100} {
-		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
-			p, err := New(Options{})
+	for _, bc := range []struct {
+		n     int
+		track bool
+	}{{10, false}, {40, false}, {100, false}, {100, true}} {
+		n := bc.n
+		b.Run(fmt.Sprintf("pods=%d/containers=%v", n, bc.track), func(b *testing.B) {
+			p, err := New(Options{TrackContainers: bc.track})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -36,7 +41,7 @@ func BenchmarkRefresh(b *testing.B) {
 					mounts[ctrl] = m
 				}
 			}
-			root := fmt.Sprintf("/statssummary-bench-%d-%d", os.Getpid(), n)
+			root := fmt.Sprintf("/statssummary-bench-%d-%d-%v", os.Getpid(), n, bc.track)
 			names := []string{root}
 			for i := range n {
 				pod := fmt.Sprintf("%s/pod%08x-0000-0000-0000-000000000000", root, i)
