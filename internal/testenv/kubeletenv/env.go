@@ -238,6 +238,10 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		period = 10 * time.Second
 	}
 	env.Config = kubeletConfig(p, cenv, env.CgroupRoot, ports[0], ports[1], period)
+	// The kubelet admits 110 pods unless told: a denser node is told.
+	if n := int32(len(opts.Pods)); n > 110 {
+		env.Config.MaxPods = n
+	}
 	env.Config.KubeletCgroups = env.KubeletCgroup
 	env.URL = "http://127.0.0.1:" + strconv.Itoa(int(env.Config.ReadOnlyPort))
 	if err := writeConfig(p.config(), env.Config); err != nil {
@@ -262,7 +266,9 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	logf("kubeletenv: kubelet %s for node %s on %s (%s cgroup driver, cgroup root %s), read-only port %s",
 		bin, env.NodeName, cenv.Endpoint, env.CgroupDriver, env.CgroupRoot, env.URL)
-	if err := env.WaitPods(ctx, 3*time.Minute, "every pod running", allRunning(env.podNames(opts.Pods))); err != nil {
+	// A few hundred pods take their time to start on two cores.
+	wait := max(3*time.Minute, time.Duration(len(opts.Pods))*time.Second)
+	if err := env.WaitPods(ctx, wait, "every pod running", allRunning(env.podNames(opts.Pods))); err != nil {
 		return nil, err
 	}
 	return env, nil
