@@ -172,7 +172,8 @@ bench-peer:
 	$(if $(SIZES),SIZES='$(SIZES)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') hack/perf/peer.sh
 
 ## bench-node: what the node pays per scrape (kubelet + runtime + collector), the kubelet path
-## with kubeletstats against each of our modes, on a standalone kubelet's node (hack/perf/nodebench;
+## with kubeletstats against our plans (the default config, its runtime stats at every scrape,
+## mode cri; NODEBENCH_FLAGS='-plans ...'), on a standalone kubelet's node (hack/perf/nodebench;
 ## root): make bench-node PODS=110 CONTAINERS=3 [STATSSUMMARY_CONTAINERD_BIN=$$(hack/runtimes/containerd.sh 2.4.2)]
 NODEBENCH_FLAGS ?=
 bench-node:
