@@ -153,6 +153,11 @@ type Assembler struct {
 	// IdentityGate); nil when it has none or the mode takes nothing from
 	// the cgroups.
 	gate IdentityGate
+	// runtimeNetwork holds the pods (by UID) to which the last stats answer
+	// (not an identity one) gave network, which an identity answer must then
+	// find in their cgroups; guarded by gateMu.
+	gateMu         sync.Mutex
+	runtimeNetwork map[string]bool
 }
 
 // NewAssembler returns an Assembler over opts.
@@ -219,13 +224,29 @@ func (a *Assembler) Get(ctx context.Context) (*Assembly, error) {
 	cgroupsRead.Wait()
 	if a.opts.Cgroups != nil {
 		snap = a.plan.readNowIfPathChanged(res.Path, snap)
+		// Which pods the runtime gave network, before the cgroups fill it.
+		var runtimeNet map[string]bool
+		if a.gate != nil && out.RuntimeAnswered && res.Path != cri.PathIdentity {
+			runtimeNet = map[string]bool{}
+			for i := range res.Pods {
+				if res.Pods[i].Network != nil {
+					runtimeNet[res.Pods[i].PodRef.UID] = true
+				}
+			}
+		}
 		if err := fillNodeFromCgroups(&out.Summary.Node, snap); err != nil {
 			errs = append(errs, &SourceError{Source: "cadvisor", Err: err})
 		}
 		out.Provenance = mergePods(out.Summary.Pods, out.Containers, snap, a.opts.Mode, podTotalsDerived(res), res.HostNetwork)
 		a.plan.learn(out.Provenance, len(errs) > 0)
 		if a.gate != nil && out.RuntimeAnswered {
-			a.gate.IdentityAnswers(cgroupsCover(out.Summary.Pods, out.Containers, snap))
+			a.gateMu.Lock()
+			if runtimeNet != nil {
+				a.runtimeNetwork = runtimeNet
+			}
+			needNetwork := a.runtimeNetwork
+			a.gateMu.Unlock()
+			a.gate.IdentityAnswers(cgroupsCover(out.Summary.Pods, out.Containers, snap, needNetwork))
 		}
 		if a.opts.Mode != ModeCRI {
 			resolveAvailable(out.Summary.Pods, out.Containers, snap, a.limits, out.Time)
@@ -290,15 +311,21 @@ type IdentityGate interface {
 // cgroupsCover says snap holds CPU (with its rate) and memory (with its
 // working set) for every pod of pods and every container the runtime listed
 // in them (ids parallels pods): what an identity answer leaves to the
-// cgroups. It looks at the samples, not at which source won the merge, so
-// it holds on a scrape where the runtime's own values were kept.
-func cgroupsCover(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.Snapshot) bool {
+// cgroups. It also holds the network of each pod in needNetwork (those to
+// which the runtime's last stats answer gave network): a collector that
+// cannot see the pods' processes (a DaemonSet without hostPID) reads no pod
+// network namespace, and its identity answers would lose the network the
+// runtime gives. It looks at the samples, not at which source won the merge,
+// so it holds on a scrape where the runtime's own values were kept.
+func cgroupsCover(pods []statsapi.PodStats, ids cri.ContainerInfos, snap cadvisor.Snapshot, needNetwork map[string]bool) bool {
 	has := func(cg *cadvisor.CgroupStats) bool {
 		return cg != nil && cg.CPU != nil && cg.CPU.UsageNanoCores != nil && cg.CPU.UsageCoreNanoSeconds != nil &&
 			cg.Memory != nil && cg.Memory.WorkingSetBytes != nil
 	}
 	for i := range pods {
-		if !has(snap.Pods[pods[i].PodRef.UID]) {
+		uid := pods[i].PodRef.UID
+		cg := snap.Pods[uid]
+		if !has(cg) || (needNetwork[uid] && cg.Network == nil) {
 			return false
 		}
 		for j := range pods[i].Containers {

@@ -6,9 +6,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/cadvisor"
 	"github.com/statssummary/statssummary/internal/cri"
+	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
 // gatedPods is a runtime answer from a provider that records what the
@@ -67,6 +69,50 @@ func TestIdentityGate(t *testing.T) {
 			ctr := got.Summary.Pods[0].Containers[0]
 			require.NotNil(t, ctr.CPU)
 			assert.Equal(t, tt.wantCtrCPU, *ctr.CPU.UsageCoreNanoSeconds)
+		})
+	}
+}
+
+// TestIdentityGateNeedsPodNetwork: where the runtime's stats answer gave a
+// pod network (containerd on the strict path), an identity answer must find
+// it in the pod's cgroup sample — a collector that cannot see the pods'
+// processes (a DaemonSet without hostPID) reads no pod network namespace, and
+// its identity answers would lose the network the runtime gives. A pod to
+// which the runtime gave none (a hostNetwork pod, the partial path) has none
+// to lose. Identity answers keep what the last stats answer said.
+func TestIdentityGateNeedsPodNetwork(t *testing.T) {
+	withNet := cgSample()
+	withNet.Network = &statsapi.NetworkStats{InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: testkit.P64(1)}}
+	snap := func(pod *cadvisor.CgroupStats) cadvisor.Snapshot {
+		return cadvisor.Snapshot{Node: cgSample(), Pods: map[string]*cadvisor.CgroupStats{podUID: pod}, Containers: map[string]*cadvisor.CgroupStats{containerID: cgSample()}}
+	}
+	for _, tt := range []struct {
+		name       string
+		runtimeNet bool
+		pod        *cadvisor.CgroupStats
+		want       bool
+	}{
+		{"the runtime gave network, the cgroups have it", true, withNet, true},
+		{"the runtime gave network, the cgroups do not", true, cgSample(), false},
+		{"the runtime gave none, the cgroups none", false, cgSample(), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := onePod(criCPU(1e9, nil), criMem(100, 50), criCPU(5e8, nil), criMem(60, 30))
+			res.Path = cri.PathStrict
+			if tt.runtimeNet {
+				res.Pods[0].Network = &statsapi.NetworkStats{Time: criTime, InterfaceStats: statsapi.InterfaceStats{Name: "eth0", RxBytes: testkit.P64(5)}}
+			}
+			pods := &gatedPods{res: res, plan: true}
+			a := NewAssembler(Options{NodeName: "n", Mode: ModeAuto, Pods: pods, Cgroups: fakeCgroups{snap: snap(tt.pod)}})
+			_, err := a.Get(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, []bool{tt.want}, pods.told)
+
+			pods.res = onePod(nil, nil, nil, nil)
+			pods.res.Path = cri.PathIdentity
+			_, err = a.Get(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, []bool{tt.want, tt.want}, pods.told, "an identity answer: what the last stats answer gave")
 		})
 	}
 }
