@@ -80,14 +80,16 @@ func (c *Client) Version(ctx context.Context) (*runtimeapi.VersionResponse, erro
 }
 
 // ListPodSandbox lists all pod sandboxes the runtime knows, in any state,
-// without their annotations (see trim.go).
+// without their annotations, and without their labels unless a sandbox's
+// metadata lacks its pod's name, namespace or UID (see trim.go).
 func (c *Client) ListPodSandbox(ctx context.Context) ([]*runtimeapi.PodSandbox, error) {
 	resp, err := call(ctx, c, "ListPodSandbox", c.runtime.ListPodSandbox, &runtimeapi.ListPodSandboxRequest{}, trimPodSandboxes)
 	return resp.GetItems(), err
 }
 
 // ListContainers lists all containers the runtime knows, in any state,
-// without their annotations (see trim.go).
+// without their annotations, and without their labels unless a container's
+// metadata lacks its name (see trim.go).
 func (c *Client) ListContainers(ctx context.Context) ([]*runtimeapi.Container, error) {
 	resp, err := call(ctx, c, "ListContainers", c.runtime.ListContainers, &runtimeapi.ListContainersRequest{}, trimContainers)
 	return resp.GetContainers(), err

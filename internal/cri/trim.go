@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // Answers are decoded without the fields nothing here reads.
@@ -18,11 +19,16 @@ import (
 // in the list and stats answers; they are most of those answers' bytes, and
 // decoding a map costs far more than the numbers around it (on the synthetic
 // 1000-pod node, maps were two thirds of the decode). The provider reads
-// labels only from the lists (as a fallback for missing metadata) and never
-// reads annotations, so the list answers are decoded without annotations and
-// the stats and sandbox status answers without either: the trimming codec drops those fields
-// from the wire bytes (a copy, no allocation per field) before the standard
-// protobuf decode. Everything else, unknown fields included, is decoded as
+// labels only from the lists, as a fallback for missing metadata, and never
+// reads annotations, so every answer is decoded without annotations and
+// without labels: the trimming codec drops those fields from the wire bytes (a
+// copy, no allocation per field) before the standard protobuf decode. A list
+// answer in which a sandbox lacks its pod's name, namespace or UID, or a
+// container its name, in the metadata is decoded again from the same bytes
+// with its labels (the runtime is not asked twice): the kubelet's labels then
+// name it, as before. The kubelet's runtimes fill the metadata, so on a real
+// node the label maps (four to a container, the pod's own and three to a
+// sandbox) are never built: they were a third of ListContainers' decode. Everything else, unknown fields included, is decoded as
 // it came. A message it cannot walk is an error of the call, as a message the
 // standard decode rejects would be; a malformed value inside a dropped field
 // goes unnoticed, since nothing reads it.
@@ -42,10 +48,16 @@ var (
 	}}}}}
 	// ListContainerStatsResponse: 1 stats.
 	containerStatsListTrim = &wireTrim{inner: []innerTrim{{1, containerStatsTrim}}}
-	// ListContainersResponse: 1 containers (Container: 9 annotations).
-	containersTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{9}}}}}
-	// ListPodSandboxResponse: 1 items (PodSandbox: 6 annotations).
-	podSandboxesTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{6}}}}}
+	// ListContainersResponse: 1 containers (Container: 8 labels, 9
+	// annotations); with the labels where a container's metadata lacks its
+	// name.
+	containersTrim       = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{8, 9}}}}}
+	containersLabelsTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{9}}}}}
+	// ListPodSandboxResponse: 1 items (PodSandbox: 5 labels, 6 annotations);
+	// with the labels where a sandbox's metadata lacks its pod's name,
+	// namespace or UID.
+	podSandboxesTrim       = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{5, 6}}}}}
+	podSandboxesLabelsTrim = &wireTrim{inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{6}}}}}
 	// PodSandboxStatusResponse: 1 status (PodSandboxStatus: 7 labels, 8
 	// annotations), 2 info (verbose only).
 	sandboxStatusTrim = &wireTrim{drop: []protowire.Number{2}, inner: []innerTrim{{1, &wireTrim{drop: []protowire.Number{7, 8}}}}}
@@ -150,13 +162,48 @@ const maxPooledTrimBuffer = 4 * MaxMessageSize
 // name there is no subtype, and every call sends "application/grpc", as the
 // default codec's calls do; the server decodes the request with its default
 // (proto) codec either way.
+//
+// A codec with labels set decodes the answer again through labels when
+// needLabels says the first decode lacks what the labels would supply.
 type trimCodec struct {
-	trim  *wireTrim
-	proto encoding.CodecV2
+	trim       *wireTrim
+	labels     *wireTrim
+	needLabels func(proto.Message) bool
+	proto      encoding.CodecV2
 }
 
 func newTrimCodec(t *wireTrim) trimCodec {
 	return trimCodec{trim: t, proto: encoding.GetCodecV2(grpcproto.Name)}
+}
+
+// withLabels returns c decoding again through labels when needLabels reports
+// a decoded answer that lacks what they would supply.
+func (c trimCodec) withLabels(labels *wireTrim, needLabels func(proto.Message) bool) trimCodec {
+	c.labels, c.needLabels = labels, needLabels
+	return c
+}
+
+// sandboxesNeedLabels reports a sandbox whose metadata lacks its pod's name,
+// namespace or UID (podRef then reads the kubelet's labels).
+func sandboxesNeedLabels(m proto.Message) bool {
+	for _, sb := range m.(*runtimeapi.ListPodSandboxResponse).GetItems() {
+		md := sb.GetMetadata()
+		if md.GetName() == "" || md.GetNamespace() == "" || md.GetUid() == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// containersNeedLabels reports a container whose metadata lacks its name
+// (containerName then reads the kubelet's label).
+func containersNeedLabels(m proto.Message) bool {
+	for _, c := range m.(*runtimeapi.ListContainersResponse).GetContainers() {
+		if c.GetMetadata().GetName() == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Name is empty: no content-subtype on the wire (see trimCodec).
@@ -177,7 +224,15 @@ func (c trimCodec) Unmarshal(data mem.BufferSlice, v any) error {
 			trimPool.Put(b)
 		}
 	}()
-	out, err := c.trim.appendTrimmed(b.out[:0], buf.ReadOnlyData(), &b.scratch, 0)
+	if err := c.decode(c.trim, buf.ReadOnlyData(), b, msg); err != nil || c.needLabels == nil || !c.needLabels(msg) {
+		return err
+	}
+	proto.Reset(msg)
+	return c.decode(c.labels, buf.ReadOnlyData(), b, msg)
+}
+
+func (c trimCodec) decode(t *wireTrim, data []byte, b *trimBuffers, msg proto.Message) error {
+	out, err := t.appendTrimmed(b.out[:0], data, &b.scratch, 0)
 	if err != nil {
 		return fmt.Errorf("cri: malformed answer: %w", err)
 	}
@@ -189,8 +244,8 @@ func (c trimCodec) Unmarshal(data mem.BufferSlice, v any) error {
 var (
 	trimPodSandboxStats = grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim))
 	trimContainerStats  = grpc.ForceCodecV2(newTrimCodec(containerStatsListTrim))
-	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim))
-	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim))
+	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels))
+	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels))
 	trimSandboxStatus   = grpc.ForceCodecV2(newTrimCodec(sandboxStatusTrim))
 	trimContainerStatus = grpc.ForceCodecV2(newTrimCodec(containerStatusTrim))
 )

@@ -67,24 +67,49 @@ var trimCases = []trimCase{
 	},
 	{
 		name:  "ListContainers",
-		codec: newTrimCodec(containersTrim),
+		codec: newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels),
 		empty: func() proto.Message { return &runtimeapi.ListContainersResponse{} },
 		clear: func(m proto.Message) {
-			for _, c := range m.(*runtimeapi.ListContainersResponse).GetContainers() {
+			// Labels stay only when some container has no name in its
+			// metadata.
+			cs := m.(*runtimeapi.ListContainersResponse).GetContainers()
+			named := true
+			for _, c := range cs {
+				if c.GetMetadata().GetName() == "" {
+					named = false
+				}
+			}
+			for _, c := range cs {
 				if c != nil {
 					c.Annotations = nil
+					if named {
+						c.Labels = nil
+					}
 				}
 			}
 		},
 	},
 	{
 		name:  "ListPodSandbox",
-		codec: newTrimCodec(podSandboxesTrim),
+		codec: newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels),
 		empty: func() proto.Message { return &runtimeapi.ListPodSandboxResponse{} },
 		clear: func(m proto.Message) {
-			for _, s := range m.(*runtimeapi.ListPodSandboxResponse).GetItems() {
+			// Labels stay only when some sandbox's metadata lacks its
+			// pod's name, namespace or UID.
+			items := m.(*runtimeapi.ListPodSandboxResponse).GetItems()
+			whole := true
+			for _, s := range items {
+				md := s.GetMetadata()
+				if md.GetName() == "" || md.GetNamespace() == "" || md.GetUid() == "" {
+					whole = false
+				}
+			}
+			for _, s := range items {
 				if s != nil {
 					s.Annotations = nil
+					if whole {
+						s.Labels = nil
+					}
 				}
 			}
 		},
@@ -177,11 +202,13 @@ func TestTrimmedDecode(t *testing.T) {
 				assert.Empty(t, m.Stats[0].Linux.Containers[0].Attributes.Annotations)
 			case *runtimeapi.ListContainersResponse:
 				require.Len(t, m.Containers, 12)
-				assert.NotEmpty(t, m.Containers[0].Labels, "labels name a container whose metadata is missing")
+				assert.Equal(t, "ctr-0", m.Containers[0].Metadata.Name)
+				assert.Empty(t, m.Containers[0].Labels, "every container is named by its metadata")
 				assert.Empty(t, m.Containers[0].Annotations)
 			case *runtimeapi.ListPodSandboxResponse:
 				require.Len(t, m.Items, 4)
-				assert.NotEmpty(t, m.Items[0].Labels)
+				assert.NotEmpty(t, m.Items[0].Metadata.Uid)
+				assert.Empty(t, m.Items[0].Labels, "every sandbox is named by its metadata")
 				assert.Empty(t, m.Items[0].Annotations)
 			}
 			assert.Less(t, len(mustMarshal(t, got)), len(b), "nothing was trimmed")
@@ -194,6 +221,39 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 	b, err := proto.Marshal(m)
 	require.NoError(t, err)
 	return b
+}
+
+// A list in which one item's metadata lacks what names it is decoded again
+// with every item's labels, and the provider names it from them.
+func TestTrimmedListsKeepLabelsWhereMetadataLacks(t *testing.T) {
+	st := crifake.Synthetic(crifake.SyntheticNode{Pods: 3, ContainersPerPod: 2})
+	st.Containers[3].Metadata = nil
+	st.Sandboxes[1].Metadata.Namespace = ""
+	for _, c := range []struct {
+		tc  trimCase
+		msg proto.Message
+	}{
+		{trimCases[2], &runtimeapi.ListContainersResponse{Containers: st.Containers}},
+		{trimCases[3], &runtimeapi.ListPodSandboxResponse{Items: st.Sandboxes}},
+	} {
+		t.Run(c.tc.name, func(t *testing.T) {
+			b := mustMarshal(t, c.msg)
+			checkTrimmed(t, c.tc, b)
+			got, err := trimDecode(c.tc, b)
+			require.NoError(t, err)
+			switch m := got.(type) {
+			case *runtimeapi.ListContainersResponse:
+				assert.Empty(t, m.Containers[3].Annotations)
+				assert.Equal(t, "ctr-1", containerName(m.Containers[3]), "named by its label")
+				assert.NotEmpty(t, m.Containers[0].Labels, "the whole answer decoded again")
+			case *runtimeapi.ListPodSandboxResponse:
+				assert.Empty(t, m.Items[1].Annotations)
+				ref := podRef(m.Items[1])
+				assert.Equal(t, st.Sandboxes[1].Labels["io.kubernetes.pod.namespace"], ref.Namespace, "namespace from its label")
+				assert.NotEmpty(t, ref.Namespace)
+			}
+		})
+	}
 }
 
 // Fields this version of the API does not know, at any depth, are decoded as
