@@ -165,10 +165,14 @@ const maxPooledTrimBuffer = 4 * MaxMessageSize
 //
 // A codec with labels set decodes the answer again through labels when
 // needLabels says the first decode lacks what the labels would supply.
+//
+// A codec with fast set first tries it (statsdecode.go): it decodes the
+// answer by hand, or reports false and leaves the message as it was.
 type trimCodec struct {
 	trim       *wireTrim
 	labels     *wireTrim
 	needLabels func(proto.Message) bool
+	fast       func([]byte, proto.Message) bool
 	proto      encoding.CodecV2
 }
 
@@ -181,6 +185,22 @@ func newTrimCodec(t *wireTrim) trimCodec {
 func (c trimCodec) withLabels(labels *wireTrim, needLabels func(proto.Message) bool) trimCodec {
 	c.labels, c.needLabels = labels, needLabels
 	return c
+}
+
+// withFast returns c trying fast first.
+func (c trimCodec) withFast(fast func([]byte, proto.Message) bool) trimCodec {
+	c.fast = fast
+	return c
+}
+
+func fastPodSandboxStats(b []byte, m proto.Message) bool {
+	out, ok := m.(*runtimeapi.ListPodSandboxStatsResponse)
+	return ok && decodeListPodSandboxStats(b, out)
+}
+
+func fastContainerStats(b []byte, m proto.Message) bool {
+	out, ok := m.(*runtimeapi.ListContainerStatsResponse)
+	return ok && decodeListContainerStats(b, out)
 }
 
 // sandboxesNeedLabels reports a sandbox whose metadata lacks its pod's name,
@@ -218,6 +238,9 @@ func (c trimCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
+	if c.fast != nil && c.fast(buf.ReadOnlyData(), msg) {
+		return nil
+	}
 	b := trimPool.Get().(*trimBuffers)
 	defer func() {
 		if cap(b.out) <= maxPooledTrimBuffer {
@@ -242,8 +265,8 @@ func (c trimCodec) decode(t *wireTrim, data []byte, b *trimBuffers, msg proto.Me
 
 // Call options that decode each list answer trimmed.
 var (
-	trimPodSandboxStats = grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim))
-	trimContainerStats  = grpc.ForceCodecV2(newTrimCodec(containerStatsListTrim))
+	trimPodSandboxStats = grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim).withFast(fastPodSandboxStats))
+	trimContainerStats  = grpc.ForceCodecV2(newTrimCodec(containerStatsListTrim).withFast(fastContainerStats))
 	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels))
 	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels))
 	trimSandboxStatus   = grpc.ForceCodecV2(newTrimCodec(sandboxStatusTrim))

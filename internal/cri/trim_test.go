@@ -38,7 +38,7 @@ func clearAttrs(a interface {
 var trimCases = []trimCase{
 	{
 		name:  "ListPodSandboxStats",
-		codec: newTrimCodec(podSandboxStatsTrim),
+		codec: newTrimCodec(podSandboxStatsTrim).withFast(fastPodSandboxStats),
 		empty: func() proto.Message { return &runtimeapi.ListPodSandboxStatsResponse{} },
 		clear: func(m proto.Message) {
 			for _, s := range m.(*runtimeapi.ListPodSandboxStatsResponse).GetStats() {
@@ -55,7 +55,7 @@ var trimCases = []trimCase{
 	},
 	{
 		name:  "ListContainerStats",
-		codec: newTrimCodec(containerStatsListTrim),
+		codec: newTrimCodec(containerStatsListTrim).withFast(fastContainerStats),
 		empty: func() proto.Message { return &runtimeapi.ListContainerStatsResponse{} },
 		clear: func(m proto.Message) {
 			for _, c := range m.(*runtimeapi.ListContainerStatsResponse).GetStats() {
