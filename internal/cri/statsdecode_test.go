@@ -211,3 +211,126 @@ func BenchmarkStatsDecode(b *testing.B) {
 		})
 	}
 }
+
+// richLists is a synthetic node's identity lists with every field this
+// version of the API gives a sandbox or a container set.
+func richLists(t testing.TB) crifake.State {
+	t.Helper()
+	st := crifake.Synthetic(crifake.SyntheticNode{Pods: 4, ContainersPerPod: 3})
+	for i, sb := range st.Sandboxes {
+		sb.Metadata.Attempt = uint32(i)
+		sb.RuntimeHandler = "runc"
+		if i == 2 {
+			sb.State = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+		}
+	}
+	for i, c := range st.Containers {
+		c.Metadata = &runtimeapi.ContainerMetadata{Name: c.Metadata.Name, Attempt: uint32(i % 2)}
+		c.ImageId = "sha256:" + c.ImageRef[7:]
+		c.Image = &runtimeapi.ImageSpec{Image: c.Image.Image, UserSpecifiedImage: "app:1.2.3", RuntimeHandler: "runc", ImageRef: c.ImageRef}
+		if i == 5 {
+			c.State = runtimeapi.ContainerState_CONTAINER_EXITED
+			c.CreatedAt = -3
+		}
+	}
+	return st
+}
+
+func TestListDecodeEqualsTrimmedDecode(t *testing.T) {
+	st := richLists(t)
+
+	b := marshal(t, &runtimeapi.ListPodSandboxResponse{Items: st.Sandboxes})
+	var got, want runtimeapi.ListPodSandboxResponse
+	require.True(t, decodeListPodSandbox(b, &got), "the hand decoder gave up on an answer it describes")
+	require.NoError(t, trimmedStandard(t, podSandboxesTrim, b, &want))
+	assert.True(t, proto.Equal(&want, &got), "hand decode differs:\nwant %v\ngot  %v", &want, &got)
+	require.Len(t, got.Items, 4)
+	assert.Equal(t, runtimeapi.PodSandboxState_SANDBOX_NOTREADY, got.Items[2].State)
+	assert.Equal(t, st.Sandboxes[1].Metadata.Uid, got.Items[1].Metadata.Uid)
+	assert.Equal(t, st.Sandboxes[1].CreatedAt, got.Items[1].CreatedAt)
+	assert.Equal(t, "runc", got.Items[3].RuntimeHandler)
+	assert.Empty(t, got.Items[0].Labels)
+	assert.Empty(t, got.Items[0].Annotations)
+
+	cb := marshal(t, &runtimeapi.ListContainersResponse{Containers: st.Containers})
+	var cgot, cwant runtimeapi.ListContainersResponse
+	require.True(t, decodeListContainers(cb, &cgot), "the hand decoder gave up on an answer it describes")
+	require.NoError(t, trimmedStandard(t, containersTrim, cb, &cwant))
+	assert.True(t, proto.Equal(&cwant, &cgot), "hand decode differs:\nwant %v\ngot  %v", &cwant, &cgot)
+	require.Len(t, cgot.Containers, 12)
+	c := cgot.Containers[5]
+	assert.Equal(t, runtimeapi.ContainerState_CONTAINER_EXITED, c.State)
+	assert.Equal(t, int64(-3), c.CreatedAt)
+	assert.Equal(t, st.Containers[5].PodSandboxId, c.PodSandboxId)
+	assert.Equal(t, "app:1.2.3", c.Image.UserSpecifiedImage)
+	assert.Equal(t, st.Containers[5].ImageId, c.ImageId)
+	assert.Equal(t, uint32(1), c.Metadata.Attempt)
+	assert.Empty(t, c.Labels)
+}
+
+func TestListDecodeGivesUp(t *testing.T) {
+	unnamed := richLists(t)
+	unnamed.Sandboxes[1].Metadata.Uid = ""
+	unnamed.Containers[4].Metadata.Name = ""
+	annotated := richLists(t)
+	annotated.Containers[0].Image.Annotations = map[string]string{"k": "v"}
+	unknown := protowire.AppendVarint(protowire.AppendTag(nil, 30, protowire.VarintType), 1)
+
+	sandboxes := map[string][]byte{
+		"a sandbox without a UID (decoded with labels)": marshal(t, &runtimeapi.ListPodSandboxResponse{Items: unnamed.Sandboxes}),
+		"an unknown field": protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType),
+			append(marshal(t, unnamed.Sandboxes[0]), unknown...)),
+	}
+	for name, b := range sandboxes {
+		t.Run(name, func(t *testing.T) {
+			var fast runtimeapi.ListPodSandboxResponse
+			assert.False(t, decodeListPodSandbox(b, &fast))
+			assert.Empty(t, fast.Items)
+		})
+	}
+	containers := map[string][]byte{
+		"a container without a name (decoded with labels)": marshal(t, &runtimeapi.ListContainersResponse{Containers: unnamed.Containers}),
+		"an image with annotations":                        marshal(t, &runtimeapi.ListContainersResponse{Containers: annotated.Containers}),
+		"an unknown field": protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType),
+			append(marshal(t, annotated.Containers[1]), unknown...)),
+	}
+	for name, b := range containers {
+		t.Run(name, func(t *testing.T) {
+			var fast runtimeapi.ListContainersResponse
+			assert.False(t, decodeListContainers(b, &fast))
+			assert.Empty(t, fast.Containers)
+		})
+	}
+	// Through the codec, the unnamed ones still get their labels.
+	got, err := trimDecode(trimCases[3], sandboxes["a sandbox without a UID (decoded with labels)"])
+	require.NoError(t, err)
+	assert.Equal(t, unnamed.Sandboxes[1].Labels["io.kubernetes.pod.uid"], podRef(got.(*runtimeapi.ListPodSandboxResponse).Items[1]).UID)
+	got, err = trimDecode(trimCases[2], containers["an image with annotations"])
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"k": "v"}, got.(*runtimeapi.ListContainersResponse).Containers[0].Image.Annotations)
+}
+
+// FuzzListDecode: an identity list the hand decoder takes is one the standard
+// decode accepts, and the two decodes are equal.
+func FuzzListDecode(f *testing.F) {
+	st := richLists(f)
+	f.Add(true, marshal(f, &runtimeapi.ListPodSandboxResponse{Items: st.Sandboxes}))
+	f.Add(false, marshal(f, &runtimeapi.ListContainersResponse{Containers: st.Containers}))
+	f.Fuzz(func(t *testing.T, sandboxes bool, b []byte) {
+		if sandboxes {
+			var got, want runtimeapi.ListPodSandboxResponse
+			if !decodeListPodSandbox(b, &got) {
+				return
+			}
+			require.NoError(t, trimmedStandard(t, podSandboxesTrim, b, &want), "the hand decoder took an answer the standard decode rejects")
+			require.True(t, proto.Equal(&want, &got), "want %v\ngot  %v", &want, &got)
+			return
+		}
+		var got, want runtimeapi.ListContainersResponse
+		if !decodeListContainers(b, &got) {
+			return
+		}
+		require.NoError(t, trimmedStandard(t, containersTrim, b, &want), "the hand decoder took an answer the standard decode rejects")
+		require.True(t, proto.Equal(&want, &got), "want %v\ngot  %v", &want, &got)
+	})
+}

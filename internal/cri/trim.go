@@ -28,8 +28,10 @@ import (
 // with its labels (the runtime is not asked twice): the kubelet's labels then
 // name it, as before. The kubelet's runtimes fill the metadata, so on a real
 // node the label maps (four to a container, the pod's own and three to a
-// sandbox) are never built: they were a third of ListContainers' decode. Everything else, unknown fields included, is decoded as
-// it came. A message it cannot walk is an error of the call, as a message the
+// sandbox) are never built: they were a third of ListContainers' decode.
+// Answers that hold only what this version of the API describes are decoded
+// by hand instead (statsdecode.go, listdecode.go), into the same messages.
+// Everything else, unknown fields included, is decoded as it came. A message it cannot walk is an error of the call, as a message the
 // standard decode rejects would be; a malformed value inside a dropped field
 // goes unnoticed, since nothing reads it.
 
@@ -203,6 +205,16 @@ func fastContainerStats(b []byte, m proto.Message) bool {
 	return ok && decodeListContainerStats(b, out)
 }
 
+func fastPodSandboxes(b []byte, m proto.Message) bool {
+	out, ok := m.(*runtimeapi.ListPodSandboxResponse)
+	return ok && decodeListPodSandbox(b, out)
+}
+
+func fastContainers(b []byte, m proto.Message) bool {
+	out, ok := m.(*runtimeapi.ListContainersResponse)
+	return ok && decodeListContainers(b, out)
+}
+
 // sandboxesNeedLabels reports a sandbox whose metadata lacks its pod's name,
 // namespace or UID (podRef then reads the kubelet's labels).
 func sandboxesNeedLabels(m proto.Message) bool {
@@ -267,8 +279,8 @@ func (c trimCodec) decode(t *wireTrim, data []byte, b *trimBuffers, msg proto.Me
 var (
 	trimPodSandboxStats = grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim).withFast(fastPodSandboxStats))
 	trimContainerStats  = grpc.ForceCodecV2(newTrimCodec(containerStatsListTrim).withFast(fastContainerStats))
-	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels))
-	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels))
+	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels).withFast(fastContainers))
+	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels).withFast(fastPodSandboxes))
 	trimSandboxStatus   = grpc.ForceCodecV2(newTrimCodec(sandboxStatusTrim))
 	trimContainerStatus = grpc.ForceCodecV2(newTrimCodec(containerStatusTrim))
 )

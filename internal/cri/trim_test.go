@@ -67,7 +67,7 @@ var trimCases = []trimCase{
 	},
 	{
 		name:  "ListContainers",
-		codec: newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels),
+		codec: newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels).withFast(fastContainers),
 		empty: func() proto.Message { return &runtimeapi.ListContainersResponse{} },
 		clear: func(m proto.Message) {
 			// Labels stay only when some container has no name in its
@@ -91,7 +91,7 @@ var trimCases = []trimCase{
 	},
 	{
 		name:  "ListPodSandbox",
-		codec: newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels),
+		codec: newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels).withFast(fastPodSandboxes),
 		empty: func() proto.Message { return &runtimeapi.ListPodSandboxResponse{} },
 		clear: func(m proto.Message) {
 			// Labels stay only when some sandbox's metadata lacks its
