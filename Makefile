@@ -198,7 +198,7 @@ bench-steady: build
 
 ## fuzz: run each fuzz target for FUZZTIME (default 60s; e.g. FUZZTIME=1000000x), one at a time
 FUZZTIME    ?= 60s
-FUZZ_TARGETS := internal/cri:FuzzPodStats internal/cri:FuzzTrimmedDecode internal/server:FuzzServeHTTP $(RECEIVER)/internal/convert:FuzzConvert
+FUZZ_TARGETS := internal/cri:FuzzPodStats internal/cri:FuzzTrimmedDecode internal/cri:FuzzStatsDecode internal/cri:FuzzListDecode internal/server:FuzzServeHTTP $(RECEIVER)/internal/convert:FuzzConvert
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  dir=$${t%%:*}; name=$${t##*:}; \
