@@ -12,89 +12,46 @@ import (
 // trimming codec then decodes the answer again with its labels
 // (sandboxesNeedLabels, containersNeedLabels). The strings every container
 // repeats (its image, image reference and ID, runtime handler) are shared
-// within an answer.
+// within an answer (statsDecoder.shared).
 
 // listDecoder is one list answer's decode; not for reuse across answers.
 type listDecoder struct {
 	statsDecoder
-	sb      slab[runtimeapi.PodSandbox]
-	ctr     slab[runtimeapi.Container]
-	image   slab[runtimeapi.ImageSpec]
-	strings map[string]string
-}
-
-// shared is the current field as a string shared with equal ones of the
-// answer, or false when it is not UTF-8.
-func (d *listDecoder) shared(it *fieldIter) (string, bool) {
-	if s, ok := d.strings[string(it.bytes)]; ok {
-		return s, true
-	}
-	s, ok := it.str()
-	if !ok {
-		return "", false
-	}
-	if d.strings == nil {
-		d.strings = map[string]string{}
-	}
-	d.strings[s] = s
-	return s, true
+	sb    slab[runtimeapi.PodSandbox]
+	ctr   slab[runtimeapi.Container]
+	image slab[runtimeapi.ImageSpec]
 }
 
 // decodeListPodSandbox decodes a ListPodSandboxResponse by hand, or reports
 // false.
 func decodeListPodSandbox(b []byte, out *runtimeapi.ListPodSandboxResponse) bool {
 	var d listDecoder
-	items := make([]*runtimeapi.PodSandbox, 0, countField(b, 1))
-	it := fieldIter{b: b}
-	for it.next() {
-		if !it.is(1, protowire.BytesType) {
-			return false
+	items, ok := decodeList(b, func(b []byte) *runtimeapi.PodSandbox {
+		if sb := d.podSandbox(b); sb != nil && sandboxNamed(sb) {
+			return sb
 		}
-		sb := d.podSandbox(it.bytes)
-		if sb == nil {
-			return false
-		}
-		md := sb.GetMetadata()
-		if md.GetName() == "" || md.GetNamespace() == "" || md.GetUid() == "" {
-			return false // decoded again with its labels
-		}
-		items = append(items, sb)
-	}
-	if it.bad {
-		return false
-	}
-	if len(items) > 0 {
+		return nil // or decoded again with its labels
+	})
+	if ok {
 		out.Items = items
 	}
-	return true
+	return ok
 }
 
 // decodeListContainers decodes a ListContainersResponse by hand, or reports
 // false.
 func decodeListContainers(b []byte, out *runtimeapi.ListContainersResponse) bool {
 	var d listDecoder
-	cs := make([]*runtimeapi.Container, 0, countField(b, 1))
-	it := fieldIter{b: b}
-	for it.next() {
-		if !it.is(1, protowire.BytesType) {
-			return false
+	cs, ok := decodeList(b, func(b []byte) *runtimeapi.Container {
+		if c := d.container(b); c != nil && containerNamed(c) {
+			return c
 		}
-		c := d.container(it.bytes)
-		if c == nil {
-			return false
-		}
-		if c.GetMetadata().GetName() == "" {
-			return false // decoded again with its labels
-		}
-		cs = append(cs, c)
-	}
-	if it.bad {
-		return false
-	}
-	if len(cs) > 0 {
+		return nil // or decoded again with its labels
+	})
+	if ok {
 		out.Containers = cs
 	}
-	return true
+	return ok
 }
 
 func (d *listDecoder) podSandbox(b []byte) *runtimeapi.PodSandbox {

@@ -50,76 +50,91 @@ func (s *slab[T]) new() *T {
 
 // statsDecoder is one answer's decode; not for reuse across answers.
 type statsDecoder struct {
-	u64      slab[runtimeapi.UInt64Value]
-	cpu      slab[runtimeapi.CpuUsage]
-	mem      slab[runtimeapi.MemoryUsage]
-	fs       slab[runtimeapi.FilesystemUsage]
-	fsID     slab[runtimeapi.FilesystemIdentifier]
-	swap     slab[runtimeapi.SwapUsage]
-	io       slab[runtimeapi.IoUsage]
-	psi      slab[runtimeapi.PsiStats]
-	psiData  slab[runtimeapi.PsiData]
-	cs       slab[runtimeapi.ContainerStats]
-	cAttrs   slab[runtimeapi.ContainerAttributes]
-	cMeta    slab[runtimeapi.ContainerMetadata]
-	ps       slab[runtimeapi.PodSandboxStats]
-	pAttrs   slab[runtimeapi.PodSandboxAttributes]
-	pMeta    slab[runtimeapi.PodSandboxMetadata]
-	linux    slab[runtimeapi.LinuxPodSandboxStats]
-	net      slab[runtimeapi.NetworkUsage]
-	iface    slab[runtimeapi.NetworkInterfaceUsage]
-	process  slab[runtimeapi.ProcessUsage]
-	lastName string // the last interface name decoded, shared by equal names
+	u64     slab[runtimeapi.UInt64Value]
+	cpu     slab[runtimeapi.CpuUsage]
+	mem     slab[runtimeapi.MemoryUsage]
+	fs      slab[runtimeapi.FilesystemUsage]
+	fsID    slab[runtimeapi.FilesystemIdentifier]
+	swap    slab[runtimeapi.SwapUsage]
+	io      slab[runtimeapi.IoUsage]
+	psi     slab[runtimeapi.PsiStats]
+	psiData slab[runtimeapi.PsiData]
+	cs      slab[runtimeapi.ContainerStats]
+	cAttrs  slab[runtimeapi.ContainerAttributes]
+	cMeta   slab[runtimeapi.ContainerMetadata]
+	ps      slab[runtimeapi.PodSandboxStats]
+	pAttrs  slab[runtimeapi.PodSandboxAttributes]
+	pMeta   slab[runtimeapi.PodSandboxMetadata]
+	linux   slab[runtimeapi.LinuxPodSandboxStats]
+	net     slab[runtimeapi.NetworkUsage]
+	iface   slab[runtimeapi.NetworkInterfaceUsage]
+	process slab[runtimeapi.ProcessUsage]
+	strings map[string]string // strings the answer repeats, shared (shared)
+}
+
+// shared is the current field as a string shared with equal ones of the
+// answer (every pod names the same interfaces, every container the same
+// filesystem and image), or false when it is not UTF-8.
+func (d *statsDecoder) shared(it *fieldIter) (string, bool) {
+	if s, ok := d.strings[string(it.bytes)]; ok {
+		return s, true
+	}
+	s, ok := it.str()
+	if !ok {
+		return "", false
+	}
+	if d.strings == nil {
+		d.strings = map[string]string{}
+	}
+	d.strings[s] = s
+	return s, true
 }
 
 // decodeListPodSandboxStats decodes a ListPodSandboxStatsResponse by hand, or
 // reports false.
 func decodeListPodSandboxStats(b []byte, out *runtimeapi.ListPodSandboxStatsResponse) bool {
 	var d statsDecoder
-	stats := make([]*runtimeapi.PodSandboxStats, 0, countField(b, 1))
-	it := fieldIter{b: b}
-	for it.next() {
-		if !it.is(1, protowire.BytesType) {
-			return false
-		}
-		s := d.podSandboxStats(it.bytes)
-		if s == nil {
-			return false
-		}
-		stats = append(stats, s)
-	}
-	if it.bad {
-		return false
-	}
-	if len(stats) > 0 {
+	stats, ok := decodeList(b, d.podSandboxStats)
+	if ok {
 		out.Stats = stats
 	}
-	return true
+	return ok
 }
 
 // decodeListContainerStats decodes a ListContainerStatsResponse by hand, or
 // reports false.
 func decodeListContainerStats(b []byte, out *runtimeapi.ListContainerStatsResponse) bool {
 	var d statsDecoder
-	stats := make([]*runtimeapi.ContainerStats, 0, countField(b, 1))
+	stats, ok := decodeList(b, d.containerStats)
+	if ok {
+		out.Stats = stats
+	}
+	return ok
+}
+
+// decodeList decodes the items of a list answer (its one field, 1) with
+// item, or reports false when item gives up on one (a nil) or the answer is
+// malformed. No items is a nil slice, as the standard decode leaves it.
+func decodeList[T any](b []byte, item func([]byte) *T) ([]*T, bool) {
+	items := make([]*T, 0, countField(b, 1))
 	it := fieldIter{b: b}
 	for it.next() {
 		if !it.is(1, protowire.BytesType) {
-			return false
+			return nil, false
 		}
-		s := d.containerStats(it.bytes)
-		if s == nil {
-			return false
+		x := item(it.bytes)
+		if x == nil {
+			return nil, false
 		}
-		stats = append(stats, s)
+		items = append(items, x)
 	}
 	if it.bad {
-		return false
+		return nil, false
 	}
-	if len(stats) > 0 {
-		out.Stats = stats
+	if len(items) == 0 {
+		return nil, true
 	}
-	return true
+	return items, true
 }
 
 // countField counts the top-level fields numbered num (an estimate for a
@@ -263,7 +278,7 @@ func (d *statsDecoder) uint64Value(b []byte) *runtimeapi.UInt64Value {
 	return m
 }
 
-// u64 decodes the current field into *dst, reporting false on failure.
+// u64Field decodes the current field into *dst, reporting false on failure.
 func (d *statsDecoder) u64Field(it *fieldIter, dst **runtimeapi.UInt64Value) bool {
 	*dst = d.uint64Value(it.bytes)
 	return *dst != nil
@@ -574,16 +589,10 @@ func (d *statsDecoder) networkInterfaceUsage(b []byte) *runtimeapi.NetworkInterf
 	m := d.iface.new()
 	it := fieldIter{b: b}
 	for it.next() {
-		ok := true
+		var ok bool
 		switch {
 		case it.single(1, protowire.BytesType):
-			// Every pod names the same few interfaces: share the string.
-			if string(it.bytes) == d.lastName {
-				m.Name = d.lastName
-				break
-			}
-			m.Name, ok = it.str()
-			d.lastName = m.Name
+			m.Name, ok = d.shared(&it)
 		case it.single(2, protowire.BytesType):
 			ok = d.u64Field(&it, &m.RxBytes)
 		case it.single(3, protowire.BytesType):
@@ -660,14 +669,13 @@ func (d *statsDecoder) filesystemIdentifier(b []byte) *runtimeapi.FilesystemIden
 	m := d.fsID.new()
 	it := fieldIter{b: b}
 	for it.next() {
+		var ok bool
 		if !it.single(1, protowire.BytesType) {
 			return nil
 		}
-		s, ok := it.str()
-		if !ok {
+		if m.Mountpoint, ok = d.shared(&it); !ok {
 			return nil
 		}
-		m.Mountpoint = s
 	}
 	if it.bad {
 		return nil

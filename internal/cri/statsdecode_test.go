@@ -48,13 +48,6 @@ func richStats(t testing.TB) crifake.State {
 	return st
 }
 
-func marshal(t testing.TB, m proto.Message) []byte {
-	t.Helper()
-	b, err := proto.Marshal(m)
-	require.NoError(t, err)
-	return b
-}
-
 // trimmedStandard decodes b as the trimming codec does without the hand
 // decoder: the reference the hand decoder must equal.
 func trimmedStandard(t testing.TB, trim *wireTrim, b []byte, into proto.Message) error {
@@ -69,7 +62,7 @@ func trimmedStandard(t testing.TB, trim *wireTrim, b []byte, into proto.Message)
 func TestStatsDecodeEqualsTrimmedDecode(t *testing.T) {
 	st := richStats(t)
 
-	b := marshal(t, &runtimeapi.ListPodSandboxStatsResponse{Stats: st.PodSandboxStats})
+	b := mustMarshal(t, &runtimeapi.ListPodSandboxStatsResponse{Stats: st.PodSandboxStats})
 	var got, want runtimeapi.ListPodSandboxStatsResponse
 	require.True(t, decodeListPodSandboxStats(b, &got), "the hand decoder gave up on an answer it describes")
 	require.NoError(t, trimmedStandard(t, podSandboxStatsTrim, b, &want))
@@ -88,7 +81,7 @@ func TestStatsDecodeEqualsTrimmedDecode(t *testing.T) {
 	assert.Empty(t, p.Linux.Containers[0].Attributes.Annotations)
 	assert.NotNil(t, got.Stats[5], "an empty pod's stats are there")
 
-	cb := marshal(t, &runtimeapi.ListContainerStatsResponse{Stats: st.PodSandboxStats[0].Linux.Containers})
+	cb := mustMarshal(t, &runtimeapi.ListContainerStatsResponse{Stats: st.PodSandboxStats[0].Linux.Containers})
 	var cgot, cwant runtimeapi.ListContainerStatsResponse
 	require.True(t, decodeListContainerStats(cb, &cgot))
 	require.NoError(t, trimmedStandard(t, containerStatsListTrim, cb, &cwant))
@@ -105,11 +98,11 @@ func TestStatsDecodeEqualsTrimmedDecode(t *testing.T) {
 // does, and the codec then gives the standard decode's answer.
 func TestStatsDecodeGivesUp(t *testing.T) {
 	st := crifake.Synthetic(crifake.SyntheticNode{Pods: 2, ContainersPerPod: 2})
-	good := marshal(t, &runtimeapi.ListPodSandboxStatsResponse{Stats: st.PodSandboxStats})
+	good := mustMarshal(t, &runtimeapi.ListPodSandboxStatsResponse{Stats: st.PodSandboxStats})
 	wrap := func(pod []byte) []byte { // one pod's stats as a whole answer
 		return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), pod)
 	}
-	pod := marshal(t, st.PodSandboxStats[0])
+	pod := mustMarshal(t, st.PodSandboxStats[0])
 	field := func(b []byte, num protowire.Number, typ protowire.Type, v []byte) []byte {
 		b = protowire.AppendTag(b, num, typ)
 		switch typ {
@@ -121,7 +114,7 @@ func TestStatsDecodeGivesUp(t *testing.T) {
 			return protowire.AppendVarint(b, 7)
 		}
 	}
-	windows := marshal(t, &runtimeapi.PodSandboxStats{Windows: &runtimeapi.WindowsPodSandboxStats{}})
+	windows := mustMarshal(t, &runtimeapi.PodSandboxStats{Windows: &runtimeapi.WindowsPodSandboxStats{}})
 	for name, c := range map[string]struct {
 		b        []byte
 		standard bool // the standard decode accepts it
@@ -157,35 +150,40 @@ func TestStatsDecodeGivesUp(t *testing.T) {
 	}
 }
 
+// checkHandDecode fails when decode takes b and the standard decode through
+// trim rejects it or gives another answer. *R is the answer's message type.
+func checkHandDecode[R any, M interface {
+	*R
+	proto.Message
+}](t *testing.T, b []byte, decode func([]byte, M) bool, trim *wireTrim) {
+	t.Helper()
+	got, want := M(new(R)), M(new(R))
+	if !decode(b, got) {
+		return
+	}
+	require.NoError(t, trimmedStandard(t, trim, b, want), "the hand decoder took an answer the standard decode rejects")
+	require.True(t, proto.Equal(want, got), "want %v\ngot  %v", want, got)
+}
+
 // FuzzStatsDecode: whatever the bytes, an answer the hand decoder takes is
 // one the standard decode accepts, and the two decodes are equal.
 func FuzzStatsDecode(f *testing.F) {
 	st := richStats(f)
-	f.Add(true, marshal(f, &runtimeapi.ListPodSandboxStatsResponse{Stats: st.PodSandboxStats}))
-	f.Add(false, marshal(f, &runtimeapi.ListContainerStatsResponse{Stats: st.ContainerStats}))
+	f.Add(true, mustMarshal(f, &runtimeapi.ListPodSandboxStatsResponse{Stats: st.PodSandboxStats}))
+	f.Add(false, mustMarshal(f, &runtimeapi.ListContainerStatsResponse{Stats: st.ContainerStats}))
 	f.Fuzz(func(t *testing.T, sandboxes bool, b []byte) {
 		if sandboxes {
-			var got, want runtimeapi.ListPodSandboxStatsResponse
-			if !decodeListPodSandboxStats(b, &got) {
-				return
-			}
-			require.NoError(t, trimmedStandard(t, podSandboxStatsTrim, b, &want), "the hand decoder took an answer the standard decode rejects")
-			require.True(t, proto.Equal(&want, &got), "want %v\ngot  %v", &want, &got)
+			checkHandDecode(t, b, decodeListPodSandboxStats, podSandboxStatsTrim)
 			return
 		}
-		var got, want runtimeapi.ListContainerStatsResponse
-		if !decodeListContainerStats(b, &got) {
-			return
-		}
-		require.NoError(t, trimmedStandard(t, containerStatsListTrim, b, &want), "the hand decoder took an answer the standard decode rejects")
-		require.True(t, proto.Equal(&want, &got), "want %v\ngot  %v", &want, &got)
+		checkHandDecode(t, b, decodeListContainerStats, containerStatsListTrim)
 	})
 }
 
 func BenchmarkStatsDecode(b *testing.B) {
 	for _, pods := range []int{110, 1000} {
 		st := crifake.Synthetic(crifake.SyntheticNode{Pods: pods, ContainersPerPod: 3})
-		data := marshal(b, &runtimeapi.ListPodSandboxStatsResponse{Stats: st.PodSandboxStats})
+		data := mustMarshal(b, &runtimeapi.ListPodSandboxStatsResponse{Stats: st.PodSandboxStats})
 		b.Run("hand/"+strconv.Itoa(pods), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -239,7 +237,7 @@ func richLists(t testing.TB) crifake.State {
 func TestListDecodeEqualsTrimmedDecode(t *testing.T) {
 	st := richLists(t)
 
-	b := marshal(t, &runtimeapi.ListPodSandboxResponse{Items: st.Sandboxes})
+	b := mustMarshal(t, &runtimeapi.ListPodSandboxResponse{Items: st.Sandboxes})
 	var got, want runtimeapi.ListPodSandboxResponse
 	require.True(t, decodeListPodSandbox(b, &got), "the hand decoder gave up on an answer it describes")
 	require.NoError(t, trimmedStandard(t, podSandboxesTrim, b, &want))
@@ -252,7 +250,7 @@ func TestListDecodeEqualsTrimmedDecode(t *testing.T) {
 	assert.Empty(t, got.Items[0].Labels)
 	assert.Empty(t, got.Items[0].Annotations)
 
-	cb := marshal(t, &runtimeapi.ListContainersResponse{Containers: st.Containers})
+	cb := mustMarshal(t, &runtimeapi.ListContainersResponse{Containers: st.Containers})
 	var cgot, cwant runtimeapi.ListContainersResponse
 	require.True(t, decodeListContainers(cb, &cgot), "the hand decoder gave up on an answer it describes")
 	require.NoError(t, trimmedStandard(t, containersTrim, cb, &cwant))
@@ -277,9 +275,9 @@ func TestListDecodeGivesUp(t *testing.T) {
 	unknown := protowire.AppendVarint(protowire.AppendTag(nil, 30, protowire.VarintType), 1)
 
 	sandboxes := map[string][]byte{
-		"a sandbox without a UID (decoded with labels)": marshal(t, &runtimeapi.ListPodSandboxResponse{Items: unnamed.Sandboxes}),
+		"a sandbox without a UID (decoded with labels)": mustMarshal(t, &runtimeapi.ListPodSandboxResponse{Items: unnamed.Sandboxes}),
 		"an unknown field": protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType),
-			append(marshal(t, unnamed.Sandboxes[0]), unknown...)),
+			append(mustMarshal(t, unnamed.Sandboxes[0]), unknown...)),
 	}
 	for name, b := range sandboxes {
 		t.Run(name, func(t *testing.T) {
@@ -289,10 +287,10 @@ func TestListDecodeGivesUp(t *testing.T) {
 		})
 	}
 	containers := map[string][]byte{
-		"a container without a name (decoded with labels)": marshal(t, &runtimeapi.ListContainersResponse{Containers: unnamed.Containers}),
-		"an image with annotations":                        marshal(t, &runtimeapi.ListContainersResponse{Containers: annotated.Containers}),
+		"a container without a name (decoded with labels)": mustMarshal(t, &runtimeapi.ListContainersResponse{Containers: unnamed.Containers}),
+		"an image with annotations":                        mustMarshal(t, &runtimeapi.ListContainersResponse{Containers: annotated.Containers}),
 		"an unknown field": protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType),
-			append(marshal(t, annotated.Containers[1]), unknown...)),
+			append(mustMarshal(t, annotated.Containers[1]), unknown...)),
 	}
 	for name, b := range containers {
 		t.Run(name, func(t *testing.T) {
@@ -314,23 +312,13 @@ func TestListDecodeGivesUp(t *testing.T) {
 // decode accepts, and the two decodes are equal.
 func FuzzListDecode(f *testing.F) {
 	st := richLists(f)
-	f.Add(true, marshal(f, &runtimeapi.ListPodSandboxResponse{Items: st.Sandboxes}))
-	f.Add(false, marshal(f, &runtimeapi.ListContainersResponse{Containers: st.Containers}))
+	f.Add(true, mustMarshal(f, &runtimeapi.ListPodSandboxResponse{Items: st.Sandboxes}))
+	f.Add(false, mustMarshal(f, &runtimeapi.ListContainersResponse{Containers: st.Containers}))
 	f.Fuzz(func(t *testing.T, sandboxes bool, b []byte) {
 		if sandboxes {
-			var got, want runtimeapi.ListPodSandboxResponse
-			if !decodeListPodSandbox(b, &got) {
-				return
-			}
-			require.NoError(t, trimmedStandard(t, podSandboxesTrim, b, &want), "the hand decoder took an answer the standard decode rejects")
-			require.True(t, proto.Equal(&want, &got), "want %v\ngot  %v", &want, &got)
+			checkHandDecode(t, b, decodeListPodSandbox, podSandboxesTrim)
 			return
 		}
-		var got, want runtimeapi.ListContainersResponse
-		if !decodeListContainers(b, &got) {
-			return
-		}
-		require.NoError(t, trimmedStandard(t, containersTrim, b, &want), "the hand decoder took an answer the standard decode rejects")
-		require.True(t, proto.Equal(&want, &got), "want %v\ngot  %v", &want, &got)
+		checkHandDecode(t, b, decodeListContainers, containersTrim)
 	})
 }

@@ -195,43 +195,42 @@ func (c trimCodec) withFast(fast func([]byte, proto.Message) bool) trimCodec {
 	return c
 }
 
-func fastPodSandboxStats(b []byte, m proto.Message) bool {
-	out, ok := m.(*runtimeapi.ListPodSandboxStatsResponse)
-	return ok && decodeListPodSandboxStats(b, out)
-}
-
-func fastContainerStats(b []byte, m proto.Message) bool {
-	out, ok := m.(*runtimeapi.ListContainerStatsResponse)
-	return ok && decodeListContainerStats(b, out)
-}
-
-func fastPodSandboxes(b []byte, m proto.Message) bool {
-	out, ok := m.(*runtimeapi.ListPodSandboxResponse)
-	return ok && decodeListPodSandbox(b, out)
-}
-
-func fastContainers(b []byte, m proto.Message) bool {
-	out, ok := m.(*runtimeapi.ListContainersResponse)
-	return ok && decodeListContainers(b, out)
+// fastFor adapts a hand decoder of answers of type M to the codec.
+func fastFor[M proto.Message](decode func([]byte, M) bool) func([]byte, proto.Message) bool {
+	return func(b []byte, m proto.Message) bool {
+		out, ok := m.(M)
+		return ok && decode(b, out)
+	}
 }
 
 // sandboxesNeedLabels reports a sandbox whose metadata lacks its pod's name,
 // namespace or UID (podRef then reads the kubelet's labels).
 func sandboxesNeedLabels(m proto.Message) bool {
 	for _, sb := range m.(*runtimeapi.ListPodSandboxResponse).GetItems() {
-		md := sb.GetMetadata()
-		if md.GetName() == "" || md.GetNamespace() == "" || md.GetUid() == "" {
+		if !sandboxNamed(sb) {
 			return true
 		}
 	}
 	return false
 }
 
+// sandboxNamed reports that a sandbox's metadata names its pod: name,
+// namespace and UID.
+func sandboxNamed(sb *runtimeapi.PodSandbox) bool {
+	md := sb.GetMetadata()
+	return md.GetName() != "" && md.GetNamespace() != "" && md.GetUid() != ""
+}
+
+// containerNamed reports that a container's metadata names it.
+func containerNamed(c *runtimeapi.Container) bool {
+	return c.GetMetadata().GetName() != ""
+}
+
 // containersNeedLabels reports a container whose metadata lacks its name
 // (containerName then reads the kubelet's label).
 func containersNeedLabels(m proto.Message) bool {
 	for _, c := range m.(*runtimeapi.ListContainersResponse).GetContainers() {
-		if c.GetMetadata().GetName() == "" {
+		if !containerNamed(c) {
 			return true
 		}
 	}
@@ -277,10 +276,10 @@ func (c trimCodec) decode(t *wireTrim, data []byte, b *trimBuffers, msg proto.Me
 
 // Call options that decode each list answer trimmed.
 var (
-	trimPodSandboxStats = grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim).withFast(fastPodSandboxStats))
-	trimContainerStats  = grpc.ForceCodecV2(newTrimCodec(containerStatsListTrim).withFast(fastContainerStats))
-	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels).withFast(fastContainers))
-	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels).withFast(fastPodSandboxes))
+	trimPodSandboxStats = grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim).withFast(fastFor(decodeListPodSandboxStats)))
+	trimContainerStats  = grpc.ForceCodecV2(newTrimCodec(containerStatsListTrim).withFast(fastFor(decodeListContainerStats)))
+	trimContainers      = grpc.ForceCodecV2(newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels).withFast(fastFor(decodeListContainers)))
+	trimPodSandboxes    = grpc.ForceCodecV2(newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels).withFast(fastFor(decodeListPodSandbox)))
 	trimSandboxStatus   = grpc.ForceCodecV2(newTrimCodec(sandboxStatusTrim))
 	trimContainerStatus = grpc.ForceCodecV2(newTrimCodec(containerStatusTrim))
 )

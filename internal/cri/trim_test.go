@@ -38,7 +38,7 @@ func clearAttrs(a interface {
 var trimCases = []trimCase{
 	{
 		name:  "ListPodSandboxStats",
-		codec: newTrimCodec(podSandboxStatsTrim).withFast(fastPodSandboxStats),
+		codec: newTrimCodec(podSandboxStatsTrim).withFast(fastFor(decodeListPodSandboxStats)),
 		empty: func() proto.Message { return &runtimeapi.ListPodSandboxStatsResponse{} },
 		clear: func(m proto.Message) {
 			for _, s := range m.(*runtimeapi.ListPodSandboxStatsResponse).GetStats() {
@@ -55,7 +55,7 @@ var trimCases = []trimCase{
 	},
 	{
 		name:  "ListContainerStats",
-		codec: newTrimCodec(containerStatsListTrim).withFast(fastContainerStats),
+		codec: newTrimCodec(containerStatsListTrim).withFast(fastFor(decodeListContainerStats)),
 		empty: func() proto.Message { return &runtimeapi.ListContainerStatsResponse{} },
 		clear: func(m proto.Message) {
 			for _, c := range m.(*runtimeapi.ListContainerStatsResponse).GetStats() {
@@ -67,7 +67,7 @@ var trimCases = []trimCase{
 	},
 	{
 		name:  "ListContainers",
-		codec: newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels).withFast(fastContainers),
+		codec: newTrimCodec(containersTrim).withLabels(containersLabelsTrim, containersNeedLabels).withFast(fastFor(decodeListContainers)),
 		empty: func() proto.Message { return &runtimeapi.ListContainersResponse{} },
 		clear: func(m proto.Message) {
 			// Labels stay only when some container has no name in its
@@ -91,7 +91,7 @@ var trimCases = []trimCase{
 	},
 	{
 		name:  "ListPodSandbox",
-		codec: newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels).withFast(fastPodSandboxes),
+		codec: newTrimCodec(podSandboxesTrim).withLabels(podSandboxesLabelsTrim, sandboxesNeedLabels).withFast(fastFor(decodeListPodSandbox)),
 		empty: func() proto.Message { return &runtimeapi.ListPodSandboxResponse{} },
 		clear: func(m proto.Message) {
 			// Labels stay only when some sandbox's metadata lacks its
@@ -216,7 +216,7 @@ func TestTrimmedDecode(t *testing.T) {
 	}
 }
 
-func mustMarshal(t *testing.T, m proto.Message) []byte {
+func mustMarshal(t testing.TB, m proto.Message) []byte {
 	t.Helper()
 	b, err := proto.Marshal(m)
 	require.NoError(t, err)
