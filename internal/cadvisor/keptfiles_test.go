@@ -106,3 +106,24 @@ func TestKeptFilesSweepAndCap(t *testing.T) {
 	k.closeAll()
 	assert.Zero(t, k.open)
 }
+
+// TestKeptFilesRereadProcFiles: the host's /proc files the node reads at
+// every housekeeping (meminfo, net/route, pressure, pid 1's net/dev) are
+// seq files, which a kept descriptor reads anew from the start: /proc/uptime,
+// one of them that only grows, read twice through one kept descriptor, grows
+// as a fresh open shows it.
+func TestKeptFilesRereadProcFiles(t *testing.T) {
+	k := newKeptFiles(4)
+	uptime := func(read readFileFunc) string {
+		b, err := read("/proc/uptime")
+		require.NoError(t, err)
+		return strings.Fields(string(b))[0]
+	}
+	first := uptime(k.ReadFile)
+	require.Equal(t, 1, k.open, "kept open")
+	testkit.Until(t, "/proc/uptime to move on", 5*time.Second, func() bool { return uptime(os.ReadFile) != first })
+	second := uptime(k.ReadFile)
+	require.Equal(t, 1, k.open, "the same descriptor")
+	assert.NotEqual(t, first, second, "the kept descriptor reads the file as it is now")
+	t.Logf("uptime %s, then %s through the same descriptor", first, second)
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	info "github.com/google/cadvisor/lib/model"
@@ -35,10 +37,51 @@ import (
 //     v1).
 //
 // Pressure (v2) is read by the caller from the *.pressure files. The root
-// cgroup, whose network and pressure come from the host, stays on cAdvisor's
-// handler. An error means the cgroup could not be read (it is gone): the
-// caller forgets it, as it does when the handler fails.
+// cgroup is leanRootStats'. An error means the cgroup could not be read (it
+// is gone): the caller forgets it, as it does when the handler fails.
 func (p *Provider) leanStats(name string) (*info.ContainerStats, error) {
+	return p.leanCgroup(name, false)
+}
+
+// leanRootStats reads the root cgroup — the node — the way cAdvisor's handler
+// does with rootMetrics and pid 1 (cAdvisor v0.60, opencontainers/cgroups
+// v0.0.6), for the fields the node takes from it. It is leanStats' read with
+// three differences:
+//
+//   - no process count (rootMetrics leaves it out: it would list every
+//     process on the node);
+//   - on cgroup v2 the root has no memory.current: usage is memory.stat's
+//     anon + file, as libcontainer's rootStatsFromMeminfo sets it (its swap,
+//     the host's, is left out here: the node's swap block is read from
+//     /proc/meminfo by the provider whatever the handler says);
+//   - network is pid 1's /proc/<pid>/net/dev under the provider's proc root,
+//     with cAdvisor's rules (rootNetDev).
+//
+// On cgroup v1 the handler opened some thirty files for the root (every
+// memory, memsw, kmem and kmem.tcp counter among them); this reads five, kept
+// open between housekeepings. An error sends the caller back to the handler,
+// whose reading is the reference.
+func (p *Provider) leanRootStats() (*info.ContainerStats, error) {
+	s, err := p.leanCgroup("/", true)
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(p.opts.ProcRoot, "1", "net", "dev")
+	data, err := p.kept.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	ifaces, err := rootNetDev(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	s.Network = &info.NetworkStats{Interfaces: ifaces}
+	return s, nil
+}
+
+// leanCgroup is leanStats' read; root leaves the process count out and takes
+// the v2 root's usage from memory.stat.
+func (p *Provider) leanCgroup(name string, root bool) (*info.ContainerStats, error) {
 	s := &info.ContainerStats{
 		Timestamp: time.Now(),
 		Cpu:       &info.CpuStats{},
@@ -59,11 +102,18 @@ func (p *Provider) leanStats(name string) (*info.ContainerStats, error) {
 			return nil, fmt.Errorf("%s: no usage_usec", filepath.Join(dir, "cpu.stat"))
 		}
 		s.Cpu.Usage.Total = usec * 1000
+		rootUsage := false
 		if usage, err = readCgroupUint(p.kept.ReadFile, filepath.Join(dir, "memory.current")); err != nil {
-			return nil, err
+			if !root || !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			rootUsage = true
 		}
 		if mstat, err = readMemoryStat(p.kept.ReadFile, filepath.Join(dir, "memory.stat"), memoryStatV2); err != nil {
 			return nil, err
+		}
+		if rootUsage {
+			usage = mstat.rss + mstat.file // anon + file
 		}
 		// A cgroup without swap accounting has no memory.swap.current:
 		// no swap, as libcontainer reads it.
@@ -96,25 +146,28 @@ func (p *Provider) leanStats(name string) (*info.ContainerStats, error) {
 	s.Memory.Swap = mstat.swap
 	s.Memory.ContainerData.Pgfault = mstat.pgfault
 	s.Memory.ContainerData.Pgmajfault = mstat.pgmajfault
-	s.Processes.ProcessCount, _ = procsOf(p.readProcs, procsFile)
+	if !root {
+		s.Processes.ProcessCount, _ = procsOf(p.readProcs, procsFile)
+	}
 	return s, nil
 }
 
 // memoryStat is what leanStats takes from a memory.stat file.
 type memoryStat struct {
-	inactiveFile, rss, swap, pgfault, pgmajfault uint64
+	inactiveFile, rss, swap, file, pgfault, pgmajfault uint64
 }
 
 // memoryStatKeys name, for one hierarchy, the memory.stat keys of the
-// inactive file cache, RSS and swap ("" when the file has none: v2's swap is
-// a file of its own).
-type memoryStatKeys struct{ inactiveFile, rss, swap string }
+// inactive file cache, RSS, swap and the file cache ("" when the file has
+// none, or when it is not needed: v2's swap is a file of its own, and only
+// v2's root takes its usage from the file cache).
+type memoryStatKeys struct{ inactiveFile, rss, swap, file string }
 
 var (
-	memoryStatV2             = memoryStatKeys{"inactive_file", "anon", ""}
-	memoryStatV1Hierarchical = memoryStatKeys{"total_inactive_file", "total_rss", "total_swap"}
+	memoryStatV2             = memoryStatKeys{"inactive_file", "anon", "", "file"}
+	memoryStatV1Hierarchical = memoryStatKeys{"total_inactive_file", "total_rss", "total_swap", ""}
 	// cAdvisor takes total_inactive_file on v1 whatever the hierarchy flag.
-	memoryStatV1Flat = memoryStatKeys{"total_inactive_file", "rss", "swap"}
+	memoryStatV1Flat = memoryStatKeys{"total_inactive_file", "rss", "swap", ""}
 )
 
 // readMemoryStat reads the keys leanStats needs from a memory.stat file,
@@ -137,6 +190,8 @@ func readMemoryStat(read readFileFunc, file string, keys memoryStatKeys) (memory
 			dst = &m.rss
 		case keys.swap:
 			dst = &m.swap
+		case keys.file:
+			dst = &m.file
 		case "pgfault":
 			dst = &m.pgfault
 		case "pgmajfault":
@@ -173,4 +228,68 @@ func readCgroupUint(read readFileFunc, file string) (uint64, error) {
 		return 0, fmt.Errorf("%s: not an unsigned number: %q", file, bytes.TrimSpace(data))
 	}
 	return v, nil
+}
+
+// rootNetDev parses a /proc/<pid>/net/dev file as cAdvisor's handler does for
+// a cgroup it knows a process of (scanInterfaceStats): after the two header
+// lines, each line with the colon taken out must have 17 fields, or none of
+// the file is trusted; interfaces whose lowercased name starts with lo, veth,
+// docker or nerdctl are left out; the eight counters it keeps must parse.
+// Unlike podNetwork's netDev (a pod's own namespace, loopback left out) this
+// is the host's: one veth per pod, skipped.
+func rootNetDev(data []byte) ([]info.InterfaceStats, error) {
+	var out []info.InterfaceStats
+	var f [18][]byte
+	for n := 0; len(data) > 0; n++ {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if n < 2 { // headers
+			continue
+		}
+		k := 0
+		for rest := line; len(rest) > 0 && k < len(f); {
+			rest = bytes.TrimLeft(rest, " \t:")
+			if len(rest) == 0 {
+				break
+			}
+			end := bytes.IndexAny(rest, " \t:")
+			if end < 0 {
+				end = len(rest)
+			}
+			f[k], rest = rest[:end], rest[end:]
+			k++
+		}
+		if k != 17 {
+			return nil, fmt.Errorf("invalid interface stats line: %q", line)
+		}
+		if ignoredDevice(f[0]) {
+			continue
+		}
+		i := info.InterfaceStats{Name: string(f[0])}
+		dst := [8]*uint64{&i.RxBytes, &i.RxPackets, &i.RxErrors, &i.RxDropped, &i.TxBytes, &i.TxPackets, &i.TxErrors, &i.TxDropped}
+		src := [8][]byte{f[1], f[2], f[3], f[4], f[9], f[10], f[11], f[12]}
+		for j := range dst {
+			v, err := strconv.ParseUint(string(src[j]), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("cannot parse interface stats in %q: %w", line, err)
+			}
+			*dst[j] = v
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+// ignoredDevice is cAdvisor's isIgnoredDevice.
+func ignoredDevice(name []byte) bool {
+	for _, prefix := range []string{"lo", "veth", "docker", "nerdctl"} {
+		if len(name) >= len(prefix) && strings.EqualFold(string(name[:len(prefix)]), prefix) {
+			return true
+		}
+	}
+	return false
 }

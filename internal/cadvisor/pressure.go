@@ -94,11 +94,11 @@ func psiMicrosToNanos(us uint64) uint64 {
 // addHostPressure sets the node's CPU, memory and IO pressure from
 // procRoot/pressure where the root cgroup gave none (cgroup v1, or a v2 root
 // without pressure files). A kernel without PSI has no such files: nothing is
-// set and that is not an error.
-func addHostPressure(node *CgroupStats, procRoot string, now time.Time) []error {
+// set and that is not an error. The files are read through readFile.
+func addHostPressure(readFile readFileFunc, node *CgroupStats, procRoot string, now time.Time) []error {
 	var errs []error
 	read := func(resource string) *statsapi.PSIStats {
-		p, err := readPressure(filepath.Join(procRoot, "pressure", resource))
+		p, err := readPressureWith(readFile, filepath.Join(procRoot, "pressure", resource))
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)

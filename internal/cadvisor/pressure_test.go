@@ -64,7 +64,7 @@ func TestReadPressure(t *testing.T) {
 
 func TestHostPressureWithoutPSIKernel(t *testing.T) {
 	node := &CgroupStats{CPU: &statsapi.CPUStats{}, Memory: &statsapi.MemoryStats{}}
-	if errs := addHostPressure(node, t.TempDir(), time.Now()); len(errs) != 0 {
+	if errs := addHostPressure(os.ReadFile, node, t.TempDir(), time.Now()); len(errs) != 0 {
 		t.Fatalf("a kernel without /proc/pressure is not an error: %v", errs)
 	}
 	if node.CPU.PSI != nil || node.Memory.PSI != nil || node.IO != nil {

@@ -1,7 +1,6 @@
 package cadvisor
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
@@ -12,20 +11,23 @@ import (
 // /proc/net/route file (destination and mask 0, route up); with several, the
 // one with the lowest metric. "" when there is no default route.
 func defaultInterface(routeFile string) (string, error) {
-	f, err := os.Open(routeFile)
+	return defaultInterfaceWith(os.ReadFile, routeFile)
+}
+
+// defaultInterfaceWith is defaultInterface reading through read.
+func defaultInterfaceWith(read readFileFunc, routeFile string) (string, error) {
+	data, err := read(routeFile)
 	if err != nil {
 		return "", fmt.Errorf("open %s: %w", routeFile, err)
 	}
-	defer f.Close()
 	best, bestMetric := "", int64(-1)
-	sc := bufio.NewScanner(f)
 	first := true
-	for sc.Scan() {
+	for line := range strings.SplitSeq(string(data), "\n") {
 		if first { // header
 			first = false
 			continue
 		}
-		fields := strings.Fields(sc.Text())
+		fields := strings.Fields(line)
 		if len(fields) < 8 {
 			continue
 		}
@@ -44,9 +46,6 @@ func defaultInterface(routeFile string) (string, error) {
 			best, bestMetric = fields[0], metric
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("read %s: %w", routeFile, err)
-	}
 	return best, nil
 }
 
@@ -58,8 +57,13 @@ type meminfo struct {
 // readMeminfo parses MemTotal, SwapTotal and SwapFree from a /proc/meminfo
 // file. MemTotal is required.
 func readMeminfo(file string) (meminfo, error) {
+	return readMeminfoWith(os.ReadFile, file)
+}
+
+// readMeminfoWith is readMeminfo reading through read.
+func readMeminfoWith(read readFileFunc, file string) (meminfo, error) {
 	var m meminfo
-	data, err := os.ReadFile(file)
+	data, err := read(file)
 	if err != nil {
 		return m, fmt.Errorf("read %s: %w", file, err)
 	}

@@ -89,9 +89,9 @@ type Provider struct {
 	refreshMu sync.Mutex // one housekeeping at a time
 	handlers  map[string]*libcontainer.Handler
 	v2        bool // the unified hierarchy
-	// lean reads every cgroup but the root with leanStats instead of a
-	// cAdvisor handler (lean.go); off only where a controller it reads is
-	// not mounted.
+	// lean reads every cgroup with leanStats (the root with leanRootStats)
+	// instead of a cAdvisor handler (lean.go); off only where a controller
+	// it reads is not mounted.
 	lean bool
 	prev map[string]cpuSample
 	// kept holds the files read at every housekeeping open between them;
@@ -320,16 +320,17 @@ func (p *Provider) refreshLocked() error {
 		return s
 	}
 
-	iface, err := defaultInterface(filepath.Join(p.opts.ProcRoot, "net", "route"))
+	// The host's /proc files are read through the kept descriptors too.
+	iface, err := defaultInterfaceWith(p.kept.ReadFile, filepath.Join(p.opts.ProcRoot, "net", "route"))
 	if err != nil {
 		errs = append(errs, err)
 	}
 	snap.DefaultInterface = iface
 	if snap.Node = read("/", rootMetrics, 1, p.capacity); snap.Node != nil {
 		setDefaultInterface(snap.Node.Network, iface)
-		errs = append(errs, addHostPressure(snap.Node, p.opts.ProcRoot, now)...)
+		errs = append(errs, addHostPressure(p.kept.ReadFile, snap.Node, p.opts.ProcRoot, now)...)
 		// Node swap is the host's swap devices, not a cgroup's charge.
-		mi, err := readMeminfo(filepath.Join(p.opts.ProcRoot, "meminfo"))
+		mi, err := readMeminfoWith(p.kept.ReadFile, filepath.Join(p.opts.ProcRoot, "meminfo"))
 		switch {
 		case err != nil:
 			errs = append(errs, err)
@@ -520,6 +521,12 @@ func (p *Provider) SystemContainers() []SystemContainerStatus {
 // namespace the cgroup's network stats come from (1 for the node).
 func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity uint64) (*CgroupStats, error) {
 	var raw *info.ContainerStats
+	if name == "/" && p.lean {
+		// The node: read lean, or, where that fails, through the handler.
+		if s, err := p.leanRootStats(); err == nil {
+			return p.convert(name, s, capacity, true), nil
+		}
+	}
 	lean := p.lean && pid == 0 && name != "/"
 	if lean {
 		var err error

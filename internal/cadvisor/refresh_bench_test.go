@@ -22,13 +22,14 @@ func BenchmarkNew(b *testing.B) {
 }
 
 // BenchmarkRefresh measures one housekeeping with the root cgroup and n pod
-// cgroups (each with one container cgroup) made under a test prefix; with
+// cgroups (each with one container cgroup) made under a test prefix (pods=0:
+// the node's share, what mode cri reads from the cgroups); with
 // containers=true the container cgroups are read too (the identity plan).
 func BenchmarkRefresh(b *testing.B) {
 	for _, bc := range []struct {
 		n     int
 		track bool
-	}{{10, false}, {40, false}, {100, false}, {100, true}} {
+	}{{0, false}, {10, false}, {40, false}, {100, false}, {100, true}} {
 		n := bc.n
 		b.Run(fmt.Sprintf("pods=%d/containers=%v", n, bc.track), func(b *testing.B) {
 			p, err := New(Options{TrackContainers: bc.track})
