@@ -104,6 +104,18 @@ func (c *netnsCache) hostNetwork(ctx context.Context, client *Client, inv *inven
 	return out, nil
 }
 
+// knows says whether every pod of inv has its sandbox's network remembered.
+func (c *netnsCache) knows(inv *inventory) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range inv.pods {
+		if _, ok := c.byID[inv.pods[i].sandbox.GetId()]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // len is the number of sandboxes remembered.
 func (c *netnsCache) len() int {
 	c.mu.Lock()

@@ -47,6 +47,7 @@ type Provider struct {
 	ident     *runtimeIdentity
 	resources *resourceCache
 	identity  *identityCache // nil unless Options.StatsEvery > 0
+	lists     listCache      // the strict path's identity lists between scrapes
 }
 
 // NewProvider returns a provider that asks the runtime through client.
@@ -168,6 +169,36 @@ type PodStatsResult struct {
 // effort: a failure there leaves those fields unset and is logged. Container
 // log usage is not the runtime's: the host provider measures it.
 func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
+	// On the strict path the identity lists of an earlier scrape are used
+	// again while the runtime's stats answer agrees with them (listCache);
+	// an answer that does not is used with fresh lists.
+	var prefetched []*runtimeapi.PodSandboxStats
+	var prefetchedErr error
+	havePrefetched := false
+	if p.listsUsable() {
+		if inv, hostNet, ok := p.lists.get(p.opts.Now()); ok {
+			stats, err := p.client.ListPodSandboxStats(ctx)
+			switch {
+			case err != nil:
+				// Judged below, after the lists, as on every strict scrape.
+				p.lists.drop()
+				prefetchedErr, havePrefetched = err, true
+			case p.lists.agrees(inv, stats):
+				p.paths.strictWorked()
+				zeros := unmeasuredFor(p.ident.get(ctx, p.client, p.opts.Now()), p.opts.CgroupVersion)
+				res := p.newAssembly(inv, zeros).fromSandboxStats(stats, hostNet)
+				if p.identity != nil {
+					p.identity.keepSandboxes(p.opts.Now(), stats)
+				}
+				res.HostNetwork = hostNet
+				p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
+				return res, nil
+			default:
+				prefetched, havePrefetched = stats, true
+			}
+		}
+	}
+
 	sandboxes, err := p.client.ListPodSandbox(ctx)
 	if err != nil {
 		p.paths.noteError(err)
@@ -205,13 +236,21 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 	}
 	var res PodStatsResult
 	if strict {
-		stats, err := p.client.ListPodSandboxStats(ctx)
+		stats, err := prefetched, prefetchedErr
+		if !havePrefetched {
+			stats, err = p.client.ListPodSandboxStats(ctx)
+		}
 		switch {
 		case err == nil:
 			p.paths.strictWorked()
 			res = p.newAssembly(inv, zeros).fromSandboxStats(stats, hostNet)
 			if p.identity != nil {
 				p.identity.keepSandboxes(p.opts.Now(), stats)
+			}
+			// Lists with a sandbox whose network is not known yet (its
+			// status was NotFound) are not kept: it is asked again.
+			if p.listsUsable() && p.netns.knows(inv) {
+				p.lists.put(p.opts.Now(), sandboxes, containers, inv, hostNet)
 			}
 		case p.paths.strictFailed(ctx, p.client, err):
 			strict = false // the runtime lacks it: partial path below
@@ -243,6 +282,14 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 	res.HostNetwork = hostNet
 	p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
 	return res, nil
+}
+
+// listsUsable says whether scrapes may go on with earlier identity lists: on
+// the strict path, found or forced, when the identity plan does not answer
+// (it needs the lists at every scrape, having no stats answer to check them
+// against).
+func (p *Provider) listsUsable() bool {
+	return p.paths.path() == PathStrict && (p.identity == nil || !p.identity.isAllowed())
 }
 
 // identityAnswer builds an answer from the inventory and the kept stats of
