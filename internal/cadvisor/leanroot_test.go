@@ -12,6 +12,8 @@ import (
 	"github.com/opencontainers/cgroups"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // rootHandlerSample reads the root cgroup through cAdvisor's handler as the
@@ -230,17 +232,28 @@ func TestRootNetDev(t *testing.T) {
 
 // TestLeanRootFallsBack: where the lean read fails (here: pid 1's net/dev
 // is not under the proc root), the node is read through the handler, not
-// lost.
+// lost; the fallback is logged when it starts and when it ends, not at every
+// housekeeping.
 func TestLeanRootFallsBack(t *testing.T) {
-	p, err := New(Options{})
+	core, logs := observer.New(zap.InfoLevel)
+	p, err := New(Options{Logger: zap.New(core)})
 	require.NoError(t, err)
+	procRoot := p.opts.ProcRoot
 	p.opts.ProcRoot = t.TempDir()
 	_, err = p.leanRootStats()
 	require.Error(t, err)
-	s, err := p.read("/", rootMetrics, 1, p.capacity)
-	require.NoError(t, err)
-	require.NotNil(t, s.CPU)
-	require.NotNil(t, s.Memory)
-	assert.NotZero(t, *s.CPU.UsageCoreNanoSeconds)
+	for range 2 {
+		s, err := p.read("/", rootMetrics, 1, p.capacity)
+		require.NoError(t, err)
+		require.NotNil(t, s.CPU)
+		require.NotNil(t, s.Memory)
+		assert.NotZero(t, *s.CPU.UsageCoreNanoSeconds)
+	}
 	assert.Contains(t, p.handlers, "/", "the handler read it")
+	require.Equal(t, 1, logs.FilterMessageSnippet("through cAdvisor's handler").Len(), "logged once")
+
+	p.opts.ProcRoot = procRoot
+	_, err = p.read("/", rootMetrics, 1, p.capacity)
+	require.NoError(t, err)
+	assert.Equal(t, 1, logs.FilterMessageSnippet("read lean again").Len())
 }

@@ -85,6 +85,9 @@ type Provider struct {
 	// cgroup has *.pressure files and a reading of zeros is a value (no stall),
 	// not an absence.
 	psi bool
+	// rootLeanFailed says the root's last lean read failed, so that a
+	// fallback to the handler is logged when it starts, not at every scrape.
+	rootLeanFailed bool
 
 	refreshMu sync.Mutex // one housekeeping at a time
 	handlers  map[string]*libcontainer.Handler
@@ -523,8 +526,17 @@ func (p *Provider) read(name string, ms container.MetricSet, pid int, capacity u
 	var raw *info.ContainerStats
 	if name == "/" && p.lean {
 		// The node: read lean, or, where that fails, through the handler.
-		if s, err := p.leanRootStats(); err == nil {
+		s, err := p.leanRootStats()
+		if err == nil {
+			if p.rootLeanFailed {
+				p.opts.Logger.Info("cadvisor: the node's root cgroup is read lean again")
+				p.rootLeanFailed = false
+			}
 			return p.convert(name, s, capacity, true), nil
+		}
+		if !p.rootLeanFailed {
+			p.opts.Logger.Info("cadvisor: reading the node's root cgroup through cAdvisor's handler while its lean read fails", zap.Error(err))
+			p.rootLeanFailed = true
 		}
 	}
 	lean := p.lean && pid == 0 && name != "/"
