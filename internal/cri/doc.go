@@ -7,7 +7,10 @@
 // ListPodSandboxStats or, on runtimes without it, ListContainerStats
 // (statspath.go), or, for a caller that takes CPU and memory from the
 // cgroups (mode cadvisor), at most once per Options.StatsEvery with identity
-// alone in between (identity.go); usageNanoCores is our own rate between two of our own
+// alone in between (identity.go). On the strict path the identity lists
+// (ListPodSandbox, ListContainers) of an earlier scrape are used again while
+// the stats answer agrees with them, for at most ListsMaxAge (listcache.go):
+// a steady node costs one stats call a scrape. usageNanoCores is our own rate between two of our own
 // samples of the cumulative counter whenever we have two, and the runtime's
 // value only before that: containerd 1.x computes its value against one
 // previous sample shared by every CRI client, so its window can be a few
