@@ -13,6 +13,7 @@ import (
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/statssummary/statssummary/internal/crifake"
+	"github.com/statssummary/statssummary/internal/testenv/fakeclock"
 	"github.com/statssummary/statssummary/internal/testenv/testkit"
 )
 
@@ -202,4 +203,43 @@ func TestImageFsStats(t *testing.T) {
 			assert.NotSame(t, got.ImageFs.UsedBytes, got.ContainerFs.UsedBytes, "the two blocks share no pointer")
 		})
 	}
+}
+
+// TestImageFsAnswerReused: the runtime's ImageFsInfo answer is used again for
+// ImageFsMaxAge, then asked anew; a failed call is not kept; the statfs
+// figures are read at every call.
+func TestImageFsAnswerReused(t *testing.T) {
+	mount := t.TempDir()
+	srv := crifake.New(t)
+	srv.SetState(crifake.State{ImageFs: &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{
+		Timestamp: at(time.Second), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: mount}, UsedBytes: testkit.U64(1000), InodesUsed: testkit.U64(10),
+	}}}})
+	clock := fakeclock.New(t0.Add(200 * time.Second))
+	p := newTestProvider(t, srv, Options{Now: clock.Now})
+	used := func() uint64 {
+		t.Helper()
+		rs, err := p.ImageFsStats(t.Context())
+		require.NoError(t, err)
+		require.NotNil(t, rs.ImageFs.CapacityBytes, "statfs of the mountpoint")
+		return *rs.ImageFs.UsedBytes
+	}
+
+	assert.Equal(t, uint64(1000), used())
+	srv.SetState(crifake.State{ImageFs: &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{{
+		Timestamp: at(11 * time.Second), FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: mount}, UsedBytes: testkit.U64(2000), InodesUsed: testkit.U64(20),
+	}}}})
+	clock.Advance(ImageFsMaxAge - time.Millisecond)
+	assert.Equal(t, uint64(1000), used(), "within ImageFsMaxAge: the kept answer")
+	assert.Equal(t, 1, srv.Calls("ImageFsInfo"))
+	clock.Advance(time.Millisecond)
+	assert.Equal(t, uint64(2000), used(), "at ImageFsMaxAge: asked again")
+	assert.Equal(t, 2, srv.Calls("ImageFsInfo"))
+
+	clock.Advance(ImageFsMaxAge)
+	srv.SetError("ImageFsInfo", status.Error(codes.Unavailable, "restarting"))
+	_, err := p.ImageFsStats(t.Context())
+	require.Error(t, err, "an old answer is not served in place of the error")
+	srv.SetError("ImageFsInfo", nil)
+	assert.Equal(t, uint64(2000), used())
+	assert.Equal(t, 4, srv.Calls("ImageFsInfo"), "the failed call kept nothing")
 }

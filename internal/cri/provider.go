@@ -48,6 +48,7 @@ type Provider struct {
 	resources *resourceCache
 	identity  *identityCache // nil unless Options.StatsEvery > 0
 	lists     listCache      // the strict path's identity lists between scrapes
+	imageFs   imageFsCache   // the last ImageFsInfo answer
 }
 
 // NewProvider returns a provider that asks the runtime through client.

@@ -413,3 +413,43 @@ func TestCountCPUs(t *testing.T) {
 		}
 	}
 }
+
+// TestKeptProcFilesReadAnew: a kept descriptor reads the file as it is now —
+// /proc/uptime, which only grows, read twice through one — and a file that
+// cannot be read is an error, then read again once it can.
+func TestKeptProcFilesReadAnew(t *testing.T) {
+	var k keptProcFiles
+	defer k.close()
+	first, err := k.read("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		now, _ := os.ReadFile("/proc/uptime")
+		if string(now) != string(first) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	second, err := k.read("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.files) != 1 {
+		t.Fatalf("%d files kept, want the one", len(k.files))
+	}
+	if string(second) == string(first) {
+		t.Errorf("the kept descriptor read %q twice: not the file as it is now", first)
+	}
+
+	missing := filepath.Join(t.TempDir(), "loadavg")
+	if _, err := k.read(missing); err == nil {
+		t.Fatal("a missing file read without error")
+	}
+	writeFile(t, missing, "0 0 0 1/7 9\n")
+	got, err := k.read(missing)
+	if err != nil || string(got) != "0 0 0 1/7 9\n" {
+		t.Errorf("read %q, %v after the file appeared", got, err)
+	}
+}
