@@ -109,29 +109,39 @@ func (f *Files) failcntCounts(e *cgroupFiles) bool {
 func lines(b []byte, fn func(fields [][]byte) bool) {
 	var fields [8][]byte
 	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		n := 0
-		for len(line) > 0 && n < len(fields) {
-			line = bytes.TrimLeft(line, " ")
-			if len(line) == 0 {
-				break
-			}
-			end := bytes.IndexByte(line, ' ')
-			if end < 0 {
-				end = len(line)
-			}
-			fields[n], line = line[:end], line[end:]
-			n++
-		}
-		if n > 0 && !fn(fields[:n]) {
+		var line []byte
+		line, b = cutLine(b)
+		if n := splitFields(line, " ", fields[:]); n > 0 && !fn(fields[:n]) {
 			return
 		}
 	}
+}
+
+// cutLine returns b's first line, without its newline, and the rest.
+func cutLine(b []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
+}
+
+// splitFields puts the fields of line, separated by runs of the bytes in
+// seps, into dst, at most len(dst) of them, and returns how many it put.
+func splitFields(line []byte, seps string, dst [][]byte) int {
+	n := 0
+	for len(line) > 0 && n < len(dst) {
+		line = bytes.TrimLeft(line, seps)
+		if len(line) == 0 {
+			break
+		}
+		end := bytes.IndexAny(line, seps)
+		if end < 0 {
+			end = len(line)
+		}
+		dst[n], line = line[:end], line[end:]
+		n++
+	}
+	return n
 }
 
 // keyedValue is the value of the "key value" line of b with the given key.

@@ -241,29 +241,13 @@ func rootNetDev(data []byte) ([]info.InterfaceStats, error) {
 	var out []info.InterfaceStats
 	var f [18][]byte
 	for n := 0; len(data) > 0; n++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
+		var line []byte
+		line, data = cutLine(data)
 		if n < 2 { // headers
 			continue
 		}
-		k := 0
-		for rest := line; len(rest) > 0 && k < len(f); {
-			rest = bytes.TrimLeft(rest, " \t:")
-			if len(rest) == 0 {
-				break
-			}
-			end := bytes.IndexAny(rest, " \t:")
-			if end < 0 {
-				end = len(rest)
-			}
-			f[k], rest = rest[:end], rest[end:]
-			k++
-		}
-		if k != 17 {
+		// 18 slots: a line with more than 17 fields fills them all.
+		if splitFields(line, " \t:", f[:]) != 17 {
 			return nil, fmt.Errorf("invalid interface stats line: %q", line)
 		}
 		if ignoredDevice(f[0]) {

@@ -170,34 +170,9 @@ type PodStatsResult struct {
 // effort: a failure there leaves those fields unset and is logged. Container
 // log usage is not the runtime's: the host provider measures it.
 func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
-	// On the strict path the identity lists of an earlier scrape are used
-	// again while the runtime's stats answer agrees with them (listCache);
-	// an answer that does not is used with fresh lists.
-	var prefetched []*runtimeapi.PodSandboxStats
-	var prefetchedErr error
-	havePrefetched := false
-	if p.listsUsable() {
-		if inv, hostNet, ok := p.lists.get(p.opts.Now()); ok {
-			stats, err := p.client.ListPodSandboxStats(ctx)
-			switch {
-			case err != nil:
-				// Judged below, after the lists, as on every strict scrape.
-				p.lists.drop()
-				prefetchedErr, havePrefetched = err, true
-			case p.lists.agrees(inv, stats):
-				p.paths.strictWorked()
-				zeros := unmeasuredFor(p.ident.get(ctx, p.client, p.opts.Now()), p.opts.CgroupVersion)
-				res := p.newAssembly(inv, zeros).fromSandboxStats(stats, hostNet)
-				if p.identity != nil {
-					p.identity.keepSandboxes(p.opts.Now(), stats)
-				}
-				res.HostNetwork = hostNet
-				p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
-				return res, nil
-			default:
-				prefetched, havePrefetched = stats, true
-			}
-		}
+	res, asked, ok := p.withKeptLists(ctx)
+	if ok {
+		return res, nil
 	}
 
 	sandboxes, err := p.client.ListPodSandbox(ctx)
@@ -216,7 +191,7 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 		p.paths.noteError(err)
 		return PodStatsResult{}, err
 	}
-	zeros := unmeasuredFor(p.ident.get(ctx, p.client, p.opts.Now()), p.opts.CgroupVersion)
+	zeros := p.runtimeZeros(ctx)
 
 	if p.identity != nil {
 		if kept, ok := p.identity.answer(p.opts.Now(), inv); ok {
@@ -235,28 +210,24 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 			return PodStatsResult{}, err
 		}
 	}
-	var res PodStatsResult
 	if strict {
-		stats, err := prefetched, prefetchedErr
-		if !havePrefetched {
-			stats, err = p.client.ListPodSandboxStats(ctx)
+		if asked == nil {
+			stats, err := p.client.ListPodSandboxStats(ctx)
+			asked = &strictCall{stats: stats, err: err}
 		}
 		switch {
-		case err == nil:
+		case asked.err == nil:
 			p.paths.strictWorked()
-			res = p.newAssembly(inv, zeros).fromSandboxStats(stats, hostNet)
-			if p.identity != nil {
-				p.identity.keepSandboxes(p.opts.Now(), stats)
-			}
+			res = p.strictAnswer(inv, zeros, asked.stats, hostNet)
 			// Lists with a sandbox whose network is not known yet (its
 			// status was NotFound) are not kept: it is asked again.
 			if p.listsUsable() && p.netns.knows(inv) {
 				p.lists.put(p.opts.Now(), sandboxes, containers, inv, hostNet)
 			}
-		case p.paths.strictFailed(ctx, p.client, err):
+		case p.paths.strictFailed(ctx, p.client, asked.err):
 			strict = false // the runtime lacks it: partial path below
 		default:
-			return PodStatsResult{}, err
+			return PodStatsResult{}, asked.err
 		}
 	}
 	if !strict {
@@ -280,9 +251,37 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 			p.identity.keep(p.opts.Now(), stats)
 		}
 	}
-	res.HostNetwork = hostNet
-	p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
-	return res, nil
+	return p.finish(res, hostNet), nil
+}
+
+// strictCall is a ListPodSandboxStats call already made: its answer or error.
+type strictCall struct {
+	stats []*runtimeapi.PodSandboxStats
+	err   error
+}
+
+// withKeptLists answers a strict scrape from the identity lists of an
+// earlier one while the runtime's stats answer agrees with them (listCache).
+// Otherwise it returns the stats call it made, if it made one, for the
+// scrape to use with fresh lists (an error is judged there, as on every
+// strict scrape; the kept lists are dropped).
+func (p *Provider) withKeptLists(ctx context.Context) (PodStatsResult, *strictCall, bool) {
+	if !p.listsUsable() {
+		return PodStatsResult{}, nil, false
+	}
+	inv, hostNet, ok := p.lists.get(p.opts.Now())
+	if !ok {
+		return PodStatsResult{}, nil, false
+	}
+	stats, err := p.client.ListPodSandboxStats(ctx)
+	if err == nil && p.lists.agrees(inv, stats) {
+		p.paths.strictWorked()
+		return p.finish(p.strictAnswer(inv, p.runtimeZeros(ctx), stats, hostNet), hostNet), nil, true
+	}
+	if err != nil {
+		p.lists.drop()
+	}
+	return PodStatsResult{}, &strictCall{stats: stats, err: err}, false
 }
 
 // listsUsable says whether scrapes may go on with earlier identity lists: on
@@ -293,11 +292,33 @@ func (p *Provider) listsUsable() bool {
 	return p.paths.path() == PathStrict && (p.identity == nil || !p.identity.isAllowed())
 }
 
+// runtimeZeros is what this runtime sends as zeros for fields it does not
+// measure (runtimes.go).
+func (p *Provider) runtimeZeros(ctx context.Context) unmeasured {
+	return unmeasuredFor(p.ident.get(ctx, p.client, p.opts.Now()), p.opts.CgroupVersion)
+}
+
+// strictAnswer assembles a ListPodSandboxStats answer and keeps its writable
+// layers for the identity plan's answers.
+func (p *Provider) strictAnswer(inv *inventory, zeros unmeasured, stats []*runtimeapi.PodSandboxStats, hostNet []bool) PodStatsResult {
+	res := p.newAssembly(inv, zeros).fromSandboxStats(stats, hostNet)
+	if p.identity != nil {
+		p.identity.keepSandboxes(p.opts.Now(), stats)
+	}
+	return res
+}
+
 // identityAnswer builds an answer from the inventory and the kept stats of
 // an identityCache (writable layers only): PathIdentity.
 func (p *Provider) identityAnswer(inv *inventory, zeros unmeasured, kept []*runtimeapi.ContainerStats, hostNet []bool) PodStatsResult {
 	res := p.newAssembly(inv, zeros).fromContainerStats(kept)
 	res.Path = PathIdentity
+	return p.finish(res, hostNet)
+}
+
+// finish ends every answer: the pods' hostNetwork flags, and the rate
+// cache's entries of containers and pods not seen for a while purged.
+func (p *Provider) finish(res PodStatsResult, hostNet []bool) PodStatsResult {
 	res.HostNetwork = hostNet
 	p.rates.purge(p.opts.Now().Add(-p.opts.RatePurgeAfter))
 	return res

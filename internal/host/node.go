@@ -3,12 +3,10 @@ package host
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -38,20 +36,15 @@ func BootTime(procRoot string) (time.Time, error) {
 // Rlimit returns the node's pid limits: maxpid = min(kernel.pid_max,
 // kernel.threads-max), curproc = the number of threads from loadavg.
 func Rlimit(procRoot string, now time.Time) (*statsapi.RlimitStats, error) {
-	return rlimitWith(os.ReadFile, procRoot, now)
-}
-
-// rlimitWith is Rlimit reading through read.
-func rlimitWith(read func(string) ([]byte, error), procRoot string, now time.Time) (*statsapi.RlimitStats, error) {
-	pidMax, err := readInt(read, filepath.Join(procRoot, "sys", "kernel", "pid_max"))
+	pidMax, err := readInt(filepath.Join(procRoot, "sys", "kernel", "pid_max"))
 	if err != nil {
 		return nil, err
 	}
-	threadsMax, err := readInt(read, filepath.Join(procRoot, "sys", "kernel", "threads-max"))
+	threadsMax, err := readInt(filepath.Join(procRoot, "sys", "kernel", "threads-max"))
 	if err != nil {
 		return nil, err
 	}
-	cur, err := loadavgThreads(read, filepath.Join(procRoot, "loadavg"))
+	cur, err := loadavgThreads(filepath.Join(procRoot, "loadavg"))
 	if err != nil {
 		return nil, err
 	}
@@ -59,8 +52,8 @@ func rlimitWith(read func(string) ([]byte, error), procRoot string, now time.Tim
 	return &statsapi.RlimitStats{Time: metav1.NewTime(now), MaxPID: &maxPID, NumOfRunningProcesses: &cur}, nil
 }
 
-func readInt(read func(string) ([]byte, error), file string) (int64, error) {
-	data, err := read(file)
+func readInt(file string) (int64, error) {
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", file, err)
 	}
@@ -72,8 +65,8 @@ func readInt(read func(string) ([]byte, error), file string) (int64, error) {
 }
 
 // loadavgThreads reads the total of the "running/total" field of loadavg.
-func loadavgThreads(read func(string) ([]byte, error), file string) (int64, error) {
-	data, err := read(file)
+func loadavgThreads(file string) (int64, error) {
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", file, err)
 	}
@@ -90,57 +83,6 @@ func loadavgThreads(read func(string) ([]byte, error), file string) (int64, erro
 		return 0, fmt.Errorf("%s: %w", file, err)
 	}
 	return v, nil
-}
-
-// keptProcFiles reads small /proc files — generated anew at every read from
-// offset 0 — through descriptors kept open between calls, instead of an
-// open, read and close each time (the node's pid limits are read at every
-// scrape). A read that fails closes the file; the next read opens it again.
-type keptProcFiles struct {
-	mu    sync.Mutex
-	files map[string]*os.File
-	buf   []byte
-}
-
-// read returns file's contents, a copy the caller may keep.
-func (k *keptProcFiles) read(file string) ([]byte, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	f, ok := k.files[file]
-	if !ok {
-		var err error
-		if f, err = os.Open(file); err != nil {
-			return nil, err
-		}
-		if k.files == nil {
-			k.files = map[string]*os.File{}
-		}
-		k.files[file] = f
-	}
-	if k.buf == nil {
-		k.buf = make([]byte, 4096)
-	}
-	n, err := f.ReadAt(k.buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		_ = f.Close()
-		delete(k.files, file)
-		return nil, err
-	}
-	if n == len(k.buf) {
-		// Larger than these files ever are: read it whole the plain way.
-		return os.ReadFile(file)
-	}
-	return append([]byte(nil), k.buf[:n]...), nil
-}
-
-// close closes the kept files.
-func (k *keptProcFiles) close() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for file, f := range k.files {
-		_ = f.Close()
-		delete(k.files, file)
-	}
 }
 
 // FsStats is statfs of the filesystem holding dir: capacity, available,

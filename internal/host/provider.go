@@ -109,9 +109,6 @@ type Provider struct {
 	bootTime time.Time
 	capacity Capacity
 
-	// proc keeps the /proc files Node reads at every call open.
-	proc keptProcFiles
-
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -163,7 +160,7 @@ func (p *Provider) Node() (NodeStats, error) {
 	if out.Capacity, err = p.nodeCapacity(); err != nil {
 		errs = append(errs, err)
 	}
-	if out.Rlimit, err = rlimitWith(p.proc.read, p.opts.ProcRoot, now); err != nil {
+	if out.Rlimit, err = Rlimit(p.opts.ProcRoot, now); err != nil {
 		errs = append(errs, err)
 	}
 	dir, err := existingDir(filepath.Join(p.opts.KubeletRootDir, "pods"))
@@ -266,10 +263,9 @@ func (p *Provider) Start() {
 	}()
 }
 
-// Stop ends the walker, interrupting a walk in progress, and waits for it,
-// and closes the /proc files Node keeps open; safe without Start and twice.
+// Stop ends the walker, interrupting a walk in progress, and waits for it;
+// safe without Start and twice.
 func (p *Provider) Stop() {
-	p.proc.close()
 	if p.cancel == nil {
 		return
 	}

@@ -186,8 +186,8 @@ func TestSecondarySourceFailingForeverServesNewestPartial(t *testing.T) {
 	assert.Empty(t, r.header.Get(HeaderPartial), "a complete snapshot is not partial")
 	require.NotNil(t, decodeSummary(t, r.body).Node.Rlimit)
 
-	// The host source fails from now on: pid_max is unreadable.
-	require.NoError(t, os.WriteFile(filepath.Join(proc, "sys/kernel/pid_max"), []byte("not a number\n"), 0o644))
+	// The host source fails from now on: pid_max is gone.
+	require.NoError(t, os.Remove(filepath.Join(proc, "sys/kernel/pid_max")))
 	for i := range 6 {
 		env.clock.Advance(maxAge + time.Second)
 		r = get(t, env.url+SummaryPath)
