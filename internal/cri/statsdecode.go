@@ -35,14 +35,20 @@ import (
 // of them (the assembly copies the values), the identity plan keeps one
 // answer's container stats until the next.
 
-// slab hands out zeroed values of T from shared backing arrays.
+// slab hands out zeroed values of T from shared backing arrays. The arrays
+// double from slabFirst to slabChunk values: an answer uses a few of most
+// types (one pod's PSI, a node's handful of interfaces), and nineteen
+// slabs of slabChunk values each were 150 KB zeroed for a one-pod answer.
 type slab[T any] struct{ buf []T }
 
-const slabChunk = 128
+const (
+	slabFirst = 4
+	slabChunk = 128
+)
 
 func (s *slab[T]) new() *T {
 	if len(s.buf) == cap(s.buf) {
-		s.buf = make([]T, 0, slabChunk)
+		s.buf = make([]T, 0, min(max(2*cap(s.buf), slabFirst), slabChunk))
 	}
 	s.buf = s.buf[:len(s.buf)+1]
 	return &s.buf[len(s.buf)-1]

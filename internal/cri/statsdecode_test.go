@@ -322,3 +322,32 @@ func FuzzListDecode(f *testing.F) {
 		checkHandDecode(t, b, decodeListContainers, containersTrim)
 	})
 }
+
+// A slab's arrays double from slabFirst to slabChunk values, and every value
+// it hands out is zeroed and its own.
+func TestSlabGrowsByDoubling(t *testing.T) {
+	var s slab[runtimeapi.UInt64Value]
+	seen := map[*runtimeapi.UInt64Value]bool{}
+	var caps []int
+	for i := range 3*slabChunk + 1 {
+		v := s.new()
+		require.Zero(t, v.Value, "value %d", i)
+		require.False(t, seen[v], "value %d handed out twice", i)
+		seen[v] = true
+		v.Value = uint64(i + 1)
+		if len(s.buf) == 1 {
+			caps = append(caps, cap(s.buf))
+		}
+	}
+	// 4+8+16+32+64 = 124 values, then arrays of 128: 3*128+1 = 385 values
+	// need 124 + 128 + 128 + 5 → three arrays of 128 after the doubling.
+	assert.Equal(t, []int{4, 8, 16, 32, 64, 128, 128, 128}, caps)
+	// Values handed out earlier are not overwritten by later ones: each
+	// still holds the number it was given.
+	values := map[uint64]bool{}
+	for v := range seen {
+		values[v.Value] = true
+	}
+	assert.Len(t, values, 3*slabChunk+1)
+	assert.False(t, values[0])
+}
