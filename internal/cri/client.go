@@ -110,6 +110,15 @@ func (c *Client) ListPodSandboxStats(ctx context.Context) ([]*runtimeapi.PodSand
 	return resp.GetStats(), err
 }
 
+// listPodSandboxStatsInto is ListPodSandboxStats decoding the answer into d,
+// reset first: the messages of d's last answer are handed out again.
+func (c *Client) listPodSandboxStatsInto(ctx context.Context, d *statsDecoder) ([]*runtimeapi.PodSandboxStats, error) {
+	d.reset()
+	codec := grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim).withFast(fastFor(d.listPodSandboxStats)))
+	resp, err := call(ctx, c, "ListPodSandboxStats", c.runtime.ListPodSandboxStats, &runtimeapi.ListPodSandboxStatsRequest{}, codec)
+	return resp.GetStats(), err
+}
+
 // ImageFsInfo returns the usage of the filesystems that hold images and
 // containers' writable layers.
 func (c *Client) ImageFsInfo(ctx context.Context) (*runtimeapi.ImageFsInfoResponse, error) {

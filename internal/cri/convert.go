@@ -35,10 +35,23 @@ func sampleNanos(ns int64, received time.Time) int64 {
 	return ns
 }
 
-// uint64Ptr points at the value inside the decoded answer instead of copying
-// it: no allocation per field. Every answer is decoded afresh for one
-// assembly and nothing writes through Summary pointers (sums copy first, see
-// addPtr), so sharing the decoded value is safe.
+// The Summary's counters are copies, not pointers into the decoded answer:
+// the provider decodes its next answer into the same messages
+// (statsdecode.go). Each block is allocated with room for its counters, so
+// a copy costs no allocation of its own.
+
+// copyU64 copies v into dst and returns dst; nil when v is nil.
+func copyU64(dst *uint64, v *runtimeapi.UInt64Value) *uint64 {
+	if v == nil {
+		return nil
+	}
+	*dst = v.Value
+	return dst
+}
+
+// uint64Ptr points at the value inside the decoded answer: for a value
+// read during the assembly only (the runtime's usageNanoCores, which
+// chooseNanoCores copies when it keeps it).
 func uint64Ptr(v *runtimeapi.UInt64Value) *uint64 {
 	if v == nil {
 		return nil
@@ -53,25 +66,35 @@ func cpuStats(c *runtimeapi.CpuUsage, received time.Time, nanoCores *uint64) *st
 	if c == nil {
 		return nil
 	}
-	return &statsapi.CPUStats{
+	b := new(struct {
+		out   statsapi.CPUStats
+		total uint64
+	})
+	b.out = statsapi.CPUStats{
 		Time:                 sampleTime(c.GetTimestamp(), received),
-		UsageCoreNanoSeconds: uint64Ptr(c.GetUsageCoreNanoSeconds()),
+		UsageCoreNanoSeconds: copyU64(&b.total, c.GetUsageCoreNanoSeconds()),
 		UsageNanoCores:       nanoCores,
 		PSI:                  psiStats(c.GetPsi()),
 	}
+	return &b.out
 }
 
 func memoryStats(m *runtimeapi.MemoryUsage, received time.Time) *statsapi.MemoryStats {
 	if m == nil {
 		return nil
 	}
-	out := &statsapi.MemoryStats{
+	b := new(struct {
+		out statsapi.MemoryStats
+		v   [6]uint64
+	})
+	out := &b.out
+	*out = statsapi.MemoryStats{
 		Time:            sampleTime(m.GetTimestamp(), received),
-		UsageBytes:      uint64Ptr(m.GetUsageBytes()),
-		WorkingSetBytes: uint64Ptr(m.GetWorkingSetBytes()),
-		RSSBytes:        uint64Ptr(m.GetRssBytes()),
-		PageFaults:      uint64Ptr(m.GetPageFaults()),
-		MajorPageFaults: uint64Ptr(m.GetMajorPageFaults()),
+		UsageBytes:      copyU64(&b.v[0], m.GetUsageBytes()),
+		WorkingSetBytes: copyU64(&b.v[1], m.GetWorkingSetBytes()),
+		RSSBytes:        copyU64(&b.v[2], m.GetRssBytes()),
+		PageFaults:      copyU64(&b.v[3], m.GetPageFaults()),
+		MajorPageFaults: copyU64(&b.v[4], m.GetMajorPageFaults()),
 		PSI:             psiStats(m.GetPsi()),
 	}
 	// Available bytes are limit − working set. A value above unlimitedMemory
@@ -80,7 +103,7 @@ func memoryStats(m *runtimeapi.MemoryUsage, received time.Time) *statsapi.Memory
 	// both when there is no limit and when the container is at its limit, and
 	// only the cgroup's limit tells them apart (the summary's merge decides).
 	if a := m.GetAvailableBytes(); a != nil && a.GetValue() <= unlimitedMemory {
-		out.AvailableBytes = uint64Ptr(a)
+		out.AvailableBytes = copyU64(&b.v[5], a)
 	}
 	return out
 }
@@ -94,14 +117,19 @@ func swapStats(s *runtimeapi.SwapUsage, received time.Time) *statsapi.SwapStats 
 	if s == nil {
 		return nil
 	}
-	out := &statsapi.SwapStats{
+	b := new(struct {
+		out statsapi.SwapStats
+		v   [2]uint64
+	})
+	out := &b.out
+	*out = statsapi.SwapStats{
 		Time:           sampleTime(s.GetTimestamp(), received),
-		SwapUsageBytes: uint64Ptr(s.GetSwapUsageBytes()),
+		SwapUsageBytes: copyU64(&b.v[0], s.GetSwapUsageBytes()),
 	}
 	// As for memory: a value computed against "no limit" (CRI-O subtracts
 	// from swap.max "max", 2⁶⁴−1) is no figure at all.
 	if a := s.GetSwapAvailableBytes(); a != nil && a.GetValue() <= unlimitedMemory {
-		out.SwapAvailableBytes = uint64Ptr(a)
+		out.SwapAvailableBytes = copyU64(&b.v[1], a)
 	}
 	return out
 }
@@ -120,7 +148,12 @@ func processStats(p *runtimeapi.ProcessUsage) *statsapi.ProcessStats {
 	if p.GetProcessCount() == nil {
 		return nil
 	}
-	return &statsapi.ProcessStats{ProcessCount: uint64Ptr(p.GetProcessCount())}
+	b := new(struct {
+		out   statsapi.ProcessStats
+		count uint64
+	})
+	b.out.ProcessCount = copyU64(&b.count, p.GetProcessCount())
+	return &b.out
 }
 
 // psiStats converts pressure stall information; a missing half (some or full)

@@ -65,10 +65,15 @@ func filesystemStats(u *runtimeapi.FilesystemUsage, received time.Time, sfs stat
 	if u == nil {
 		return nil, nil
 	}
-	out := &statsapi.FsStats{
+	b := new(struct {
+		out          statsapi.FsStats
+		used, inodes uint64
+	})
+	out := &b.out
+	*out = statsapi.FsStats{
 		Time:       sampleTime(u.GetTimestamp(), received),
-		UsedBytes:  uint64Ptr(u.GetUsedBytes()),
-		InodesUsed: uint64Ptr(u.GetInodesUsed()),
+		UsedBytes:  copyU64(&b.used, u.GetUsedBytes()),
+		InodesUsed: copyU64(&b.inodes, u.GetInodesUsed()),
 	}
 	mp := u.GetFsId().GetMountpoint()
 	if mp == "" {

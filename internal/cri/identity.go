@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -102,7 +103,9 @@ func (c *identityCache) isAllowed() bool {
 	return c.allowed
 }
 
-// keep records a stats answer's containers, replacing the last.
+// keep records a stats answer's containers, replacing the last. It keeps
+// copies: the answer's messages are the provider's decoder's, handed out
+// again for the next answer (statsdecode.go).
 func (c *identityCache) keep(now time.Time, stats []*runtimeapi.ContainerStats) {
 	layers := make(map[string]*runtimeapi.ContainerStats, len(stats))
 	for _, s := range stats {
@@ -110,7 +113,8 @@ func (c *identityCache) keep(now time.Time, stats []*runtimeapi.ContainerStats) 
 		if id == "" {
 			continue
 		}
-		layers[id] = &runtimeapi.ContainerStats{Attributes: s.GetAttributes(), WritableLayer: s.GetWritableLayer()}
+		kept := &runtimeapi.ContainerStats{Attributes: s.GetAttributes(), WritableLayer: s.GetWritableLayer()}
+		layers[id] = proto.Clone(kept).(*runtimeapi.ContainerStats)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

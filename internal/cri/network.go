@@ -28,6 +28,7 @@ func networkStats(n *runtimeapi.NetworkUsage, received time.Time) *statsapi.Netw
 	out := &statsapi.NetworkStats{Time: sampleTime(n.GetTimestamp(), received)}
 	def := n.GetDefaultInterface()
 	out.Interfaces = make([]statsapi.InterfaceStats, 0, len(n.GetInterfaces())+1)
+	counters := make([][4]uint64, cap(out.Interfaces)) // the list's copies
 	add := func(i *runtimeapi.NetworkInterfaceUsage) {
 		if i == nil || i.GetName() == "" {
 			return
@@ -38,7 +39,7 @@ func networkStats(n *runtimeapi.NetworkUsage, received time.Time) *statsapi.Netw
 				return
 			}
 		}
-		out.Interfaces = append(out.Interfaces, interfaceStats(i))
+		out.Interfaces = append(out.Interfaces, interfaceStats(i, &counters[len(out.Interfaces)]))
 	}
 	add(def)
 	for _, i := range n.GetInterfaces() {
@@ -51,8 +52,9 @@ func networkStats(n *runtimeapi.NetworkUsage, received time.Time) *statsapi.Netw
 		def = nil
 	}
 	if def.GetName() != "" {
-		// A copy: the list entry points into the decoded answer already.
-		out.InterfaceStats = cloneInterface(interfaceStats(def))
+		// A copy: the list entry holds the counters already.
+		var scratch [4]uint64
+		out.InterfaceStats = cloneInterface(interfaceStats(def, &scratch))
 		return out
 	}
 	// Pick a default among the listed interfaces.
@@ -81,13 +83,14 @@ func networkStats(n *runtimeapi.NetworkUsage, received time.Time) *statsapi.Netw
 	return out
 }
 
-func interfaceStats(i *runtimeapi.NetworkInterfaceUsage) statsapi.InterfaceStats {
+// interfaceStats converts an interface's counters, copied into v.
+func interfaceStats(i *runtimeapi.NetworkInterfaceUsage, v *[4]uint64) statsapi.InterfaceStats {
 	return statsapi.InterfaceStats{
 		Name:     i.GetName(),
-		RxBytes:  uint64Ptr(i.GetRxBytes()),
-		RxErrors: uint64Ptr(i.GetRxErrors()),
-		TxBytes:  uint64Ptr(i.GetTxBytes()),
-		TxErrors: uint64Ptr(i.GetTxErrors()),
+		RxBytes:  copyU64(&v[0], i.GetRxBytes()),
+		RxErrors: copyU64(&v[1], i.GetRxErrors()),
+		TxBytes:  copyU64(&v[2], i.GetTxBytes()),
+		TxErrors: copyU64(&v[3], i.GetTxErrors()),
 	}
 }
 

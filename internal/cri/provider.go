@@ -2,6 +2,7 @@ package cri
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -49,6 +50,10 @@ type Provider struct {
 	identity  *identityCache // nil unless Options.StatsEvery > 0
 	lists     listCache      // the strict path's identity lists between scrapes
 	imageFs   imageFsCache   // the last ImageFsInfo answer
+	// decoder decodes the ListPodSandboxStats answers, one PodStats call
+	// after another (statsdecode.go); a call takes it and puts it back, a
+	// concurrent one decodes into a decoder of its own.
+	decoder atomic.Pointer[statsDecoder]
 }
 
 // NewProvider returns a provider that asks the runtime through client.
@@ -170,7 +175,15 @@ type PodStatsResult struct {
 // effort: a failure there leaves those fields unset and is logged. Container
 // log usage is not the runtime's: the host provider measures it.
 func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
-	res, asked, ok := p.withKeptLists(ctx)
+	// The answer's messages are read only during this call: the result
+	// holds copies, and so does the identity plan (identityCache.keep).
+	d := p.decoder.Swap(nil)
+	if d == nil {
+		d = new(statsDecoder)
+	}
+	defer p.decoder.Store(d)
+
+	res, asked, ok := p.withKeptLists(ctx, d)
 	if ok {
 		return res, nil
 	}
@@ -212,7 +225,7 @@ func (p *Provider) PodStats(ctx context.Context) (PodStatsResult, error) {
 	}
 	if strict {
 		if asked == nil {
-			stats, err := p.client.ListPodSandboxStats(ctx)
+			stats, err := p.client.listPodSandboxStatsInto(ctx, d)
 			asked = &strictCall{stats: stats, err: err}
 		}
 		switch {
@@ -265,7 +278,7 @@ type strictCall struct {
 // Otherwise it returns the stats call it made, if it made one, for the
 // scrape to use with fresh lists (an error is judged there, as on every
 // strict scrape; the kept lists are dropped).
-func (p *Provider) withKeptLists(ctx context.Context) (PodStatsResult, *strictCall, bool) {
+func (p *Provider) withKeptLists(ctx context.Context, d *statsDecoder) (PodStatsResult, *strictCall, bool) {
 	if !p.listsUsable() {
 		return PodStatsResult{}, nil, false
 	}
@@ -273,7 +286,7 @@ func (p *Provider) withKeptLists(ctx context.Context) (PodStatsResult, *strictCa
 	if !ok {
 		return PodStatsResult{}, nil, false
 	}
-	stats, err := p.client.ListPodSandboxStats(ctx)
+	stats, err := p.client.listPodSandboxStatsInto(ctx, d)
 	if err == nil && p.lists.agrees(inv, stats) {
 		p.paths.strictWorked()
 		return p.finish(p.strictAnswer(inv, p.runtimeZeros(ctx), stats, hostNet), hostNet), nil, true
