@@ -8,6 +8,8 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
+
+	"github.com/statssummary/statssummary/internal/keptfile"
 )
 
 // Files reads, per container and pod cgroup, the few files the Summary does
@@ -353,7 +355,7 @@ func (f *Files) read(e *cgroupFiles, id fileID) ([]byte, error) {
 		mount = f.mounts[""]
 	}
 	p := filepath.Join(mount, e.name, file.name)
-	fd, err := openFile(p)
+	fd, err := keptfile.Open(p)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			e.missing[id] = true
@@ -374,33 +376,14 @@ func (f *Files) read(e *cgroupFiles, id fileID) ([]byte, error) {
 	return b, nil
 }
 
-func openFile(p string) (int, error) {
-	for {
-		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
-}
-
 // pread reads a whole cgroup file from offset 0 into f.buf, growing it for a
 // file that fills it.
-func (f *Files) pread(fd int) ([]byte, error) { return preadAll(fd, &f.buf) }
+func (f *Files) pread(fd int) ([]byte, error) { return keptfile.PreadAll(fd, &f.buf) }
 
-// preadAll reads a whole file from offset 0 into *buf, growing it for a file
-// that fills it; the result is valid until the next read into *buf.
-func preadAll(fd int, buf *[]byte) ([]byte, error) {
-	for {
-		n, err := unix.Pread(fd, *buf, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n < len(*buf) {
-			return (*buf)[:n], nil
-		}
-		*buf = make([]byte, 2*len(*buf))
-	}
-}
+// readFileFunc reads a whole file: os.ReadFile, or a kept file's ReadFile
+// (keptfile.Files).
+type readFileFunc func(file string) ([]byte, error)
+
+// maxKeptFiles caps the files a provider keeps open: 110 pods of three
+// containers need about 1,600 on cgroup v1.
+const maxKeptFiles = 4096

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/statssummary/statssummary/internal/keptfile"
 )
 
 // procsTree lays out a cgroup-shaped tree of plain directories under a
@@ -92,7 +94,7 @@ func BenchmarkPodProcs(b *testing.B) {
 		read readFileFunc
 	}{
 		{"read=open", os.ReadFile},
-		{"read=kept", newKeptFiles(maxKeptFiles).ReadFile},
+		{"read=kept", keptfile.New(maxKeptFiles).ReadFile},
 	} {
 		b.Run(r.name, func(b *testing.B) {
 			b.ReportAllocs()

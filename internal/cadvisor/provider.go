@@ -20,6 +20,8 @@ import (
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/keptfile"
 )
 
 // DefaultRuntimeProcesses are the command names whose cgroup is the runtime
@@ -97,9 +99,10 @@ type Provider struct {
 	// it reads is not mounted.
 	lean bool
 	prev map[string]cpuSample
-	// kept holds the files read at every housekeeping open between them;
-	// readProcs reads cgroup.procs through it (keptProcs).
-	kept        *keptFiles
+	// kept holds the files read at every housekeeping open between them
+	// (swept at each housekeeping's end); readProcs reads cgroup.procs
+	// through it.
+	kept        *keptfile.Files
 	readProcs   readFileFunc
 	runtimeCg   string    // detected runtime cgroup, "" until found
 	runtimeScan time.Time // when /proc was last scanned for the runtime
@@ -162,9 +165,9 @@ func New(opts Options) (*Provider, error) {
 		lean:       leanPossible(v2, subsystems),
 		handlers:   map[string]*libcontainer.Handler{},
 		prev:       map[string]cpuSample{},
-		kept:       newKeptFiles(maxKeptFiles),
+		kept:       keptfile.New(maxKeptFiles),
 	}
-	p.readProcs = p.kept.procsReader(v2)
+	p.readProcs = readFileFunc(p.kept.ProcsReader(v2))
 	return p, nil
 }
 
@@ -187,7 +190,7 @@ func (p *Provider) Stop() {
 	p.refreshMu.Lock()
 	defer p.refreshMu.Unlock()
 	p.stopped = true
-	p.kept.closeAll()
+	p.kept.Close()
 }
 
 // Current returns a snapshot taken at most maxAge ago, housekeeping first
@@ -399,7 +402,7 @@ func (p *Provider) refreshLocked() error {
 			delete(p.prev, name)
 		}
 	}
-	p.kept.sweep()
+	p.kept.Sweep()
 
 	p.mu.Lock()
 	p.snap = snap

@@ -1,4 +1,4 @@
-package cadvisor
+package keptfile
 
 import (
 	"io/fs"
@@ -24,8 +24,8 @@ func TestKeptFilesFollowARealCgroup(t *testing.T) {
 	name := env.Root + "/c"
 	env.Make(name)
 	file := env.File(name, "cgroup.procs")
-	k := newKeptFiles(16)
-	read := k.procsReader(env.V2)
+	k := New(16)
+	read := k.ProcsReader(env.V2)
 	count := func() (uint64, error) {
 		b, err := read(file)
 		return uint64(len(strings.Fields(string(b)))), err
@@ -39,14 +39,14 @@ func TestKeptFilesFollowARealCgroup(t *testing.T) {
 	cmd := env.Run(name, "exec sleep 3600")
 	// Read as fast as the poll goes: on cgroup v1 the process reader opens
 	// the file anew when its kept descriptor was read less than
-	// procsListKept ago (the kernel would serve that descriptor its old list).
+	// ProcsListKept ago (the kernel would serve that descriptor its old list).
 	testkit.Until(t, "the process reader lists the process", 10*time.Second, func() bool {
 		n, err := count()
 		return err == nil && n == 1
 	})
 	assert.Equal(t, uint64(1), env.Procs(name), "a fresh open agrees")
 	fd := k.fds[file].fd
-	time.Sleep(procsListKept + 100*time.Millisecond)
+	time.Sleep(ProcsListKept + 100*time.Millisecond)
 	n, err = count()
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), n)
@@ -77,7 +77,7 @@ func TestKeptFilesSweepAndCap(t *testing.T) {
 	require.NoError(t, os.WriteFile(a, []byte("1\n"), 0o644))
 	require.NoError(t, os.WriteFile(b, []byte("2\n"), 0o644))
 
-	k := newKeptFiles(1)
+	k := New(1)
 	got, err := k.ReadFile(a)
 	require.NoError(t, err)
 	assert.Equal(t, "1\n", string(got))
@@ -95,26 +95,26 @@ func TestKeptFilesSweepAndCap(t *testing.T) {
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 	assert.Equal(t, 1, k.open)
 
-	k.sweep() // a was read since the start: kept
+	k.Sweep() // a was read since the start: kept
 	assert.Equal(t, 1, k.open)
-	k.sweep() // not read since: closed
+	k.Sweep() // not read since: closed
 	assert.Zero(t, k.open)
 	assert.Empty(t, k.fds)
 
 	_, err = k.ReadFile(a)
 	require.NoError(t, err)
-	k.closeAll()
+	k.Close()
 	assert.Zero(t, k.open)
 }
 
-// TestKeptFilesRereadProcFiles: the host's /proc files the node reads at
-// every housekeeping (meminfo, net/route, pressure, pid 1's net/dev) are
-// seq files, which a kept descriptor reads anew from the start: /proc/uptime,
-// one of them that only grows, read twice through one kept descriptor, grows
-// as a fresh open shows it.
+// TestKeptFilesRereadProcFiles: the /proc files read at every scrape (the
+// node's meminfo, net/route, pressure, pid 1's net/dev; the pid limits and
+// loadavg) are seq files, which a kept descriptor reads anew from the start:
+// /proc/uptime, one that only grows, read twice through one kept descriptor,
+// grows as a fresh open shows it.
 func TestKeptFilesRereadProcFiles(t *testing.T) {
-	k := newKeptFiles(4)
-	uptime := func(read readFileFunc) string {
+	k := New(4)
+	uptime := func(read ReadFileFunc) string {
 		b, err := read("/proc/uptime")
 		require.NoError(t, err)
 		return strings.Fields(string(b))[0]
