@@ -413,3 +413,56 @@ func TestCountCPUs(t *testing.T) {
 		}
 	}
 }
+
+// openUnder counts this process's descriptors open on files under dir.
+func openUnder(t *testing.T, dir string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, dir+"/") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestNodeReadsPidLimitsThroughKeptFiles: Node keeps the three files of the
+// pid limits open between calls, reads each call's values through them (a
+// file rewritten in place is read as it is now), and Stop closes them.
+func TestNodeReadsPidLimitsThroughKeptFiles(t *testing.T) {
+	proc := t.TempDir()
+	writeFile(t, filepath.Join(proc, "stat"), "cpu  1 2 3\nbtime 1700000000\n")
+	writeFile(t, filepath.Join(proc, "meminfo"), "MemTotal:       16384000 kB\n")
+	writeFile(t, filepath.Join(proc, "sys/kernel/pid_max"), "32768\n")
+	writeFile(t, filepath.Join(proc, "sys/kernel/threads-max"), "63000\n")
+	writeFile(t, filepath.Join(proc, "loadavg"), "0.10 0.20 0.30 2/300 4242\n")
+	p := New(Options{ProcRoot: proc, KubeletRootDir: t.TempDir(), PodLogsDir: t.TempDir()})
+
+	got, _ := p.Node()
+	if got.Rlimit == nil || *got.Rlimit.MaxPID != 32768 || *got.Rlimit.NumOfRunningProcesses != 300 {
+		t.Fatalf("rlimit = %+v, want maxpid 32768, curproc 300", got.Rlimit)
+	}
+	if n := openUnder(t, proc); n != 3 {
+		t.Fatalf("%d descriptors open under the proc root after Node, want the 3 kept", n)
+	}
+
+	writeFile(t, filepath.Join(proc, "sys/kernel/pid_max"), "4194304\n")
+	writeFile(t, filepath.Join(proc, "loadavg"), "0.10 0.20 0.30 7/1234 4242\n")
+	got, _ = p.Node()
+	if got.Rlimit == nil || *got.Rlimit.MaxPID != 63000 || *got.Rlimit.NumOfRunningProcesses != 1234 {
+		t.Fatalf("rlimit = %+v, want the files as they are now: maxpid 63000 (threads-max), curproc 1234", got.Rlimit)
+	}
+	if n := openUnder(t, proc); n != 3 {
+		t.Fatalf("%d descriptors open under the proc root after a second Node, want the same 3", n)
+	}
+
+	p.Stop()
+	if n := openUnder(t, proc); n != 0 {
+		t.Fatalf("%d descriptors still open under the proc root after Stop", n)
+	}
+}

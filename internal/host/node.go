@@ -12,6 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/keptfile"
 )
 
 // BootTime reads the boot time (btime) from procRoot/stat.
@@ -36,15 +38,21 @@ func BootTime(procRoot string) (time.Time, error) {
 // Rlimit returns the node's pid limits: maxpid = min(kernel.pid_max,
 // kernel.threads-max), curproc = the number of threads from loadavg.
 func Rlimit(procRoot string, now time.Time) (*statsapi.RlimitStats, error) {
-	pidMax, err := readInt(filepath.Join(procRoot, "sys", "kernel", "pid_max"))
+	return rlimit(os.ReadFile, procRoot, now)
+}
+
+// rlimit is Rlimit reading its three files with read (the provider's kept
+// descriptors: keptfile).
+func rlimit(read keptfile.ReadFileFunc, procRoot string, now time.Time) (*statsapi.RlimitStats, error) {
+	pidMax, err := readInt(read, filepath.Join(procRoot, "sys", "kernel", "pid_max"))
 	if err != nil {
 		return nil, err
 	}
-	threadsMax, err := readInt(filepath.Join(procRoot, "sys", "kernel", "threads-max"))
+	threadsMax, err := readInt(read, filepath.Join(procRoot, "sys", "kernel", "threads-max"))
 	if err != nil {
 		return nil, err
 	}
-	cur, err := loadavgThreads(filepath.Join(procRoot, "loadavg"))
+	cur, err := loadavgThreads(read, filepath.Join(procRoot, "loadavg"))
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +60,8 @@ func Rlimit(procRoot string, now time.Time) (*statsapi.RlimitStats, error) {
 	return &statsapi.RlimitStats{Time: metav1.NewTime(now), MaxPID: &maxPID, NumOfRunningProcesses: &cur}, nil
 }
 
-func readInt(file string) (int64, error) {
-	data, err := os.ReadFile(file)
+func readInt(read keptfile.ReadFileFunc, file string) (int64, error) {
+	data, err := read(file)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", file, err)
 	}
@@ -65,8 +73,8 @@ func readInt(file string) (int64, error) {
 }
 
 // loadavgThreads reads the total of the "running/total" field of loadavg.
-func loadavgThreads(file string) (int64, error) {
-	data, err := os.ReadFile(file)
+func loadavgThreads(read keptfile.ReadFileFunc, file string) (int64, error) {
+	data, err := read(file)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", file, err)
 	}

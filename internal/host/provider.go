@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/statssummary/statssummary/internal/keptfile"
 )
 
 // Defaults of Options.
@@ -109,6 +111,12 @@ type Provider struct {
 	bootTime time.Time
 	capacity Capacity
 
+	// kept reads the pid limits' three /proc files, at every Node, through
+	// descriptors kept open (one pread each instead of open, fstat, read
+	// and close); they never go, so nothing is swept. Guarded by keptMu.
+	keptMu sync.Mutex
+	kept   *keptfile.Files
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -136,8 +144,12 @@ func New(opts Options) *Provider {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	return &Provider{opts: opts, pods: map[string]PodStats{}}
+	return &Provider{opts: opts, pods: map[string]PodStats{}, kept: keptfile.New(rlimitFiles)}
 }
+
+// rlimitFiles is how many files Node keeps open: pid_max, threads-max and
+// loadavg.
+const rlimitFiles = 3
 
 // Node reads boot time, pid limits and statfs of the kubelet's pods
 // directory, <root>/pods (its nearest existing parent while it does not
@@ -160,7 +172,10 @@ func (p *Provider) Node() (NodeStats, error) {
 	if out.Capacity, err = p.nodeCapacity(); err != nil {
 		errs = append(errs, err)
 	}
-	if out.Rlimit, err = Rlimit(p.opts.ProcRoot, now); err != nil {
+	p.keptMu.Lock()
+	out.Rlimit, err = rlimit(p.kept.ReadFile, p.opts.ProcRoot, now)
+	p.keptMu.Unlock()
+	if err != nil {
 		errs = append(errs, err)
 	}
 	dir, err := existingDir(filepath.Join(p.opts.KubeletRootDir, "pods"))
@@ -266,6 +281,9 @@ func (p *Provider) Start() {
 // Stop ends the walker, interrupting a walk in progress, and waits for it;
 // safe without Start and twice.
 func (p *Provider) Stop() {
+	p.keptMu.Lock()
+	p.kept.Close()
+	p.keptMu.Unlock()
 	if p.cancel == nil {
 		return
 	}

@@ -186,8 +186,10 @@ func TestSecondarySourceFailingForeverServesNewestPartial(t *testing.T) {
 	assert.Empty(t, r.header.Get(HeaderPartial), "a complete snapshot is not partial")
 	require.NotNil(t, decodeSummary(t, r.body).Node.Rlimit)
 
-	// The host source fails from now on: pid_max is gone.
-	require.NoError(t, os.Remove(filepath.Join(proc, "sys/kernel/pid_max")))
+	// The host source fails from now on: pid_max holds no number. (Removing
+	// it would not do: the provider reads it through a descriptor kept
+	// open, as a real /proc file, which nothing removes, allows.)
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "sys/kernel/pid_max"), []byte("lots\n"), 0o644))
 	for i := range 6 {
 		env.clock.Advance(maxAge + time.Second)
 		r = get(t, env.url+SummaryPath)
