@@ -12,7 +12,7 @@
 // root where its lean read fails. The files housekeeping reads at every
 // scrape — those, each cgroup's cgroup.procs, the containers' memory limits,
 // the host's /proc files for the node — stay open between housekeepings and
-// are read again with pread (keptfiles.go; cgroup v1's cgroup.procs is opened
+// are read again with pread (internal/keptfile; cgroup v1's cgroup.procs is opened
 // anew when read again within two seconds, as the kernel serves a descriptor
 // its old process list for a second). Housekeeping is aligned with collection: an assembly asks for
 // a snapshot no older than a bound, and the cgroups are read then, while the
