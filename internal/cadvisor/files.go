@@ -379,11 +379,3 @@ func (f *Files) read(e *cgroupFiles, id fileID) ([]byte, error) {
 // pread reads a whole cgroup file from offset 0 into f.buf, growing it for a
 // file that fills it.
 func (f *Files) pread(fd int) ([]byte, error) { return keptfile.PreadAll(fd, &f.buf) }
-
-// readFileFunc reads a whole file: os.ReadFile, or a kept file's ReadFile
-// (keptfile.Files).
-type readFileFunc func(file string) ([]byte, error)
-
-// maxKeptFiles caps the files a provider keeps open: 110 pods of three
-// containers need about 1,600 on cgroup v1.
-const maxKeptFiles = 4096

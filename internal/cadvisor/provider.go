@@ -28,6 +28,13 @@ import (
 // system container when none is configured.
 var DefaultRuntimeProcesses = []string{"containerd", "crio", "dockerd"}
 
+// readFileFunc reads a whole file: os.ReadFile, or a kept file's ReadFile.
+type readFileFunc = keptfile.ReadFileFunc
+
+// maxKeptFiles caps the files a provider keeps open: 110 pods of three
+// containers need about 1,600 on cgroup v1.
+const maxKeptFiles = 4096
+
 // runtimeRescan is how long a failed runtime cgroup detection is trusted.
 const runtimeRescan = time.Minute
 
@@ -167,7 +174,7 @@ func New(opts Options) (*Provider, error) {
 		prev:       map[string]cpuSample{},
 		kept:       keptfile.New(maxKeptFiles),
 	}
-	p.readProcs = readFileFunc(p.kept.ProcsReader(v2))
+	p.readProcs = p.kept.ProcsReader(v2)
 	return p, nil
 }
 

@@ -114,8 +114,7 @@ func (c *Client) ListPodSandboxStats(ctx context.Context) ([]*runtimeapi.PodSand
 // reset first: the messages of d's last answer are handed out again.
 func (c *Client) listPodSandboxStatsInto(ctx context.Context, d *statsDecoder) ([]*runtimeapi.PodSandboxStats, error) {
 	d.reset()
-	codec := grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim).withFast(fastFor(d.listPodSandboxStats)))
-	resp, err := call(ctx, c, "ListPodSandboxStats", c.runtime.ListPodSandboxStats, &runtimeapi.ListPodSandboxStatsRequest{}, codec)
+	resp, err := call(ctx, c, "ListPodSandboxStats", c.runtime.ListPodSandboxStats, &runtimeapi.ListPodSandboxStatsRequest{}, d.codec())
 	return resp.GetStats(), err
 }
 

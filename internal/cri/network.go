@@ -52,9 +52,8 @@ func networkStats(n *runtimeapi.NetworkUsage, received time.Time) *statsapi.Netw
 		def = nil
 	}
 	if def.GetName() != "" {
-		// A copy: the list entry holds the counters already.
-		var scratch [4]uint64
-		out.InterfaceStats = cloneInterface(interfaceStats(def, &scratch))
+		// Counters of its own: the list entry holds the others.
+		out.InterfaceStats = interfaceStats(def, new([4]uint64))
 		return out
 	}
 	// Pick a default among the listed interfaces.
@@ -95,12 +94,23 @@ func interfaceStats(i *runtimeapi.NetworkInterfaceUsage, v *[4]uint64) statsapi.
 }
 
 // cloneInterface copies i so the default and its list entry share no pointer.
+// Its counters take one allocation together.
 func cloneInterface(i statsapi.InterfaceStats) statsapi.InterfaceStats {
+	v := new([4]uint64)
 	return statsapi.InterfaceStats{
 		Name:     i.Name,
-		RxBytes:  clonePtr(i.RxBytes),
-		RxErrors: clonePtr(i.RxErrors),
-		TxBytes:  clonePtr(i.TxBytes),
-		TxErrors: clonePtr(i.TxErrors),
+		RxBytes:  copyPtr(&v[0], i.RxBytes),
+		RxErrors: copyPtr(&v[1], i.RxErrors),
+		TxBytes:  copyPtr(&v[2], i.TxBytes),
+		TxErrors: copyPtr(&v[3], i.TxErrors),
 	}
+}
+
+// copyPtr copies *src into dst and returns dst; nil when src is nil.
+func copyPtr(dst, src *uint64) *uint64 {
+	if src == nil {
+		return nil
+	}
+	*dst = *src
+	return dst
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"unicode/utf8"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protowire"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -104,6 +105,16 @@ type statsDecoder struct {
 	iface   slab[runtimeapi.NetworkInterfaceUsage]
 	process slab[runtimeapi.ProcessUsage]
 	strings map[string]string // strings the answer repeats, shared (shared)
+	call    grpc.CallOption   // decodes a ListPodSandboxStats answer into d (codec)
+}
+
+// codec is the call option that decodes a ListPodSandboxStats answer into d,
+// made once for the decoder's life.
+func (d *statsDecoder) codec() grpc.CallOption {
+	if d.call == nil {
+		d.call = grpc.ForceCodecV2(newTrimCodec(podSandboxStatsTrim).withFast(fastFor(d.listPodSandboxStats)))
+	}
+	return d.call
 }
 
 // shared is the current field as a string shared with equal ones of the

@@ -45,7 +45,7 @@ func TestRlimit(t *testing.T) {
 			writeFile(t, filepath.Join(proc, "sys/kernel/pid_max"), tt.pidMax)
 			writeFile(t, filepath.Join(proc, "sys/kernel/threads-max"), tt.threads)
 			writeFile(t, filepath.Join(proc, "loadavg"), tt.load)
-			got, err := Rlimit(proc, time.Now())
+			got, err := rlimit(os.ReadFile, proc, time.Now())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)

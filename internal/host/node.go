@@ -35,14 +35,9 @@ func BootTime(procRoot string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%s: no btime line", file)
 }
 
-// Rlimit returns the node's pid limits: maxpid = min(kernel.pid_max,
-// kernel.threads-max), curproc = the number of threads from loadavg.
-func Rlimit(procRoot string, now time.Time) (*statsapi.RlimitStats, error) {
-	return rlimit(os.ReadFile, procRoot, now)
-}
-
-// rlimit is Rlimit reading its three files with read (the provider's kept
-// descriptors: keptfile).
+// rlimit returns the node's pid limits: maxpid = min(kernel.pid_max,
+// kernel.threads-max), curproc = the number of threads from loadavg, the
+// three files read with read (the provider's kept descriptors: keptfile).
 func rlimit(read keptfile.ReadFileFunc, procRoot string, now time.Time) (*statsapi.RlimitStats, error) {
 	pidMax, err := readInt(read, filepath.Join(procRoot, "sys", "kernel", "pid_max"))
 	if err != nil {
