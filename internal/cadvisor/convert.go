@@ -1,6 +1,7 @@
 package cadvisor
 
 import (
+	"math"
 	"time"
 
 	info "github.com/google/cadvisor/lib/model"
@@ -126,9 +127,17 @@ func setDefaultInterface(n *statsapi.NetworkStats, name string) {
 // cAdvisor's type documents Total in nanoseconds but copies the cgroup file's
 // microseconds unchanged (lib/container/libcontainer setPSIData): the total is
 // converted here, to the Summary's nanoseconds.
+//
+// An average that is not a finite number (which no kernel writes, but
+// libcontainer's parser would take) is no reading either: JSON cannot hold it.
 func psiStats(p info.PSIStats, havePSI bool) *statsapi.PSIStats {
 	if !havePSI && p == (info.PSIStats{}) {
 		return nil
+	}
+	for _, f := range [...]float64{p.Some.Avg10, p.Some.Avg60, p.Some.Avg300, p.Full.Avg10, p.Full.Avg60, p.Full.Avg300} {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil
+		}
 	}
 	conv := func(d info.PSIData) statsapi.PSIData {
 		return statsapi.PSIData{Total: psiMicrosToNanos(d.Total), Avg10: d.Avg10, Avg60: d.Avg60, Avg300: d.Avg300}

@@ -28,6 +28,17 @@ func readPressure(file string) (*statsapi.PSIStats, error) {
 	return readPressureWith(os.ReadFile, file)
 }
 
+// parseAvg parses a PSI average. ParseFloat takes "NaN" and "Inf", which no
+// kernel writes and JSON cannot hold (one would fail the whole /stats/summary
+// answer): an error.
+func parseAvg(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return 0, errors.New("not a finite number")
+	}
+	return f, err
+}
+
 // readPressureWith is readPressure reading through read.
 func readPressureWith(read readFileFunc, file string) (*statsapi.PSIStats, error) {
 	data, err := read(file)
@@ -59,11 +70,11 @@ func readPressureWith(read readFileFunc, file string) (*statsapi.PSIStats, error
 			var perr error
 			switch k {
 			case "avg10":
-				d.Avg10, perr = strconv.ParseFloat(v, 64)
+				d.Avg10, perr = parseAvg(v)
 			case "avg60":
-				d.Avg60, perr = strconv.ParseFloat(v, 64)
+				d.Avg60, perr = parseAvg(v)
 			case "avg300":
-				d.Avg300, perr = strconv.ParseFloat(v, 64)
+				d.Avg300, perr = parseAvg(v)
 			case "total":
 				var us uint64
 				us, perr = strconv.ParseUint(v, 10, 64)

@@ -38,6 +38,8 @@ func TestReadPressure(t *testing.T) {
 		{"empty", "", nil, "no some or full line"},
 		{"bad total", "some avg10=0 avg60=0 avg300=0 total=x\n", nil, "total=x"},
 		{"unknown line", "partial avg10=0\n", nil, "unknown line"},
+		{"NaN average", "some avg10=NaN avg60=0 avg300=0 total=1\n", nil, "avg10=NaN: not a finite number"},
+		{"infinite average", "full avg10=0 avg60=0 avg300=+Inf total=1\n", nil, "avg300=+Inf: not a finite number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,5 +200,24 @@ func TestZeroPressureIsAReadingWhereTheFilesExist(t *testing.T) {
 	v1, _ := toCgroupStats("/kubepods/pod1", raw, nil, 0, false)
 	if v1.CPU.PSI != nil || v1.Memory.PSI != nil || v1.IO != nil {
 		t.Errorf("without pressure files: cpu PSI %v, memory PSI %v, io %v; want none", v1.CPU.PSI, v1.Memory.PSI, v1.IO)
+	}
+}
+
+// A libcontainer reading with a NaN or infinite average is no reading (nil),
+// as readPressure refuses one: JSON cannot hold it. Finite zeros stay a
+// reading where the files exist.
+func TestPSIWithNonFiniteAverageIsNoReading(t *testing.T) {
+	for _, p := range []info.PSIStats{
+		{Some: info.PSIData{Avg10: math.NaN(), Total: 5}},
+		{Full: info.PSIData{Avg300: math.Inf(1)}},
+		{Some: info.PSIData{Avg60: math.Inf(-1)}, Full: info.PSIData{Avg10: 1}},
+	} {
+		if got := psiStats(p, true); got != nil {
+			t.Errorf("psiStats(%+v) = %+v, want nil", p, got)
+		}
+	}
+	want := &statsapi.PSIStats{Some: statsapi.PSIData{Avg10: 1.5, Total: 2000}}
+	if d := cmp.Diff(want, psiStats(info.PSIStats{Some: info.PSIData{Avg10: 1.5, Total: 2}}, true)); d != "" {
+		t.Errorf("finite reading (-want +got):\n%s", d)
 	}
 }

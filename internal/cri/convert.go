@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"math"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -157,13 +158,28 @@ func processStats(p *runtimeapi.ProcessUsage) *statsapi.ProcessStats {
 }
 
 // psiStats converts pressure stall information; a missing half (some or full)
-// stays zero, as in the Summary type.
+// stays zero, as in the Summary type. An average that is not a finite number
+// (NaN or ±Inf: no kernel writes one, a runtime's bug can send one) makes the
+// whole block no reading: nil, which cAdvisor may fill in the cri+cadvisor
+// plans. Zeroing only that average would report "nothing stalled", and a
+// non-finite float cannot be written as JSON at all, so kept it would fail the
+// whole /stats/summary answer.
 func psiStats(p *runtimeapi.PsiStats) *statsapi.PSIStats {
 	if p == nil {
 		return nil
 	}
-	return &statsapi.PSIStats{Full: psiData(p.GetFull()), Some: psiData(p.GetSome())}
+	out := &statsapi.PSIStats{Full: psiData(p.GetFull()), Some: psiData(p.GetSome())}
+	if !finitePSI(out.Full) || !finitePSI(out.Some) {
+		return nil
+	}
+	return out
 }
+
+func finitePSI(d statsapi.PSIData) bool {
+	return finite(d.Avg10) && finite(d.Avg60) && finite(d.Avg300)
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 func psiData(d *runtimeapi.PsiData) statsapi.PSIData {
 	return statsapi.PSIData{Total: d.GetTotal(), Avg10: d.GetAvg10(), Avg60: d.GetAvg60(), Avg300: d.GetAvg300()}

@@ -105,6 +105,28 @@ func TestContainerStatsConversion(t *testing.T) {
 			},
 		},
 		{
+			// A NaN or infinite average cannot be written as JSON; the block is
+			// no reading (nil), the other blocks are kept.
+			name: "PSI with a non-finite average is dropped, block by block",
+			stats: &runtimeapi.ContainerStats{
+				Attributes: attrs,
+				Cpu:        &runtimeapi.CpuUsage{Timestamp: at(100 * s), Psi: psiCRI(11, math.NaN())},
+				Memory: &runtimeapi.MemoryUsage{Timestamp: at(100 * s), Psi: &runtimeapi.PsiStats{
+					Some: &runtimeapi.PsiData{Total: 22, Avg10: 2.5}, Full: &runtimeapi.PsiData{Total: 1, Avg300: math.Inf(1)},
+				}},
+				Io: &runtimeapi.IoUsage{Timestamp: at(100 * s), Psi: &runtimeapi.PsiStats{
+					Some: &runtimeapi.PsiData{Total: 44, Avg60: math.Inf(-1)},
+				}},
+				Swap: &runtimeapi.SwapUsage{Timestamp: at(100 * s), SwapUsageBytes: testkit.U64(9)},
+			},
+			want: statsapi.ContainerStats{
+				CPU:    &statsapi.CPUStats{Time: mt(100 * s)},
+				Memory: &statsapi.MemoryStats{Time: mt(100 * s)},
+				IO:     &statsapi.IOStats{Time: mt(100 * s)},
+				Swap:   &statsapi.SwapStats{Time: mt(100 * s), SwapUsageBytes: testkit.P64(9)},
+			},
+		},
+		{
 			name: "zero timestamps become the receive time, not 1970",
 			stats: &runtimeapi.ContainerStats{
 				Attributes: attrs,

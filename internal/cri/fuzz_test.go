@@ -108,7 +108,22 @@ func (g *fuzzGen) psi() *runtimeapi.PsiStats {
 		if g.byte()%2 == 0 {
 			return nil
 		}
-		f := func() float64 { return math.Float64frombits(g.raw64()) }
+		// Averages: ordinary values, and the floats JSON cannot hold (NaN,
+		// ±Inf) often enough that a short pass meets them.
+		f := func() float64 {
+			switch g.byte() % 6 {
+			case 0:
+				return 0
+			case 1:
+				return math.NaN()
+			case 2:
+				return math.Inf(1 - 2*int(g.byte()%2))
+			case 3:
+				return float64(g.byte()) / 4
+			default:
+				return math.Float64frombits(g.raw64())
+			}
+		}
 		return &runtimeapi.PsiData{Total: g.val(), Avg10: f(), Avg60: f(), Avg300: f()}
 	}
 	return &runtimeapi.PsiStats{Full: d(), Some: d()}
