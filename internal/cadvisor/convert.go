@@ -1,7 +1,6 @@
 package cadvisor
 
 import (
-	"math"
 	"time"
 
 	info "github.com/google/cadvisor/lib/model"
@@ -135,7 +134,7 @@ func psiStats(p info.PSIStats, havePSI bool) *statsapi.PSIStats {
 		return nil
 	}
 	for _, f := range [...]float64{p.Some.Avg10, p.Some.Avg60, p.Some.Avg300, p.Full.Avg10, p.Full.Avg60, p.Full.Avg300} {
-		if math.IsNaN(f) || math.IsInf(f, 0) {
+		if !finite(f) {
 			return nil
 		}
 	}

@@ -33,11 +33,14 @@ func readPressure(file string) (*statsapi.PSIStats, error) {
 // answer): an error.
 func parseAvg(v string) (float64, error) {
 	f, err := strconv.ParseFloat(v, 64)
-	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+	if err == nil && !finite(f) {
 		return 0, errors.New("not a finite number")
 	}
 	return f, err
 }
+
+// finite reports that f is neither NaN nor ±Inf: a float JSON can hold.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // readPressureWith is readPressure reading through read.
 func readPressureWith(read readFileFunc, file string) (*statsapi.PSIStats, error) {

@@ -168,11 +168,11 @@ func psiStats(p *runtimeapi.PsiStats) *statsapi.PSIStats {
 	if p == nil {
 		return nil
 	}
-	out := &statsapi.PSIStats{Full: psiData(p.GetFull()), Some: psiData(p.GetSome())}
-	if !finitePSI(out.Full) || !finitePSI(out.Some) {
+	full, some := psiData(p.GetFull()), psiData(p.GetSome())
+	if !finitePSI(full) || !finitePSI(some) {
 		return nil
 	}
-	return out
+	return &statsapi.PSIStats{Full: full, Some: some}
 }
 
 func finitePSI(d statsapi.PSIData) bool {
