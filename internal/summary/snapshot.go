@@ -47,6 +47,11 @@ type StoreOptions struct {
 	// that wait for it, so a caller that gives up does not cancel it for the
 	// others; Timeout (and Close) are what end it. 0 means no bound but Close.
 	Timeout time.Duration
+	// Context, when not nil, ends every assembly when it ends, as Close does,
+	// but without waiting: the receiver's Shutdown ends it first, so that a
+	// scrape running an assembly (GetInCaller) returns before the scraper
+	// controller, which waits for its scrapes, stops.
+	Context context.Context
 }
 
 // Store keeps the latest assembly of a Source and makes new ones on demand,
@@ -87,7 +92,11 @@ func NewStore(src Source, opts StoreOptions) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	parent := opts.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
 	return &Store{src: src, now: opts.Now, timeout: opts.Timeout, ctx: ctx, cancel: cancel}
 }
 
@@ -100,6 +109,23 @@ func NewStore(src Source, opts StoreOptions) *Store {
 // maxAge 0 asks for an assembly of this very moment: one started at the same
 // clock reading is reused, and one in flight is joined rather than duplicated.
 func (s *Store) Get(ctx context.Context, maxAge time.Duration) (*Snapshot, error) {
+	return s.get(ctx, maxAge, false)
+}
+
+// GetInCaller is Get for a caller that would rather do the work than wait for
+// it: when it must start an assembly, it runs it on its own goroutine and
+// returns when that assembly ends, which Timeout and Close bound but ctx does
+// not (the assembly is shared, so the caller's ctx never cancels it). Joining
+// an assembly in flight, it waits like Get and may leave when ctx ends.
+//
+// It is the scraper's: its deadline is later than the store's Timeout, so it
+// would wait for the assembly anyway, and running it here spares each scrape
+// a goroutine and two hand-offs between threads (docs/performance.md).
+func (s *Store) GetInCaller(ctx context.Context, maxAge time.Duration) (*Snapshot, error) {
+	return s.get(ctx, maxAge, true)
+}
+
+func (s *Store) get(ctx context.Context, maxAge time.Duration, inCaller bool) (*Snapshot, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -110,12 +136,20 @@ func (s *Store) Get(ctx context.Context, maxAge time.Duration) (*Snapshot, error
 		return l, nil
 	}
 	f := s.flight
-	if f == nil {
+	started := f == nil
+	if started {
 		f = s.startLocked()
 	}
 	f.waiters++
 	s.mu.Unlock()
 
+	switch {
+	case started && inCaller:
+		s.run(f)
+		return f.snap, nil
+	case started:
+		go s.run(f)
+	}
 	select {
 	case <-f.done:
 		return f.snap, nil
@@ -167,8 +201,7 @@ func (s *Store) startLocked() *flight {
 	s.seq++
 	f := &flight{seq: s.seq, start: s.now(), done: make(chan struct{})}
 	s.flight = f
-	s.wg.Add(1)
-	go s.run(f)
+	s.wg.Add(1) // done by run, which the caller starts
 	return f
 }
 

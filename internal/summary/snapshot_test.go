@@ -145,6 +145,118 @@ func TestStoreAssemblyOutlivesCallerThatGivesUp(t *testing.T) {
 	assert.Equal(t, 1, src.Calls())
 }
 
+// TestStoreGetInCallerRunsTheAssembly: a caller that starts the assembly with
+// GetInCaller does the work itself, so its ctx does not bound it; a caller
+// that joins it (Get) may still leave on its own ctx, and the assembly goes on.
+func TestStoreGetInCallerRunsTheAssembly(t *testing.T) {
+	clock := fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	src := &countingSource{gate: make(chan struct{})}
+	s := newTestStore(t, src, clock)
+
+	// Its ctx has ended before it starts: Get would give up, the runner may not.
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	ran := make(chan *Snapshot, 1)
+	go func() {
+		snap, err := s.GetInCaller(gone, 0)
+		assert.NoError(t, err)
+		ran <- snap
+	}()
+	testkit.Until(t, "the runner to start the assembly", 10*time.Second, func() bool { return src.Calls() == 1 })
+
+	// A joiner whose ctx ends leaves without ending the assembly.
+	joinCtx, leave := context.WithCancel(t.Context())
+	left := make(chan error, 1)
+	go func() {
+		_, err := s.Get(joinCtx, 0)
+		left <- err
+	}()
+	testkit.Until(t, "the joiner to wait", 10*time.Second, func() bool { return s.waiting() == 2 })
+	leave()
+	require.ErrorIs(t, <-left, context.Canceled)
+
+	// A joiner that stays gets the runner's assembly.
+	joined := make(chan *Snapshot, 1)
+	go func() {
+		snap, err := s.Get(t.Context(), 0)
+		assert.NoError(t, err)
+		joined <- snap
+	}()
+	testkit.Until(t, "the second joiner to wait", 10*time.Second, func() bool { return s.waiting() == 3 })
+	src.gate <- struct{}{}
+	snap := <-ran
+	require.NoError(t, snap.Err)
+	assert.Equal(t, uint64(1), snap.Seq)
+	assert.Same(t, snap, <-joined)
+	assert.Same(t, snap, s.Latest())
+	assert.Equal(t, 1, src.Calls())
+
+	// A fresh one is reused, as by Get.
+	again, err := s.GetInCaller(gone, time.Second)
+	require.NoError(t, err)
+	assert.Same(t, snap, again)
+	assert.Equal(t, 1, src.Calls())
+}
+
+// TestStoreGetInCallerJoinsAssemblyInFlight: with an assembly in flight,
+// GetInCaller waits for it like Get (one assembly) and may leave on its ctx.
+func TestStoreGetInCallerJoinsAssemblyInFlight(t *testing.T) {
+	clock := fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	src := &countingSource{gate: make(chan struct{})}
+	s := newTestStore(t, src, clock)
+
+	first := make(chan *Snapshot, 1)
+	go func() {
+		snap, err := s.Get(t.Context(), 0)
+		assert.NoError(t, err)
+		first <- snap
+	}()
+	testkit.Until(t, "the first caller to wait", 10*time.Second, func() bool { return s.waiting() == 1 })
+
+	ctx, cancel := context.WithCancel(t.Context())
+	left := make(chan error, 1)
+	go func() {
+		_, err := s.GetInCaller(ctx, 0)
+		left <- err
+	}()
+	testkit.Until(t, "GetInCaller to join", 10*time.Second, func() bool { return s.waiting() == 2 })
+	cancel()
+	err := <-left
+	require.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "waiting for summary assembly 1")
+
+	src.gate <- struct{}{}
+	snap := <-first
+	require.NoError(t, snap.Err)
+	assert.Equal(t, 1, src.Calls(), "GetInCaller joined, it did not start a second assembly")
+}
+
+// TestStoreContextEndsAssemblyInCaller: the store's Context ends an assembly a
+// caller runs, without Close (the receiver's Shutdown, before the scraper
+// controller waits for its scrape); the store still answers afterwards.
+func TestStoreContextEndsAssemblyInCaller(t *testing.T) {
+	parent, stop := context.WithCancel(t.Context())
+	src := &countingSource{gate: make(chan struct{})} // never opened
+	s := NewStore(src, StoreOptions{Context: parent})
+	t.Cleanup(s.Close)
+
+	got := make(chan *Snapshot, 1)
+	go func() {
+		snap, err := s.GetInCaller(t.Context(), 0)
+		assert.NoError(t, err)
+		got <- snap
+	}()
+	testkit.Until(t, "the assembly to start", 10*time.Second, func() bool { return src.Calls() == 1 })
+	stop()
+	select {
+	case snap := <-got:
+		assert.ErrorIs(t, snap.Err, context.Canceled)
+		assert.Same(t, snap, s.Latest())
+	case <-time.After(10 * time.Second):
+		t.Fatal("the store's Context ended, the assembly did not")
+	}
+}
+
 // TestStoreKeepsLastUsableSnapshot: the store remembers the newest assembly
 // with the runtime's stats, complete or partial; one where the runtime failed
 // does not replace it.
@@ -206,13 +318,19 @@ func TestStoreSurvivesMisbehavingSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newTestStore(t, tt.src, fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)))
-			snap, err := s.Get(t.Context(), 0)
-			require.NoError(t, err)
-			require.EqualError(t, snap.Err, tt.wantErr)
-			require.NotNil(t, snap.Assembly)
-			require.NotNil(t, snap.Assembly.Summary)
-			assert.Nil(t, s.LastUsable())
+			for _, inCaller := range []bool{false, true} {
+				s := newTestStore(t, tt.src, fakeclock.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)))
+				get, name := s.Get, "Get"
+				if inCaller {
+					get, name = s.GetInCaller, "GetInCaller"
+				}
+				snap, err := get(t.Context(), 0)
+				require.NoError(t, err, name)
+				require.EqualError(t, snap.Err, tt.wantErr, name)
+				require.NotNil(t, snap.Assembly, name)
+				require.NotNil(t, snap.Assembly.Summary, name)
+				assert.Nil(t, s.LastUsable(), name)
+			}
 		})
 	}
 }

@@ -44,8 +44,8 @@ type statsScraper struct {
 	telemetry *scrapeTelemetry
 	failing   bool // the last scrape had a source error
 
-	// stopCtx ends when the receiver shuts down; scrapes derive from it so that
-	// shutdown cancels CRI calls in flight.
+	// stopCtx ends when the receiver shuts down; scrapes and the store's
+	// assemblies derive from it so that shutdown cancels CRI calls in flight.
 	stopCtx       context.Context
 	cancelScrapes context.CancelFunc
 
@@ -118,7 +118,7 @@ func (s *statsScraper) start(ctx context.Context, host component.Host) error {
 	}
 	s.assembler = summary.NewAssembler(s.providers.options(assemblerOpts))
 	s.converter = convert.New(s.cfg.MetricsBuilderConfig, s.cfg.convertGroups(), s.settings)
-	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: assemblyTimeout(s.scrapeTimeout())})
+	s.store = summary.NewStore(s.assembler, summary.StoreOptions{Now: s.now, Timeout: assemblyTimeout(s.scrapeTimeout()), Context: s.stopCtx})
 	if srvCfg := s.cfg.Server.Get(); srvCfg != nil {
 		maxAge := srvCfg.MaxAge
 		if maxAge == 0 {
@@ -218,7 +218,10 @@ func (s *statsScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	defer context.AfterFunc(s.stopCtx, cancel)()
 	// Through the store: the JSON endpoint serves what the scrape assembled,
 	// and an assembly a request started at this moment is joined, not repeated.
-	snap, err := s.store.Get(ctx, 0)
+	// The scrape runs a new assembly itself: the store's timeout ends it
+	// before the scrape's own deadline (assemblyTimeout), and Shutdown ends
+	// it through stopCtx, the store's parent.
+	snap, err := s.store.GetInCaller(ctx, 0)
 	if err != nil {
 		// The scrape ended before the assembly: nothing was gathered, and
 		// it still counts as a failed source.
