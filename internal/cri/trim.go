@@ -2,6 +2,7 @@ package cri
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -139,10 +140,11 @@ func (t *wireTrim) appendTrimmed(dst, src []byte, scratch *[][]byte, level int) 
 	return dst, nil
 }
 
-// trimBuffers are the buffers of one decode: the trimmed answer and one
-// scratch buffer per nesting level. They are pooled: a dense node's answers
-// are megabytes.
+// trimBuffers are the buffers of one decode: the answer gathered from its
+// frames, the trimmed answer and one scratch buffer per nesting level. They
+// are pooled: a dense node's answers are megabytes.
 type trimBuffers struct {
+	in      []byte
 	out     []byte
 	scratch [][]byte
 }
@@ -247,22 +249,36 @@ func (c trimCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return fmt.Errorf("cri: cannot decode into %T, not a proto message", v)
 	}
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer buf.Free()
-	if c.fast != nil && c.fast(buf.ReadOnlyData(), msg) {
-		return nil
-	}
 	b := trimPool.Get().(*trimBuffers)
 	defer func() {
-		if cap(b.out) <= maxPooledTrimBuffer {
+		if cap(b.out) <= maxPooledTrimBuffer && cap(b.in) <= maxPooledTrimBuffer {
 			trimPool.Put(b)
 		}
 	}()
-	if err := c.decode(c.trim, buf.ReadOnlyData(), b, msg); err != nil || c.needLabels == nil || !c.needLabels(msg) {
+	raw := b.answer(data)
+	if c.fast != nil && c.fast(raw, msg) {
+		return nil
+	}
+	if err := c.decode(c.trim, raw, b, msg); err != nil || c.needLabels == nil || !c.needLabels(msg) {
 		return err
 	}
 	proto.Reset(msg)
-	return c.decode(c.labels, buf.ReadOnlyData(), b, msg)
+	return c.decode(c.labels, raw, b, msg)
+}
+
+// answer returns the answer's bytes: its one buffer as it came, or, for an
+// answer that came in several frames, a copy in b.in. gRPC's
+// MaterializeToBuffer would copy it into a pooled buffer that is zeroed first
+// (grpc/mem's BinaryTieredBufferPool clears what it hands out): work for
+// nothing, as every byte is overwritten. The bytes are valid until Unmarshal
+// returns; the decoders copy what they keep.
+func (b *trimBuffers) answer(data mem.BufferSlice) []byte {
+	if len(data) == 1 {
+		return data[0].ReadOnlyData()
+	}
+	b.in = slices.Grow(b.in[:0], data.Len())[:data.Len()]
+	data.CopyTo(b.in)
+	return b.in
 }
 
 func (c trimCodec) decode(t *wireTrim, data []byte, b *trimBuffers, msg proto.Message) error {

@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -213,6 +214,37 @@ func TestTrimmedDecode(t *testing.T) {
 			}
 			assert.Less(t, len(mustMarshal(t, got)), len(b), "nothing was trimmed")
 		})
+	}
+}
+
+// An answer gRPC hands over in several buffers (frames) decodes as the same
+// bytes in one: each case's answer is cut in pieces of 1, 7 and 4096 bytes.
+// The codec gathers them into a pooled buffer it does not zero, so each decode
+// follows one of a longer answer whose bytes are still in that buffer.
+func TestTrimmedDecodeOfAnswerInPieces(t *testing.T) {
+	answers := syntheticAnswers(t)
+	longest := 0
+	for _, b := range answers {
+		longest = max(longest, len(b))
+	}
+	garbage := mem.BufferSlice{mem.SliceBuffer(bytes.Repeat([]byte{0xff}, 2*longest)), mem.SliceBuffer([]byte{0xff})}
+	for _, c := range trimCases {
+		b := answers[c.name]
+		want, err := trimDecode(c, b)
+		require.NoError(t, err, c.name)
+		for _, piece := range []int{1, 7, 4096} {
+			var data mem.BufferSlice
+			for rest := b; len(rest) > 0; {
+				n := min(piece, len(rest))
+				data = append(data, mem.SliceBuffer(rest[:n]))
+				rest = rest[n:]
+			}
+			// Leave a pooled buffer full of bytes that are not this answer's.
+			assert.Error(t, c.codec.Unmarshal(garbage, c.empty()), "%s: 0xff bytes decoded", c.name)
+			got := c.empty()
+			require.NoError(t, c.codec.Unmarshal(data, got), "%s in pieces of %d", c.name, piece)
+			assert.True(t, proto.Equal(want, got), "%s in pieces of %d:\nwant %v\ngot  %v", c.name, piece, want, got)
+		}
 	}
 }
 
