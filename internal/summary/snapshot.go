@@ -43,9 +43,10 @@ var ErrStoreClosed = errors.New("summary store closed")
 type StoreOptions struct {
 	// Now is the store's clock; time.Now when nil.
 	Now func() time.Time
-	// Timeout bounds one assembly. An assembly runs apart from the callers
-	// that wait for it, so a caller that gives up does not cancel it for the
-	// others; Timeout (and Close) are what end it. 0 means no bound but Close.
+	// Timeout bounds one assembly. An assembly is shared by the callers that
+	// wait for it, so a caller that gives up does not cancel it for the
+	// others; Timeout, Context and Close are what end it. 0 means no bound
+	// but those.
 	Timeout time.Duration
 	// Context, when not nil, ends every assembly when it ends, as Close does,
 	// but without waiting: the receiver's Shutdown ends it first, so that a
@@ -67,7 +68,7 @@ type Store struct {
 
 	ctx    context.Context // parent of every assembly; cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the assembly goroutine
+	wg     sync.WaitGroup // the assembly in flight, on its goroutine or a caller's
 
 	mu     sync.Mutex
 	closed bool
