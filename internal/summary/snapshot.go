@@ -115,8 +115,8 @@ func (s *Store) Get(ctx context.Context, maxAge time.Duration) (*Snapshot, error
 
 // GetInCaller is Get for a caller that would rather do the work than wait for
 // it: when it must start an assembly, it runs it on its own goroutine and
-// returns when that assembly ends, which Timeout and Close bound but ctx does
-// not (the assembly is shared, so the caller's ctx never cancels it). Joining
+// returns when that assembly ends, which Timeout, Context and Close bound but
+// ctx does not (the assembly is shared, so the caller's ctx never cancels it). Joining
 // an assembly in flight, it waits like Get and may leave when ctx ends.
 //
 // It is the scraper's: its deadline is later than the store's Timeout, so it
