@@ -17,7 +17,7 @@ MODULES    := . $(RECEIVER) test
 CONTAINERD_VERSION ?= 2.4.2
 HOST_CGROUP := $(shell [ "$$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] && echo v2 || echo v1)
 
-.PHONY: all generate check-generate build run test test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-vm test-integration runtime-down lint fmt vet tidy bench benchstat bench-ratios bench-pairs bench-load bench-data bench-peer bench-node test-bench-smoke bench-steady fuzz fuzz-short soak clean
+.PHONY: all generate check-generate build run test test-unit test-crio test-heap test-integration-host test-integration-containerd2 test-vm test-integration runtime-down lint fmt vet tidy bench benchstat bench-ratios bench-pairs bench-load bench-data bench-peer bench-ab bench-node test-bench-smoke bench-steady fuzz fuzz-short soak clean
 
 all: build
 
@@ -170,6 +170,13 @@ bench-load:
 ## data point, the same metric set: make bench-peer SIZES="110x3 1000x3" ROUNDS=3
 bench-peer:
 	$(if $(SIZES),SIZES='$(SIZES)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') hack/perf/peer.sh
+
+## bench-ab: ours at two revisions, out of process (hack/perf/peer-ab.sh): hack/peer's driver
+## built from OLD_REV and from NEW_REV (the working tree when unset) against one hack/perf/fakecri
+## node, alternating round by round, compared with benchstat:
+## make bench-ab OLD_REV=HEAD~1 [NEW_REV=rev] [SIZE=110x3] [ROUNDS=16]
+bench-ab:
+	$(if $(OLD_REV),OLD_REV='$(OLD_REV)') $(if $(NEW_REV),NEW_REV='$(NEW_REV)') $(if $(SIZE),SIZE='$(SIZE)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') $(if $(SCRAPES),SCRAPES='$(SCRAPES)') hack/perf/peer-ab.sh
 
 ## bench-node: what the node pays per scrape (kubelet + runtime + collector), the kubelet path
 ## with kubeletstats against our plans (the default config, its runtime stats at every scrape,
