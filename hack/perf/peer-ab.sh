@@ -4,7 +4,7 @@
 # when empty) scrapes one hack/perf/fakecri node, the two alternating round by round
 # (which goes first alternates too), so that a shared machine's drift falls on
 # both alike. Each round is one driver run of SCRAPES scrapes, as in
-# hack/perf/peer.sh; its CPU per scrape, bytes and allocations per data point are
+# hack/perf/peer.sh (both run ours through hack/perf/ours.sh); its CPU per scrape, bytes and allocations per data point are
 # written as one benchstat line per round, and benchstat compares the two sets
 # (median, spread, p-value). On this kind of machine single rounds of the same
 # binary spread by ±20 % or more: a change of a few per cent needs 12 or more
@@ -31,6 +31,8 @@ OUT=${OUT:-build/perf/ab}
 GO=${GO:-go}
 cd "$(dirname "$0")/../.."
 root=$PWD
+# shellcheck source=hack/perf/ours.sh
+. hack/perf/ours.sh
 
 [[ $SIZE =~ ^[0-9]+x[0-9]+$ ]] || { echo "peer-ab: SIZE is PODSxCONTAINERS, got '$SIZE'" >&2; exit 2; }
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "peer-ab: ROUNDS must be a positive integer, got '$ROUNDS'" >&2; exit 2; }
@@ -38,15 +40,15 @@ git rev-parse --verify --quiet "$OLD_REV^{commit}" >/dev/null || { echo "peer-ab
 [[ -z $NEW_REV ]] || git rev-parse --verify --quiet "$NEW_REV^{commit}" >/dev/null || { echo "peer-ab: NEW_REV '$NEW_REV' is not a commit here" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/statssummary-ab.XXXXXX)
-fc=
+fakecri_pid=
 cleanup() {
-	[[ -z $fc ]] || kill "$fc" 2>/dev/null || true
+	[[ -z $fakecri_pid ]] || kill "$fakecri_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
 	for t in "$work"/tree-*; do [[ -d $t ]] && git -C "$root" worktree remove --force "$t" >/dev/null 2>&1; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$OUT" "$work/pod-logs" "$work/kubelet"
+mkdir -p "$OUT"
 
 # build NAME REV: the driver of revision REV (the working tree when empty) as $work/NAME.
 build() {
@@ -62,21 +64,15 @@ build old "$OLD_REV"
 build new "$NEW_REV"
 $GO build -o "$work/fakecri" ./hack/perf/fakecri
 
-pods=${SIZE%x*} containers=${SIZE#*x}
 sock=$work/cri.sock
-"$work/fakecri" -socket "$sock" -pods "$pods" -containers "$containers" -refresh "$INTERVAL" >"$work/fakecri.log" 2>&1 &
-fc=$!
-for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
-[[ -S $sock ]] || { echo "peer-ab: fakecri did not start: $(cat "$work/fakecri.log")" >&2; exit 1; }
+start_fakecri "$work/fakecri" "$sock" "${SIZE%x*}" "${SIZE#*x}" "$work/fakecri.log"
 
 : >"$OUT/old.txt"
 : >"$OUT/new.txt"
 # run NAME: one driver run; appends its benchstat line to OUT/NAME.txt.
 run() {
 	local name=$1 line
-	line=$("$work/$name" run -receiver stats_summary -interval "$INTERVAL" -warmup "$WARMUP" -scrapes "$SCRAPES" \
-		-set cri.endpoint="unix://$sock" -set cri.timeout=900ms -set mode=cri \
-		-set cri.pod_logs_dir="$work/pod-logs" -set host.kubelet_root_dir="$work/kubelet" | grep '^{')
+	line=$(run_ours "$work/$name" "$sock" "$work" | grep '^{')
 	python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])

@@ -32,9 +32,10 @@ INTERVAL=${INTERVAL:-1s}
 OUT=${OUT:-build/perf/peer.txt}
 GO=${GO:-go}
 cd "$(dirname "$0")/../.."
+# shellcheck source=hack/perf/ours.sh
+. hack/perf/ours.sh
 
 work=$(mktemp -d /tmp/statssummary-peer.XXXXXX)
-mkdir -p "$work/pod-logs" "$work/kubelet"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -53,16 +54,11 @@ for r in $(seq "$ROUNDS"); do
 	for size in $SIZES; do
 		pods=${size%x*} containers=${size#*x}
 		sock=$work/cri-$size.sock
-		build/fakecri -socket "$sock" -pods "$pods" -containers "$containers" -refresh "$INTERVAL" >"$work/fakecri.log" 2>&1 &
-		pids+=($!)
-		for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
-		[[ -S $sock ]] || { echo "peer.sh: fakecri did not start: $(cat "$work/fakecri.log")" >&2; exit 1; }
+		start_fakecri build/fakecri "$sock" "$pods" "$containers" "$work/fakecri.log"
+		pids+=("$fakecri_pid")
 
 		# CRI answers at 1000 × 3 take most of a second here: a timeout under the interval.
-		build/peer run -receiver stats_summary -interval "$INTERVAL" -warmup "$WARMUP" -scrapes "$SCRAPES" \
-			-set cri.endpoint="unix://$sock" -set cri.timeout=900ms -set mode=cri \
-			-set cri.pod_logs_dir="$work/pod-logs" -set host.kubelet_root_dir="$work/kubelet" \
-			-save-summary "$work/node.json" |
+		run_ours build/peer "$sock" "$work" -save-summary "$work/node.json" |
 			sed -n "s/^{/{\"size\":\"$size\",\"round\":$r,/p" >>"$runs"
 		kill "${pids[-1]}" 2>/dev/null || true
 
