@@ -174,7 +174,7 @@ bench-peer:
 ## bench-ab: ours at two revisions, out of process (hack/perf/peer-ab.sh): hack/peer's driver
 ## built from OLD_REV and from NEW_REV (the working tree when unset) against one hack/perf/fakecri
 ## node, alternating round by round, compared with benchstat:
-## make bench-ab OLD_REV=HEAD~1 [NEW_REV=rev] [SIZE=110x3] [ROUNDS=16]
+## make bench-ab OLD_REV=HEAD~1 [NEW_REV=rev] [SIZE=110x1] [ROUNDS=12] [SCRAPES=20] (the defaults)
 bench-ab:
 	$(if $(OLD_REV),OLD_REV='$(OLD_REV)') $(if $(NEW_REV),NEW_REV='$(NEW_REV)') $(if $(SIZE),SIZE='$(SIZE)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') $(if $(SCRAPES),SCRAPES='$(SCRAPES)') hack/perf/peer-ab.sh
 
