@@ -119,7 +119,7 @@ func run(args []string) error {
 	peerMetrics := fs.Bool("peer-metrics", true, "stats_summary: enable exactly kubeletstats' default metrics")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after")
 	save := fs.String("save-summary", "", "stats_summary: after the window, save the Summary its JSON endpoint serves (on a free loopback port) to this file")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the window to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the window to this file (the profiler's own signals are counted in cpu_ms_per_scrape, more so the longer the interval: use it to see where the CPU goes, not how much)")
 	memProfile := fs.String("memprofile", "", "write heap profiles as the window opens (FILE.base) and closes (FILE): go tool pprof -sample_index=alloc_objects -base FILE.base shows the window's allocations")
 	dump := fs.Bool("dump", false, "print each metric's data points in the last scrape to stderr")
 	_ = fs.Parse(args)
@@ -509,9 +509,12 @@ type runLine struct {
 }
 
 // table prints, from `peer run` results, one Markdown row per node size:
-// the medians over rounds of ours and kubeletstats side by side. It fails
-// when, at some size, the two emitted different data points per scrape: the
-// comparison holds only for the same metrics of the same node.
+// the medians over rounds of ours and kubeletstats side by side, and ours ÷
+// peer as the ratio of the two medians followed, with several rounds, by the
+// lowest and highest ratio of a single round (ours and the peer of the same
+// round, minutes apart at most). It fails when, at some size, the two emitted
+// different data points per scrape: the comparison holds only for the same
+// metrics of the same node.
 func table(args []string) error {
 	if len(args) != 1 {
 		usage()
@@ -552,14 +555,14 @@ func table(args []string) error {
 	dps := func(r Result) float64 { return r.DataPointsPerScrape }
 	bytes := func(r Result) float64 { return r.BytesPerDataPoint }
 	allocs := func(r Result) float64 { return r.AllocsPerDataPoint }
-	fmt.Println("| pods × containers | data points (ours / peer) | ours CPU ms/scrape | kubeletstats CPU ms/scrape | ours ÷ peer | ours B / allocs per point | peer B / allocs per point |")
+	fmt.Println("| pods × containers | data points (ours / peer) | ours CPU ms/scrape | kubeletstats CPU ms/scrape | ours ÷ peer (single rounds) | ours B / allocs per point | peer B / allocs per point |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	var differ []string
 	const ours, peer = "stats_summary", "kubeletstats"
 	for _, size := range sizes {
 		o, p := med(size, ours, cpu), med(size, peer, cpu)
-		fmt.Printf("| %s | %.0f / %.0f | %.1f | %.1f | **%.2f** | %.0f / %.1f | %.0f / %.1f |\n",
-			strings.Replace(size, "x", " × ", 1), med(size, ours, dps), med(size, peer, dps), o, p, o/p,
+		fmt.Printf("| %s | %.0f / %.0f | %.1f | %.1f | **%.2f**%s | %.0f / %.1f | %.0f / %.1f |\n",
+			strings.Replace(size, "x", " × ", 1), med(size, ours, dps), med(size, peer, dps), o, p, o/p, roundRange(runs, size),
 			med(size, ours, bytes), med(size, ours, allocs), med(size, peer, bytes), med(size, peer, allocs))
 		if med(size, ours, dps) != med(size, peer, dps) {
 			differ = append(differ, size)
@@ -569,6 +572,40 @@ func table(args []string) error {
 		return fmt.Errorf("ours and kubeletstats emitted different data points per scrape at %s", strings.Join(differ, ", "))
 	}
 	return nil
+}
+
+// roundRange is " (lo–hi)": the lowest and highest ours ÷ peer of a single
+// round at size, over the rounds that measured both; empty with fewer than
+// two such rounds.
+func roundRange(runs []runLine, size string) string {
+	type pair struct{ ours, peer float64 }
+	byRound := map[int]*pair{}
+	for _, r := range runs {
+		if r.Size != size {
+			continue
+		}
+		p := byRound[r.Round]
+		if p == nil {
+			p = &pair{}
+			byRound[r.Round] = p
+		}
+		switch r.Receiver {
+		case "stats_summary":
+			p.ours = r.CPUPerScrape
+		case "kubeletstats":
+			p.peer = r.CPUPerScrape
+		}
+	}
+	var ratios []float64
+	for _, p := range byRound {
+		if p.ours > 0 && p.peer > 0 {
+			ratios = append(ratios, p.ours/p.peer)
+		}
+	}
+	if len(ratios) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.2f–%.2f)", slices.Min(ratios), slices.Max(ratios))
 }
 
 // sampleTime matches a Summary's sample times (metav1.Time is RFC 3339).
