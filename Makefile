@@ -167,7 +167,9 @@ bench-load:
 ## bench-peer: collector against collector, out of process (hack/perf/peer.sh): ours against
 ## hack/perf/fakecri, kubeletstats v0.164.1 (hack/peer, a module of its own) against the same
 ## node's Summary over HTTP, each in its own process; CPU per scrape, bytes and allocations per
-## data point, the same metric set: make bench-peer SIZES="110x3 1000x3" ROUNDS=3
+## data point, the same metric set: make bench-peer SIZES="110x3 1000x3" ROUNDS=3; at the
+## default collection interval: make bench-peer INTERVAL=10s WARMUP=2 SCRAPES=6 (SCRAPES,
+## WARMUP and INTERVAL reach the script from make's command line)
 bench-peer:
 	$(if $(SIZES),SIZES='$(SIZES)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') hack/perf/peer.sh
 

@@ -21,6 +21,9 @@
 #
 # Usage: hack/perf/peer.sh                         (110, 500, 1000 pods × 1 and 3, 1 round)
 #        SIZES="110x3" ROUNDS=3 SCRAPES=30 hack/perf/peer.sh
+#        INTERVAL=10s WARMUP=2 SCRAPES=6 hack/perf/peer.sh   (the default collection
+#        interval: ours asks for the runtime's lists and image filesystem on a clock, so
+#        its cost per scrape depends on the interval; docs/performance.md)
 # Prints a table (median over rounds) and writes it and every run's JSON line
 # to OUT (build/perf/peer.txt).
 set -euo pipefail
