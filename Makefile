@@ -168,10 +168,10 @@ bench-load:
 ## hack/perf/fakecri, kubeletstats v0.164.1 (hack/peer, a module of its own) against the same
 ## node's Summary over HTTP, each in its own process; CPU per scrape, bytes and allocations per
 ## data point, the same metric set: make bench-peer SIZES="110x3 1000x3" ROUNDS=3; at the
-## default collection interval: make bench-peer INTERVAL=10s WARMUP=2 SCRAPES=6 (SCRAPES,
-## WARMUP and INTERVAL reach the script from make's command line)
+## default collection interval: make bench-peer INTERVAL=10s WARMUP=2 SCRAPES=6
 bench-peer:
-	$(if $(SIZES),SIZES='$(SIZES)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') hack/perf/peer.sh
+	$(if $(SIZES),SIZES='$(SIZES)') $(if $(ROUNDS),ROUNDS='$(ROUNDS)') $(if $(SCRAPES),SCRAPES='$(SCRAPES)') \
+	$(if $(WARMUP),WARMUP='$(WARMUP)') $(if $(INTERVAL),INTERVAL='$(INTERVAL)') hack/perf/peer.sh
 
 ## bench-ab: ours at two revisions, out of process (hack/perf/peer-ab.sh): hack/peer's driver
 ## built from OLD_REV and from NEW_REV (the working tree when unset) against one hack/perf/fakecri
@@ -309,8 +309,10 @@ test-manifests:
 ## test-bench-smoke: make bench-peer at the smallest size, a few scrapes: the harness builds
 ## (hack/peer, kubeletstats v0.164.1 in a module of its own), both receivers scrape the same
 ## node in processes of their own and emit the same data points. No timing is checked.
+## The harness's own tests (its table) run first.
 test-bench-smoke:
 	@echo "== leg: benchmark smoke: make bench-peer at 10 pods × 1, 3 scrapes (no timing checked)"
+	$(GO) -C hack/peer test -count=1 ./...
 	SIZES=10x1 SCRAPES=3 WARMUP=2 OUT=$(BUILD_DIR)/perf/peer-smoke.txt hack/perf/peer.sh
 
 ## test-daemonset: the image and the DaemonSet on real parts (test/daemonset; root):

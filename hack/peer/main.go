@@ -558,7 +558,6 @@ func table(args []string) error {
 	fmt.Println("| pods × containers | data points (ours / peer) | ours CPU ms/scrape | kubeletstats CPU ms/scrape | ours ÷ peer (single rounds) | ours B / allocs per point | peer B / allocs per point |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	var differ []string
-	const ours, peer = "stats_summary", "kubeletstats"
 	for _, size := range sizes {
 		o, p := med(size, ours, cpu), med(size, peer, cpu)
 		fmt.Printf("| %s | %.0f / %.0f | %.1f | %.1f | **%.2f**%s | %.0f / %.1f | %.0f / %.1f |\n",
@@ -573,6 +572,9 @@ func table(args []string) error {
 	}
 	return nil
 }
+
+// The receivers' names in `peer run` results.
+const ours, peer = "stats_summary", "kubeletstats"
 
 // roundRange is " (lo–hi)": the lowest and highest ours ÷ peer of a single
 // round at size, over the rounds that measured both; empty with fewer than
@@ -590,9 +592,9 @@ func roundRange(runs []runLine, size string) string {
 			byRound[r.Round] = p
 		}
 		switch r.Receiver {
-		case "stats_summary":
+		case ours:
 			p.ours = r.CPUPerScrape
-		case "kubeletstats":
+		case peer:
 			p.peer = r.CPUPerScrape
 		}
 	}
