@@ -70,7 +70,7 @@ func main() {
 	case "serve":
 		err = serve(os.Args[2:])
 	case "table":
-		err = table(os.Args[2:])
+		err = table(os.Stdout, os.Args[2:])
 	default:
 		usage()
 	}
@@ -515,7 +515,7 @@ type runLine struct {
 // round, minutes apart at most). It fails when, at some size, the two emitted
 // different data points per scrape: the comparison holds only for the same
 // metrics of the same node.
-func table(args []string) error {
+func table(out io.Writer, args []string) error {
 	if len(args) != 1 {
 		usage()
 	}
@@ -555,12 +555,12 @@ func table(args []string) error {
 	dps := func(r Result) float64 { return r.DataPointsPerScrape }
 	bytes := func(r Result) float64 { return r.BytesPerDataPoint }
 	allocs := func(r Result) float64 { return r.AllocsPerDataPoint }
-	fmt.Println("| pods × containers | data points (ours / peer) | ours CPU ms/scrape | kubeletstats CPU ms/scrape | ours ÷ peer (single rounds) | ours B / allocs per point | peer B / allocs per point |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Fprintln(out, "| pods × containers | data points (ours / peer) | ours CPU ms/scrape | kubeletstats CPU ms/scrape | ours ÷ peer (single rounds) | ours B / allocs per point | peer B / allocs per point |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|")
 	var differ []string
 	for _, size := range sizes {
 		o, p := med(size, ours, cpu), med(size, peer, cpu)
-		fmt.Printf("| %s | %.0f / %.0f | %.1f | %.1f | **%.2f**%s | %.0f / %.1f | %.0f / %.1f |\n",
+		fmt.Fprintf(out, "| %s | %.0f / %.0f | %.1f | %.1f | **%.2f**%s | %.0f / %.1f | %.0f / %.1f |\n",
 			strings.Replace(size, "x", " × ", 1), med(size, ours, dps), med(size, peer, dps), o, p, o/p, roundRange(runs, size),
 			med(size, ours, bytes), med(size, ours, allocs), med(size, peer, bytes), med(size, peer, allocs))
 		if med(size, ours, dps) != med(size, peer, dps) {
@@ -581,22 +581,19 @@ const ours, peer = "stats_summary", "kubeletstats"
 // two such rounds.
 func roundRange(runs []runLine, size string) string {
 	type pair struct{ ours, peer float64 }
-	byRound := map[int]*pair{}
+	byRound := map[int]pair{}
 	for _, r := range runs {
 		if r.Size != size {
 			continue
 		}
 		p := byRound[r.Round]
-		if p == nil {
-			p = &pair{}
-			byRound[r.Round] = p
-		}
 		switch r.Receiver {
 		case ours:
 			p.ours = r.CPUPerScrape
 		case peer:
 			p.peer = r.CPUPerScrape
 		}
+		byRound[r.Round] = p
 	}
 	var ratios []float64
 	for _, p := range byRound {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,28 +44,13 @@ func TestTableRow(t *testing.T) {
 	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := captureStdout(t, func() error { return table([]string{file}) })
-	// Medians 5 and 10 ms; rounds 0.40 and 0.60.
-	want := "| 110 × 1 | 10 / 10 | 5.0 | 10.0 | **0.50** (0.40–0.60) | 400 / 8.0 | 900 / 12.0 |"
-	if !strings.Contains(out, want) {
-		t.Errorf("table output lacks\n%s\ngot\n%s", want, out)
-	}
-}
-
-func captureStdout(t *testing.T, f func() error) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
+	var out strings.Builder
+	if err := table(&out, []string{file}); err != nil {
 		t.Fatal(err)
 	}
-	old := os.Stdout
-	os.Stdout = w
-	ferr := f()
-	os.Stdout = old
-	w.Close()
-	b, _ := io.ReadAll(r)
-	if ferr != nil {
-		t.Fatal(ferr)
+	// Medians 5 and 10 ms; rounds 0.40 and 0.60.
+	want := "| 110 × 1 | 10 / 10 | 5.0 | 10.0 | **0.50** (0.40–0.60) | 400 / 8.0 | 900 / 12.0 |"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("table output lacks\n%s\ngot\n%s", want, out.String())
 	}
-	return string(b)
 }
